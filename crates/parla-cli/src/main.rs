@@ -1,0 +1,2 @@
+//! The `parla` command.
+fn main() {}

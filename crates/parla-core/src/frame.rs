@@ -1,0 +1,158 @@
+//! Audio frames: 10 ms of interleaved `f32` samples with their media time and metadata.
+
+use crate::error::ProcessError;
+use crate::format::AudioFormat;
+use crate::time::MediaTime;
+
+/// The most interleaved samples one frame can hold: 10 ms of stereo at 96 kHz.
+pub const MAX_FRAME_SAMPLES: usize = 960 * 2;
+
+/// What the stages learned about a frame while processing it. Plain data, `Copy`, no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FrameMeta {
+    /// Media time of the frame's first sample.
+    pub timestamp: MediaTime,
+    /// Voice-activity probability in `[0, 1]` from the noise suppressor, if it ran.
+    pub voice_probability: Option<f32>,
+    /// RMS level of the frame after the last stage, in dBFS (`-inf` for silence is clamped to
+    /// -120), if a stage measured it.
+    pub level_dbfs: Option<f32>,
+    /// Whether the echo canceller judged the frame to contain near-end speech, if it ran and
+    /// reports that.
+    pub echo_voice_detected: Option<bool>,
+    /// The echo canceller's estimate of the echo path delay in milliseconds, if it reports one.
+    pub echo_delay_ms: Option<i32>,
+}
+
+/// One frame of interleaved audio held inline, so it can cross a lock-free queue by value
+/// without allocating.
+#[derive(Clone, Copy)]
+pub struct AudioFrame {
+    samples: [f32; MAX_FRAME_SAMPLES],
+    len: usize,
+    format: AudioFormat,
+    /// What the stages learned about this frame.
+    pub meta: FrameMeta,
+}
+
+impl std::fmt::Debug for AudioFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioFrame")
+            .field("len", &self.len)
+            .field("format", &self.format)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl AudioFrame {
+    /// A silent 10 ms frame in `format` (length [`AudioFormat::frame_samples`]).
+    pub fn silent(format: AudioFormat, timestamp: MediaTime) -> Self {
+        AudioFrame {
+            samples: [0.0; MAX_FRAME_SAMPLES],
+            len: format.frame_samples().min(MAX_FRAME_SAMPLES),
+            format,
+            meta: FrameMeta {
+                timestamp,
+                ..FrameMeta::default()
+            },
+        }
+    }
+
+    /// A frame holding a copy of `samples` (interleaved, in `format`).
+    ///
+    /// # Errors
+    /// [`ProcessError::BufferTooSmall`] if `samples` is longer than [`MAX_FRAME_SAMPLES`];
+    /// [`ProcessError::WrongLength`] if it is not a whole number of sample frames.
+    pub fn from_samples(
+        format: AudioFormat,
+        timestamp: MediaTime,
+        samples: &[f32],
+    ) -> Result<Self, ProcessError> {
+        if samples.len() > MAX_FRAME_SAMPLES {
+            return Err(ProcessError::BufferTooSmall {
+                needed: samples.len(),
+                got: MAX_FRAME_SAMPLES,
+            });
+        }
+        if samples.len() % format.channels() as usize != 0 {
+            return Err(ProcessError::WrongLength {
+                expected: samples.len() - samples.len() % format.channels() as usize,
+                got: samples.len(),
+            });
+        }
+        let mut frame = AudioFrame::silent(format, timestamp);
+        frame.samples[..samples.len()].copy_from_slice(samples);
+        frame.len = samples.len();
+        Ok(frame)
+    }
+
+    /// The frame's format.
+    pub fn format(&self) -> AudioFormat {
+        self.format
+    }
+
+    /// Interleaved samples.
+    pub fn samples(&self) -> &[f32] {
+        &self.samples[..self.len]
+    }
+
+    /// Interleaved samples, mutable.
+    pub fn samples_mut(&mut self) -> &mut [f32] {
+        &mut self.samples[..self.len]
+    }
+
+    /// Samples per channel.
+    pub fn frames(&self) -> usize {
+        self.len / self.format.channels() as usize
+    }
+}
+
+/// RMS level of `samples` in dBFS, clamped to -120 dB for silence.
+pub fn level_dbfs(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return -120.0;
+    }
+    let energy: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let rms = (energy / samples.len() as f64).sqrt();
+    if rms <= 1e-6 {
+        -120.0
+    } else {
+        (20.0 * rms.log10()) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_round_trip() {
+        let fmt = AudioFormat::new(48_000, 2).unwrap();
+        let data: Vec<f32> = (0..960).map(|i| i as f32 / 960.0).collect();
+        let f = AudioFrame::from_samples(fmt, MediaTime::from_millis(20), &data).unwrap();
+        assert_eq!(f.samples(), &data[..]);
+        assert_eq!(f.frames(), 480);
+        assert_eq!(f.meta.timestamp, MediaTime::from_millis(20));
+    }
+
+    #[test]
+    fn frame_rejects_bad_lengths() {
+        let fmt = AudioFormat::new(48_000, 2).unwrap();
+        assert!(matches!(
+            AudioFrame::from_samples(fmt, MediaTime::ZERO, &[0.0; 3]),
+            Err(ProcessError::WrongLength { .. })
+        ));
+        assert!(matches!(
+            AudioFrame::from_samples(fmt, MediaTime::ZERO, &[0.0; MAX_FRAME_SAMPLES + 2]),
+            Err(ProcessError::BufferTooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(level_dbfs(&[0.0; 480]), -120.0);
+        assert!((level_dbfs(&[1.0; 480])).abs() < 1e-6);
+        assert!((level_dbfs(&[0.5, -0.5]) + 6.0206).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,7 @@
+//! Parla's signal processing stages.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod stage;
+
+pub use stage::{EchoStage, Stage};
