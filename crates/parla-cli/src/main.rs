@@ -1,2 +1,39 @@
-//! The `parla` command.
-fn main() {}
+//! The `parla` command: Parla's offline jobs (process files, simulate calls, run the harness).
+//!
+//! Each subcommand lives in `cmd/<name>.rs` with an `Args` struct (clap) and a `run` function.
+//! Errors are printed as one line, `parla: error: ...`, with a non-zero exit; nothing panics on
+//! bad input.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Parla, a real-time audio/video call media engine: offline tools.
+#[derive(Debug, Parser)]
+#[command(name = "parla", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a recorded microphone file (and far-end file) through the send chain.
+    Process(cmd::process::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Process(args) => cmd::process::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parla: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,7 @@
+# Base toolchain: a C compiler and pkg-config for -sys crates, rustfmt and clippy for CI.
+apt_install build-essential pkg-config ca-certificates
+if ! command -v cargo >/dev/null; then
+  log "cargo is missing: install Rust (rustup) first"; exit 1
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
