@@ -61,6 +61,20 @@ impl SframeSender {
     /// # Errors
     /// [`E2eeError`] if the base key is too short or key derivation fails.
     pub fn new(suite: CipherSuite, key_id: u64, base_key: &[u8]) -> Result<Self, E2eeError> {
+        Self::with_first_counter(suite, key_id, base_key, 0)
+    }
+
+    /// A sender whose first frame gets counter `first_counter`, for resuming a key after a
+    /// restart: counters must never repeat under one key (a repeated counter repeats the nonce).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_first_counter(
+        suite: CipherSuite,
+        key_id: u64,
+        base_key: &[u8],
+        first_counter: u64,
+    ) -> Result<Self, E2eeError> {
         check_base_key(base_key)?;
         let key = EncryptionKey::derive_from(suite.to_sframe(), key_id, base_key)
             .map_err(|_| E2eeError::KeyDerivation(key_id))?;
@@ -68,7 +82,7 @@ impl SframeSender {
             suite,
             key,
             key_id,
-            counter: 0,
+            counter: first_counter,
         })
     }
 
