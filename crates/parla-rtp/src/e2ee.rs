@@ -50,8 +50,8 @@ pub use key_agreement::{
 };
 pub use replay::{REPLAY_WINDOW, ReplayWindow};
 pub use session::{
-    MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeReceiver, SframeSender,
-    UnprotectError, Unprotected,
+    MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeHeaderInfo, SframeReceiver,
+    SframeSender, UnprotectError, Unprotected, parse_sframe_header,
 };
 
 /// SFrame cipher suites (RFC 9605 section 4.5).

@@ -1,6 +1,7 @@
 //! RFC 9605 known-answer tests, read at test time from `<shared>/test-vectors/sframe/`.
 //!
-//! - header encodings: parsed and written by the `sframe` header code our receiver uses;
+//! - header encodings: parsed by our allocation-free header parser (the receiver's) and by the
+//!   `sframe` crate, and written by the `sframe` crate (the sender's);
 //! - full SFrame encryption for every suite we support (1-5): encrypted by our [`SframeSender`]
 //!   and decrypted by our [`SframeReceiver`], byte for byte;
 //! - the HKDF labels through `sframe`'s label functions, and the key schedule's intermediate
@@ -16,7 +17,9 @@ mod common;
 
 use hkdf::Hkdf;
 use parla_core::MediaTime;
-use parla_rtp::e2ee::{CipherSuite, SframeReceiver, SframeSender, UnprotectError};
+use parla_rtp::e2ee::{
+    CipherSuite, SframeReceiver, SframeSender, UnprotectError, parse_sframe_header,
+};
 use serde_json::Value;
 use sha2::{Sha256, Sha512};
 use std::time::Duration;
@@ -50,6 +53,15 @@ fn header_encodings() {
     let mut passed = 0;
     for v in tv["header"].as_array().expect("header array") {
         let (kid, ctr, enc) = (u64_of(v, "kid"), u64_of(v, "ctr"), hex_of(v, "encoded"));
+        // Our allocation-free parser (used by the receiver) ...
+        let ours = parse_sframe_header(&enc).expect("parse");
+        assert_eq!(
+            (ours.key_id, ours.counter, ours.len),
+            (kid, ctr, enc.len()),
+            "{enc:?}"
+        );
+        assert!(parse_sframe_header(&enc[..enc.len() - 1]).is_none() || enc.len() == 1);
+        // ... and the `sframe` crate's, which the sender's header writing goes through.
         let h = sframe::header::SframeHeader::deserialize(&enc).expect("parse");
         assert_eq!((h.key_id(), h.counter()), (kid, ctr), "parse {enc:?}");
         let ours = sframe::header::SframeHeader::new(kid, ctr);

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use parla_core::MediaTime;
-use sframe::frame::{EncryptedFrameView, MediaFrameView, SingleUseCounter};
+use sframe::crypto::DecryptionBufferView;
+use sframe::frame::{MediaFrameView, SingleUseCounter};
 use sframe::header::SframeHeader;
 use sframe::key::{DecryptionKey, EncryptionKey};
 
@@ -17,6 +18,44 @@ pub const MAX_KEYS: usize = 8;
 
 /// The largest SFrame header (config byte, 8-byte key id, 8-byte counter).
 const MAX_HEADER: usize = 17;
+
+/// The fields of an SFrame header (RFC 9605 section 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SframeHeaderInfo {
+    /// Key id (KID).
+    pub key_id: u64,
+    /// Frame counter (CTR).
+    pub counter: u64,
+    /// Header length in bytes.
+    pub len: usize,
+}
+
+/// Parses the SFrame header at the start of `data` without allocating (the `sframe` crate's own
+/// header parser collects each extended field into a `Vec`, which the per-frame path must not
+/// do). Returns `None` if `data` ends inside the header.
+///
+/// Layout: a config byte `X KKK Y CCC`; with X clear, KKK is the key id, with X set the key id
+/// follows in KKK+1 big-endian bytes; then the same for the counter with Y and CCC.
+pub fn parse_sframe_header(data: &[u8]) -> Option<SframeHeaderInfo> {
+    let &cfg = data.first()?;
+    let mut pos = 1;
+    let mut field = |extended: bool, v: u8| -> Option<u64> {
+        if !extended {
+            return Some(u64::from(v));
+        }
+        let len = usize::from(v) + 1;
+        let bytes = data.get(pos..pos + len)?;
+        pos += len;
+        Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    };
+    let key_id = field(cfg & 0x80 != 0, (cfg >> 4) & 0x07)?;
+    let counter = field(cfg & 0x08 != 0, cfg & 0x07)?;
+    Some(SframeHeaderInfo {
+        key_id,
+        counter,
+        len: pos,
+    })
+}
 
 fn check_base_key(key: &[u8]) -> Result<(), E2eeError> {
     if key.len() < 16 {
@@ -401,10 +440,10 @@ impl SframeReceiver {
     ) -> Result<Unprotected, UnprotectError> {
         // RT: no allocation while `out` has the capacity.
         out.clear();
-        let Ok(header) = SframeHeader::deserialize(data) else {
+        let Some(header) = parse_sframe_header(data) else {
             return self.reject(RejectReason::Malformed, out);
         };
-        let (key_id, counter) = (header.key_id(), header.counter());
+        let (key_id, counter) = (header.key_id, header.counter);
         let Some(i) = self.find(key_id) else {
             return self.reject(RejectReason::UnknownKey, out);
         };
@@ -416,8 +455,9 @@ impl SframeReceiver {
         if self.slots[i].state == KeyState::Retired {
             return self.reject(RejectReason::RetiredKey, out);
         }
-        let body = data.len() - header.len();
-        if body < self.slots[i].suite.tag_len() {
+        let body = data.len() - header.len;
+        let tag_len = self.slots[i].suite.tag_len();
+        if body < tag_len {
             return self.reject(RejectReason::Malformed, out);
         }
         if !self.slots[i].window.is_fresh(counter) {
@@ -430,11 +470,18 @@ impl SframeReceiver {
                 got: out.capacity(),
             });
         }
-        let Ok(view) = EncryptedFrameView::try_with_meta_data(data, metadata) else {
-            return self.reject(RejectReason::Malformed, out);
+        // AAD = header || metadata (RFC 9605 4.4.3), followed by ciphertext || tag, decrypted in
+        // place by the `sframe` key.
+        out.extend_from_slice(&data[..header.len]);
+        out.extend_from_slice(metadata);
+        out.extend_from_slice(&data[header.len..]);
+        let aad_len = header.len + metadata.len();
+        let (aad, ciphertext) = out.split_at_mut(aad_len);
+        let view = DecryptionBufferView {
+            aad,
+            data: ciphertext,
         };
-        let ok = view.decrypt_into(&self.slots[i].key, out).is_ok();
-        if !ok {
+        if self.slots[i].key.decrypt(view, counter).is_err() {
             return self.reject(RejectReason::Authentication, out);
         }
         // Authentic: now the state may move.
@@ -448,12 +495,10 @@ impl SframeReceiver {
                 until: now + self.grace,
             };
         }
-        // `out` is metadata || plaintext; keep the plaintext.
-        let m = metadata.len();
-        if m > 0 {
-            out.copy_within(m.., 0);
-            out.truncate(out.len() - m);
-        }
+        // Keep the plaintext only.
+        let plain = body - tag_len;
+        out.copy_within(aad_len..aad_len + plain, 0);
+        out.truncate(plain);
         self.stats.accepted += 1;
         Ok(Unprotected {
             key_id,
