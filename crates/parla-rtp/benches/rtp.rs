@@ -1,5 +1,6 @@
 //! RTP cost per packet: parse and write (audio- and video-sized payloads), Opus/H.264/VP8
 //! packetizing, and the frame assembler's insert + poll.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 use std::hint::black_box;
 use std::time::Duration;

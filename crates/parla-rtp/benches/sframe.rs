@@ -1,5 +1,6 @@
 //! SFrame protect and unprotect per frame, by cipher suite and frame size (an Opus packet, a
 //! video packet's worth, a video frame).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -47,6 +47,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod e2ee;
 pub mod error;

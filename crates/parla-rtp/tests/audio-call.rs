@@ -2,6 +2,7 @@
 //! sized frames -> SFrame -> RTP over a seeded lossy, jittery, duplicating link -> parse ->
 //! unprotect; RTCP sender and receiver reports over the same link give loss, jitter and RTT that
 //! match what the link did.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Randomized robustness tests (stable-toolchain fuzzing, STYLE.md 6): at least 100,000 mutated
 //! inputs per parser that sees network or signalling data. No input may panic, and no mutated
 //! SFrame frame may be accepted. Seeded; `PARLA_TEST_SEED` overrides the seed.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 mod common;
 

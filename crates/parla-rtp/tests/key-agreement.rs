@@ -1,5 +1,6 @@
 //! Two-party key agreement: honest exchanges agree, a substituted key changes the safety code,
 //! malformed and low-order peer keys are refused, and the derived keys protect a call end to end.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 mod common;
 

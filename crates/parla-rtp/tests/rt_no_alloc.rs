@@ -1,6 +1,7 @@
 //! The per-packet and per-frame paths never touch the allocator (STYLE.md R2, T1): RTP and RTCP
 //! parse and write, Opus/H.264/VP8 packetizing, the frame assembler, reception statistics, and
 //! SFrame protect/unprotect (accepting and rejecting).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 use std::time::Duration;
 

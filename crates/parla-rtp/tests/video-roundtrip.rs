@@ -1,6 +1,7 @@
 //! H.264 and VP8 packetize -> lossy, reordering network -> assemble, at MTU 1200, for frames from
 //! 100 bytes to 200 kB: complete frames come out bit-identical, incomplete ones are reported and
 //! never passed on.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 mod common;
 

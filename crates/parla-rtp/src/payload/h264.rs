@@ -102,6 +102,9 @@ pub struct H264Payloads<'a> {
 impl H264Payloads<'_> {
     /// Writes the next payload into `out`.
     ///
+    /// # Real-time safety
+    /// No allocation; scans the access unit for start codes once.
+    ///
     /// # Errors
     /// [`WriteError::BufferTooSmall`] if `out` is shorter than the payload.
     pub fn next_into(&mut self, out: &mut [u8]) -> Option<Result<PayloadChunk, WriteError>> {

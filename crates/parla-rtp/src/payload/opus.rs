@@ -119,6 +119,9 @@ impl OpusDepacketizer {
 
     /// The Opus packet carried by `pkt`.
     ///
+    /// # Real-time safety
+    /// No allocation.
+    ///
     /// # Errors
     /// [`ParseError::Unsupported`] for another payload type or SSRC, [`ParseError::Malformed`]
     /// for an empty payload.

@@ -204,6 +204,9 @@ pub struct Vp8Payloads<'a> {
 impl Vp8Payloads<'_> {
     /// Writes the next payload into `out`.
     ///
+    /// # Real-time safety
+    /// No allocation.
+    ///
     /// # Errors
     /// [`WriteError::BufferTooSmall`] if `out` is too short.
     pub fn next_into(&mut self, out: &mut [u8]) -> Option<Result<PayloadChunk, WriteError>> {

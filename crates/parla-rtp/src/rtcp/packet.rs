@@ -195,6 +195,9 @@ pub struct RtcpIter<'a> {
 }
 
 /// Parses a compound RTCP packet lazily, borrowing `buf`.
+///
+/// # Real-time safety
+/// No allocation.
 pub fn parse_compound(buf: &[u8]) -> RtcpIter<'_> {
     RtcpIter {
         rest: buf,
@@ -317,6 +320,9 @@ fn write_common(out: &mut [u8], count: u8, pt: u8, total: usize) {
 
 /// Writes a sender report with up to 31 report blocks; returns its length.
 ///
+/// # Real-time safety
+/// Writes into `out`; no allocation.
+///
 /// # Errors
 /// [`WriteError`] if there are more than 31 blocks or `out` is too short.
 pub fn write_sr(
@@ -343,6 +349,9 @@ pub fn write_sr(
 
 /// Writes a receiver report with up to 31 report blocks; returns its length.
 ///
+/// # Real-time safety
+/// Writes into `out`; no allocation.
+///
 /// # Errors
 /// [`WriteError`] if there are more than 31 blocks or `out` is too short.
 pub fn write_rr(ssrc: u32, blocks: &[ReportBlock], out: &mut [u8]) -> Result<usize, WriteError> {
@@ -361,6 +370,9 @@ pub fn write_rr(ssrc: u32, blocks: &[ReportBlock], out: &mut [u8]) -> Result<usi
 
 /// Writes a generic NACK for `lost` (sequence numbers in any order; each is packed into the
 /// PID/BLP pair of the nearest preceding PID within 16); returns its length.
+///
+/// # Real-time safety
+/// Writes into `out`; no allocation.
 ///
 /// # Errors
 /// [`WriteError`] if `lost` is empty, the packet would exceed the RTCP length field, or `out`
@@ -408,6 +420,9 @@ pub fn write_nack(
 
 /// Writes a picture loss indication; returns its length (12).
 ///
+/// # Real-time safety
+/// Writes into `out`; no allocation.
+///
 /// # Errors
 /// [`WriteError::BufferTooSmall`] if `out` is shorter than 12 bytes.
 pub fn write_pli(sender_ssrc: u32, media_ssrc: u32, out: &mut [u8]) -> Result<usize, WriteError> {
@@ -419,6 +434,9 @@ pub fn write_pli(sender_ssrc: u32, media_ssrc: u32, out: &mut [u8]) -> Result<us
 }
 
 /// Writes a full intra request with `entries`; returns its length.
+///
+/// # Real-time safety
+/// Writes into `out`; no allocation.
 ///
 /// # Errors
 /// [`WriteError`] if `entries` is empty or `out` is too short.

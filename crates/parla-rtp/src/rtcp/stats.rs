@@ -134,6 +134,9 @@ impl ReceiveStats {
 
     /// The report block for a report sent at `now`, or `None` before the first packet.
     /// Starts a new interval for the loss fraction.
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
     pub fn report_block(&mut self, now: MediaTime) -> Option<ReportBlock> {
         let highest = self.seq.highest()?;
         let expected = self.expected();

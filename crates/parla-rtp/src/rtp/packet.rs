@@ -41,10 +41,14 @@ pub struct RtpPacket<'a> {
 impl<'a> RtpPacket<'a> {
     /// Parses `buf` as one RTP packet.
     ///
+    /// # Real-time safety
+    /// Borrows `buf`; no allocation, constant work per header byte.
+    ///
     /// # Errors
     /// [`ParseError`] if the buffer is not a well-formed RTP packet (wrong version, truncated
     /// header, CSRC list or extension, invalid padding or a malformed RFC 8285 extension block).
     pub fn parse(buf: &'a [u8]) -> Result<Self, ParseError> {
+        // RT: no allocation.
         need(buf, RTP_HEADER_LEN)?;
         let b0 = buf[0];
         let version = b0 >> 6;
@@ -162,9 +166,13 @@ impl RtpPacketSpec<'_> {
 
     /// Writes the packet at the start of `out` and returns its length.
     ///
+    /// # Real-time safety
+    /// Writes into `out`; no allocation.
+    ///
     /// # Errors
     /// As [`encoded_len`](Self::encoded_len), and [`WriteError::BufferTooSmall`] if `out` is too short.
     pub fn write_to(&self, out: &mut [u8]) -> Result<usize, WriteError> {
+        // RT: no allocation.
         let total = self.encoded_len()?;
         room(out, total)?;
         let h = &self.header;
