@@ -11,6 +11,12 @@
 //!   and derives per-direction base keys bound to both public keys and the call id, plus a
 //!   [`SafetyCode`] both users can compare.
 //!
+//! Video: protect each encoded frame before packetization. For VP8, pass the frame's first
+//! [`vp8_unencrypted_prefix`](crate::payload::vp8::vp8_unencrypted_prefix) bytes as metadata so
+//! they stay readable (authenticated, not encrypted) for the frame assembler's keyframe detection
+//! (`tests/video-e2ee.rs`). H.264 needs NAL-aware protection (NAL headers in the clear) that is
+//! not implemented yet.
+//!
 //! The SFrame format and cryptography come from the `sframe` crate (RFC 9605, RustCrypto
 //! backend, which has the AES-CTR-HMAC suites the default `ring` backend lacks); this module adds
 //! key management, replay protection that is only updated after authentication, rejection

@@ -150,6 +150,26 @@ impl Vp8Descriptor {
     }
 }
 
+/// Bytes at the start of a VP8 frame that stay in the clear when the frame is end-to-end
+/// encrypted: the 3-byte frame tag, plus the 7-byte start code and dimensions of a keyframe
+/// (RFC 6386 9.1), as WebRTC's encoded transforms do. Packetizers and frame assemblers can then
+/// still see keyframes; SFrame authenticates these bytes as metadata, so they cannot be altered.
+///
+/// ```
+/// # use parla_rtp::payload::vp8::vp8_unencrypted_prefix;
+/// assert_eq!(vp8_unencrypted_prefix(&[0x10; 100]), 10); // P bit clear: keyframe
+/// assert_eq!(vp8_unencrypted_prefix(&[0x11; 100]), 3);
+/// assert_eq!(vp8_unencrypted_prefix(&[0x10; 4]), 4);
+/// ```
+pub fn vp8_unencrypted_prefix(frame: &[u8]) -> usize {
+    let n = match frame.first() {
+        Some(b) if b & 1 == 0 => 10,
+        Some(_) => 3,
+        None => 0,
+    };
+    n.min(frame.len())
+}
+
 /// Splits VP8 frames into RTP payloads of at most `max_payload` bytes, each with a descriptor
 /// carrying a 15-bit picture id (incremented per frame).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
