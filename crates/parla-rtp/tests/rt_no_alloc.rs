@@ -13,7 +13,7 @@ use parla_rtp::payload::h264::{H264Depacketizer, H264Packetizer};
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
 use parla_rtp::payload::vp8::{Vp8Depacketizer, Vp8Packetizer};
 use parla_rtp::rtcp::{self, ReceiveStats, RtcpPacket, SenderInfo};
-use parla_rtp::rtp::{ExtensionElement, RtpHeader, RtpPacket, RtpPacketSpec};
+use parla_rtp::rtp::{ExtensionElement, RtpHeader, RtpPacket, RtpPacketSpec, SsrcTable};
 
 #[global_allocator]
 static A: parla_core::alloc_counter::CountingAllocator =
@@ -29,6 +29,7 @@ fn audio_path_with_e2ee_does_not_allocate() {
     let mut pack = OpusPacketizer::new(5, 111, 0, 0);
     let mut depack = OpusDepacketizer::new(Some(111));
     let mut stats = ReceiveStats::new(5, 48_000);
+    let mut sources = SsrcTable::new(4, Duration::from_secs(5));
     let mut protected = Vec::with_capacity(1500);
     let mut plain = Vec::with_capacity(1500);
     let mut packet = [0u8; 1500];
@@ -48,6 +49,12 @@ fn audio_path_with_e2ee_does_not_allocate() {
             .expect("packetize");
         let pkt = RtpPacket::parse(&packet[..n]).expect("parse");
         stats.on_packet(pkt.header.sequence, pkt.header.timestamp, now);
+        sources
+            .get_or_insert_with(pkt.header.ssrc ^ (i as u32 % 8), now, || {
+                ReceiveStats::new(pkt.header.ssrc, 48_000)
+            })
+            .map(|s| s.on_packet(pkt.header.sequence, pkt.header.timestamp, now))
+            .ok();
         let f = depack.depacketize(&pkt).expect("depacketize");
         rx.unprotect_into(&[], f.payload, &mut plain, now)
             .expect("unprotect");
