@@ -311,9 +311,16 @@ impl<D: Depacketizer> FrameAssembler<D> {
                 }
             }
             Some(n) if seq >= n + self.slots.len() as u64 => {
-                self.overflowed = true;
-                self.stats.overflow += 1;
-                return InsertOutcome::Overflow;
+                if self.highest.is_some_and(|h| h >= n) {
+                    // Packets are pending: give them up at the next poll, drop this one.
+                    self.overflowed = true;
+                    self.stats.overflow += 1;
+                    return InsertOutcome::Overflow;
+                }
+                // Nothing pending: the sequence jumped (a long outage or a sender restart).
+                // Start over from here; the decoder needs a keyframe.
+                self.next_seq = start.then_some(seq);
+                self.broken = true;
             }
             None if start => self.next_seq = Some(seq),
             _ => {}
@@ -537,5 +544,73 @@ impl<D: Depacketizer> FrameAssembler<D> {
     /// The counters.
     pub fn stats(&self) -> AssemblerStats {
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::vp8::{Vp8Depacketizer, Vp8Packetizer};
+    use crate::rtp::{RtpHeader, RtpPacketSpec};
+
+    fn send(
+        asm: &mut FrameAssembler<Vp8Depacketizer>,
+        p: &mut Vp8Packetizer,
+        seq: &mut u16,
+        ts: u32,
+        frame: &[u8],
+    ) -> Vec<(bool, usize)> {
+        let mut it = p.packetize(frame);
+        let mut buf = [0u8; 100];
+        let mut pkt = [0u8; 200];
+        while let Some(c) = it.next_into(&mut buf) {
+            let c = c.unwrap();
+            let spec = RtpPacketSpec {
+                header: RtpHeader {
+                    marker: c.last,
+                    sequence: *seq,
+                    timestamp: ts,
+                    ..Default::default()
+                },
+                payload: &buf[..c.len],
+                ..Default::default()
+            };
+            *seq = seq.wrapping_add(1);
+            let n = spec.write_to(&mut pkt).unwrap();
+            asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), MediaTime::ZERO);
+        }
+        let mut out = Vec::new();
+        while let Some(ev) = asm.poll(MediaTime::ZERO) {
+            if let AssemblerEvent::Frame(f) = ev {
+                out.push((f.keyframe, f.data.len()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn recovers_from_a_sequence_jump() {
+        let cfg = AssemblerConfig {
+            max_packets: 16,
+            max_payload: 100,
+            max_frame_bytes: 1000,
+            max_wait: Duration::from_millis(10),
+        };
+        let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
+        let mut p = Vp8Packetizer::new(100, 0).unwrap();
+        let mut seq = 65000;
+        assert_eq!(
+            send(&mut asm, &mut p, &mut seq, 0, &[0u8; 250]),
+            vec![(true, 250)]
+        );
+        seq = seq.wrapping_add(5000);
+        let got = send(&mut asm, &mut p, &mut seq, 3000, &[1u8; 150]);
+        assert_eq!(got, vec![(false, 150)]);
+        assert!(asm.needs_keyframe(), "frames were lost in the jump");
+        assert_eq!(
+            send(&mut asm, &mut p, &mut seq, 6000, &[0u8; 50]),
+            vec![(true, 50)]
+        );
+        assert!(!asm.needs_keyframe());
     }
 }
