@@ -580,7 +580,9 @@ impl<E: RingEnd> DeviceStream<E> {
         Ok(())
     }
 
-    /// Pauses the device callbacks (not every host can; then the error says so).
+    /// Pauses the device callbacks (not every host can; then the error says so). A callback
+    /// already running when it returns may still complete: on ALSA one more period can reach
+    /// the ring.
     ///
     /// # Errors
     /// As [`DeviceStream::start`].
