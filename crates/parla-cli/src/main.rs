@@ -22,12 +22,18 @@ struct Cli {
 enum Command {
     /// Run a recorded microphone file (and far-end file) through the send chain.
     Process(cmd::process::Args),
+    /// Encode a WAV file to Ogg Opus, or Y4M / a test pattern to H.264 or VP8.
+    Encode(cmd::encode::Args),
+    /// Decode Ogg Opus to WAV, or H.264 / VP8 to Y4M, optionally dropping packets first.
+    Decode(cmd::decode::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(args) => cmd::process::run(args),
+        Command::Encode(args) => cmd::encode::run(args),
+        Command::Decode(args) => cmd::decode::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
