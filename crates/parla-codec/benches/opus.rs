@@ -35,7 +35,8 @@ fn bench(c: &mut Criterion) {
                     b.iter(|| {
                         let start = (i % 50) * n;
                         i += 1;
-                        enc.encode(&pcm[start..start + n], &mut out).expect("encode")
+                        enc.encode(&pcm[start..start + n], &mut out)
+                            .expect("encode")
                     })
                 },
             );
@@ -61,15 +62,20 @@ fn bench(c: &mut Criterion) {
         let mut dec = OpusDecoder::new(rate, 1).expect("decoder");
         let mut out = vec![0.0f32; dec.max_frame_samples()];
         let mut i = 0;
-        g.bench_function(BenchmarkId::new("decode", format!("{}kHz", rate / 1000)), |b| {
-            b.iter(|| {
-                i += 1;
-                dec.decode(&packets[i % packets.len()], &mut out).expect("decode")
-            })
-        });
-        g.bench_function(BenchmarkId::new("conceal", format!("{}kHz", rate / 1000)), |b| {
-            b.iter(|| dec.conceal(&mut out[..n]).expect("conceal"))
-        });
+        g.bench_function(
+            BenchmarkId::new("decode", format!("{}kHz", rate / 1000)),
+            |b| {
+                b.iter(|| {
+                    i += 1;
+                    dec.decode(&packets[i % packets.len()], &mut out)
+                        .expect("decode")
+                })
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("conceal", format!("{}kHz", rate / 1000)),
+            |b| b.iter(|| dec.conceal(&mut out[..n]).expect("conceal")),
+        );
     }
     g.finish();
 }

@@ -25,7 +25,10 @@ fn frames(w: u32, h: u32, count: u64) -> Vec<VideoFrame> {
 }
 
 fn bench(c: &mut Criterion) {
-    for (label, w, h, bitrate) in [("360p", 640u32, 360u32, 800_000u32), ("720p", 1280, 720, 1_500_000)] {
+    for (label, w, h, bitrate) in [
+        ("360p", 640u32, 360u32, 800_000u32),
+        ("720p", 1280, 720, 1_500_000),
+    ] {
         let input = frames(w, h, 60);
         let mut g = c.benchmark_group(format!("video_{label}"));
         g.throughput(Throughput::Elements(1));
@@ -56,7 +59,8 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .flat_map(|f| {
                     fresh.send_frame(f).expect("send");
-                    std::iter::from_fn(|| fresh.receive_packet().expect("receive")).collect::<Vec<_>>()
+                    std::iter::from_fn(|| fresh.receive_packet().expect("receive"))
+                        .collect::<Vec<_>>()
                 })
                 .collect();
             let mut dec = VideoDecoder::new(codec).expect("decoder");

@@ -53,9 +53,9 @@ pub enum VideoError {
 impl From<ffmpeg_next::Error> for VideoError {
     fn from(e: ffmpeg_next::Error) -> Self {
         match e {
-            ffmpeg_next::Error::InvalidData | ffmpeg_next::Error::Bug | ffmpeg_next::Error::Bug2 => {
-                VideoError::InvalidData
-            }
+            ffmpeg_next::Error::InvalidData
+            | ffmpeg_next::Error::Bug
+            | ffmpeg_next::Error::Bug2 => VideoError::InvalidData,
             ffmpeg_next::Error::Eof => VideoError::Eof,
             other => VideoError::Backend {
                 code: i32::from(other),

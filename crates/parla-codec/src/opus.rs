@@ -369,7 +369,8 @@ impl OpusEncoder {
         };
         let mut enc = ::opus::Encoder::new(config.rate, channels, app).map_err(backend_config)?;
         if config.application == Application::Voice {
-            enc.set_signal(::opus::Signal::Voice).map_err(backend_config)?;
+            enc.set_signal(::opus::Signal::Voice)
+                .map_err(backend_config)?;
         }
         let lookahead = enc.get_lookahead().map_err(backend_config)?;
         let mut this = OpusEncoder {
@@ -378,7 +379,8 @@ impl OpusEncoder {
             lookahead: usize::try_from(lookahead).unwrap_or(0),
         };
         this.set_vbr(config.vbr).map_err(setting_to_config)?;
-        this.set_bitrate(config.bitrate).map_err(setting_to_config)?;
+        this.set_bitrate(config.bitrate)
+            .map_err(setting_to_config)?;
         this.set_complexity(config.complexity)
             .map_err(setting_to_config)?;
         this.set_fec(config.fec, config.expected_loss_percent)
@@ -681,8 +683,8 @@ mod tests {
     #[test]
     fn frame_sizes_and_lengths() {
         for ms in [10, 20, 40, 60] {
-            let cfg = OpusEncoderConfig::voice(16_000, 2)
-                .frame(FrameDuration::from_millis(ms).unwrap());
+            let cfg =
+                OpusEncoderConfig::voice(16_000, 2).frame(FrameDuration::from_millis(ms).unwrap());
             let mut enc = OpusEncoder::new(&cfg).unwrap();
             let pcm = vec![0.1f32; enc.frame_samples()];
             let mut out = [0u8; MAX_PACKET_BYTES];
@@ -691,7 +693,10 @@ mod tests {
             let mut dec = OpusDecoder::new(48_000, 2).unwrap();
             assert_eq!(dec.packet_samples(&out[..p.len]).unwrap(), 48 * ms as usize);
             let mut pcm_out = vec![0.0; dec.max_frame_samples()];
-            assert_eq!(dec.decode(&out[..p.len], &mut pcm_out).unwrap(), 48 * ms as usize);
+            assert_eq!(
+                dec.decode(&out[..p.len], &mut pcm_out).unwrap(),
+                48 * ms as usize
+            );
             assert!(matches!(
                 enc.encode(&pcm[1..], &mut out),
                 Err(OpusError::WrongLength { .. })

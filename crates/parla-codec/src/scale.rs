@@ -65,7 +65,8 @@ impl Scaler {
             dst.height(),
         );
         if key.0 == key.3 && key.1 == key.4 && key.2 == key.5 {
-            dst.copy_from(src).map_err(|_| VideoError::Backend { code: -1 })?;
+            dst.copy_from(src)
+                .map_err(|_| VideoError::Backend { code: -1 })?;
             return Ok(());
         }
         if self.state.as_ref().map(|s| s.0) != Some(key) {

@@ -170,6 +170,82 @@ fn backend(e: ffmpeg_next::Error) -> ConfigError {
     }
 }
 
+/// Open an FFmpeg encoder with the call settings for `config`.
+fn open_encoder(config: &VideoEncoderConfig) -> Result<encoder::video::Encoder, ConfigError> {
+    let name = config.codec.encoder_name();
+    let codec = encoder::find_by_name(name).ok_or(ConfigError::Backend {
+        backend: "FFmpeg",
+        detail: format!("encoder {name} is not available"),
+    })?;
+    let mut video = codec::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(backend)?;
+    video.set_width(config.width);
+    video.set_height(config.height);
+    video.set_format(Pixel::YUV420P);
+    video.set_time_base(TIME_BASE);
+    video.set_frame_rate(Some(Rational(config.framerate as i32, 1)));
+    video.set_bit_rate(config.bitrate as usize);
+    video.set_max_b_frames(0);
+    video.set_gop(if config.keyframe_interval == 0 {
+        i32::MAX as u32
+    } else {
+        config.keyframe_interval
+    });
+    video.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Slice,
+        count: config.threads as usize,
+        ..Default::default()
+    });
+    let mut opts = Dictionary::new();
+    match config.codec {
+        VideoCodec::H264 => {
+            // Capped CRF: quality-driven, capped by a VBV of half a second at the target
+            // rate. x264 applies VBV changes at once (x264_encoder_reconfig), whereas its
+            // ABR mode averages over the whole stream and takes many seconds to follow a
+            // new target (measured: 425 kbps one second after a 300 -> 600 kbps change).
+            opts.set("crf", "18");
+            opts.set("maxrate", &config.bitrate.to_string());
+            opts.set("bufsize", &(config.bitrate / 2).to_string());
+            opts.set("preset", "ultrafast");
+            opts.set("tune", "zerolatency");
+            opts.set("profile", "baseline");
+            // A forced keyframe is an IDR (a clean random access point), not an open-GOP I.
+            opts.set("forced-idr", "1");
+        }
+        VideoCodec::Vp8 => {
+            // CBR (minrate = maxrate = bitrate), with a 1 s buffer, as WebRTC runs libvpx.
+            opts.set("minrate", &config.bitrate.to_string());
+            opts.set("maxrate", &config.bitrate.to_string());
+            opts.set("bufsize", &config.bitrate.to_string());
+            opts.set("deadline", "realtime");
+            opts.set("cpu-used", "8");
+            opts.set("lag-in-frames", "0");
+            opts.set("error-resilient", "default");
+            // Drop-frame off: every accepted frame produces a packet.
+            opts.set("drop-threshold", "0");
+            opts.set("undershoot-pct", "95");
+            opts.set("overshoot-pct", "15");
+        }
+    }
+    video.open_as_with(codec, opts).map_err(backend)
+}
+
+/// Set `rc_buffer_size` (the VBV buffer, in bits) of an open encoder; `ffmpeg-next` has no
+/// setter for it.
+#[allow(unsafe_code)]
+fn set_rc_buffer_size(enc: &mut encoder::video::Encoder, bits: u32) {
+    let bits = i32::try_from(bits).unwrap_or(i32::MAX);
+    // SAFETY: `as_mut_ptr` returns the AVCodecContext owned by `enc`, which is valid and open
+    // for `enc`'s whole lifetime; `&mut` guarantees no FFmpeg call runs on it concurrently.
+    // `rc_buffer_size` is a plain int that FFmpeg's libx264 wrapper reads before each frame
+    // (reconfig_encoder), which is the documented way to change rate control mid-stream.
+    unsafe {
+        (*enc.as_mut_ptr()).rc_buffer_size = bits;
+    }
+}
+
 /// What [`VideoEncoder::send_frame`] did with a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendStatus {
@@ -199,6 +275,7 @@ pub struct VideoEncoder {
     scaled: VideoFrame,
     packet: Packet,
     force_keyframe: bool,
+    reopen: bool,
     next_due: Option<u64>,
     last_pts: Option<i64>,
     flushed: bool,
@@ -221,53 +298,7 @@ impl VideoEncoder {
     pub fn new(config: &VideoEncoderConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         ff::init()?;
-        let name = config.codec.encoder_name();
-        let codec = encoder::find_by_name(name).ok_or(ConfigError::Backend {
-            backend: "FFmpeg",
-            detail: format!("encoder {name} is not available"),
-        })?;
-        let mut video = codec::Context::new_with_codec(codec)
-            .encoder()
-            .video()
-            .map_err(backend)?;
-        video.set_width(config.width);
-        video.set_height(config.height);
-        video.set_format(Pixel::YUV420P);
-        video.set_time_base(TIME_BASE);
-        video.set_frame_rate(Some(Rational(config.framerate as i32, 1)));
-        video.set_bit_rate(config.bitrate as usize);
-        video.set_max_b_frames(0);
-        video.set_gop(if config.keyframe_interval == 0 {
-            i32::MAX as u32
-        } else {
-            config.keyframe_interval
-        });
-        video.set_threading(codec::threading::Config {
-            kind: codec::threading::Type::Slice,
-            count: config.threads as usize,
-            ..Default::default()
-        });
-        let mut opts = Dictionary::new();
-        match config.codec {
-            VideoCodec::H264 => {
-                opts.set("preset", "ultrafast");
-                opts.set("tune", "zerolatency");
-                opts.set("profile", "baseline");
-                // A forced keyframe is an IDR (a clean random access point), not an open-GOP I.
-                opts.set("forced-idr", "1");
-            }
-            VideoCodec::Vp8 => {
-                opts.set("deadline", "realtime");
-                opts.set("cpu-used", "8");
-                opts.set("lag-in-frames", "0");
-                opts.set("error-resilient", "default");
-                // Drop-frame off: every accepted frame produces a packet.
-                opts.set("drop-threshold", "0");
-                opts.set("undershoot-pct", "95");
-                opts.set("overshoot-pct", "15");
-            }
-        }
-        let enc = video.open_as_with(codec, opts).map_err(backend)?;
+        let enc = open_encoder(config)?;
         Ok(VideoEncoder {
             enc,
             config: config.clone(),
@@ -276,6 +307,7 @@ impl VideoEncoder {
             scaled: VideoFrame::new(PixelFormat::I420, config.width, config.height)?,
             packet: Packet::empty(),
             force_keyframe: true,
+            reopen: false,
             next_due: None,
             last_pts: None,
             flushed: false,
@@ -292,16 +324,28 @@ impl VideoEncoder {
         self.force_keyframe = true;
     }
 
-    /// Change the target bitrate; takes effect from the next frame.
+    /// Change the target bitrate; takes effect from the next frame. For VP8 this reopens the
+    /// encoder (FFmpeg 5.1's libvpx wrapper cannot change the rate in place), so the next frame
+    /// is a keyframe.
     ///
     /// # Errors
     /// [`VideoError::Backend`] for a rate outside 10 kbps..=50 Mbps.
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), VideoError> {
         check_bitrate(bps)?;
-        // libx264 (FFmpeg's reconfig_encoder) and libvpx (FFmpeg >= 5.1 compares
-        // `bit_rate` with its config on each frame) pick the new target up on the next frame.
-        self.enc.set_bit_rate(bps as usize);
         self.config.bitrate = bps;
+        match self.config.codec {
+            VideoCodec::H264 => {
+                // FFmpeg's libx264 wrapper compares these fields with x264's parameters before
+                // each frame and calls x264_encoder_reconfig when they differ.
+                self.enc.set_bit_rate(bps as usize);
+                self.enc.set_max_bit_rate(bps as usize);
+                set_rc_buffer_size(&mut self.enc, bps / 2);
+            }
+            // FFmpeg 5.1's libvpx wrapper reads the rate only when it opens (measured: a change
+            // of `bit_rate` has no effect), so the encoder is reopened at the next frame, which
+            // then is a keyframe.
+            VideoCodec::Vp8 => self.reopen = true,
+        }
         Ok(())
     }
 
@@ -352,6 +396,9 @@ impl VideoEncoder {
             return Ok(SendStatus::Dropped);
         }
         self.last_pts = Some(pts);
+        if std::mem::take(&mut self.reopen) {
+            self.enc = open_encoder(&self.config).map_err(|_| VideoError::Backend { code: -1 })?;
+        }
         if frame.format() == PixelFormat::I420
             && frame.width() == self.config.width
             && frame.height() == self.config.height
@@ -515,21 +562,21 @@ impl VideoDecoder {
         }
         let ts = MediaTime::from_micros(self.frame.timestamp().unwrap_or(0).max(0) as u64);
         let keyframe = self.frame.is_key();
-        let mut out = VideoFrame::new(PixelFormat::I420, w, h).map_err(|_| {
-            VideoError::TooLarge {
+        let mut out =
+            VideoFrame::new(PixelFormat::I420, w, h).map_err(|_| VideoError::TooLarge {
                 width: w,
                 height: h,
-            }
-        })?;
+            })?;
         match self.frame.format() {
-            Pixel::YUV420P | Pixel::YUVJ420P => ff::copy_from_av(&self.frame, PixelFormat::I420, &mut out)?,
+            Pixel::YUV420P | Pixel::YUVJ420P => {
+                ff::copy_from_av(&self.frame, PixelFormat::I420, &mut out)?
+            }
             Pixel::NV12 => {
-                let mut nv12 = VideoFrame::new(PixelFormat::Nv12, w, h).map_err(|_| {
-                    VideoError::TooLarge {
+                let mut nv12 =
+                    VideoFrame::new(PixelFormat::Nv12, w, h).map_err(|_| VideoError::TooLarge {
                         width: w,
                         height: h,
-                    }
-                })?;
+                    })?;
                 ff::copy_from_av(&self.frame, PixelFormat::Nv12, &mut nv12)?;
                 self.scaler.run(&nv12, &mut out)?;
             }

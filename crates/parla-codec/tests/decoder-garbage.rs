@@ -23,7 +23,8 @@ fn video_decoders_reject_garbage_without_panicking() {
         let mut pr = common::rng(base);
         let mut valid = Vec::new();
         for i in 0..6 {
-            enc.send_frame(&common::test_picture(160, 120, i, 30, &mut pr)).unwrap();
+            enc.send_frame(&common::test_picture(160, 120, i, 30, &mut pr))
+                .unwrap();
             while let Some(p) = enc.receive_packet().unwrap() {
                 valid.push(p);
             }
@@ -65,9 +66,14 @@ fn video_decoders_reject_garbage_without_panicking() {
                 base.wrapping_add(s)
             );
         }
-        eprintln!("{codec:?}: {errors}/{seeds} garbage packets on a fresh decoder returned errors, {fresh_pictures} pictures");
+        eprintln!(
+            "{codec:?}: {errors}/{seeds} garbage packets on a fresh decoder returned errors, {fresh_pictures} pictures"
+        );
         assert_eq!(fresh_pictures, 0, "{codec:?} made a picture out of garbage");
-        assert!(errors * 10 >= seeds as usize * 9, "{codec:?}: only {errors}/{seeds} errors");
+        assert!(
+            errors * 10 >= seeds as usize * 9,
+            "{codec:?}: only {errors}/{seeds} errors"
+        );
         assert!(annexb::access_units(&garbage(&mut common::rng(base), 500)).len() < 500);
     }
 }

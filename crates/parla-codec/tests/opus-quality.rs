@@ -9,19 +9,89 @@ use parla_codec::opus::{
 use parla_metrics::signal::{rms_db, si_sdr_db};
 use rand::Rng;
 
-/// Encode `pcm` (mono) frame by frame; the last frame is zero-padded.
+/// Encode `pcm` (mono) frame by frame, followed by the encoder's lookahead in silence so the
+/// whole input comes out of the decoder; the last frame is zero-padded.
 fn encode_all(enc: &mut OpusEncoder, pcm: &[f32]) -> Vec<(Vec<u8>, EncodedPacket)> {
     let n = enc.frame_samples();
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let mut out = Vec::new();
     let mut frame = vec![0.0f32; n];
-    for chunk in pcm.chunks(n) {
+    let padded: Vec<f32> = pcm
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(0.0, enc.lookahead()))
+        .collect();
+    for chunk in padded.chunks(n) {
         frame.fill(0.0);
         frame[..chunk.len()].copy_from_slice(chunk);
         let p = enc.encode(&frame, &mut buf).expect("encode");
         out.push((buf[..p.len].to_vec(), p));
     }
     out
+}
+
+/// Mean log-spectral distance in dB between `reference` and `test` over 20 ms frames where the
+/// reference is active (above -50 dBFS), from band energies on a third-octave scale between
+/// 100 Hz and 0.45 x `rate` (Hann-windowed DFT). Perceptual codecs keep band energies even where
+/// they do not keep the waveform, so this is the complement of SI-SDR.
+fn log_spectral_distance_db(reference: &[f32], test: &[f32], rate: u32) -> f64 {
+    let n = (rate / 50) as usize;
+    let bin_hz = f64::from(rate) / n as f64;
+    let mut edges = vec![100.0f64];
+    while edges[edges.len() - 1] * 1.26 < 0.45 * f64::from(rate) {
+        let next = edges[edges.len() - 1] * 1.26;
+        edges.push(next);
+    }
+    let bins: Vec<(usize, usize)> = edges
+        .windows(2)
+        .map(|e| {
+            (
+                (e[0] / bin_hz) as usize,
+                ((e[1] / bin_hz) as usize).max((e[0] / bin_hz) as usize + 1),
+            )
+        })
+        .collect();
+    let max_bin = bins.last().map_or(1, |b| b.1);
+    let window: Vec<f64> = (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect();
+    let twiddle: Vec<(f64, f64)> = (0..n)
+        .map(|m| {
+            let a = 2.0 * std::f64::consts::PI * m as f64 / n as f64;
+            (a.cos(), a.sin())
+        })
+        .collect();
+    let spectrum = |x: &[f32]| -> Vec<f64> {
+        (0..max_bin)
+            .map(|k| {
+                let (mut re, mut im) = (0.0, 0.0);
+                for (i, &v) in x.iter().enumerate() {
+                    let a = f64::from(v) * window[i];
+                    let (c, s) = twiddle[(k * i) % n];
+                    re += a * c;
+                    im -= a * s;
+                }
+                re * re + im * im
+            })
+            .collect()
+    };
+    let (mut total, mut frames) = (0.0, 0);
+    for start in (0..reference.len().min(test.len()).saturating_sub(n)).step_by(n) {
+        let r = &reference[start..start + n];
+        if rms_db(r) < -50.0 {
+            continue;
+        }
+        let (sr, st) = (spectrum(r), spectrum(&test[start..start + n]));
+        let mut acc = 0.0;
+        for &(a, b) in &bins {
+            let er: f64 = sr[a..b].iter().sum::<f64>() + 1e-9;
+            let et: f64 = st[a..b].iter().sum::<f64>() + 1e-9;
+            acc += (10.0 * (er / et).log10()).powi(2);
+        }
+        total += (acc / bins.len() as f64).sqrt();
+        frames += 1;
+    }
+    total / f64::from(frames.max(1))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -71,23 +141,45 @@ fn loss_pattern(n: usize, percent: f64, seed: u64) -> Vec<bool> {
 fn clean_round_trip_at_32_kbps_matches_the_input() {
     let seed = common::seed(1);
     for rate in [16_000, 48_000] {
-        let pcm = common::speech_like(rate, 6.0, seed, true);
+        let pcm = common::speech_like(rate, 4.0, seed, true);
         let cfg = OpusEncoderConfig::voice(rate, 1).bitrate(32_000);
         let mut enc = OpusEncoder::new(&cfg).expect("encoder");
         let packets = encode_all(&mut enc, &pcm);
         let lost = vec![false; packets.len()];
-        let out = decode_all(&packets, &lost, rate, enc.lookahead(), pcm.len(), Recovery::PlcOnly);
+        let out = decode_all(
+            &packets,
+            &lost,
+            rate,
+            enc.lookahead(),
+            pcm.len(),
+            Recovery::PlcOnly,
+        );
         let sdr = si_sdr_db(&pcm, &out);
-        // Opus's speech mode (SILK) codes a noise-shaped, perceptual approximation, not the
-        // exact waveform: on this material it measures about 9 dB at 16 kHz (see CODECS.md).
-        // Noise, silence, another signal or the right signal one frame late all score below
-        // 3 dB (the last is asserted below), so 6 dB proves the output follows the input
-        // sample by sample, with margin for the codec's own error.
-        eprintln!("{rate} Hz, 32 kbps: SI-SDR {sdr:.1} dB");
-        assert!(sdr > 6.0, "{rate} Hz: SI-SDR {sdr:.1} dB");
-        // The same comparison one frame off must fail: the check is sensitive to alignment.
+        let lsd = log_spectral_distance_db(&pcm, &out, rate);
         let shifted = &out[(rate / 50) as usize..];
-        assert!(si_sdr_db(&pcm[..shifted.len()], shifted) < 3.0);
+        let sdr_shifted = si_sdr_db(&pcm[..shifted.len()], shifted);
+        let other = common::speech_like(rate, 4.0, seed + 1, true);
+        let lsd_other = log_spectral_distance_db(&pcm, &other, rate);
+        eprintln!(
+            "{rate} Hz, 32 kbps: SI-SDR {sdr:.1} dB (one frame late: {sdr_shifted:.1} dB), \
+             log-spectral distance {lsd:.2} dB (other speech: {lsd_other:.2} dB)"
+        );
+        // Opus codes a perceptual approximation, not the exact waveform (SILK below 8 kHz,
+        // band energies with folded fine structure above, in hybrid mode at 48 kHz): on this
+        // material it measures 8-9 dB SI-SDR at 16 kHz, 5.4-5.7 dB at 48 kHz, and about 1 dB
+        // spectral distance (CODECS.md). The right signal one frame late scores below -14 dB
+        // SI-SDR and other speech-like material above 14 dB spectral distance, so both
+        // thresholds separate "the same audio" from "some audio" with margin on each side.
+        assert!(
+            sdr_shifted < 1.5,
+            "alignment-insensitive check: {sdr_shifted:.1} dB"
+        );
+        assert!(sdr > 4.0, "{rate} Hz: SI-SDR {sdr:.1} dB");
+        assert!(lsd < 3.0, "{rate} Hz: log-spectral distance {lsd:.2} dB");
+        assert!(
+            lsd_other > 6.0,
+            "spectral distance does not separate signals: {lsd_other:.2}"
+        );
     }
 }
 
@@ -113,7 +205,10 @@ fn fec_beats_plc_at_10_percent_loss_and_plc_leaves_no_gaps() {
     let out_plc = decode_all(&p_plain, &lost, rate, la, pcm.len(), Recovery::PlcOnly);
     let sdr_fec = si_sdr_db(&pcm, &out_fec);
     let sdr_plc = si_sdr_db(&pcm, &out_plc);
-    eprintln!("{nlost}/{} lost: SI-SDR FEC on {sdr_fec:.2} dB, FEC off (PLC) {sdr_plc:.2} dB", lost.len());
+    eprintln!(
+        "{nlost}/{} lost: SI-SDR FEC on {sdr_fec:.2} dB, FEC off (PLC) {sdr_plc:.2} dB",
+        lost.len()
+    );
     // The lost frames alone, concatenated.
     let frame = (rate / 50) as usize;
     let pick = |x: &[f32]| -> Vec<f32> {
@@ -155,7 +250,10 @@ fn fec_beats_plc_at_10_percent_loss_and_plc_leaves_no_gaps() {
     }
     eprintln!("PLC: {checked} concealed speech frames, worst level drop {worst:.1} dB");
     assert!(checked > 10);
-    assert!(worst > -20.0, "a concealed frame dropped {worst:.1} dB below the lost audio");
+    assert!(
+        worst > -20.0,
+        "a concealed frame dropped {worst:.1} dB below the lost audio"
+    );
 }
 
 #[test]
@@ -206,13 +304,17 @@ fn bitrate_changes_take_effect_within_a_second_and_average_on_target() {
     let first = kbps(0, 500);
     let second = kbps(500, 1000);
     let after_1s = kbps(550, 600);
-    eprintln!("16 kbps for 10 s: {first:.1}; 48 kbps for 10 s: {second:.1}; second 1 s after the change: {after_1s:.1}");
+    eprintln!(
+        "16 kbps for 10 s: {first:.1}; 48 kbps for 10 s: {second:.1}; second 1 s after the change: {after_1s:.1}"
+    );
     assert!((first / 16.0 - 1.0).abs() < 0.15, "{first}");
     assert!((second / 48.0 - 1.0).abs() < 0.15, "{second}");
     assert!((after_1s / 48.0 - 1.0).abs() < 0.15, "{after_1s}");
     // Complexity and frame duration change mid-stream too.
     enc.set_complexity(2).expect("complexity");
     enc.set_frame(FrameDuration::Ms60);
-    let p = enc.encode(&pcm[..enc.frame_samples()], &mut buf).expect("encode");
+    let p = enc
+        .encode(&pcm[..enc.frame_samples()], &mut buf)
+        .expect("encode");
     assert_eq!(p.samples, 2880);
 }

@@ -3,11 +3,14 @@
 //! The counting allocator sees Rust's global allocator; libopus itself does not call `malloc`
 //! after `opus_*_create` (it works on its own state and the stack).
 
-use parla_codec::opus::{FrameDuration, MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig};
+use parla_codec::opus::{
+    FrameDuration, MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig,
+};
 use parla_core::alloc_counter::{assert_no_alloc, is_installed};
 
 #[global_allocator]
-static A: parla_core::alloc_counter::CountingAllocator = parla_core::alloc_counter::CountingAllocator;
+static A: parla_core::alloc_counter::CountingAllocator =
+    parla_core::alloc_counter::CountingAllocator;
 
 #[test]
 fn opus_encode_decode_fec_conceal_do_not_allocate() {
@@ -26,9 +29,16 @@ fn opus_encode_decode_fec_conceal_do_not_allocate() {
         let mut next = [0u8; MAX_PACKET_BYTES];
         let mut out = vec![0.0f32; dec.max_frame_samples()];
         // Warm up.
-        let p = enc.encode(&pcm[..enc.frame_samples()], &mut packet).unwrap();
+        let p = enc
+            .encode(&pcm[..enc.frame_samples()], &mut packet)
+            .unwrap();
         dec.decode(&packet[..p.len], &mut out).unwrap();
-        let frames = [FrameDuration::Ms10, FrameDuration::Ms20, FrameDuration::Ms40, FrameDuration::Ms60];
+        let frames = [
+            FrameDuration::Ms10,
+            FrameDuration::Ms20,
+            FrameDuration::Ms40,
+            FrameDuration::Ms60,
+        ];
         for i in 0..400 {
             assert_no_alloc("opus per-frame paths", || {
                 if i % 50 == 0 {

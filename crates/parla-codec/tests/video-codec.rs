@@ -34,13 +34,20 @@ fn forced_keyframe_is_the_next_encoded_frame() {
             }
             let f = common::test_picture(320, 240, i, 30, &mut r);
             let packets = encode_one(&mut enc, &f);
-            assert_eq!(packets.len(), 1, "{codec:?}: one packet per frame, no delay");
+            assert_eq!(
+                packets.len(),
+                1,
+                "{codec:?}: one packet per frame, no delay"
+            );
             let p = &packets[0];
             assert_eq!(p.timestamp, f.timestamp);
             if p.keyframe {
                 keys.push(i);
             }
-            let d = dec.decode(&p.data, p.timestamp).unwrap().expect("a picture per packet");
+            let d = dec
+                .decode(&p.data, p.timestamp)
+                .unwrap()
+                .expect("a picture per packet");
             assert_eq!(d.frame.keyframe, p.keyframe);
             assert_eq!(d.size_changed, i == 0);
             assert_eq!((d.frame.width(), d.frame.height()), (320, 240));
@@ -75,13 +82,16 @@ fn kbps(sizes: &[usize], from: usize, to: usize, fps: f64) -> f64 {
 fn bitrate_changes_take_effect_within_a_second_and_average_on_target() {
     let seed = common::seed(22);
     let fps = 30;
+    let mut results = Vec::new();
     for codec in CODECS {
         let cfg = VideoEncoderConfig::new(codec, 320, 240)
             .bitrate(300_000)
-            .framerate(fps);
+            .framerate(fps)
+            .keyframe_interval(0);
         let mut enc = VideoEncoder::new(&cfg).unwrap();
         let mut r = common::rng(seed);
         let mut sizes = Vec::new();
+        let mut keys = Vec::new();
         for i in 0..600u64 {
             if i == 300 {
                 enc.set_bitrate(600_000).unwrap();
@@ -89,15 +99,39 @@ fn bitrate_changes_take_effect_within_a_second_and_average_on_target() {
             let f = common::test_picture(320, 240, i, fps, &mut r);
             let p = encode_one(&mut enc, &f);
             sizes.push(p.iter().map(|p| p.data.len()).sum::<usize>());
+            if p.iter().any(|p| p.keyframe) {
+                keys.push(i);
+            }
         }
+        // VP8 reopens its encoder on a rate change (FFmpeg 5.1 cannot change it in place), so
+        // the change costs a keyframe there; x264 changes in place.
+        let want: Vec<u64> = match codec {
+            VideoCodec::H264 => vec![0],
+            VideoCodec::Vp8 => vec![0, 300],
+        };
+        assert_eq!(keys, want, "{codec:?}");
         let fpsf = f64::from(fps);
         let a = kbps(&sizes, 0, 300, fpsf);
         let b = kbps(&sizes, 300, 600, fpsf);
         let second = kbps(&sizes, 330, 360, fpsf);
-        eprintln!("{codec:?}: 300 kbps for 10 s -> {a:.0}; 600 kbps for 10 s -> {b:.0}; second 1 s after the change {second:.0}");
-        assert!((a / 300.0 - 1.0).abs() < 0.15, "{codec:?}: {a:.0} kbps for 300");
-        assert!((b / 600.0 - 1.0).abs() < 0.15, "{codec:?}: {b:.0} kbps for 600");
-        assert!((second / 600.0 - 1.0).abs() < 0.25, "{codec:?}: {second:.0} kbps 1 s after");
+        eprintln!(
+            "{codec:?}: 300 kbps for 10 s -> {a:.0}; 600 kbps for 10 s -> {b:.0}; second 1 s after the change {second:.0}"
+        );
+        results.push((codec, a, b, second));
+    }
+    for (codec, a, b, second) in results {
+        assert!(
+            (a / 300.0 - 1.0).abs() < 0.15,
+            "{codec:?}: {a:.0} kbps for 300"
+        );
+        assert!(
+            (b / 600.0 - 1.0).abs() < 0.15,
+            "{codec:?}: {b:.0} kbps for 600"
+        );
+        assert!(
+            (second / 600.0 - 1.0).abs() < 0.15,
+            "{codec:?}: {second:.0} kbps 1 s after"
+        );
     }
 }
 
@@ -138,7 +172,10 @@ fn input_of_any_format_and_size_is_scaled_and_size_changes_are_reported() {
             for i in 0..5u64 {
                 let src = common::test_picture(333, 211, i, 30, &mut r);
                 let mut nv12 = VideoFrame::new(PixelFormat::Nv12, 333, 211).unwrap();
-                parla_codec::scale::Scaler::new().unwrap().run(&src, &mut nv12).unwrap();
+                parla_codec::scale::Scaler::new()
+                    .unwrap()
+                    .run(&src, &mut nv12)
+                    .unwrap();
                 nv12.timestamp = MediaTime::from_millis(k as u64 * 1000 + i * 33);
                 for p in encode_one(&mut enc, &nv12) {
                     let d = dec.decode(&p.data, p.timestamp).unwrap().expect("picture");

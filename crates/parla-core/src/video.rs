@@ -157,7 +157,10 @@ impl VideoFrame {
         if data.len() != len {
             return Err(ConfigError::InvalidParameter {
                 name: "frame data",
-                detail: format!("{} bytes, a {width}x{height} {format:?} frame has {len}", data.len()),
+                detail: format!(
+                    "{} bytes, a {width}x{height} {format:?} frame has {len}",
+                    data.len()
+                ),
             });
         }
         Ok(VideoFrame {
@@ -299,7 +302,10 @@ mod tests {
         assert!(f.plane(0).iter().all(|&b| b == 16));
         assert!(f.plane(2).iter().all(|&b| b == 128));
         let f = VideoFrame::new(PixelFormat::Rgba, 2, 2).unwrap();
-        assert_eq!(f.data(), &[0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255]);
+        assert_eq!(
+            f.data(),
+            &[0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255]
+        );
     }
 
     #[test]

@@ -106,7 +106,9 @@ fn decode_opus(args: &Args) -> anyhow::Result<()> {
             }
         } else {
             nlost += 1;
-            let next = packets.get(i + 1).filter(|_| !lost.get(i + 1).copied().unwrap_or(true));
+            let next = packets
+                .get(i + 1)
+                .filter(|_| !lost.get(i + 1).copied().unwrap_or(true));
             match next {
                 Some(next) if !args.no_fec => {
                     // The lost packet's duration: assume the next packet's (streams keep one

@@ -106,8 +106,8 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
         .input
         .as_ref()
         .context("Opus output needs a WAV --input")?;
-    let mut reader = hound::WavReader::open(input)
-        .with_context(|| format!("opening {}", input.display()))?;
+    let mut reader =
+        hound::WavReader::open(input).with_context(|| format!("opening {}", input.display()))?;
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
@@ -139,7 +139,8 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
         output_gain: 0,
     };
     let out = BufWriter::new(
-        File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?,
+        File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?,
     );
     let mut w = OggOpusWriter::new(out, head, 0x5041_524c, "parla")?;
     let n = enc.frame_samples();
@@ -147,9 +148,16 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
     let mut packet = [0u8; MAX_PACKET_BYTES];
     let mut cpu = LatencyHistogram::new();
     let (mut bytes, mut packets, mut discardable) = (0usize, 0usize, 0usize);
-    for chunk in samples.chunks(n) {
+    // Encode the lookahead's worth of silence past the end too, so the decoder can output
+    // the whole input (the Ogg end trimming then cuts exactly at its end).
+    let tail = enc.lookahead() * usize::from(spec.channels);
+    let total = samples.len() + tail;
+    for start in (0..total).step_by(n) {
         frame.fill(0.0);
-        frame[..chunk.len()].copy_from_slice(chunk);
+        if start < samples.len() {
+            let chunk = &samples[start..(start + n).min(samples.len())];
+            frame[..chunk.len()].copy_from_slice(chunk);
+        }
         let t = Instant::now();
         let p = enc.encode(&frame, &mut packet)?;
         cpu.record(t.elapsed());
@@ -169,9 +177,7 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
         spec.channels,
         args.output.display()
     );
-    println!(
-        "packets: {packets} ({discardable} DTX packets a sender would skip), {bytes} bytes"
-    );
+    println!("packets: {packets} ({discardable} DTX packets a sender would skip), {bytes} bytes");
     println!(
         "bitrate: {:.1} kbps achieved for {:.1} kbps target",
         bytes as f64 * 8.0 / seconds.max(1e-9) / 1000.0,
@@ -262,7 +268,8 @@ fn encode_video(args: &Args, codec: VideoCodec) -> anyhow::Result<()> {
         .keyframe_interval(args.keyframe_interval);
     let mut enc = VideoEncoder::new(&cfg)?;
     let out = BufWriter::new(
-        File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?,
+        File::create(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?,
     );
     enum Sink {
         AnnexB(BufWriter<File>),

@@ -28,7 +28,12 @@ impl<W: Write + Seek> IvfWriter<W> {
     ///
     /// # Errors
     /// [`ContainerError::Io`] if writing fails; [`ContainerError::Limit`] for sizes over 65535.
-    pub fn new(mut out: W, fourcc: [u8; 4], width: u32, height: u32) -> Result<Self, ContainerError> {
+    pub fn new(
+        mut out: W,
+        fourcc: [u8; 4],
+        width: u32,
+        height: u32,
+    ) -> Result<Self, ContainerError> {
         let w = u16::try_from(width).map_err(|_| limit("width", width))?;
         let h = u16::try_from(height).map_err(|_| limit("height", height))?;
         let mut hdr = [0u8; 32];
@@ -209,8 +214,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut w = IvfWriter::new(Cursor::new(Vec::new()), *b"VP80", 320, 240).unwrap();
-        w.write_frame(&[1, 2, 3], MediaTime::from_millis(0)).unwrap();
-        w.write_frame(&[4; 100], MediaTime::from_millis(33)).unwrap();
+        w.write_frame(&[1, 2, 3], MediaTime::from_millis(0))
+            .unwrap();
+        w.write_frame(&[4; 100], MediaTime::from_millis(33))
+            .unwrap();
         let bytes = w.finish().unwrap().into_inner();
         let mut r = IvfReader::new(Cursor::new(&bytes)).unwrap();
         assert_eq!(r.header().frames, 2);

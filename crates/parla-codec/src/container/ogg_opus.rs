@@ -2,8 +2,8 @@
 //!
 //! The writer puts the `OpusHead` identification header and the `OpusTags` comment header on
 //! pages of their own, then the audio packets with granule positions counted in 48 kHz samples
-//! from the start of the stream including the pre-skip (the encoder's lookahead, which a player
-//! drops). The last page carries the end-of-stream flag and a granule position trimmed to the
+//! decoded from the start of the stream, the pre-skip samples (the encoder's lookahead, which a
+//! player drops) included. The last page carries the end-of-stream flag and a granule position trimmed to the
 //! real input length, so the file's duration is exact. The Ogg page layer is the `ogg` crate.
 
 use std::io::{Read, Seek, Write};
@@ -59,7 +59,9 @@ impl OpusHead {
             return Err(bad("unsupported OpusHead version"));
         }
         if b[18] != 0 || !(1..=2).contains(&b[9]) {
-            return Err(bad("only channel mapping family 0 (mono/stereo) is supported"));
+            return Err(bad(
+                "only channel mapping family 0 (mono/stereo) is supported",
+            ));
         }
         Ok(OpusHead {
             channels: b[9],
@@ -108,7 +110,9 @@ impl<W: Write> OggOpusWriter<W> {
             pw,
             serial,
             pre_skip: u64::from(head.pre_skip),
-            granule: u64::from(head.pre_skip),
+            // RFC 7845 section 4: a page's granule position counts every sample decoded up
+            // to its end, pre-skip samples included; the stream starts at 0.
+            granule: 0,
             held: None,
             in_page: 0,
         })
@@ -183,17 +187,23 @@ impl<R: Read + Seek> OggOpusReader<R> {
     /// [`ContainerError::Format`] if the file is not Ogg Opus (mapping family 0).
     pub fn new(input: R) -> Result<Self, ContainerError> {
         let mut pr = ogg::reading::PacketReader::new(input);
-        let first = pr.read_packet().map_err(ogg_err)?.ok_or(ContainerError::Format {
-            format: FORMAT,
-            what: "empty file",
-        })?;
+        let first = pr
+            .read_packet()
+            .map_err(ogg_err)?
+            .ok_or(ContainerError::Format {
+                format: FORMAT,
+                what: "empty file",
+            })?;
         let head = OpusHead::parse(&first.data)?;
         let serial = first.stream_serial();
         loop {
-            let p = pr.read_packet().map_err(ogg_err)?.ok_or(ContainerError::Format {
-                format: FORMAT,
-                what: "missing OpusTags",
-            })?;
+            let p = pr
+                .read_packet()
+                .map_err(ogg_err)?
+                .ok_or(ContainerError::Format {
+                    format: FORMAT,
+                    what: "missing OpusTags",
+                })?;
             if p.stream_serial() != serial {
                 continue;
             }
@@ -282,6 +292,20 @@ mod tests {
         }
         assert_eq!(n, 120);
         assert_eq!(r.last_granule(), Some(312 + 120 * 960 - 500));
+        // Pages end every 50 packets, with the samples decoded so far as granule position.
+        let mut w = OggOpusWriter::new(Cursor::new(Vec::new()), head, 7, "parla").unwrap();
+        for _ in 0..60 {
+            w.write_packet(&[0x08], 960).unwrap();
+        }
+        let bytes = w.finish(None).unwrap().into_inner();
+        let mut pr = ogg::reading::PacketReader::new(Cursor::new(bytes));
+        let mut granules = Vec::new();
+        while let Some(p) = pr.read_packet().unwrap() {
+            if p.last_in_page() {
+                granules.push(p.absgp_page());
+            }
+        }
+        assert_eq!(granules, vec![0, 0, 50 * 960, 60 * 960]);
         assert!(OggOpusReader::new(Cursor::new(b"OggS garbage".to_vec())).is_err());
     }
 }

@@ -122,7 +122,9 @@ pub fn have_tool(tool: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIPPED: the `{tool}` command-line tool is not installed (scripts/setup.sh installs it)");
+        eprintln!(
+            "SKIPPED: the `{tool}` command-line tool is not installed (scripts/setup.sh installs it)"
+        );
     }
     ok
 }
@@ -140,7 +142,11 @@ pub fn test_picture(w: u32, h: u32, index: u64, fps: u32, rng: &mut ChaCha8Rng) 
         for row in 0..hu {
             for col in 0..wu {
                 let base = ((col + row + shift) % 256) as i32;
-                let tex = if ((col / 8) + (row / 8)) % 2 == 0 { 20 } else { -20 };
+                let tex = if ((col / 8) + (row / 8)) % 2 == 0 {
+                    20
+                } else {
+                    -20
+                };
                 let in_box = col >= bx && col < bx + wu / 6 && row >= by && row < by + hu / 6;
                 let v = if in_box { 235 } else { base / 2 + 64 + tex };
                 let noise = rng.random_range(-6..=6);
