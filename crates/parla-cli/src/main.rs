@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod wav;
 
 /// Parla, a real-time audio/video call media engine: offline tools.
 #[derive(Debug, Parser)]

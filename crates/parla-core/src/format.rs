@@ -69,7 +69,7 @@ impl AudioFormat {
 
     /// Whether a 10 ms frame at this rate is a whole number of samples.
     pub const fn has_whole_frames(&self) -> bool {
-        self.rate % 100 == 0
+        self.rate.is_multiple_of(100)
     }
 
     /// Interleaved samples in a 10 ms frame.

@@ -75,7 +75,7 @@ impl AudioFrame {
                 got: MAX_FRAME_SAMPLES,
             });
         }
-        if samples.len() % format.channels() as usize != 0 {
+        if !samples.len().is_multiple_of(format.channels() as usize) {
             return Err(ProcessError::WrongLength {
                 expected: samples.len() - samples.len() % format.channels() as usize,
                 got: samples.len(),

@@ -1,0 +1,513 @@
+//! The send chain: device/file rate -> processing rate -> [echo cancel] -> noise suppress ->
+//! output rate, on 10 ms frames, with per-stage CPU timing.
+//!
+//! ```text
+//! mic (any rate, any block) -> resample_in -> 10 ms frames at the processing rate
+//!     -> echo canceller (far-end reference from push_render) -> noise suppressor -> ...
+//!     -> resample_out (codec rate live, the input rate offline) -> pull
+//! ```
+//!
+//! The chain is a streaming object: [`SendChain::push_capture`] accepts blocks of any size up to
+//! the configured `max_block`, processes every 10 ms frame that becomes complete, and
+//! [`SendChain::pull`] hands out the result in blocks of any size. Everything is sized in
+//! [`SendChain::new`]; the push/pull path never allocates.
+//!
+//! Timing: when enabled, each stage is timed with the monotonic clock (`Instant::now`, a vDSO
+//! read on Linux, no syscall) into a preallocated [`LatencyHistogram`].
+
+use std::time::Instant;
+
+use parla_core::format::{AudioFormat, check_processing_rate};
+use parla_core::frame::level_dbfs;
+use parla_core::stats::LatencyHistogram;
+use parla_core::{ConfigError, FrameMeta, MediaTime, ProcessError};
+
+use crate::ns::NoiseSuppressor;
+use crate::resample::{ResampleMode, StreamResampler};
+use crate::stage::{EchoStage, Stage};
+
+/// How to build a [`SendChain`]. A builder with chained setters; `new(rate)` gives the defaults:
+/// 48 kHz processing, output at the input rate, noise suppression on at full strength, fixed-ratio
+/// resampling, timing on, blocks of up to 100 ms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendChainConfig {
+    /// Rate of the signal pushed in (device or file rate).
+    pub input_rate: u32,
+    /// Rate the stages run at (16, 32 or 48 kHz; noise suppression needs 48 kHz).
+    pub processing_rate: u32,
+    /// Rate of the signal pulled out (the codec rate live; the input rate offline).
+    pub output_rate: u32,
+    /// Largest block, in frames at the input rate, that one push accepts.
+    pub max_block: usize,
+    /// Run the noise suppressor.
+    pub noise_suppression: bool,
+    /// Noise-suppression strength in `[0, 1]`.
+    pub ns_strength: f32,
+    /// Resampler kind at both ends.
+    pub resample_mode: ResampleMode,
+    /// Record per-stage CPU time.
+    pub timing: bool,
+}
+
+impl SendChainConfig {
+    /// The defaults for input at `input_rate` Hz.
+    pub fn new(input_rate: u32) -> Self {
+        SendChainConfig {
+            input_rate,
+            processing_rate: parla_core::format::DEFAULT_PROCESSING_RATE,
+            output_rate: input_rate,
+            max_block: (input_rate as usize / 10).max(1),
+            noise_suppression: true,
+            ns_strength: 1.0,
+            resample_mode: ResampleMode::Fixed,
+            timing: true,
+        }
+    }
+
+    /// Set the processing rate.
+    pub fn processing_rate(mut self, rate: u32) -> Self {
+        self.processing_rate = rate;
+        self
+    }
+
+    /// Set the output rate.
+    pub fn output_rate(mut self, rate: u32) -> Self {
+        self.output_rate = rate;
+        self
+    }
+
+    /// Set the largest block one push accepts.
+    pub fn max_block(mut self, frames: usize) -> Self {
+        self.max_block = frames;
+        self
+    }
+
+    /// Switch noise suppression on or off.
+    pub fn noise_suppression(mut self, on: bool) -> Self {
+        self.noise_suppression = on;
+        self
+    }
+
+    /// Set the noise-suppression strength.
+    pub fn ns_strength(mut self, strength: f32) -> Self {
+        self.ns_strength = strength;
+        self
+    }
+
+    /// Set the resampler kind.
+    pub fn resample_mode(mut self, mode: ResampleMode) -> Self {
+        self.resample_mode = mode;
+        self
+    }
+
+    /// Switch per-stage timing on or off.
+    pub fn timing(mut self, on: bool) -> Self {
+        self.timing = on;
+        self
+    }
+}
+
+/// CPU time spent in one stage.
+#[derive(Debug, Clone)]
+pub struct StageTiming {
+    /// The stage's name.
+    pub name: &'static str,
+    /// Time per call: per 10 ms frame for stages, per push/pull for the resamplers.
+    pub histogram: LatencyHistogram,
+}
+
+/// The send chain. See the module docs.
+pub struct SendChain {
+    cfg: SendChainConfig,
+    frame_len: usize,
+    in_rs: StreamResampler,
+    far_rs: Option<StreamResampler>,
+    echo: Option<Box<dyn EchoStage>>,
+    stages: Vec<Box<dyn Stage>>,
+    out_rs: StreamResampler,
+    frame_a: Vec<f32>,
+    frame_b: Vec<f32>,
+    far_frame: Vec<f32>,
+    /// Index 0: resample_in, then echo (if any), then the stages, then resample_out, then total.
+    timings: Vec<StageTiming>,
+    frames: u64,
+    render_underruns: u64,
+    last_meta: FrameMeta,
+}
+
+impl std::fmt::Debug for SendChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendChain")
+            .field("cfg", &self.cfg)
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+const T_RESAMPLE_IN: usize = 0;
+
+impl SendChain {
+    /// Build and prepare the chain. Allocates everything it will use.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unsupported input, processing or output rate, noise suppression at
+    /// a processing rate other than 48 kHz, or a zero block size.
+    pub fn new(cfg: SendChainConfig) -> Result<Self, ConfigError> {
+        AudioFormat::mono(cfg.input_rate)?;
+        AudioFormat::mono(cfg.output_rate)?;
+        check_processing_rate(cfg.processing_rate)?;
+        if cfg.max_block == 0 {
+            return Err(ConfigError::InvalidParameter {
+                name: "max_block",
+                detail: "must be at least one frame".into(),
+            });
+        }
+        let frame_len = cfg.processing_rate as usize / 100;
+        let in_rs = StreamResampler::new(
+            cfg.input_rate,
+            cfg.processing_rate,
+            1,
+            cfg.max_block,
+            cfg.resample_mode,
+        )?;
+        let out_rs = StreamResampler::new(
+            cfg.processing_rate,
+            cfg.output_rate,
+            1,
+            frame_len,
+            cfg.resample_mode,
+        )?;
+        let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+        if cfg.noise_suppression {
+            let mut ns = NoiseSuppressor::new();
+            ns.set_strength(cfg.ns_strength);
+            ns.prepare(cfg.processing_rate, frame_len)?;
+            stages.push(Box::new(ns));
+        }
+        let mut chain = SendChain {
+            frame_len,
+            in_rs,
+            far_rs: None,
+            echo: None,
+            stages,
+            out_rs,
+            frame_a: vec![0.0; frame_len],
+            frame_b: vec![0.0; frame_len],
+            far_frame: vec![0.0; frame_len],
+            timings: Vec::new(),
+            frames: 0,
+            render_underruns: 0,
+            last_meta: FrameMeta::default(),
+            cfg,
+        };
+        chain.rebuild_timings();
+        Ok(chain)
+    }
+
+    fn rebuild_timings(&mut self) {
+        let mut names = vec!["resample_in"];
+        if let Some(e) = &self.echo {
+            names.push(e.name());
+        }
+        names.extend(self.stages.iter().map(|s| s.name()));
+        names.push("resample_out");
+        names.push("total");
+        self.timings = names
+            .into_iter()
+            .map(|name| StageTiming {
+                name,
+                histogram: LatencyHistogram::new(),
+            })
+            .collect();
+    }
+
+    /// Put an echo canceller at the head of the chain (prepared here at the processing rate).
+    /// The far-end signal is then fed with [`push_render`](Self::push_render) at the input rate.
+    ///
+    /// # Errors
+    /// What the echo canceller's `prepare` returns.
+    pub fn set_echo_canceller(&mut self, mut echo: Box<dyn EchoStage>) -> Result<(), ConfigError> {
+        echo.prepare(self.cfg.processing_rate, self.frame_len)?;
+        self.far_rs = Some(StreamResampler::new(
+            self.cfg.input_rate,
+            self.cfg.processing_rate,
+            1,
+            self.cfg.max_block,
+            self.cfg.resample_mode,
+        )?);
+        self.echo = Some(echo);
+        self.rebuild_timings();
+        Ok(())
+    }
+
+    /// The configuration the chain was built with.
+    pub fn config(&self) -> &SendChainConfig {
+        &self.cfg
+    }
+
+    /// Samples per 10 ms frame at the processing rate.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+
+    /// Feed far-end (playout) audio at the input rate, mono. Each capture frame consumes one
+    /// far-end frame before it is processed (render before capture, the echo canceller's pairing
+    /// rule); push the far end that was played during a capture block before that block.
+    /// Without an echo canceller this does nothing.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall.
+    ///
+    /// # Errors
+    /// As [`StreamResampler::push`].
+    pub fn push_render(&mut self, far: &[f32]) -> Result<(), ProcessError> {
+        // RT: resampler push into preallocated buffers.
+        match self.far_rs.as_mut() {
+            Some(rs) => rs.push(far),
+            None => Ok(()),
+        }
+    }
+
+    /// Feed microphone audio at the input rate, mono, at most `max_block` frames, and process
+    /// every 10 ms frame that becomes complete. Returns the number of frames processed.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall (timing reads the vDSO monotonic clock).
+    ///
+    /// # Errors
+    /// [`ProcessError`] from the resamplers or a stage; the chain stays usable.
+    pub fn push_capture(&mut self, mic: &[f32]) -> Result<usize, ProcessError> {
+        // RT: preallocated buffers, stages' process_into only.
+        let timing = self.cfg.timing;
+        let t0 = timing.then(Instant::now);
+        self.in_rs.push(mic)?;
+        if let Some(t0) = t0 {
+            self.timings[T_RESAMPLE_IN].histogram.record(t0.elapsed());
+        }
+        let mut n = 0;
+        while self.in_rs.pull(&mut self.frame_a) {
+            self.process_frame()?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn process_frame(&mut self) -> Result<(), ProcessError> {
+        let timing = self.cfg.timing;
+        let start = timing.then(Instant::now);
+        let mut meta = FrameMeta {
+            timestamp: MediaTime::from_samples(
+                self.frames * self.frame_len as u64,
+                self.cfg.processing_rate,
+            ),
+            ..FrameMeta::default()
+        };
+        let mut slot = 1;
+        if let Some(echo) = self.echo.as_mut() {
+            let t = timing.then(Instant::now);
+            let got_far = self
+                .far_rs
+                .as_mut()
+                .is_some_and(|rs| rs.pull(&mut self.far_frame));
+            if !got_far {
+                self.far_frame.fill(0.0);
+                self.render_underruns += 1;
+            }
+            echo.process_render(&self.far_frame)?;
+            echo.process_into(&self.frame_a, &mut self.frame_b, &mut meta)?;
+            std::mem::swap(&mut self.frame_a, &mut self.frame_b);
+            if let Some(t) = t {
+                self.timings[slot].histogram.record(t.elapsed());
+            }
+            slot += 1;
+        }
+        for stage in self.stages.iter_mut() {
+            let t = timing.then(Instant::now);
+            stage.process_into(&self.frame_a, &mut self.frame_b, &mut meta)?;
+            std::mem::swap(&mut self.frame_a, &mut self.frame_b);
+            if let Some(t) = t {
+                self.timings[slot].histogram.record(t.elapsed());
+            }
+            slot += 1;
+        }
+        meta.level_dbfs = Some(level_dbfs(&self.frame_a));
+        let t = timing.then(Instant::now);
+        self.out_rs.push(&self.frame_a)?;
+        if let Some(t) = t {
+            self.timings[slot].histogram.record(t.elapsed());
+        }
+        if let Some(start) = start {
+            self.timings[slot + 1].histogram.record(start.elapsed());
+        }
+        self.last_meta = meta;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Output samples ready to pull.
+    pub fn available(&self) -> usize {
+        self.out_rs.available()
+    }
+
+    /// Fill `out` with processed audio at the output rate if enough is ready; returns whether it
+    /// did (nothing is consumed otherwise).
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall.
+    pub fn pull(&mut self, out: &mut [f32]) -> bool {
+        // RT: a copy.
+        self.out_rs.pull(out)
+    }
+
+    /// 10 ms frames processed so far.
+    pub fn frames_processed(&self) -> u64 {
+        self.frames
+    }
+
+    /// Capture frames that found no far-end frame and were paired with silence.
+    pub fn render_underruns(&self) -> u64 {
+        self.render_underruns
+    }
+
+    /// What the stages reported about the last frame.
+    pub fn last_meta(&self) -> FrameMeta {
+        self.last_meta
+    }
+
+    /// Per-stage CPU time so far, in chain order, then `total` per frame.
+    pub fn timings(&self) -> &[StageTiming] {
+        &self.timings
+    }
+
+    /// The chain's end-to-end delay in seconds: resamplers plus stage latencies.
+    pub fn latency_seconds(&self) -> f64 {
+        let proc = f64::from(self.cfg.processing_rate);
+        let stage_samples: usize = self
+            .stages
+            .iter()
+            .map(|s| s.latency_samples())
+            .sum::<usize>()
+            + self.echo.as_ref().map_or(0, |e| e.latency_samples());
+        self.in_rs.delay() / proc
+            + stage_samples as f64 / proc
+            + self.out_rs.delay() / f64::from(self.cfg.output_rate)
+    }
+
+    /// The chain's delay in whole output samples (rounded).
+    pub fn latency_output_samples(&self) -> usize {
+        (self.latency_seconds() * f64::from(self.cfg.output_rate)).round() as usize
+    }
+
+    /// Offline: run a whole recording (and optionally its far end) through the chain and return
+    /// the output aligned with the input (the chain's delay trimmed) with the length the input has
+    /// at the output rate. Allocates; not for the real-time path.
+    ///
+    /// # Errors
+    /// [`ProcessError`] from a stage.
+    pub fn process_offline(
+        &mut self,
+        mic: &[f32],
+        far: Option<&[f32]>,
+    ) -> Result<Vec<f32>, ProcessError> {
+        self.process_offline_with_progress(mic, far, &mut |_| {})
+    }
+
+    /// As [`process_offline`](Self::process_offline), calling `progress(input_frames_done)`
+    /// after each block.
+    ///
+    /// # Errors
+    /// [`ProcessError`] from a stage.
+    pub fn process_offline_with_progress(
+        &mut self,
+        mic: &[f32],
+        far: Option<&[f32]>,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>, ProcessError> {
+        let block = (self.cfg.input_rate as usize)
+            .div_ceil(100)
+            .min(self.cfg.max_block);
+        let expected = (mic.len() as u64 * u64::from(self.cfg.output_rate))
+            .div_ceil(u64::from(self.cfg.input_rate)) as usize;
+        let skip = self.latency_output_samples();
+        let mut out = Vec::with_capacity(expected + skip + block);
+        let zeros = vec![0.0; block];
+        let drain = |chain: &mut Self, out: &mut Vec<f32>| {
+            let n = chain.available();
+            let start = out.len();
+            out.resize(start + n, 0.0);
+            chain.pull(&mut out[start..]);
+        };
+        for (i, chunk) in mic.chunks(block).enumerate() {
+            if let Some(far) = far {
+                let s = (i * block).min(far.len());
+                let e = (s + chunk.len()).min(far.len());
+                let mut f = &far[s..e];
+                if f.len() < chunk.len() {
+                    // The far end ended first: pad with silence so pairing stays exact.
+                    self.push_render(f)?;
+                    f = &zeros[..chunk.len() - f.len()];
+                }
+                self.push_render(f)?;
+            }
+            self.push_capture(chunk)?;
+            drain(self, &mut out);
+            progress((i * block + chunk.len()).min(mic.len()));
+        }
+        let mut guard = 0;
+        while out.len() < expected + skip && guard < 10_000 {
+            self.push_render(&zeros)?;
+            self.push_capture(&zeros)?;
+            drain(self, &mut out);
+            guard += 1;
+        }
+        let mut aligned = out.split_off(skip.min(out.len()));
+        aligned.truncate(expected);
+        Ok(aligned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_configs() {
+        assert!(SendChain::new(SendChainConfig::new(12_345)).is_err());
+        assert!(SendChain::new(SendChainConfig::new(48_000).processing_rate(44_100)).is_err());
+        assert!(
+            SendChain::new(SendChainConfig::new(48_000).processing_rate(16_000)).is_err(),
+            "noise suppression needs 48 kHz"
+        );
+        assert!(
+            SendChain::new(
+                SendChainConfig::new(48_000)
+                    .processing_rate(16_000)
+                    .noise_suppression(false)
+            )
+            .is_ok()
+        );
+        assert!(SendChain::new(SendChainConfig::new(48_000).max_block(0)).is_err());
+        assert!(SendChain::new(SendChainConfig::new(48_000).output_rate(7)).is_err());
+    }
+
+    #[test]
+    fn streaming_counts_frames_and_times_stages() {
+        let mut chain = SendChain::new(SendChainConfig::new(44_100)).unwrap();
+        let block = vec![0.01f32; 441];
+        let mut frames = 0;
+        for _ in 0..100 {
+            frames += chain.push_capture(&block).unwrap();
+        }
+        // 1 s of input gives 100 frames, less what the input resampler still holds back.
+        assert!((95..=100).contains(&frames), "{frames}");
+        assert_eq!(chain.frames_processed(), frames as u64);
+        let names: Vec<_> = chain.timings().iter().map(|t| t.name).collect();
+        assert_eq!(names, ["resample_in", "ns", "resample_out", "total"]);
+        assert_eq!(chain.timings()[1].histogram.count(), frames as u64);
+        assert!(chain.last_meta().voice_probability.is_some());
+        assert!(
+            chain.push_capture(&vec![0.0; 4411]).is_err(),
+            "over max_block"
+        );
+    }
+}

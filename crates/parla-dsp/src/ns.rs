@@ -1,0 +1,216 @@
+//! Noise suppression with nnnoiseless (a Rust port of RNNoise).
+//!
+//! RNNoise runs on 480-sample frames at 48 kHz, exactly one Parla frame at the default
+//! processing rate, and reports a voice-activity probability per frame, which we pass on in
+//! [`FrameMeta::voice_probability`].
+//!
+//! Strength: the output is `wet + (1 - strength) * (dry - wet)`, with the dry signal delayed to
+//! line up with the denoised one, so `strength = 1` is full suppression and lower values cap the
+//! attenuation at about `20 log10(1 - strength)` dB. Bypass outputs the delayed dry signal, so the
+//! chain's delay does not change when suppression is switched on or off mid-call.
+
+use nnnoiseless::DenoiseState;
+use parla_core::{ConfigError, FrameMeta, ProcessError};
+
+use crate::stage::{Stage, check_len};
+
+/// The only rate the suppressor runs at.
+pub const NS_RATE: u32 = 48_000;
+/// Its frame length in samples.
+pub const NS_FRAME: usize = DenoiseState::FRAME_SIZE;
+/// RNNoise's algorithmic delay: its overlap-add synthesis emits each frame one frame late.
+pub const NS_LATENCY: usize = NS_FRAME;
+
+/// Scale between Parla's `[-1, 1]` samples and the 16-bit range RNNoise expects.
+const I16_SCALE: f32 = 32_768.0;
+
+/// The noise-suppression stage.
+pub struct NoiseSuppressor {
+    state: Option<Box<DenoiseState<'static>>>,
+    strength: f32,
+    bypass: bool,
+    scaled_in: Vec<f32>,
+    scaled_out: Vec<f32>,
+    dry: Vec<f32>,
+    frame_len: usize,
+}
+
+impl std::fmt::Debug for NoiseSuppressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoiseSuppressor")
+            .field("strength", &self.strength)
+            .field("bypass", &self.bypass)
+            .field("prepared", &(self.frame_len != 0))
+            .finish()
+    }
+}
+
+impl Default for NoiseSuppressor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NoiseSuppressor {
+    /// A suppressor at full strength, not yet prepared.
+    pub fn new() -> Self {
+        NoiseSuppressor {
+            state: None,
+            strength: 1.0,
+            bypass: false,
+            scaled_in: Vec::new(),
+            scaled_out: Vec::new(),
+            dry: Vec::new(),
+            frame_len: 0,
+        }
+    }
+
+    /// Set the strength in `[0, 1]` (clamped): 1 is full suppression, 0 leaves the signal as is.
+    ///
+    /// # Real-time safety
+    /// A store; safe on the real-time path.
+    pub fn set_strength(&mut self, strength: f32) {
+        // RT: a store.
+        self.strength = if strength.is_finite() {
+            strength.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+    }
+
+    /// The current strength.
+    pub fn strength(&self) -> f32 {
+        self.strength
+    }
+
+    /// Switch bypass on or off. The delay stays the same either way.
+    ///
+    /// # Real-time safety
+    /// A store; safe on the real-time path.
+    pub fn set_bypass(&mut self, bypass: bool) {
+        // RT: a store.
+        self.bypass = bypass;
+    }
+}
+
+impl Stage for NoiseSuppressor {
+    fn name(&self) -> &'static str {
+        "ns"
+    }
+
+    fn prepare(&mut self, rate: u32, frame_len: usize) -> Result<(), ConfigError> {
+        if rate != NS_RATE {
+            return Err(ConfigError::UnsupportedRate {
+                rate,
+                supported: "48000 (RNNoise)",
+            });
+        }
+        if frame_len != NS_FRAME {
+            return Err(ConfigError::InvalidParameter {
+                name: "frame_len",
+                detail: format!(
+                    "noise suppression needs {NS_FRAME}-sample frames, got {frame_len}"
+                ),
+            });
+        }
+        self.state = Some(DenoiseState::new());
+        self.scaled_in = vec![0.0; NS_FRAME];
+        self.scaled_out = vec![0.0; NS_FRAME];
+        self.dry = vec![0.0; NS_LATENCY];
+        self.frame_len = frame_len;
+        Ok(())
+    }
+
+    fn process_into(
+        &mut self,
+        input: &[f32],
+        output: &mut [f32],
+        meta: &mut FrameMeta,
+    ) -> Result<(), ProcessError> {
+        // RT: fixed-size arithmetic on buffers sized in prepare().
+        check_len(self.frame_len, input.len())?;
+        check_len(self.frame_len, output.len())?;
+        let Some(state) = self.state.as_mut() else {
+            return Err(ProcessError::NotPrepared);
+        };
+        if self.bypass {
+            // Delayed dry: NS_LATENCY == frame_len, so the delay line is one whole frame.
+            output.copy_from_slice(&self.dry);
+            self.dry.copy_from_slice(input);
+            meta.voice_probability = None;
+            return Ok(());
+        }
+        for (s, &x) in self.scaled_in.iter_mut().zip(input) {
+            *s = (x * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0);
+        }
+        let vad = state.process_frame(&mut self.scaled_out, &self.scaled_in);
+        let mix = 1.0 - self.strength;
+        for ((o, &wet), &dry) in output.iter_mut().zip(&self.scaled_out).zip(&self.dry) {
+            let wet = wet / I16_SCALE;
+            *o = wet + mix * (dry - wet);
+        }
+        self.dry.copy_from_slice(input);
+        meta.voice_probability = Some(vad.clamp(0.0, 1.0));
+        Ok(())
+    }
+
+    fn latency_samples(&self) -> usize {
+        NS_LATENCY
+    }
+
+    fn reset(&mut self) {
+        if self.frame_len != 0 {
+            self.state = Some(DenoiseState::new());
+            self.dry.fill(0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_other_rates_and_unprepared_use() {
+        let mut ns = NoiseSuppressor::new();
+        let mut meta = FrameMeta::default();
+        let mut out = [0.0; NS_FRAME];
+        assert_eq!(
+            ns.process_into(&[0.0; NS_FRAME], &mut out, &mut meta),
+            Err(ProcessError::NotPrepared)
+        );
+        assert!(ns.prepare(16_000, 160).is_err());
+        assert!(ns.prepare(48_000, 960).is_err());
+        ns.prepare(48_000, NS_FRAME).unwrap();
+        assert!(matches!(
+            ns.process_into(&[0.0; 100], &mut out, &mut meta),
+            Err(ProcessError::WrongLength { .. })
+        ));
+    }
+
+    #[test]
+    fn bypass_is_a_pure_delay_of_the_reported_latency() {
+        let mut ns = NoiseSuppressor::new();
+        ns.prepare(48_000, NS_FRAME).unwrap();
+        ns.set_bypass(true);
+        let mut meta = FrameMeta::default();
+        let input: Vec<f32> = (0..NS_FRAME * 3).map(|i| (i as f32 * 0.01).sin()).collect();
+        let mut out = vec![0.0; input.len()];
+        for (i, o) in input.chunks(NS_FRAME).zip(out.chunks_mut(NS_FRAME)) {
+            ns.process_into(i, o, &mut meta).unwrap();
+        }
+        assert_eq!(&out[NS_LATENCY..], &input[..input.len() - NS_LATENCY]);
+        assert!(out[..NS_LATENCY].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn strength_is_clamped() {
+        let mut ns = NoiseSuppressor::new();
+        ns.set_strength(3.0);
+        assert_eq!(ns.strength(), 1.0);
+        ns.set_strength(-1.0);
+        assert_eq!(ns.strength(), 0.0);
+        ns.set_strength(f32::NAN);
+        assert_eq!(ns.strength(), 1.0);
+    }
+}
