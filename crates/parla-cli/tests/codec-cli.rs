@@ -1,4 +1,6 @@
 //! `parla encode` / `parla decode` end to end on small files.
+// Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Command;

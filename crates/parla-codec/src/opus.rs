@@ -648,7 +648,7 @@ impl OpusDecoder {
     fn check_conceal_len(&self, len: usize) -> Result<(), OpusError> {
         let ch = usize::from(self.channels);
         let quantum = (self.rate / 400) as usize * ch;
-        if len == 0 || len % quantum != 0 || len > self.max_frame_samples() {
+        if len == 0 || !len.is_multiple_of(quantum) || len > self.max_frame_samples() {
             let expected = (len / quantum).clamp(1, 48) * quantum;
             return Err(OpusError::WrongLength { expected, got: len });
         }

@@ -129,7 +129,7 @@ impl VideoEncoderConfig {
 
     fn validate(&self) -> Result<(), ConfigError> {
         check_size(self.width, self.height)?;
-        if self.width % 2 != 0 || self.height % 2 != 0 {
+        if !self.width.is_multiple_of(2) || !self.height.is_multiple_of(2) {
             return Err(ConfigError::InvalidParameter {
                 name: "video size",
                 detail: format!("{}x{}: encoders need even sizes", self.width, self.height),

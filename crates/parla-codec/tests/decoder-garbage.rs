@@ -1,5 +1,7 @@
 //! Untrusted input: random garbage, truncated and bit-flipped packets fed to every decoder
 //! return errors and never panic (randomized over many seeds).
+// Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Opus behaviour on speech-like material: round-trip fidelity, FEC and concealment under
 //! loss, DTX savings, and bitrate tracking. Figures are printed so `--nocapture` shows them.
+// Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //!
 //! The counting allocator sees Rust's global allocator; libopus itself does not call `malloc`
 //! after `opus_*_create` (it works on its own state and the stack).
+// Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
+#![allow(clippy::unwrap_used)]
 
 use parla_codec::opus::{
     FrameDuration, MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig,

@@ -1,5 +1,7 @@
 //! H.264 and VP8 encoder/decoder behaviour: forced keyframes, bitrate changes and tracking,
 //! frame-rate limiting, size changes, format conversion on input.
+// Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

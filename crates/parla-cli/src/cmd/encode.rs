@@ -234,8 +234,11 @@ pub(crate) fn pattern_frame(frame: &mut VideoFrame, index: u64) {
     }
 }
 
+/// Fills the next frame; `false` at the end of the input.
+type FrameSource = Box<dyn FnMut(&mut VideoFrame) -> anyhow::Result<bool>>;
+
 fn encode_video(args: &Args, codec: VideoCodec) -> anyhow::Result<()> {
-    let mut source: Box<dyn FnMut(&mut VideoFrame) -> anyhow::Result<bool>>;
+    let mut source: FrameSource;
     let (w, h, fps);
     if let Some(p) = &args.pattern {
         (w, h) = parse_size(p)?;
