@@ -39,6 +39,10 @@ use parla_core::error::ConfigError;
 /// this large never makes [`OpusEncoder::encode`] fail for lack of room.
 pub const MAX_PACKET_BYTES: usize = 4000;
 
+/// Longest byte string the decoder considers (RFC 6716: 48 frames of at most 1275 bytes plus
+/// framing); anything longer is an invalid packet.
+pub const MAX_VALID_PACKET_BYTES: usize = 48 * 1275 + 2 * 48 + 2;
+
 /// Longest audio one Opus packet can carry (RFC 6716: 120 ms).
 pub const MAX_PACKET_DURATION: Duration = Duration::from_millis(120);
 
@@ -578,7 +582,9 @@ impl OpusDecoder {
     /// [`OpusError::InvalidPacket`] for an empty or malformed packet.
     pub fn packet_samples(&self, packet: &[u8]) -> Result<usize, OpusError> {
         // RT: header parse only.
-        if packet.is_empty() {
+        // Longer than any valid packet (RFC 6716: at most 48 frames of 1275 bytes plus
+        // framing): refuse before libopus sees a length it cannot represent.
+        if packet.is_empty() || packet.len() > MAX_VALID_PACKET_BYTES {
             return Err(OpusError::InvalidPacket);
         }
         ::opus::packet::get_nb_samples(packet, self.rate).map_err(|_| OpusError::InvalidPacket)

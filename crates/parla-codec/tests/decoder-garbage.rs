@@ -109,5 +109,6 @@ fn opus_decoder_rejects_garbage_without_panicking() {
     eprintln!("Opus: {errors}/{n} garbage packets returned errors");
     assert!(errors > n as usize / 4);
     assert!(dec.decode(&[], &mut out).is_err());
+    assert!(dec.decode(&vec![0x08; 1 << 20], &mut out).is_err());
     assert_eq!(dec.decode(&valid, &mut out).unwrap(), 960);
 }
