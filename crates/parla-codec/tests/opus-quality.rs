@@ -305,10 +305,13 @@ fn bitrate_changes_take_effect_within_a_second_and_average_on_target() {
     };
     let first = kbps(0, 500);
     let second = kbps(500, 1000);
+    let first_1s = kbps(500, 550);
     let after_1s = kbps(550, 600);
     eprintln!(
-        "16 kbps for 10 s: {first:.1}; 48 kbps for 10 s: {second:.1}; second 1 s after the change: {after_1s:.1}"
+        "16 kbps for 10 s: {first:.1}; 48 kbps for 10 s: {second:.1}; first 1 s after the change: {first_1s:.1}, second 1 s: {after_1s:.1}"
     );
+    // "Takes effect within 1 s": the first second after the change is already on target.
+    assert!((first_1s / 48.0 - 1.0).abs() < 0.15, "{first_1s}");
     assert!((first / 16.0 - 1.0).abs() < 0.15, "{first}");
     assert!((second / 48.0 - 1.0).abs() < 0.15, "{second}");
     assert!((after_1s / 48.0 - 1.0).abs() < 0.15, "{after_1s}");

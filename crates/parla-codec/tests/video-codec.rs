@@ -115,13 +115,19 @@ fn bitrate_changes_take_effect_within_a_second_and_average_on_target() {
         let fpsf = f64::from(fps);
         let a = kbps(&sizes, 0, 300, fpsf);
         let b = kbps(&sizes, 300, 600, fpsf);
+        let first_s = kbps(&sizes, 300, 330, fpsf);
         let second = kbps(&sizes, 330, 360, fpsf);
         eprintln!(
-            "{codec:?}: 300 kbps for 10 s -> {a:.0}; 600 kbps for 10 s -> {b:.0}; second 1 s after the change {second:.0}"
+            "{codec:?}: 300 kbps for 10 s -> {a:.0}; 600 kbps for 10 s -> {b:.0}; first 1 s after the change {first_s:.0}, second 1 s {second:.0}"
         );
-        results.push((codec, a, b, second));
+        results.push((codec, a, b, first_s, second));
     }
-    for (codec, a, b, second) in results {
+    for (codec, a, b, first_s, second) in results {
+        // "Takes effect within 1 s": the first second after the change is already on target.
+        assert!(
+            (first_s / 600.0 - 1.0).abs() < 0.15,
+            "{codec:?}: {first_s:.0} kbps in the first 1 s"
+        );
         assert!(
             (a / 300.0 - 1.0).abs() < 0.15,
             "{codec:?}: {a:.0} kbps for 300"
