@@ -1,6 +1,6 @@
 //! Parla's foundation: what every other crate speaks.
 //!
-//! - [`format`]: sample rates, channel counts and the 10 ms frame unit.
+//! - [`format`](mod@format): sample rates, channel counts and the 10 ms frame unit.
 //! - [`frame`]: audio frames with their media timestamp and per-frame metadata.
 //! - [`time`]: [`MediaTime`], the microsecond clock every sans-IO crate is driven by.
 //! - [`queue`]: the lock-free hand-offs between threads (a sample ring and a message queue)
