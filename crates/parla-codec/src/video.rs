@@ -42,6 +42,10 @@ use crate::error::{ConfigError, VideoError};
 use crate::ff;
 use crate::scale::Scaler;
 
+/// Largest packet [`VideoDecoder::send_packet`] accepts (16 MiB: far above any compressed
+/// picture up to 8K); larger input is refused before it is copied.
+pub const MAX_PACKET_BYTES: usize = 16 << 20;
+
 /// Time base of the timestamps given to FFmpeg: microseconds, as [`MediaTime`].
 const TIME_BASE: Rational = Rational(1, 1_000_000);
 
@@ -521,10 +525,11 @@ impl VideoDecoder {
     /// Feed one packet (an H.264 access unit in Annex-B form, or one VP8 frame).
     ///
     /// # Errors
-    /// [`VideoError::InvalidData`] for an empty, corrupt or undecodable packet (drop it and
-    /// request a keyframe); [`VideoError::Backend`] for other FFmpeg failures.
+    /// [`VideoError::InvalidData`] for an empty, corrupt or undecodable packet, or one over
+    /// [`MAX_PACKET_BYTES`] (drop it and request a keyframe); [`VideoError::Backend`] for other
+    /// FFmpeg failures.
     pub fn send_packet(&mut self, data: &[u8], timestamp: MediaTime) -> Result<(), VideoError> {
-        if data.is_empty() {
+        if data.is_empty() || data.len() > MAX_PACKET_BYTES {
             return Err(VideoError::InvalidData);
         }
         let mut packet = Packet::copy(data);

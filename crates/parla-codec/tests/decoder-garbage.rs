@@ -72,6 +72,10 @@ fn video_decoders_reject_garbage_without_panicking() {
             "{codec:?}: {errors}/{seeds} garbage packets on a fresh decoder returned errors, {fresh_pictures} pictures"
         );
         assert_eq!(fresh_pictures, 0, "{codec:?} made a picture out of garbage");
+        let mut dec = VideoDecoder::new(codec).unwrap();
+        let huge = vec![0u8; parla_codec::video::MAX_PACKET_BYTES + 1];
+        assert!(dec.send_packet(&huge, MediaTime::ZERO).is_err());
+        assert!(dec.send_packet(&[], MediaTime::ZERO).is_err());
         assert!(
             errors * 10 >= seeds as usize * 9,
             "{codec:?}: only {errors}/{seeds} errors"
