@@ -1,0 +1,145 @@
+//! End-to-end encryption of media frames with SFrame (RFC 9605), and the two-party key agreement
+//! that feeds it.
+//!
+//! - [`SframeSender`] protects encoded frames (before packetization) under the sender's current
+//!   key; [`SframeReceiver`] holds the keys of every sender, rejects forged, replayed, truncated
+//!   and unknown-key frames and counts each rejection by reason ([`RejectStats`]).
+//! - Key rotation has no gap: [`SframeReceiver::rotate_key`] installs the new key next to the old
+//!   one; the old key stays accepted until `grace` after the first frame under the new key
+//!   authenticates, and is refused (as [`RejectReason::RetiredKey`]) after that.
+//! - [`KeyAgreement`] runs an X25519 exchange over the app's signalling (byte blobs in and out)
+//!   and derives per-direction base keys bound to both public keys and the call id, plus a
+//!   [`SafetyCode`] both users can compare.
+//!
+//! Video: protect each encoded frame before packetization. For VP8, pass the frame's first
+//! [`vp8_unencrypted_prefix`](crate::payload::vp8::vp8_unencrypted_prefix) bytes as metadata so
+//! they stay readable (authenticated, not encrypted) for the frame assembler's keyframe detection
+//! (`tests/video-e2ee.rs`). H.264 needs NAL-aware protection (NAL headers in the clear) that is
+//! not implemented yet.
+//!
+//! The SFrame format and cryptography come from the `sframe` crate (RFC 9605, RustCrypto
+//! backend, which has the AES-CTR-HMAC suites the default `ring` backend lacks); this module adds
+//! key management, replay protection that is only updated after authentication, rejection
+//! accounting and allocation-free operation with caller-provided buffers. The threat model is in
+//! `docs/SECURITY.md`.
+//!
+//! # Example
+//! ```
+//! use parla_core::MediaTime;
+//! use parla_rtp::e2ee::{CipherSuite, KeyAgreement, SframeReceiver};
+//! use std::time::Duration;
+//!
+//! let mut rng = rand::rng();
+//! let (alice, bob) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
+//! let (a_blob, b_blob) = (alice.public_blob(), bob.public_blob());
+//! // ... the blobs travel through the app's signalling ...
+//! let a = alice.finish(&b_blob, b"call-42").unwrap();
+//! let b = bob.finish(&a_blob, b"call-42").unwrap();
+//! assert_eq!(a.safety_code(), b.safety_code()); // the users compare these out loud
+//!
+//! let mut tx = a.sender(CipherSuite::default()).unwrap();
+//! let mut rx = SframeReceiver::new(Duration::from_secs(2));
+//! b.install_receive_key(&mut rx, CipherSuite::default()).unwrap();
+//!
+//! let (mut wire, mut plain) = (Vec::with_capacity(1500), Vec::with_capacity(1500));
+//! tx.protect_into(&[], b"opus packet", &mut wire).unwrap();
+//! rx.unprotect_into(&[], &wire, &mut plain, MediaTime::ZERO).unwrap();
+//! assert_eq!(plain, b"opus packet");
+//! ```
+
+mod key_agreement;
+mod replay;
+mod session;
+
+pub use key_agreement::{
+    CallKeys, KEY_BLOB_LEN, KeyAgreement, KeyAgreementError, SAFETY_CODE_DIGITS, SafetyCode,
+};
+pub use replay::{REPLAY_WINDOW, ReplayWindow};
+pub use session::{
+    MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeHeaderInfo, SframeReceiver,
+    SframeSender, UnprotectError, Unprotected, parse_sframe_header,
+};
+
+/// SFrame cipher suites (RFC 9605 section 4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CipherSuite {
+    /// AES-128-GCM with SHA-256 key derivation, 128-bit tag (suite 0x0004). The default.
+    #[default]
+    AesGcm128Sha256,
+    /// AES-256-GCM with SHA-512 key derivation, 128-bit tag (suite 0x0005).
+    AesGcm256Sha512,
+    /// AES-128-CTR with HMAC-SHA256, 80-bit tag (suite 0x0001).
+    AesCtr128HmacSha256_80,
+    /// AES-128-CTR with HMAC-SHA256, 64-bit tag (suite 0x0002).
+    AesCtr128HmacSha256_64,
+    /// AES-128-CTR with HMAC-SHA256, 32-bit tag (suite 0x0003). A forgery succeeds with
+    /// probability 2^-32 per attempt: use only where every byte counts.
+    AesCtr128HmacSha256_32,
+}
+
+impl CipherSuite {
+    /// Every suite, in IANA order.
+    pub const ALL: [CipherSuite; 5] = [
+        CipherSuite::AesCtr128HmacSha256_80,
+        CipherSuite::AesCtr128HmacSha256_64,
+        CipherSuite::AesCtr128HmacSha256_32,
+        CipherSuite::AesGcm128Sha256,
+        CipherSuite::AesGcm256Sha512,
+    ];
+
+    /// The IANA cipher suite identifier.
+    pub fn id(self) -> u16 {
+        match self {
+            CipherSuite::AesCtr128HmacSha256_80 => 1,
+            CipherSuite::AesCtr128HmacSha256_64 => 2,
+            CipherSuite::AesCtr128HmacSha256_32 => 3,
+            CipherSuite::AesGcm128Sha256 => 4,
+            CipherSuite::AesGcm256Sha512 => 5,
+        }
+    }
+
+    /// The suite with IANA identifier `id`, if supported.
+    pub fn from_id(id: u16) -> Option<CipherSuite> {
+        CipherSuite::ALL.into_iter().find(|s| s.id() == id)
+    }
+
+    /// Authentication tag length in bytes.
+    pub fn tag_len(self) -> usize {
+        self.to_sframe().auth_tag_len()
+    }
+
+    pub(crate) fn to_sframe(self) -> sframe::CipherSuite {
+        match self {
+            CipherSuite::AesGcm128Sha256 => sframe::CipherSuite::AesGcm128Sha256,
+            CipherSuite::AesGcm256Sha512 => sframe::CipherSuite::AesGcm256Sha512,
+            CipherSuite::AesCtr128HmacSha256_80 => sframe::CipherSuite::AesCtr128HmacSha256_80,
+            CipherSuite::AesCtr128HmacSha256_64 => sframe::CipherSuite::AesCtr128HmacSha256_64,
+            CipherSuite::AesCtr128HmacSha256_32 => sframe::CipherSuite::AesCtr128HmacSha256_32,
+        }
+    }
+}
+
+/// An error setting up or managing SFrame keys (control side, off the media path).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum E2eeError {
+    /// Key derivation from the base key failed.
+    #[error("SFrame key derivation failed for key id {0}")]
+    KeyDerivation(u64),
+    /// A key with this id is already installed (reusing a key id would reset its replay window).
+    #[error("key id {0} is already installed")]
+    DuplicateKeyId(u64),
+    /// No key with this id is installed.
+    #[error("no key with id {0}")]
+    UnknownKeyId(u64),
+    /// The receiver holds its maximum number of live keys.
+    #[error("too many keys (at most {max})")]
+    TooManyKeys {
+        /// The limit.
+        max: usize,
+    },
+    /// The base key is too short to be a secret.
+    #[error("base key of {0} bytes is shorter than 16")]
+    WeakBaseKey(usize),
+}
