@@ -3,5 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub mod stage;
+pub mod stretch;
 
 pub use stage::{EchoStage, Stage};
