@@ -1,2 +1,4 @@
 //! One module per subcommand.
+pub mod jitter;
+pub mod netsim;
 pub mod process;

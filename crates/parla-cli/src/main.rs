@@ -22,12 +22,18 @@ struct Cli {
 enum Command {
     /// Run a recorded microphone file (and far-end file) through the send chain.
     Process(cmd::process::Args),
+    /// Jitter buffer: replay a per-packet trace, or run the evaluation.
+    Jitter(cmd::jitter::Args),
+    /// Network emulator: generate a per-packet trace.
+    Netsim(cmd::netsim::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(args) => cmd::process::run(args),
+        Command::Jitter(args) => cmd::jitter::run(args),
+        Command::Netsim(args) => cmd::netsim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

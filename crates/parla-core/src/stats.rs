@@ -144,7 +144,18 @@ mod tests {
     #[test]
     fn buckets_are_monotonic_and_tight() {
         let mut prev = 0;
-        for ns in [0u64, 1, 63, 64, 65, 100, 1_000, 12_345, 1_000_000, 987_654_321] {
+        for ns in [
+            0u64,
+            1,
+            63,
+            64,
+            65,
+            100,
+            1_000,
+            12_345,
+            1_000_000,
+            987_654_321,
+        ] {
             let b = bucket_of(ns);
             assert!(b >= prev);
             prev = b;

@@ -69,8 +69,14 @@ mod tests {
 
     #[test]
     fn samples_to_time() {
-        assert_eq!(MediaTime::from_samples(480, 48_000), MediaTime::from_millis(10));
-        assert_eq!(MediaTime::from_samples(441, 44_100), MediaTime::from_millis(10));
+        assert_eq!(
+            MediaTime::from_samples(480, 48_000),
+            MediaTime::from_millis(10)
+        );
+        assert_eq!(
+            MediaTime::from_samples(441, 44_100),
+            MediaTime::from_millis(10)
+        );
         assert_eq!(MediaTime::from_samples(1, 0), MediaTime::ZERO);
     }
 
@@ -82,6 +88,9 @@ mod tests {
             (t + Duration::from_millis(10)).saturating_since(t),
             Duration::from_millis(10)
         );
-        assert_eq!(t.saturating_since(MediaTime::from_millis(9)), Duration::ZERO);
+        assert_eq!(
+            t.saturating_since(MediaTime::from_millis(9)),
+            Duration::ZERO
+        );
     }
 }

@@ -64,7 +64,11 @@ pub fn segmental_snr_db(reference: &[f32], estimate: &[f32], frame: usize) -> f6
         sum += (10.0 * (sig / err).log10()).clamp(-10.0, 35.0);
         count += 1;
     }
-    if count == 0 { f64::NAN } else { sum / count as f64 }
+    if count == 0 {
+        f64::NAN
+    } else {
+        sum / count as f64
+    }
 }
 
 /// RMS level of `x` in dB relative to full scale (1.0); -200 for silence.
@@ -131,7 +135,9 @@ mod tests {
         let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5
             })
             .collect()

@@ -110,6 +110,7 @@ pub struct Bottleneck {
     /// Index of the next opportunity within the period, and how many periods have passed.
     next_index: usize,
     periods: u64,
+    offset_ms: u64,
     dropped: u64,
 }
 
@@ -119,25 +120,46 @@ impl Bottleneck {
     /// # Errors
     /// [`NetsimError::InvalidParameter`] for a zero limit.
     pub fn new(trace: LinkTrace, limit_packets: usize) -> Result<Self, NetsimError> {
+        Self::starting_at(trace, limit_packets, 0)
+    }
+
+    /// Like [`Bottleneck::new`], but time 0 of the queue is millisecond `start_ms` of the trace
+    /// (modulo its period).
+    ///
+    /// # Errors
+    /// [`NetsimError::InvalidParameter`] for a zero limit.
+    pub fn starting_at(
+        trace: LinkTrace,
+        limit_packets: usize,
+        start_ms: u64,
+    ) -> Result<Self, NetsimError> {
         if limit_packets == 0 {
             return Err(NetsimError::InvalidParameter {
                 name: "limit_packets",
                 detail: "must be at least 1",
             });
         }
-        Ok(Bottleneck {
+        let offset_ms = start_ms % trace.period_ms;
+        let next_index = trace.opportunities.partition_point(|&t| t < offset_ms);
+        let mut b = Bottleneck {
             trace,
             queue: VecDeque::with_capacity(limit_packets.min(65_536)),
             limit_packets,
-            next_index: 0,
+            next_index,
             periods: 0,
+            offset_ms,
             dropped: 0,
-        })
+        };
+        if b.next_index == b.trace.opportunities.len() {
+            b.next_index = 0;
+            b.periods = 1;
+        }
+        Ok(b)
     }
 
     fn next_opportunity_us(&self) -> u64 {
         let ms = self.periods * self.trace.period_ms + self.trace.opportunities[self.next_index];
-        ms * 1000
+        ms.saturating_sub(self.offset_ms) * 1000
     }
 
     /// Serve every opportunity up to and including `now_us`, calling `deliver` for each packet

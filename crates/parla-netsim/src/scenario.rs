@@ -34,9 +34,9 @@ impl Default for LinkConfig {
             base_delay_ms: 20.0,
             voice_bytes: 120,
             interval_ms: 20,
-            cross_load: 0.5,
+            cross_load: 0.25,
             cross_period_s: 2.0,
-            queue_limit: 200,
+            queue_limit: 100,
             drift_ppm: 0.0,
         }
     }
@@ -68,9 +68,10 @@ pub fn run_link(
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut q = Bottleneck::new(trace.clone(), cfg.queue_limit)?;
-    // Start somewhere in the first two minutes of the trace (warm-up with cross traffic only).
-    let start_us = (rng.random::<f64>() * (trace.period_ms().min(120_000) as f64) * 1000.0) as u64;
+    // Start anywhere in the trace; the first 5 s carry cross traffic only (warm-up).
+    let at_ms = (rng.random::<f64>() * trace.period_ms() as f64) as u64;
+    let mut q = Bottleneck::starting_at(trace.clone(), cfg.queue_limit, at_ms)?;
+    let start_us = 5_000_000u64;
     let n = (seconds * 1000.0 / cfg.interval_ms as f64).floor() as u64;
     let end_us = start_us + n * cfg.interval_ms * 1000;
     let cross_rate_per_us = cfg.cross_load * trace.mean_packets_per_ms() / 1000.0 * 2.0;
@@ -308,13 +309,13 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "tmobile-umts",
-            about: "T-Mobile UMTS (3G) uplink while driving (Mahimahi), voice only",
-            kind: link("mahimahi/TMobile-UMTS-driving.up", |c| c.cross_load = 0.0),
+            about: "T-Mobile UMTS (3G) downlink while driving (Mahimahi), light cross traffic",
+            kind: link("mahimahi/TMobile-UMTS-driving.down", |c| c.cross_load = 0.1),
         },
         Scenario {
             name: "verizon-evdo",
-            about: "Verizon EV-DO uplink while driving (Mahimahi), light cross traffic",
-            kind: link("mahimahi/Verizon-EVDO-driving.up", |c| c.cross_load = 0.2),
+            about: "Verizon EV-DO downlink while driving (Mahimahi), light cross traffic",
+            kind: link("mahimahi/Verizon-EVDO-driving.down", |c| c.cross_load = 0.1),
         },
         Scenario {
             name: "nyc-4g-times",
