@@ -423,6 +423,13 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         now_us + self.fut_len as i64 * 1_000_000 / self.rate - self.media_us(self.decoded_end_ts)
     }
 
+    /// The offset the next packet has to meet: it is decoded one pull (10 ms) before the
+    /// decoded audio runs out, so that much less than [`offset_us`](Self::offset_us). This is
+    /// what is steered towards the target.
+    fn effective_offset_us(&self, now_us: i64) -> i64 {
+        self.offset_us(now_us) - 10_000
+    }
+
     /// Insert a packet that arrived at `arrival`.
     ///
     /// # Errors
@@ -569,7 +576,7 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         let excess = self
             .delay
             .target_us()
-            .map_or(0, |t| self.offset_us(now_us) - t);
+            .map_or(0, |t| self.effective_offset_us(now_us) - t);
         if self.expand_wait >= gap || excess >= gap_us {
             Step::Skip
         } else {
@@ -733,7 +740,7 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         let min_t = self.rate as usize / 400;
         let max_t = self.stretcher.max_period();
         for round in 0..2 {
-            let excess = self.offset_us(now_us) - target;
+            let excess = self.effective_offset_us(now_us) - target;
             let ms = |v: f64| (v * 1000.0) as i64;
             let fast = excess > ms(self.cfg.fast_accelerate_above_ms);
             let accelerate = excess > ms(self.cfg.accelerate_above_ms);
@@ -744,12 +751,22 @@ impl<D: AudioDecoder> JitterBuffer<D> {
             if !(accelerate || expand) {
                 return;
             }
-            let amount = (excess.unsigned_abs() as usize * self.rate as usize / 1_000_000)
-                .clamp(min_t, max_t);
-            let l = 2 * amount;
-            self.decode_ahead(l + self.frame, now_us);
+            // Accelerate removes at most the excess (never undershooting the target); expand
+            // may overshoot by up to just under the accelerate threshold (no oscillation).
+            let room_us = if accelerate {
+                excess.unsigned_abs()
+            } else {
+                excess.unsigned_abs()
+                    + (ms(self.cfg.accelerate_above_ms) as u64).saturating_sub(1000)
+            };
+            let amount = (room_us as usize * self.rate as usize / 1_000_000).clamp(min_t, max_t);
+            self.decode_ahead(2 * amount + self.frame, now_us);
             if accelerate {
-                if self.fut_len < l + self.frame {
+                // Keep a frame to play after removing up to half the window.
+                let l = (2 * amount)
+                    .min(2 * self.fut_len.saturating_sub(self.frame))
+                    .min(self.fut_len);
+                if l < 2 * min_t {
                     return;
                 }
                 let Ok(r) = self.stretcher.accelerate_into(
@@ -777,7 +794,8 @@ impl<D: AudioDecoder> JitterBuffer<D> {
                 };
                 rep.stretched -= t as i64;
             } else {
-                if self.fut_len < l || self.fut_len + self.tail_len + max_t > self.future.len() {
+                let l = (2 * amount).min(self.fut_len);
+                if l < 2 * min_t || self.fut_len + self.tail_len + max_t > self.future.len() {
                     return;
                 }
                 let Ok(r) = self.stretcher.expand_into(
@@ -952,7 +970,7 @@ impl<D: AudioDecoder> JitterBuffer<D> {
     /// [`stats`]: Self::stats
     pub fn playout_delay_ms(&self, now: MediaTime) -> f64 {
         let now_us = now.as_micros().min(i64::MAX as u64) as i64;
-        (self.offset_us(now_us) - self.delay.base_us()) as f64 / 1000.0
+        (self.effective_offset_us(now_us) - self.delay.base_us()) as f64 / 1000.0
     }
 
     /// Statistics including the playout delay at `now` and the waiting-time figures.
