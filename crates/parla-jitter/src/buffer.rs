@@ -784,7 +784,10 @@ impl<D: AudioDecoder> JitterBuffer<D> {
                 self.future
                     .copy_within(l..self.fut_len + self.tail_len, l - t);
                 self.fut_len -= t;
-                self.shift_marks(t, -(t as i64));
+                // Positions map monotonically: [0, 2T) was squeezed into [0, T).
+                for m in &mut self.marks[..self.n_marks] {
+                    m.pos = if m.pos < 2 * t { m.pos / 2 } else { m.pos - t };
+                }
                 self.stats.accelerated_samples += t as u64;
                 self.stats.accelerate_events += 1;
                 rep.action = if fast {

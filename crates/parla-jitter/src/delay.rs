@@ -73,11 +73,11 @@ impl HistogramTuning {
     pub const fn parla() -> Self {
         HistogramTuning {
             quantile: 0.95,
-            forget: 0.99,
+            forget: 0.983,
             bucket_ms: 1.0,
             range_ms: 2000.0,
             window_ms: 2000.0,
-            margin_ms: 5.0,
+            margin_ms: 10.0,
             spike_weight: 0.1,
             spike_factor: 2.0,
             spike_min_ms: 60.0,

@@ -58,6 +58,12 @@ fn one_run(seed: u64) {
     let mut first_ext: Option<i64> = None;
     let end = count * ms * 1000 + 4_000_000;
     drive(&mut jb, packets, end, |t, rep, _| {
+        // Within a pull, later packets start later.
+        assert!(
+            rep.started().windows(2).all(|w| w[0].offset < w[1].offset),
+            "seed {seed}: start offsets out of order: {:?}",
+            rep.started()
+        );
         for s in rep.started() {
             // Extended sequence numbers start at the first packet's raw value.
             let base =
