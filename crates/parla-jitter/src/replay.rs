@@ -2,7 +2,7 @@
 //! baseline and the evaluation metrics.
 //!
 //! This is tool-side code (it allocates freely); the buffer it drives is the real one. The
-//! trace's packets carry synthetic voiced audio in the [`pcm`](crate::pcm) payload (with the
+//! trace's packets carry synthetic voiced audio in the [`pcm`] payload (with the
 //! previous packet as FEC), sequence numbers start near the 16-bit wrap and timestamps near the
 //! 32-bit wrap, so every replay also exercises unwrapping.
 
@@ -125,7 +125,7 @@ pub struct ReplayOutput {
     pub play_us: Vec<Option<u64>>,
     /// The buffer's statistics at the end.
     pub stats: JitterStats,
-    /// `(receiver time s, target playout delay ms)` once per 100 ms (for plots).
+    /// `(receiver time s, target delay above the fastest recent packet ms)` once per 100 ms.
     pub target_series: Vec<(f64, f64)>,
 }
 
@@ -230,13 +230,9 @@ pub fn replay(
         };
         let tick = pulls / 2;
         pulls += 1;
-        if pulls.is_multiple_of(10)
-            && let Some(target) = jb.target_offset_us()
-        {
-            let now = MediaTime::from_micros(t);
-            let base = target as f64 / 1000.0;
-            let _ = now;
-            out.target_series.push((t as f64 / 1e6, base));
+        if pulls.is_multiple_of(10) {
+            let s = jb.stats();
+            out.target_series.push((t as f64 / 1e6, s.target_delay_ms));
         }
         let accelerated = matches!(rep.action, Action::Accelerate | Action::FastAccelerate);
         for s in rep.started() {
