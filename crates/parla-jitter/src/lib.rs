@@ -47,6 +47,7 @@
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod buffer;
 pub mod decoder;
