@@ -1,2 +1,6 @@
 //! One module per subcommand.
+pub mod decode;
+pub mod encode;
+pub mod jitter;
+pub mod netsim;
 pub mod process;

@@ -23,12 +23,24 @@ struct Cli {
 enum Command {
     /// Run a recorded microphone file (and far-end file) through the send chain.
     Process(cmd::process::Args),
+    /// Encode a WAV file to Ogg Opus, or Y4M / a test pattern to H.264 or VP8.
+    Encode(cmd::encode::Args),
+    /// Decode Ogg Opus to WAV, or H.264 / VP8 to Y4M, optionally dropping packets first.
+    Decode(cmd::decode::Args),
+    /// Jitter buffer: replay a per-packet trace, or run the evaluation.
+    Jitter(cmd::jitter::Args),
+    /// Network emulator: generate a per-packet trace.
+    Netsim(cmd::netsim::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(args) => cmd::process::run(args),
+        Command::Encode(args) => cmd::encode::run(args),
+        Command::Decode(args) => cmd::decode::run(args),
+        Command::Jitter(args) => cmd::jitter::run(args),
+        Command::Netsim(args) => cmd::netsim::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

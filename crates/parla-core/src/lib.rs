@@ -6,6 +6,7 @@
 //! - [`queue`]: the lock-free hand-offs between threads (a sample ring and a message queue)
 //!   with their full/empty policies and counters.
 //! - [`stats`]: an allocation-free latency histogram for per-stage CPU timing.
+//! - [`video`]: video frames (I420, NV12, RGBA planes) with their size and media time.
 //! - [`error`]: the construction and processing error types.
 //! - `alloc_counter` (feature `_test-alloc`, tests only): a counting allocator that proves a
 //!   region of code neither allocates nor frees.
@@ -28,8 +29,10 @@ pub mod frame;
 pub mod queue;
 pub mod stats;
 pub mod time;
+pub mod video;
 
 pub use error::{ConfigError, Error, ProcessError};
 pub use format::AudioFormat;
 pub use frame::{AudioFrame, FrameMeta};
 pub use time::MediaTime;
+pub use video::{PixelFormat, VideoFrame};
