@@ -27,6 +27,8 @@ enum Command {
     Encode(cmd::encode::Args),
     /// Decode Ogg Opus to WAV, or H.264 / VP8 to Y4M, optionally dropping packets first.
     Decode(cmd::decode::Args),
+    /// Send or receive a live Opus RTP stream over UDP, optionally end-to-end encrypted.
+    Rtp(cmd::rtp::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Process(args) => cmd::process::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Rtp(args) => cmd::rtp::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
