@@ -39,7 +39,7 @@ fn check_decoded(
         "{what}: correlation {corr:.3} with what was sent"
     );
     assert!(
-        sdr > 8.0,
+        sdr > 6.0,
         "{what}: SI-SDR {sdr:.1} dB against what was sent"
     );
     (dur, corr, sdr)
@@ -145,7 +145,12 @@ fn we_receive_an_ffmpeg_stream() {
         summary.contains("rtp: malformed 0, other stream (payload type or SSRC) 0"),
         "{summary}"
     );
-    assert!(summary.contains("decode errors 0"), "{summary}");
+    assert!(
+        summary.contains(
+            "concealed 0.0 ms; late or duplicate 0; overlapping (trimmed) 0; decode errors 0"
+        ),
+        "{summary}"
+    );
     // libopus in ffmpeg flushes its lookahead at the end: 150 or 151 packets for 3 s.
     let decoded = number_after(&summary, "decoded: ");
     assert!((150.0..=151.0).contains(&decoded), "{summary}");
@@ -202,7 +207,14 @@ fn we_receive_a_gstreamer_stream() {
         summary.contains("rtp: malformed 0, other stream (payload type or SSRC) 0"),
         "{summary}"
     );
-    assert!(summary.contains("decode errors 0"), "{summary}");
+    // GStreamer stamps its first packet one encoder lookahead early: the second packet
+    // overlaps it and is trimmed, not dropped; nothing is lost or concealed on loopback.
+    assert!(
+        summary.contains(
+            "concealed 0.0 ms; late or duplicate 0; overlapping (trimmed) 1; decode errors 0"
+        ),
+        "{summary}"
+    );
     let (dur, _, _) = check_decoded(&speech, rate, &out, "we from GStreamer");
     assert!(
         (dur - SECONDS).abs() <= 0.05,

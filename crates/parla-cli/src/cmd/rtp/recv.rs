@@ -3,7 +3,8 @@
 //! Packets are played out in the order of their RTP timestamps as they arrive (no jitter
 //! buffer: this is a tool for interop and for checking a stream, not a call): a packet whose
 //! timestamp is ahead of the write position is preceded by Opus concealment for the gap; one
-//! behind it (late, duplicate or replayed) is dropped and counted. Packets that fail SFrame
+//! that ends at or behind it (late, duplicate or replayed) is dropped and counted; one that starts
+//! behind it but reaches past it is decoded and only its new part written (counted as trimmed). Packets that fail SFrame
 //! authentication are dropped and counted and leave a gap like a lost packet; their unauthenticated
 //! RTP timestamps are never used. The WAV is written as packets come in and finalized on every
 //! exit path (end of `--seconds`, idle stream, Ctrl-C or an error).
@@ -92,6 +93,7 @@ struct Counters {
     decoded: u64,
     decode_errors: u64,
     late: u64,
+    trimmed: u64,
     resyncs: u64,
     concealed_samples: u64,
 }
@@ -140,13 +142,26 @@ impl Playout {
 
     /// Plays one Opus packet whose first sample has RTP timestamp `ts`.
     fn push(&mut self, ts: u64, opus: &[u8], c: &mut Counters) -> anyhow::Result<()> {
+        // Output samples at the start of this packet that were already written.
+        let mut skip = 0;
         if let Some(next) = self.next_ts {
             if ts.abs_diff(next) > MAX_GAP_48K {
                 c.resyncs += 1;
                 self.dec.reset()?;
             } else if ts < next {
-                c.late += 1;
-                return Ok(());
+                // Late or duplicate, unless it reaches past the write position: then it overlaps
+                // (GStreamer stamps the first packet one encoder lookahead early, RFC 7587
+                // leaves pre-skip to signalling) and its new part is played.
+                let end = self
+                    .dec
+                    .packet_samples(opus)
+                    .map_or(ts, |n| ts + n as u64 * self.units);
+                if end <= next {
+                    c.late += 1;
+                    return Ok(());
+                }
+                skip = ((next - ts) / self.units) as usize;
+                c.trimmed += 1;
             } else if ts > next {
                 self.conceal(((ts - next) / self.units) as usize, c)?;
             }
@@ -163,7 +178,9 @@ impl Playout {
                 self.dec.conceal(&mut self.pcm[..n])?
             }
         };
-        self.write(n)?;
+        let skip = skip.min(n);
+        self.pcm.copy_within(skip..n, 0);
+        self.write(n - skip)?;
         self.next_ts = Some(ts + n as u64 * self.units);
         Ok(())
     }
@@ -329,10 +346,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!(
-        "decoded: {} packets; concealed {:.1} ms; late or duplicate {}; decode errors {}; resyncs {}",
+        "decoded: {} packets; concealed {:.1} ms; late or duplicate {}; overlapping (trimmed) {}; decode errors {}; resyncs {}",
         c.decoded,
         c.concealed_samples as f64 * 1000.0 / f64::from(args.rate),
         c.late,
+        c.trimmed,
         c.decode_errors,
         c.resyncs
     );
