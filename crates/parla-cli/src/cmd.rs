@@ -1,5 +1,7 @@
 //! One module per subcommand.
 pub mod decode;
 pub mod encode;
+pub mod jitter;
+pub mod netsim;
 pub mod process;
 pub mod rtp;

@@ -27,6 +27,10 @@ enum Command {
     Encode(cmd::encode::Args),
     /// Decode Ogg Opus to WAV, or H.264 / VP8 to Y4M, optionally dropping packets first.
     Decode(cmd::decode::Args),
+    /// Jitter buffer: replay a per-packet trace, or run the evaluation.
+    Jitter(cmd::jitter::Args),
+    /// Network emulator: generate a per-packet trace.
+    Netsim(cmd::netsim::Args),
     /// Send or receive a live Opus RTP stream over UDP, optionally end-to-end encrypted.
     Rtp(cmd::rtp::Args),
 }
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Process(args) => cmd::process::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Decode(args) => cmd::decode::run(args),
+        Command::Jitter(args) => cmd::jitter::run(args),
+        Command::Netsim(args) => cmd::netsim::run(args),
         Command::Rtp(args) => cmd::rtp::run(args),
     };
     match result {

@@ -23,6 +23,7 @@ pub mod chain;
 pub mod ns;
 pub mod resample;
 pub mod stage;
+pub mod stretch;
 
 pub use chain::{SendChain, SendChainConfig};
 pub use stage::{EchoStage, Stage};

@@ -1,0 +1,450 @@
+//! `parla jitter`: replay a per-packet trace through the jitter buffer, and the evaluation
+//! against three baselines.
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use parla_jitter::DelayPolicy;
+use parla_jitter::replay::{self, Metrics, ReplayConfig, TracePacket};
+use parla_netsim::{PacketRecord, scenario, trace};
+
+use super::netsim::{scenario_trace, shared_dir};
+
+/// Arguments of `parla jitter`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run the jitter buffer over a per-packet trace and write the playout schedule.
+    Replay(ReplayArgs),
+    /// Run every scenario through Parla's buffer and three baselines; write a report and plot.
+    Eval(EvalArgs),
+}
+
+/// Arguments of `parla jitter replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Per-packet trace (CSV `seq,send_ts_us,arrival_ts_us`).
+    #[arg(long)]
+    trace: PathBuf,
+    /// Where to write the schedule (CSV `play_ts_us,seq_or_minus1,action`).
+    #[arg(long)]
+    schedule: PathBuf,
+    /// Where to write the statistics (JSON).
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// Delay policy: parla (default), neteq or exp-average.
+    #[arg(long, default_value = "parla")]
+    policy: String,
+}
+
+/// Arguments of `parla jitter eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Shared data folder holding `net-traces/` (default: `PARLA_SHARED_DIR`, else `../shared`).
+    #[arg(long)]
+    shared: Option<PathBuf>,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 60.0)]
+    seconds: f64,
+    /// Seed of the models and cross traffic.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder for `report.md` and `delay.png`.
+    #[arg(long, default_value = "target/jitter-eval")]
+    out_dir: PathBuf,
+    /// Only scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// Tuning experiments: override Parla's quantile.
+    #[arg(long)]
+    quantile: Option<f64>,
+    /// Tuning experiments: override Parla's forgetting factor per packet.
+    #[arg(long)]
+    forget: Option<f64>,
+    /// Tuning experiments: override Parla's margin, ms.
+    #[arg(long)]
+    margin_ms: Option<f64>,
+    /// Tuning experiments: override Parla's spike weight.
+    #[arg(long)]
+    spike_weight: Option<f64>,
+    /// Tuning experiments: override Parla's relaxation rate, ms/s.
+    #[arg(long)]
+    relax_ms_per_s: Option<f64>,
+    /// Tuning experiments: override Parla's reference window, ms.
+    #[arg(long)]
+    window_ms: Option<f64>,
+}
+
+impl EvalArgs {
+    fn parla(&self) -> DelayPolicy {
+        let mut t = parla_jitter::HistogramTuning::parla();
+        t.quantile = self.quantile.unwrap_or(t.quantile);
+        t.forget = self.forget.unwrap_or(t.forget);
+        t.margin_ms = self.margin_ms.unwrap_or(t.margin_ms);
+        t.spike_weight = self.spike_weight.unwrap_or(t.spike_weight);
+        t.relax_ms_per_s = self.relax_ms_per_s.unwrap_or(t.relax_ms_per_s);
+        t.window_ms = self.window_ms.unwrap_or(t.window_ms);
+        DelayPolicy::Histogram(t)
+    }
+}
+
+fn policy(name: &str) -> anyhow::Result<DelayPolicy> {
+    Ok(match name {
+        "parla" => DelayPolicy::parla(),
+        "neteq" => DelayPolicy::neteq(),
+        "exp-average" => DelayPolicy::exp_average(),
+        _ => anyhow::bail!("unknown policy {name:?} (parla, neteq, exp-average)"),
+    })
+}
+
+fn received(rows: &[PacketRecord]) -> (Vec<TracePacket>, usize) {
+    let n = rows.iter().map(|r| r.seq + 1).max().unwrap_or(0) as usize;
+    let pk = rows
+        .iter()
+        .filter_map(|r| {
+            r.arrival_us.map(|a| TracePacket {
+                seq: r.seq,
+                send_us: r.send_us,
+                arrival_us: a,
+            })
+        })
+        .collect();
+    (pk, n)
+}
+
+fn read_trace(path: &Path) -> anyhow::Result<Vec<PacketRecord>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(meta.len() < 256 << 20, "{} is too large", path.display());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    trace::parse_csv(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
+    let rows = read_trace(&a.trace)?;
+    anyhow::ensure!(
+        rows.iter().all(|r| r.seq < 10_000_000),
+        "sequence numbers above 10^7 are not supported"
+    );
+    let (pk, n) = received(&rows);
+    let out = replay::replay(&pk, n, &ReplayConfig::new(policy(&a.policy)?))?;
+    std::fs::write(&a.schedule, replay::schedule_csv(&out.rows))
+        .with_context(|| format!("writing {}", a.schedule.display()))?;
+    let m = replay::metrics(&pk, n, &out.play_us, out.stats.expand_rate());
+    if let Some(path) = a.stats {
+        let s = &out.stats;
+        let json = serde_json::json!({
+            "packets_sent": n,
+            "late_loss": m.late_loss,
+            "network_loss": m.network_loss,
+            "concealment": m.concealment,
+            "mean_delay_ms": m.mean_delay_ms,
+            "p95_delay_ms": m.p95_delay_ms,
+            "delay_change_ms_per_min": m.delay_change_ms_per_min,
+            "hindsight_delay_ms": m.hindsight_delay_ms,
+            "buffer": {
+                "current_delay_ms": s.current_delay_ms,
+                "target_delay_ms": s.target_delay_ms,
+                "packets_inserted": s.packets_inserted,
+                "packets_decoded": s.packets_decoded,
+                "fec_recovered": s.fec_recovered,
+                "packets_lost": s.packets_lost,
+                "late_packets": s.late_packets,
+                "duplicate_packets": s.duplicate_packets,
+                "reordered_packets": s.reordered_packets,
+                "overflow_discards": s.overflow_discards,
+                "timestamp_jumps": s.timestamp_jumps,
+                "expand_rate": s.expand_rate(),
+                "accelerate_rate": s.accelerate_rate(),
+                "preemptive_rate": s.preemptive_rate(),
+                "concealed_samples": s.concealed_samples,
+                "concealment_events": s.concealment_events,
+                "interruptions": s.interruptions,
+                "mean_waiting_ms": s.mean_waiting_ms,
+                "p95_waiting_ms": s.p95_waiting_ms,
+            }
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "{} packets: late {:.2}%, concealed {:.2}%, mean delay {:.1} ms, p95 {:.1} ms",
+        n,
+        m.late_loss * 100.0,
+        m.concealment * 100.0,
+        m.mean_delay_ms,
+        m.p95_delay_ms
+    );
+    Ok(())
+}
+
+/// The algorithms of the evaluation, in table order.
+pub const ALGORITHMS: [&str; 4] = ["fixed-60", "exp-average", "neteq-95", "parla"];
+
+/// One scenario's results.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub name: String,
+    /// Metrics per algorithm, in [`ALGORITHMS`] order.
+    pub metrics: [Metrics; 4],
+    /// `(send time s, added delay ms)` of played packets per algorithm.
+    pub series: [Vec<(f64, f64)>; 4],
+    /// `(send time s, one-way delay ms)` of received packets.
+    pub network: Vec<(f64, f64)>,
+}
+
+fn series(pk: &[TracePacket], play: &[Option<u64>]) -> Vec<(f64, f64)> {
+    let mut send = vec![0u64; play.len()];
+    for p in pk {
+        if let Some(s) = send.get_mut(p.seq as usize) {
+            *s = p.send_us;
+        }
+    }
+    play.iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            p.map(|p| (send[i] as f64 / 1e6, (p as f64 - send[i] as f64) / 1000.0))
+        })
+        .collect()
+}
+
+/// Run one scenario through the four algorithms.
+pub fn evaluate(
+    name: &str,
+    rows: &[PacketRecord],
+    parla: DelayPolicy,
+) -> anyhow::Result<ScenarioResult> {
+    let (pk, n) = received(rows);
+    let fixed = replay::fixed_schedule(&pk, n, 60.0);
+    let played = fixed.iter().filter(|p| p.is_some()).count();
+    let mut metrics = [Metrics::default(); 4];
+    let mut ser: [Vec<(f64, f64)>; 4] = Default::default();
+    metrics[0] = replay::metrics(&pk, n, &fixed, 1.0 - played as f64 / n.max(1) as f64);
+    ser[0] = series(&pk, &fixed);
+    for (i, pol) in [DelayPolicy::exp_average(), DelayPolicy::neteq(), parla]
+        .into_iter()
+        .enumerate()
+    {
+        let out = replay::replay(&pk, n, &ReplayConfig::new(pol))?;
+        metrics[i + 1] = replay::metrics(&pk, n, &out.play_us, out.stats.expand_rate());
+        ser[i + 1] = series(&pk, &out.play_us);
+    }
+    let network = pk
+        .iter()
+        .map(|p| {
+            (
+                p.send_us as f64 / 1e6,
+                (p.arrival_us as f64 - p.send_us as f64) / 1000.0,
+            )
+        })
+        .collect();
+    Ok(ScenarioResult {
+        name: name.to_string(),
+        metrics,
+        series: ser,
+        network,
+    })
+}
+
+/// Late-loss tolerance when comparing at "equal" late loss: 0.1 percentage point.
+pub const LATE_TOLERANCE: f64 = 0.001;
+
+/// Whether `a` beats `b` as the issue words it: lower mean delay at equal or lower late loss
+/// (within [`LATE_TOLERANCE`]).
+pub fn beats(a: &Metrics, b: &Metrics) -> bool {
+    a.mean_delay_ms < b.mean_delay_ms && a.late_loss <= b.late_loss + LATE_TOLERANCE
+}
+
+/// The stricter reading: [`beats`] and also no more late loss plus concealment (what a listener
+/// hears as missing audio) than `b`, within [`LATE_TOLERANCE`].
+pub fn beats_strict(a: &Metrics, b: &Metrics) -> bool {
+    beats(a, b) && a.late_loss + a.concealment <= b.late_loss + b.concealment + LATE_TOLERANCE
+}
+
+/// The markdown report.
+pub fn report(results: &[ScenarioResult], seconds: f64, seed: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{seconds} s per scenario, seed {seed}, 20 ms packets, 16 kHz PCM payload with FEC.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| scenario | algorithm | late loss % | concealed % | mean delay ms | p95 delay ms | delay change ms/min | best fixed (hindsight) ms |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in results {
+        for (i, m) in r.metrics.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} |",
+                if i == 0 { r.name.as_str() } else { "" },
+                ALGORITHMS[i],
+                m.late_loss * 100.0,
+                m.concealment * 100.0,
+                m.mean_delay_ms,
+                m.p95_delay_ms,
+                m.delay_change_ms_per_min,
+                m.hindsight_delay_ms
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n\"beats\": lower mean delay at equal or lower late loss (tolerance {:.1} percentage \
+         point); \"strictly\": and no more late loss plus concealment.\n",
+        LATE_TOLERANCE * 100.0
+    );
+    for (i, name) in ALGORITHMS.iter().enumerate().take(3) {
+        let wins = results
+            .iter()
+            .filter(|r| beats(&r.metrics[3], &r.metrics[i]))
+            .count();
+        let strict = results
+            .iter()
+            .filter(|r| beats_strict(&r.metrics[3], &r.metrics[i]))
+            .count();
+        let _ = writeln!(
+            s,
+            "- parla beats {name} on {wins} of {n} scenarios, strictly on {strict} of {n}",
+            n = results.len()
+        );
+    }
+    let mean = |i: usize, f: fn(&Metrics) -> f64| {
+        results.iter().map(|r| f(&r.metrics[i])).sum::<f64>() / results.len() as f64
+    };
+    let _ = writeln!(s, "\nAverages over the scenarios:\n");
+    for (i, name) in ALGORITHMS.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "- {name}: late loss {:.2}%, concealed {:.2}%, mean delay {:.1} ms, p95 delay {:.1} ms",
+            mean(i, |m| m.late_loss * 100.0),
+            mean(i, |m| m.concealment * 100.0),
+            mean(i, |m| m.mean_delay_ms),
+            mean(i, |m| m.p95_delay_ms)
+        );
+    }
+    let not_worse = results
+        .iter()
+        .filter(|r| {
+            let (p, n) = (&r.metrics[3], &r.metrics[2]);
+            p.mean_delay_ms <= n.mean_delay_ms + 1.0
+                && p.late_loss <= n.late_loss + LATE_TOLERANCE
+                && p.late_loss + p.concealment <= n.late_loss + n.concealment + LATE_TOLERANCE
+        })
+        .count();
+    let _ = writeln!(
+        s,
+        "- parla matches or beats neteq-95 (mean delay within +1 ms, losses no higher) on {not_worse} of {}",
+        results.len()
+    );
+    s
+}
+
+fn plot(results: &[ScenarioResult], path: &Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let font = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .context(
+            "no DejaVuSans.ttf for the plot labels (scripts/setup.d installs fonts-dejavu-core)",
+        )?;
+    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
+    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
+        .map_err(|_| anyhow::anyhow!("cannot load the plot font"))?;
+    let cols = 3;
+    let rows_n = results.len().div_ceil(cols).max(1);
+    let root = BitMapBackend::new(path, (1500, 330 * rows_n as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((rows_n, cols));
+    let colors = [RGBColor(150, 150, 150), BLUE, RED, RGBColor(0, 150, 0)];
+    for (r, area) in results.iter().zip(areas.iter()) {
+        let x_max = r.network.iter().map(|p| p.0).fold(1.0, f64::max);
+        let mut ys: Vec<f64> = r.series.iter().flatten().map(|p| p.1).collect();
+        ys.sort_by(f64::total_cmp);
+        let y_max = ys.get(ys.len() * 995 / 1000).copied().unwrap_or(100.0) * 1.2 + 10.0;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&r.name, ("sans-serif", 18))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(45)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("send time s")
+            .y_desc("delay ms")
+            .label_style(("sans-serif", 11))
+            .draw()?;
+        chart.draw_series(
+            r.network
+                .iter()
+                .filter(|p| p.1 <= y_max)
+                .map(|&(x, y)| Circle::new((x, y), 1, RGBColor(200, 200, 200).filled())),
+        )?;
+        for (i, ser) in r.series.iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(
+                    ser.iter().copied(),
+                    colors[i].stroke_width(1),
+                ))?
+                .label(ALGORITHMS[i])
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], colors[i]));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 11))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
+    let shared = shared_dir(a.shared.as_deref());
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    for s in scenario::scenarios() {
+        if a.only.as_deref().is_some_and(|o| !s.name.contains(o)) {
+            continue;
+        }
+        let rows = match scenario_trace(&s, &shared, a.seconds, a.seed) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("skipping {}: {e:#}", s.name);
+                continue;
+            }
+        };
+        results.push(evaluate(s.name, &rows, a.parla())?);
+    }
+    anyhow::ensure!(!results.is_empty(), "no scenario could run");
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("creating {}", a.out_dir.display()))?;
+    let md = report(&results, a.seconds, a.seed);
+    std::fs::write(a.out_dir.join("report.md"), &md)?;
+    plot(&results, &a.out_dir.join("delay.png"))?;
+    println!("{md}");
+    eprintln!(
+        "{} scenarios in {:.1} s; wrote {}",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        a.out_dir.display()
+    );
+    Ok(())
+}
+
+/// Run the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Replay(a) => replay_cmd(a),
+        Command::Eval(a) => eval_cmd(a),
+    }
+}

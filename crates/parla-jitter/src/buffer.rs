@@ -1,0 +1,997 @@
+//! The adaptive audio jitter buffer.
+
+use parla_core::MediaTime;
+use parla_dsp::stretch::TimeStretcher;
+
+use crate::decoder::AudioDecoder;
+use crate::delay::{DelayManager, DelayPolicy};
+use crate::error::{InsertError, JitterConfigError, PullError};
+use crate::seq::Unwrapper;
+use crate::stats::{JitterStats, WaitingTimes};
+
+/// A sequence jump larger than this (in packets) is a stream discontinuity.
+const MAX_SEQ_JUMP: i64 = 1000;
+/// How many packet starts a pull can report.
+pub const MAX_STARTED: usize = 8;
+const START_MARKS: usize = 64;
+/// Concealment of at least this long counts as an interruption, ms.
+pub const INTERRUPTION_MS: u64 = 150;
+
+/// Configuration (a builder with chained setters).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JitterConfig {
+    /// Output and decoder sample rate, Hz (mono).
+    pub sample_rate: u32,
+    /// Packet slots, allocated at construction.
+    pub max_packets: usize,
+    /// Bytes per slot: larger payloads are refused.
+    pub max_payload: usize,
+    /// Longest packet accepted, ms (Opus: up to 60 ms for speech, 120 ms at most).
+    pub max_packet_ms: u32,
+    /// The target-delay estimator.
+    pub policy: DelayPolicy,
+    /// Delay from the first packet's arrival to the start of playout, ms.
+    pub start_delay_ms: u32,
+    /// Accelerate when the playout offset is this far above the target, ms.
+    pub accelerate_above_ms: f64,
+    /// Fast-accelerate (forced, up to two periods per pull) this far above the target, ms.
+    pub fast_accelerate_above_ms: f64,
+    /// Preemptively expand when the playout offset is this far below the target, ms.
+    pub expand_below_ms: f64,
+}
+
+impl JitterConfig {
+    /// Defaults at `sample_rate`: 256 slots of 4000 bytes, packets up to 120 ms, Parla's
+    /// delay policy.
+    pub fn new(sample_rate: u32) -> Self {
+        JitterConfig {
+            sample_rate,
+            max_packets: 256,
+            max_payload: 4000,
+            max_packet_ms: 120,
+            policy: DelayPolicy::parla(),
+            start_delay_ms: 40,
+            accelerate_above_ms: 10.0,
+            fast_accelerate_above_ms: 80.0,
+            expand_below_ms: 3.0,
+        }
+    }
+
+    /// Set the delay policy.
+    pub fn policy(mut self, policy: DelayPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Set the slot count and size.
+    pub fn slots(mut self, max_packets: usize, max_payload: usize) -> Self {
+        self.max_packets = max_packets;
+        self.max_payload = max_payload;
+        self
+    }
+
+    /// Set the start-up delay.
+    pub fn start_delay_ms(mut self, ms: u32) -> Self {
+        self.start_delay_ms = ms;
+        self
+    }
+}
+
+/// One incoming packet (borrowed; the buffer copies the payload into a slot).
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp at the decoder's sample rate.
+    pub timestamp: u32,
+    /// Codec payload.
+    pub payload: &'a [u8],
+}
+
+/// What [`JitterBuffer::insert`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored for playout.
+    Inserted {
+        /// It arrived after a packet with a higher sequence number.
+        reordered: bool,
+    },
+    /// A copy of a packet already seen: dropped.
+    Duplicate,
+    /// Its playout slot has passed: dropped (and counted).
+    Late,
+}
+
+/// The operation of one 10 ms pull (NetEq's vocabulary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Not started yet: silence.
+    Idle,
+    /// Decoded audio as it is.
+    Normal,
+    /// One pitch period removed.
+    Accelerate,
+    /// Forced removal of up to two periods (far above target).
+    FastAccelerate,
+    /// One pitch period added to decoded audio.
+    PreemptiveExpand,
+    /// Concealment: no packet to play.
+    Expand,
+    /// Decoded audio after concealment, cross-faded in.
+    Merge,
+    /// Comfort noise during DTX.
+    ComfortNoise,
+}
+
+/// A packet whose first sample is played by this pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Started {
+    /// Extended sequence number (unwrapped).
+    pub seq: i64,
+    /// Offset of its first sample within the pulled frame.
+    pub offset: usize,
+    /// Its audio was recovered from the next packet's FEC data.
+    pub fec: bool,
+}
+
+/// What one pull did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullReport {
+    /// The main operation.
+    pub action: Action,
+    started: [Started; MAX_STARTED],
+    n_started: usize,
+    /// Packets declared lost in this pull (first and last extended sequence number).
+    pub lost: Option<(i64, i64)>,
+    /// The missing packet being concealed, when known.
+    pub concealed_seq: Option<i64>,
+    /// Samples added (positive) or removed (negative) by time stretching.
+    pub stretched: i64,
+}
+
+impl PullReport {
+    fn new(action: Action) -> Self {
+        PullReport {
+            action,
+            started: [Started::default(); MAX_STARTED],
+            n_started: 0,
+            lost: None,
+            concealed_seq: None,
+            stretched: 0,
+        }
+    }
+
+    /// The packets whose first sample this pull played, in playout order.
+    pub fn started(&self) -> &[Started] {
+        &self.started[..self.n_started]
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    seq: i64,
+    ts: i64,
+    dur: usize,
+    arrival_us: i64,
+    len: usize,
+    data: Box<[u8]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct LastInsert {
+    seq: i64,
+    ts: i64,
+    dur: usize,
+    dtx: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct StartMark {
+    seq: i64,
+    pos: usize,
+    fec: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Waiting { start_at_us: i64 },
+    Playing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Decode,
+    Fec,
+    Skip,
+    Cng,
+    Expand(Option<i64>),
+}
+
+/// Which sequence numbers were seen recently (duplicate detection over 1024 packets).
+#[derive(Debug, Clone, Copy)]
+struct SeenWindow {
+    bits: [u64; 16],
+    highest: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    New,
+    Duplicate,
+    TooOld,
+}
+
+impl SeenWindow {
+    const SPAN: i64 = 1024;
+
+    fn bit(seq: i64) -> (usize, u64) {
+        let i = seq.rem_euclid(Self::SPAN) as usize;
+        (i / 64, 1u64 << (i % 64))
+    }
+
+    fn check(&mut self, seq: i64) -> Seen {
+        match self.highest {
+            None => {
+                self.highest = Some(seq);
+            }
+            Some(h) if seq > h => {
+                if seq - h >= Self::SPAN {
+                    self.bits = [0; 16];
+                } else {
+                    for s in h + 1..=seq {
+                        let (w, m) = Self::bit(s);
+                        self.bits[w] &= !m;
+                    }
+                }
+                self.highest = Some(seq);
+            }
+            Some(h) if h - seq >= Self::SPAN => return Seen::TooOld,
+            Some(_) => {
+                let (w, m) = Self::bit(seq);
+                if self.bits[w] & m != 0 {
+                    return Seen::Duplicate;
+                }
+            }
+        }
+        let (w, m) = Self::bit(seq);
+        self.bits[w] |= m;
+        Seen::New
+    }
+}
+
+/// The adaptive jitter buffer: packets in with [`insert`](Self::insert), 10 ms of audio out
+/// with [`pull`](Self::pull).
+///
+/// It has one owner (the media thread); all storage is allocated in [`new`](Self::new), so
+/// `insert` and `pull` never allocate. See the crate docs for the algorithm.
+#[derive(Debug)]
+pub struct JitterBuffer<D: AudioDecoder> {
+    cfg: JitterConfig,
+    decoder: D,
+    stretcher: TimeStretcher,
+    rate: i64,
+    frame: usize,
+    overlap: usize,
+    max_packet: usize,
+    slots: Vec<Slot>,
+    order: Vec<u16>,
+    free: Vec<u16>,
+    seq_unwrap: Unwrapper<16>,
+    ts_unwrap: Unwrapper<32>,
+    seq_shift: i64,
+    ts_shift: i64,
+    seen: SeenWindow,
+    last_insert: Option<LastInsert>,
+    highest_seq: Option<i64>,
+    anchor_ts: Option<i64>,
+    state: State,
+    decoded_end_ts: i64,
+    last_seq: i64,
+    last_was_dtx: bool,
+    future: Vec<f32>,
+    fut_len: usize,
+    tail_len: usize,
+    decode_buf: Vec<f32>,
+    stretch_out: Vec<f32>,
+    expand_wait: usize,
+    conceal_run: usize,
+    marks: [StartMark; START_MARKS],
+    n_marks: usize,
+    delay: DelayManager,
+    stats: JitterStats,
+    waiting: WaitingTimes,
+}
+
+impl<D: AudioDecoder> JitterBuffer<D> {
+    /// Build a buffer around `decoder`. Allocates every slot and buffer here.
+    ///
+    /// # Errors
+    /// [`JitterConfigError`] for out-of-range settings or a decoder at another rate.
+    pub fn new(cfg: JitterConfig, decoder: D) -> Result<Self, JitterConfigError> {
+        let bad = |name, detail| Err(JitterConfigError::InvalidParameter { name, detail });
+        if decoder.sample_rate() != cfg.sample_rate {
+            return Err(JitterConfigError::RateMismatch {
+                decoder: decoder.sample_rate(),
+                config: cfg.sample_rate,
+            });
+        }
+        if !cfg.sample_rate.is_multiple_of(400) {
+            return bad(
+                "sample_rate",
+                "must be a multiple of 400 Hz (2.5 ms in whole samples)",
+            );
+        }
+        if !(2..=4096).contains(&cfg.max_packets) {
+            return bad("max_packets", "must be in [2, 4096]");
+        }
+        if !(1..=65_536).contains(&cfg.max_payload) {
+            return bad("max_payload", "must be in [1, 65536]");
+        }
+        if !(10..=120).contains(&cfg.max_packet_ms) {
+            return bad("max_packet_ms", "must be in [10, 120]");
+        }
+        if !(cfg.accelerate_above_ms >= 0.0
+            && cfg.fast_accelerate_above_ms >= cfg.accelerate_above_ms
+            && cfg.expand_below_ms >= 0.0)
+        {
+            return bad(
+                "accelerate_above_ms",
+                "thresholds must be ordered and non-negative",
+            );
+        }
+        let stretcher = TimeStretcher::new(cfg.sample_rate).map_err(|_| {
+            JitterConfigError::InvalidParameter {
+                name: "sample_rate",
+                detail: "must be in [8000, 96000]",
+            }
+        })?;
+        let rate = cfg.sample_rate as usize;
+        let frame = rate / 100;
+        let overlap = rate / 400;
+        let max_packet = rate * cfg.max_packet_ms as usize / 1000;
+        let max_lag = stretcher.max_period();
+        let cap = max_packet + 2 * (2 * max_lag + frame) + 2 * overlap + max_lag + 2 * frame;
+        let slots = (0..cfg.max_packets)
+            .map(|_| Slot {
+                seq: 0,
+                ts: 0,
+                dur: 0,
+                arrival_us: 0,
+                len: 0,
+                data: vec![0u8; cfg.max_payload].into_boxed_slice(),
+            })
+            .collect();
+        Ok(JitterBuffer {
+            delay: DelayManager::new(cfg.policy)?,
+            cfg,
+            decoder,
+            stretcher,
+            rate: rate as i64,
+            frame,
+            overlap,
+            max_packet,
+            slots,
+            order: Vec::with_capacity(cfg.max_packets),
+            free: (0..cfg.max_packets as u16).rev().collect(),
+            seq_unwrap: Unwrapper::new(),
+            ts_unwrap: Unwrapper::new(),
+            seq_shift: 0,
+            ts_shift: 0,
+            seen: SeenWindow {
+                bits: [0; 16],
+                highest: None,
+            },
+            last_insert: None,
+            highest_seq: None,
+            anchor_ts: None,
+            state: State::Idle,
+            decoded_end_ts: 0,
+            last_seq: 0,
+            last_was_dtx: false,
+            future: vec![0.0; cap],
+            fut_len: 0,
+            tail_len: 0,
+            decode_buf: vec![0.0; max_packet],
+            stretch_out: vec![0.0; 2 * max_lag + max_lag + frame],
+            expand_wait: 0,
+            conceal_run: 0,
+            marks: [StartMark::default(); START_MARKS],
+            n_marks: 0,
+            stats: JitterStats::default(),
+            waiting: WaitingTimes::new(),
+        })
+    }
+
+    /// Samples per 10 ms frame: the length `pull` fills.
+    pub fn frame_len(&self) -> usize {
+        self.frame
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &D {
+        &self.decoder
+    }
+
+    fn media_us(&self, ts: i64) -> i64 {
+        let anchor = self.anchor_ts.unwrap_or(ts);
+        (ts - anchor) * 1_000_000 / self.rate
+    }
+
+    /// The playout offset: receiver time minus media time at the end of the decoded audio.
+    fn offset_us(&self, now_us: i64) -> i64 {
+        now_us + self.fut_len as i64 * 1_000_000 / self.rate - self.media_us(self.decoded_end_ts)
+    }
+
+    /// The offset the next packet has to meet: it is decoded one pull (10 ms) before the
+    /// decoded audio runs out, so that much less than [`offset_us`](Self::offset_us). This is
+    /// what is steered towards the target.
+    fn effective_offset_us(&self, now_us: i64) -> i64 {
+        self.offset_us(now_us) - 10_000
+    }
+
+    /// Insert a packet that arrived at `arrival`.
+    ///
+    /// # Errors
+    /// [`InsertError`] for a payload that is too large or malformed (counted, dropped).
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or I/O: the payload is copied into a preallocated slot.
+    pub fn insert(
+        &mut self,
+        packet: Packet<'_>,
+        arrival: MediaTime,
+    ) -> Result<InsertOutcome, InsertError> {
+        // RT: copies into preallocated slots; fixed-size bookkeeping.
+        let len = packet.payload.len();
+        if len > self.cfg.max_payload {
+            self.stats.rejected_packets += 1;
+            return Err(InsertError::TooLarge {
+                len,
+                max: self.cfg.max_payload,
+            });
+        }
+        let dur = match self.decoder.packet_samples(packet.payload) {
+            Ok(n) if n > 0 && n <= self.max_packet => n,
+            _ => {
+                self.stats.rejected_packets += 1;
+                return Err(InsertError::Malformed);
+            }
+        };
+        let dtx = self.decoder.is_dtx(packet.payload);
+        let arrival_us = arrival.as_micros().min(i64::MAX as u64) as i64;
+        let mut seq = self.seq_unwrap.unwrap(u64::from(packet.seq)) + self.seq_shift;
+        let mut ts = self.ts_unwrap.unwrap(u64::from(packet.timestamp)) + self.ts_shift;
+        if let Some(last) = self.last_insert {
+            let dseq = seq - last.seq;
+            let predicted = last.ts + dseq * last.dur as i64;
+            let limit = if last.dtx { 10 * self.rate } else { self.rate };
+            if dseq.abs() > MAX_SEQ_JUMP || (ts - predicted).abs() > limit {
+                // A discontinuity (sender restart, timestamp jump): continue the timeline
+                // right after the newest packet seen.
+                let (new_seq, new_ts) = (last.seq + 1, last.ts + last.dur as i64);
+                self.seq_shift += new_seq - seq;
+                self.ts_shift += new_ts - ts;
+                seq = new_seq;
+                ts = new_ts;
+                self.stats.timestamp_jumps += 1;
+            }
+        }
+        if self.last_insert.is_none_or(|l| seq > l.seq) {
+            self.last_insert = Some(LastInsert { seq, ts, dur, dtx });
+        }
+        match self.seen.check(seq) {
+            Seen::New => {}
+            Seen::Duplicate => {
+                self.stats.duplicate_packets += 1;
+                return Ok(InsertOutcome::Duplicate);
+            }
+            Seen::TooOld => {
+                self.stats.late_packets += 1;
+                return Ok(InsertOutcome::Late);
+            }
+        }
+        let reordered = self.highest_seq.is_some_and(|h| seq < h);
+        if reordered {
+            self.stats.reordered_packets += 1;
+        }
+        self.highest_seq = Some(self.highest_seq.map_or(seq, |h| h.max(seq)));
+        if self.anchor_ts.is_none() {
+            self.anchor_ts = Some(ts);
+        }
+        let media = self.media_us(ts);
+        self.delay.update(arrival_us, media, arrival_us - media);
+        match self.state {
+            State::Playing if ts + dur as i64 <= self.decoded_end_ts => {
+                self.stats.late_packets += 1;
+                return Ok(InsertOutcome::Late);
+            }
+            State::Idle => {
+                self.state = State::Waiting {
+                    start_at_us: arrival_us + i64::from(self.cfg.start_delay_ms) * 1000,
+                };
+            }
+            _ => {}
+        }
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                // Full: the oldest packet goes (drop-oldest, counted).
+                let oldest = self.order.remove(0);
+                self.stats.overflow_discards += 1;
+                oldest
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.seq = seq;
+        slot.ts = ts;
+        slot.dur = dur;
+        slot.arrival_us = arrival_us;
+        slot.len = len;
+        slot.data[..len].copy_from_slice(packet.payload);
+        let slots = &self.slots;
+        let pos = self
+            .order
+            .iter()
+            .rposition(|&o| {
+                let s = &slots[o as usize];
+                (s.ts, s.seq) < (ts, seq)
+            })
+            .map_or(0, |p| p + 1);
+        self.order.insert(pos, idx);
+        self.stats.packets_inserted += 1;
+        Ok(InsertOutcome::Inserted { reordered })
+    }
+
+    fn next_step(&self, now_us: i64) -> Step {
+        let de = self.decoded_end_ts;
+        let Some(&first) = self.order.first() else {
+            return if self.last_was_dtx {
+                Step::Cng
+            } else {
+                Step::Expand(None)
+            };
+        };
+        let s = &self.slots[first as usize];
+        if s.ts <= de {
+            return Step::Decode;
+        }
+        let gap = (s.ts - de) as usize;
+        if s.seq <= self.last_seq + 1 {
+            // Nothing is missing: a timestamp gap (DTX or a pause) is filled with comfort noise;
+            // a gap shorter than a frame is skipped.
+            return if gap >= self.frame {
+                Step::Cng
+            } else {
+                Step::Decode
+            };
+        }
+        if s.seq == self.last_seq + 2
+            && gap <= self.max_packet
+            && self.decoder.has_fec(&s.data[..s.len])
+        {
+            return Step::Fec;
+        }
+        let gap_us = gap as i64 * 1_000_000 / self.rate;
+        let excess = self
+            .delay
+            .target_us()
+            .map_or(0, |t| self.effective_offset_us(now_us) - t);
+        if self.expand_wait >= gap || excess >= gap_us {
+            Step::Skip
+        } else {
+            Step::Expand(Some(self.last_seq + 1))
+        }
+    }
+
+    fn push_mark(&mut self, seq: i64, pos: usize, fec: bool) {
+        if self.n_marks == START_MARKS {
+            self.marks.copy_within(1.., 0);
+            self.n_marks -= 1;
+        }
+        self.marks[self.n_marks] = StartMark { seq, pos, fec };
+        self.n_marks += 1;
+    }
+
+    /// Append `n` samples of `decode_buf`, cross-fading over a concealment tail if there is one.
+    fn append_decoded(&mut self, n: usize) -> usize {
+        let start = self.fut_len;
+        let n = n.min(self.future.len() - start);
+        let ov = self.tail_len.min(n);
+        for i in 0..ov {
+            let w = (i + 1) as f32 / (ov + 1) as f32;
+            self.future[start + i] = self.future[start + i] * (1.0 - w) + self.decode_buf[i] * w;
+        }
+        self.future[start + ov..start + n].copy_from_slice(&self.decode_buf[ov..n]);
+        self.fut_len += n;
+        self.tail_len = 0;
+        start
+    }
+
+    fn end_conceal_run(&mut self) {
+        self.conceal_run = 0;
+        self.expand_wait = 0;
+    }
+
+    fn decode_first(&mut self, now_us: i64) {
+        if self.order.is_empty() {
+            return;
+        }
+        let idx = self.order.remove(0) as usize;
+        self.free.push(idx as u16);
+        let (seq, ts, dur, arrival_us, len) = {
+            let s = &self.slots[idx];
+            (s.seq, s.ts, s.dur, s.arrival_us, s.len)
+        };
+        let payload = &self.slots[idx].data[..len];
+        let dtx = self.decoder.is_dtx(payload);
+        let out = &mut self.decode_buf[..dur];
+        match self.decoder.decode(payload, out) {
+            Ok(n) if n >= dur => {}
+            Ok(n) => out[n..].fill(0.0),
+            Err(_) => {
+                self.stats.decode_errors += 1;
+                if self.decoder.conceal(out).is_err() {
+                    out.fill(0.0);
+                }
+            }
+        }
+        let pos = self.append_decoded(dur);
+        self.push_mark(seq, pos, false);
+        self.waiting
+            .record(now_us.saturating_sub(arrival_us).max(0) as u64);
+        self.stats.packets_decoded += 1;
+        self.decoded_end_ts = ts + dur as i64;
+        self.last_seq = seq;
+        self.last_was_dtx = dtx;
+        self.end_conceal_run();
+    }
+
+    fn decode_fec(&mut self) {
+        let Some(&first) = self.order.first() else {
+            return;
+        };
+        let s = &self.slots[first as usize];
+        let gap = ((s.ts - self.decoded_end_ts) as usize).min(self.max_packet);
+        let payload = &s.data[..s.len];
+        let ts = s.ts;
+        let out = &mut self.decode_buf[..gap];
+        if self.decoder.decode_fec(payload, out).is_err() {
+            self.stats.decode_errors += 1;
+            if self.decoder.conceal(out).is_err() {
+                out.fill(0.0);
+            }
+        }
+        let pos = self.append_decoded(gap);
+        let seq = self.last_seq + 1;
+        self.push_mark(seq, pos, true);
+        self.stats.fec_recovered += 1;
+        self.decoded_end_ts = ts;
+        self.last_seq = seq;
+        self.last_was_dtx = false;
+        self.end_conceal_run();
+    }
+
+    /// Produce one frame of concealment or comfort noise, keeping an overlap tail for the
+    /// cross-fade into whatever comes next.
+    fn synth(&mut self, cng: bool) {
+        let had = self.tail_len;
+        self.fut_len += had;
+        self.tail_len = 0;
+        let req = if had > 0 {
+            self.frame
+        } else {
+            self.frame + self.overlap
+        };
+        let end = (self.fut_len + req).min(self.future.len());
+        let buf = &mut self.future[self.fut_len..end];
+        let res = if cng {
+            self.decoder.comfort_noise(buf)
+        } else {
+            self.decoder.conceal(buf)
+        };
+        if res.is_err() {
+            buf.fill(0.0);
+            self.stats.decode_errors += 1;
+        }
+        let got = end - self.fut_len;
+        let tail = self.overlap.min(got);
+        self.fut_len += got - tail;
+        self.tail_len = tail;
+    }
+
+    /// A short concealment tail to cross-fade from, when jumping over a gap without concealing.
+    fn ensure_tail(&mut self) {
+        if self.tail_len > 0 {
+            return;
+        }
+        let end = (self.fut_len + self.overlap).min(self.future.len());
+        let buf = &mut self.future[self.fut_len..end];
+        if self.decoder.conceal(buf).is_err() {
+            buf.fill(0.0);
+        }
+        self.tail_len = end - self.fut_len;
+    }
+
+    /// Decode ahead while the next packet is due, until `want` samples are ready.
+    fn decode_ahead(&mut self, want: usize, now_us: i64) {
+        while self.fut_len < want {
+            match self.order.first() {
+                Some(&f) if self.slots[f as usize].ts <= self.decoded_end_ts => {
+                    self.decode_first(now_us)
+                }
+                _ => break,
+            }
+        }
+    }
+
+    fn shift_marks(&mut self, from: usize, by: i64) {
+        for m in &mut self.marks[..self.n_marks] {
+            if m.pos >= from {
+                m.pos = (m.pos as i64 + by).max(0) as usize;
+            }
+        }
+    }
+
+    fn stretch(&mut self, now_us: i64, rep: &mut PullReport) {
+        let Some(target) = self.delay.target_us() else {
+            return;
+        };
+        let min_t = self.rate as usize / 400;
+        let max_t = self.stretcher.max_period();
+        for round in 0..2 {
+            let excess = self.effective_offset_us(now_us) - target;
+            let ms = |v: f64| (v * 1000.0) as i64;
+            let fast = excess > ms(self.cfg.fast_accelerate_above_ms);
+            let accelerate = excess > ms(self.cfg.accelerate_above_ms);
+            let expand = excess < -ms(self.cfg.expand_below_ms);
+            if round == 1 && !fast {
+                return;
+            }
+            if !(accelerate || expand) {
+                return;
+            }
+            // Accelerate removes at most the excess (never undershooting the target); expand
+            // may overshoot by up to just under the accelerate threshold (no oscillation).
+            let room_us = if accelerate {
+                excess.unsigned_abs()
+            } else {
+                excess.unsigned_abs()
+                    + (ms(self.cfg.accelerate_above_ms) as u64).saturating_sub(1000)
+            };
+            let amount = (room_us as usize * self.rate as usize / 1_000_000).clamp(min_t, max_t);
+            self.decode_ahead(2 * amount + self.frame, now_us);
+            if accelerate {
+                // Keep a frame to play after removing up to half the window.
+                let l = (2 * amount)
+                    .min(2 * self.fut_len.saturating_sub(self.frame))
+                    .min(self.fut_len);
+                if l < 2 * min_t {
+                    return;
+                }
+                let Ok(r) = self.stretcher.accelerate_into(
+                    &self.future[..l],
+                    &mut self.stretch_out[..l],
+                    fast,
+                ) else {
+                    return;
+                };
+                if !r.stretched() {
+                    return;
+                }
+                let t = r.period;
+                self.future[..l - t].copy_from_slice(&self.stretch_out[..l - t]);
+                self.future
+                    .copy_within(l..self.fut_len + self.tail_len, l - t);
+                self.fut_len -= t;
+                // Positions map monotonically: [0, 2T) was squeezed into [0, T).
+                for m in &mut self.marks[..self.n_marks] {
+                    m.pos = if m.pos < 2 * t { m.pos / 2 } else { m.pos - t };
+                }
+                self.stats.accelerated_samples += t as u64;
+                self.stats.accelerate_events += 1;
+                rep.action = if fast {
+                    Action::FastAccelerate
+                } else {
+                    Action::Accelerate
+                };
+                rep.stretched -= t as i64;
+            } else {
+                let l = (2 * amount).min(self.fut_len);
+                if l < 2 * min_t || self.fut_len + self.tail_len + max_t > self.future.len() {
+                    return;
+                }
+                let Ok(r) = self.stretcher.expand_into(
+                    &self.future[..l],
+                    &mut self.stretch_out[..l + max_t],
+                    false,
+                ) else {
+                    return;
+                };
+                if !r.stretched() {
+                    return;
+                }
+                let t = r.period;
+                self.future
+                    .copy_within(l..self.fut_len + self.tail_len, l + t);
+                self.future[..l + t].copy_from_slice(&self.stretch_out[..l + t]);
+                self.fut_len += t;
+                self.shift_marks(t, t as i64);
+                self.stats.preemptive_samples += t as u64;
+                self.stats.preemptive_events += 1;
+                rep.action = Action::PreemptiveExpand;
+                rep.stretched += t as i64;
+                return;
+            }
+        }
+    }
+
+    /// Produce the next 10 ms of audio at receiver time `now` into `out`, and say what was done.
+    /// Insert every packet that arrived up to `now` first.
+    ///
+    /// # Errors
+    /// [`PullError::WrongLength`] when `out` is not [`frame_len`](Self::frame_len) long.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or I/O: decoding, concealment and stretching work in buffers sized
+    /// at construction.
+    pub fn pull(&mut self, now: MediaTime, out: &mut [f32]) -> Result<PullReport, PullError> {
+        // RT: preallocated buffers only.
+        if out.len() != self.frame {
+            return Err(PullError::WrongLength {
+                expected: self.frame,
+                got: out.len(),
+            });
+        }
+        let now_us = now.as_micros().min(i64::MAX as u64) as i64;
+        match self.state {
+            State::Idle => {
+                out.fill(0.0);
+                return Ok(PullReport::new(Action::Idle));
+            }
+            State::Waiting { start_at_us } => {
+                let Some(&first) = self.order.first() else {
+                    out.fill(0.0);
+                    return Ok(PullReport::new(Action::Idle));
+                };
+                if now_us < start_at_us {
+                    out.fill(0.0);
+                    return Ok(PullReport::new(Action::Idle));
+                }
+                let s = &self.slots[first as usize];
+                self.decoded_end_ts = s.ts;
+                self.last_seq = s.seq - 1;
+                self.state = State::Playing;
+            }
+            State::Playing => {}
+        }
+        let mut rep = PullReport::new(Action::Normal);
+        let mut guard = 0;
+        while self.fut_len < self.frame && guard < 64 {
+            guard += 1;
+            match self.next_step(now_us) {
+                Step::Decode => {
+                    if self.conceal_run > 0 || self.tail_len > 0 {
+                        rep.action = Action::Merge;
+                    }
+                    self.decode_first(now_us);
+                }
+                Step::Fec => {
+                    if self.conceal_run > 0 {
+                        rep.action = Action::Merge;
+                    }
+                    self.decode_fec();
+                }
+                Step::Skip => {
+                    if let Some(&f) = self.order.first() {
+                        let s = &self.slots[f as usize];
+                        let (seq, ts) = (s.seq, s.ts);
+                        let first_lost = self.last_seq + 1;
+                        if seq > first_lost {
+                            self.stats.packets_lost += (seq - first_lost) as u64;
+                            rep.lost = Some((first_lost, seq - 1));
+                        }
+                        self.decoded_end_ts = ts;
+                        self.last_seq = seq - 1;
+                        self.ensure_tail();
+                        self.expand_wait = 0;
+                    }
+                }
+                Step::Cng => {
+                    self.synth(true);
+                    self.decoded_end_ts += self.frame as i64;
+                    self.stats.comfort_noise_samples += self.frame as u64;
+                    rep.action = Action::ComfortNoise;
+                }
+                Step::Expand(missing) => {
+                    self.synth(false);
+                    if self.conceal_run == 0 {
+                        self.stats.concealment_events += 1;
+                    }
+                    let before = self.conceal_run as u64;
+                    self.conceal_run += self.frame;
+                    self.expand_wait += self.frame;
+                    let limit = INTERRUPTION_MS * self.rate as u64 / 1000;
+                    if before < limit && self.conceal_run as u64 >= limit {
+                        self.stats.interruptions += 1;
+                    }
+                    self.stats.concealed_samples += self.frame as u64;
+                    rep.action = Action::Expand;
+                    rep.concealed_seq = missing;
+                }
+            }
+        }
+        if matches!(rep.action, Action::Normal | Action::Merge) {
+            self.stretch(now_us, &mut rep);
+        }
+        let f = self.frame;
+        out.copy_from_slice(&self.future[..f]);
+        self.future.copy_within(f..self.fut_len + self.tail_len, 0);
+        self.fut_len -= f;
+        // Report the packets that started playing in this frame.
+        let mut kept = 0;
+        for i in 0..self.n_marks {
+            let m = self.marks[i];
+            if m.pos < f {
+                if rep.n_started < MAX_STARTED {
+                    rep.started[rep.n_started] = Started {
+                        seq: m.seq,
+                        offset: m.pos,
+                        fec: m.fec,
+                    };
+                    rep.n_started += 1;
+                }
+            } else {
+                self.marks[kept] = StartMark {
+                    pos: m.pos - f,
+                    ..m
+                };
+                kept += 1;
+            }
+        }
+        self.n_marks = kept;
+        self.stats.output_samples += f as u64;
+        Ok(rep)
+    }
+
+    /// A snapshot of the statistics.
+    pub fn stats(&self) -> JitterStats {
+        let mut s = self.stats;
+        let ms = |samples: usize| samples as f64 * 1000.0 / self.rate as f64;
+        let queued: usize = self.order.iter().map(|&o| self.slots[o as usize].dur).sum();
+        s.current_delay_ms = ms(self.fut_len + queued);
+        let base = self.delay.base_us();
+        if let Some(t) = self.delay.target_us() {
+            s.target_delay_ms = (t - base) as f64 / 1000.0;
+        }
+        s
+    }
+
+    /// The playout offset above the fastest recent packet at `now`, ms (what [`stats`]
+    /// reports as `playout_delay_ms` when given the time).
+    ///
+    /// [`stats`]: Self::stats
+    pub fn playout_delay_ms(&self, now: MediaTime) -> f64 {
+        let now_us = now.as_micros().min(i64::MAX as u64) as i64;
+        (self.effective_offset_us(now_us) - self.delay.base_us()) as f64 / 1000.0
+    }
+
+    /// Statistics including the playout delay at `now` and the waiting-time figures.
+    pub fn stats_at(&self, now: MediaTime) -> JitterStats {
+        let mut s = self.stats();
+        s.playout_delay_ms = self.playout_delay_ms(now);
+        s.mean_waiting_ms = self.waiting.mean_ms();
+        s.p95_waiting_ms = self.waiting.quantile_ms(0.95);
+        s
+    }
+
+    /// The current target playout offset (in the units of arrival minus media time), µs.
+    pub fn target_offset_us(&self) -> Option<i64> {
+        self.delay.target_us()
+    }
+
+    /// Packets waiting in the buffer.
+    pub fn packets_buffered(&self) -> usize {
+        self.order.len()
+    }
+}

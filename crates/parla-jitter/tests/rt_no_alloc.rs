@@ -1,0 +1,106 @@
+//! `insert` and `pull` never allocate after set-up (STYLE.md T1), through loss, duplicates,
+//! reordering, FEC, DTX, concealment and time stretching.
+mod common;
+
+use common::payload;
+use parla_core::MediaTime;
+use parla_jitter::pcm;
+use parla_jitter::{Action, JitterBuffer, JitterConfig, Packet, pcm::PcmDecoder};
+
+#[global_allocator]
+static A: parla_core::alloc_counter::CountingAllocator =
+    parla_core::alloc_counter::CountingAllocator;
+
+#[test]
+fn insert_and_pull_do_not_allocate() {
+    assert!(parla_core::alloc_counter::is_installed());
+    let rate = 48_000;
+    let n = 960;
+    let count = 1500u64;
+    // Payloads are made before the measured region (that is the sender's side).
+    let payloads: Vec<Vec<u8>> = (0..count)
+        .map(|k| {
+            if k == 700 {
+                let mut p = Vec::new();
+                pcm::encode_dtx(n, &mut p);
+                p
+            } else {
+                payload(k, n, rate, true)
+            }
+        })
+        .collect();
+    let mut jb = JitterBuffer::new(
+        JitterConfig::new(rate),
+        PcmDecoder::new(rate).expect("rate"),
+    )
+    .expect("config");
+    let mut out = vec![0.0f32; jb.frame_len()];
+    // Arrival pattern: jitter sawtooth, a 300 ms stall every 5 s, loss, duplicates, reordering.
+    let mut events: Vec<(u64, u64)> = Vec::new();
+    for k in 0..count {
+        // Packet 700 is a DTX frame; the sender then stays silent until 720 (sequence numbers
+        // stay contiguous, timestamps jump), as Opus DTX does.
+        if k % 37 == 5 || (701..720).contains(&k) {
+            continue;
+        }
+        let mut arrival = k * 20_000 + 30_000 + (k % 9) * 6_000;
+        if k % 250 < 15 {
+            arrival = arrival.max((k / 250) * 250 * 20_000 + 300_000 + 30_000);
+        }
+        if k % 41 == 7 {
+            arrival += 45_000;
+        }
+        events.push((arrival, k));
+        if k % 23 == 0 {
+            events.push((arrival + 15_000, k));
+        }
+    }
+    events.sort();
+    let mut actions = std::collections::HashSet::new();
+    let mut next = 0;
+    let mut t = 0u64;
+    let warm_up = 2_000_000;
+    while next < events.len() {
+        let measured = t >= warm_up;
+        let mut step = || {
+            while next < events.len() && events[next].0 <= t {
+                let (arrival, k) = events[next];
+                let _ = jb.insert(
+                    Packet {
+                        seq: (if k >= 720 { k - 19 } else { k } as u16).wrapping_add(65_000),
+                        timestamp: (k * n as u64) as u32,
+                        payload: &payloads[k as usize],
+                    },
+                    MediaTime::from_micros(arrival),
+                );
+                next += 1;
+            }
+            jb.pull(MediaTime::from_micros(t), &mut out).expect("sized")
+        };
+        let rep = if measured {
+            parla_core::alloc_counter::assert_no_alloc("insert + pull", step)
+        } else {
+            step()
+        };
+        actions.insert(format!("{:?}", rep.action));
+        t += 10_000;
+    }
+    // The measured region went through the interesting paths.
+    for a in [
+        Action::Normal,
+        Action::Expand,
+        Action::Merge,
+        Action::Accelerate,
+        Action::ComfortNoise,
+    ] {
+        assert!(
+            actions.contains(&format!("{a:?}")),
+            "never saw {a:?}: {actions:?}"
+        );
+    }
+    let st = jb.stats();
+    assert!(
+        st.fec_recovered > 0 && st.duplicate_packets > 0 && st.reordered_packets > 0,
+        "{st:?}"
+    );
+}
