@@ -6,7 +6,8 @@
 //! that ends at or behind it (late, duplicate or replayed) is dropped and counted; one that starts
 //! behind it but reaches past it is decoded and only its new part written (counted as trimmed). Packets that fail SFrame
 //! authentication are dropped and counted and leave a gap like a lost packet; their unauthenticated
-//! RTP timestamps are never used. The WAV is written as packets come in and finalized on every
+//! RTP timestamps are never used. With a key, the stream's SSRC is fixed by the first frame that
+//! authenticates, not by the first packet that arrives. The WAV is written as packets come in and finalized on every
 //! exit path (end of `--seconds`, idle stream, Ctrl-C or an error).
 
 use std::fs::File;
@@ -304,6 +305,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     .unprotect_into(&[], frame.payload, &mut plain, now)
                     .is_err()
                 {
+                    if rx.stats().accepted == 0 {
+                        // The depacketizer locks onto the first packet's SSRC; until a frame
+                        // authenticates, do not let a forged packet lock the real stream out.
+                        depack = OpusDepacketizer::new(args.pt);
+                    }
                     continue;
                 }
                 &plain[..]
