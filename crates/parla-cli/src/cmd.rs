@@ -4,3 +4,4 @@ pub mod encode;
 pub mod jitter;
 pub mod netsim;
 pub mod process;
+pub mod rtp;

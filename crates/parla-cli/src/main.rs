@@ -31,6 +31,8 @@ enum Command {
     Jitter(cmd::jitter::Args),
     /// Network emulator: generate a per-packet trace.
     Netsim(cmd::netsim::Args),
+    /// Send or receive a live Opus RTP stream over UDP, optionally end-to-end encrypted.
+    Rtp(cmd::rtp::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => cmd::decode::run(args),
         Command::Jitter(args) => cmd::jitter::run(args),
         Command::Netsim(args) => cmd::netsim::run(args),
+        Command::Rtp(args) => cmd::rtp::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

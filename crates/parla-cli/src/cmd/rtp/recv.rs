@@ -1,0 +1,371 @@
+//! `parla rtp recv`: UDP -> RTP -> (SFrame) -> Opus decode / conceal -> WAV.
+//!
+//! Packets are played out in the order of their RTP timestamps as they arrive (no jitter
+//! buffer: this is a tool for interop and for checking a stream, not a call): a packet whose
+//! timestamp is ahead of the write position is preceded by Opus concealment for the gap; one
+//! that ends at or behind it (late, duplicate or replayed) is dropped and counted; one that starts
+//! behind it but reaches past it is decoded and only its new part written (counted as trimmed). Packets that fail SFrame
+//! authentication are dropped and counted and leave a gap like a lost packet; their unauthenticated
+//! RTP timestamps are never used. With a key, the stream's SSRC is fixed by the first frame that
+//! authenticates, not by the first packet that arrives. The WAV is written as packets come in and finalized on every
+//! exit path (end of `--seconds`, idle stream, Ctrl-C or an error).
+
+use std::fs::File;
+use std::io::{BufWriter, ErrorKind, Write as _};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use parla_codec::opus::OpusDecoder;
+use parla_core::MediaTime;
+use parla_rtp::ParseError;
+use parla_rtp::e2ee::{CipherSuite, SframeReceiver};
+use parla_rtp::payload::opus::{OPUS_CLOCK_RATE, OpusDepacketizer};
+use parla_rtp::rtp::RtpPacket;
+
+use super::{is_dynamic_pt, parse_key};
+
+/// A timestamp jump (either way) larger than this many 48 kHz units (2 s) is taken as a new
+/// stream position (the sender restarted or jumped): playout re-anchors instead of concealing
+/// for the whole gap or dropping everything as late. This also bounds what one forged
+/// timestamp can make us write.
+const MAX_GAP_48K: u64 = 2 * OPUS_CLOCK_RATE as u64;
+/// How often the receive loop wakes up without packets to check Ctrl-C and the deadlines.
+const POLL: Duration = Duration::from_millis(50);
+/// Largest UDP datagram.
+const MAX_DATAGRAM: usize = 65_536;
+
+/// Arguments of `parla rtp recv`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to receive on; port 0 picks a free port. The bound address is printed first
+    /// (`listening on ADDR`).
+    #[arg(long, default_value = "127.0.0.1:5004")]
+    pub listen: SocketAddr,
+    /// WAV file to write (mono, 32-bit float).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Accept only this RTP payload type (default: any dynamic type, 96-127).
+    #[arg(long)]
+    pub pt: Option<u8>,
+    /// Output sample rate (8000, 12000, 16000, 24000 or 48000).
+    #[arg(long, default_value_t = 48_000)]
+    pub rate: u32,
+    /// The stream is SFrame-encrypted (AES-128-GCM, key id 0) under this base key (hex, 16-64
+    /// bytes). Frames that do not authenticate are dropped and counted, never played.
+    #[arg(long, value_name = "HEX")]
+    pub e2ee_key: Option<String>,
+    /// Stop after this many seconds (wall clock from the start).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Stop when no packet came for this many milliseconds after the first one (0 = never).
+    #[arg(long, default_value_t = 0)]
+    pub idle_stop_ms: u64,
+}
+
+/// What ended the receive loop.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Interrupted,
+    Seconds,
+    Idle,
+}
+
+impl Stop {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stop::Interrupted => "interrupted",
+            Stop::Seconds => "--seconds reached",
+            Stop::Idle => "stream idle",
+        }
+    }
+}
+
+/// Counters of the receive side.
+#[derive(Debug, Default)]
+struct Counters {
+    datagrams: u64,
+    bytes: u64,
+    malformed_rtp: u64,
+    other_stream: u64,
+    decoded: u64,
+    decode_errors: u64,
+    late: u64,
+    trimmed: u64,
+    resyncs: u64,
+    concealed_samples: u64,
+}
+
+/// Decodes Opus packets into a WAV file in timestamp order, concealing gaps.
+struct Playout {
+    dec: OpusDecoder,
+    wav: hound::WavWriter<BufWriter<File>>,
+    pcm: Vec<f32>,
+    /// 48 kHz RTP units per output sample.
+    units: u64,
+    /// Timestamp (48 kHz units) of the next sample to write; `None` before the first packet.
+    next_ts: Option<u64>,
+    written: u64,
+}
+
+impl Playout {
+    fn write(&mut self, n: usize) -> anyhow::Result<()> {
+        for &s in &self.pcm[..n] {
+            self.wav.write_sample(s)?;
+        }
+        self.written += n as u64;
+        Ok(())
+    }
+
+    /// Conceals `samples` output samples (a gap in the stream).
+    fn conceal(&mut self, mut samples: usize, c: &mut Counters) -> anyhow::Result<()> {
+        let rate = self.dec.rate() as usize;
+        let quantum = rate / 400;
+        let max = rate / 50;
+        c.concealed_samples += samples as u64;
+        while samples > 0 {
+            let chunk = samples.min(max) / quantum * quantum;
+            if chunk == 0 {
+                // Less than 2.5 ms: libopus conceals whole 2.5 ms frames only.
+                self.pcm[..samples].fill(0.0);
+                self.write(samples)?;
+                break;
+            }
+            let n = self.dec.conceal(&mut self.pcm[..chunk])?;
+            self.write(n)?;
+            samples -= chunk;
+        }
+        Ok(())
+    }
+
+    /// Plays one Opus packet whose first sample has RTP timestamp `ts`.
+    fn push(&mut self, ts: u64, opus: &[u8], c: &mut Counters) -> anyhow::Result<()> {
+        // Output samples at the start of this packet that were already written.
+        let mut skip = 0;
+        if let Some(next) = self.next_ts {
+            if ts.abs_diff(next) > MAX_GAP_48K {
+                c.resyncs += 1;
+                self.dec.reset()?;
+            } else if ts < next {
+                // Late or duplicate, unless it reaches past the write position: then it overlaps
+                // (GStreamer stamps the first packet one encoder lookahead early, RFC 7587
+                // leaves pre-skip to signalling) and its new part is played.
+                let end = self
+                    .dec
+                    .packet_samples(opus)
+                    .map_or(ts, |n| ts + n as u64 * self.units);
+                if end <= next {
+                    c.late += 1;
+                    return Ok(());
+                }
+                skip = ((next - ts) / self.units) as usize;
+                c.trimmed += 1;
+            } else if ts > next {
+                self.conceal(((ts - next) / self.units) as usize, c)?;
+            }
+        }
+        let n = match self.dec.decode(opus, &mut self.pcm) {
+            Ok(n) => {
+                c.decoded += 1;
+                n
+            }
+            Err(_) => {
+                c.decode_errors += 1;
+                let n = self.dec.last_packet_samples();
+                c.concealed_samples += n as u64;
+                self.dec.conceal(&mut self.pcm[..n])?
+            }
+        };
+        let skip = skip.min(n);
+        self.pcm.copy_within(skip..n, 0);
+        self.write(n - skip)?;
+        self.next_ts = Some(ts + n as u64 * self.units);
+        Ok(())
+    }
+}
+
+/// Run the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(pt) = args.pt
+        && !is_dynamic_pt(pt)
+    {
+        bail!("--pt must be a dynamic payload type (96-127), got {pt}");
+    }
+    if args.seconds.is_some_and(|s| !(s > 0.0 && s <= 1e6)) {
+        bail!("--seconds must be a positive number of seconds");
+    }
+    let dec = OpusDecoder::new(args.rate, 1)?;
+    let mut e2ee = match &args.e2ee_key {
+        Some(hex) => {
+            let mut rx = SframeReceiver::new(Duration::from_secs(2));
+            rx.add_key(CipherSuite::default(), 0, &parse_key(hex)?)?;
+            Some(rx)
+        }
+        None => None,
+    };
+    let socket = UdpSocket::bind(args.listen)
+        .with_context(|| format!("cannot receive on {}", args.listen))?;
+    socket.set_read_timeout(Some(POLL))?;
+    let local = socket.local_addr()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("cannot install the Ctrl-C handler")?;
+    }
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: args.rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let wav = hound::WavWriter::create(&args.output, spec)
+        .with_context(|| format!("cannot create output file '{}'", args.output.display()))?;
+    let mut play = Playout {
+        pcm: vec![0.0; dec.max_frame_samples()],
+        units: u64::from(OPUS_CLOCK_RATE / args.rate),
+        dec,
+        wav,
+        next_ts: None,
+        written: 0,
+    };
+    println!("listening on {local}");
+    std::io::stdout().flush()?;
+
+    let mut c = Counters::default();
+    let mut depack = OpusDepacketizer::new(args.pt);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut plain = Vec::with_capacity(MAX_DATAGRAM);
+    let start = Instant::now();
+    let deadline = args.seconds.map(|s| start + Duration::from_secs_f64(s));
+    let idle = (args.idle_stop_ms > 0).then(|| Duration::from_millis(args.idle_stop_ms));
+    let mut last_packet: Option<Instant> = None;
+    let mut from: Option<SocketAddr> = None;
+
+    let result: anyhow::Result<Stop> = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(Stop::Interrupted);
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            break Ok(Stop::Seconds);
+        }
+        if let (Some(idle), Some(last)) = (idle, last_packet)
+            && now.duration_since(last) >= idle
+        {
+            break Ok(Stop::Idle);
+        }
+        let (n, peer) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => break Err(anyhow::Error::new(e).context("receiving")),
+        };
+        last_packet = Some(Instant::now());
+        from.get_or_insert(peer);
+        c.datagrams += 1;
+        c.bytes += n as u64;
+        let pkt = match RtpPacket::parse(&buf[..n]) {
+            Ok(p) => p,
+            Err(_) => {
+                c.malformed_rtp += 1;
+                continue;
+            }
+        };
+        if !is_dynamic_pt(pkt.header.payload_type) {
+            c.other_stream += 1;
+            continue;
+        }
+        let frame = match depack.depacketize(&pkt) {
+            Ok(f) => f,
+            Err(ParseError::Unsupported(_)) => {
+                c.other_stream += 1;
+                continue;
+            }
+            Err(_) => {
+                c.malformed_rtp += 1;
+                continue;
+            }
+        };
+        let opus = match e2ee.as_mut() {
+            Some(rx) => {
+                let now = MediaTime::from_micros(start.elapsed().as_micros() as u64);
+                // Rejections are counted inside the receiver; the frame is dropped.
+                if rx
+                    .unprotect_into(&[], frame.payload, &mut plain, now)
+                    .is_err()
+                {
+                    if rx.stats().accepted == 0 {
+                        // The depacketizer locks onto the first packet's SSRC; until a frame
+                        // authenticates, do not let a forged packet lock the real stream out.
+                        depack = OpusDepacketizer::new(args.pt);
+                    }
+                    continue;
+                }
+                &plain[..]
+            }
+            None => frame.payload,
+        };
+        if let Err(e) = play.push(frame.timestamp, opus, &mut c) {
+            break Err(e);
+        }
+    };
+
+    let written = play.written;
+    let finalized = play
+        .wav
+        .finalize()
+        .with_context(|| format!("cannot finish output file '{}'", args.output.display()));
+    let stop = result?;
+    finalized?;
+
+    let from = from.map_or_else(|| "nobody".to_string(), |a| a.to_string());
+    println!(
+        "received: {} datagrams ({} bytes) from {from} on {local}",
+        c.datagrams, c.bytes
+    );
+    println!(
+        "rtp: malformed {}, other stream (payload type or SSRC) {}",
+        c.malformed_rtp, c.other_stream
+    );
+    if let Some(rx) = &e2ee {
+        let s = rx.stats();
+        println!(
+            "e2ee: accepted {}, rejected {} (authentication {}, unknown key {}, replay {}, malformed {}, retired key {})",
+            s.accepted,
+            s.rejected(),
+            s.authentication,
+            s.unknown_key,
+            s.replay,
+            s.malformed,
+            s.retired_key
+        );
+    }
+    println!(
+        "decoded: {} packets; concealed {:.1} ms; late or duplicate {}; overlapping (trimmed) {}; decode errors {}; resyncs {}",
+        c.decoded,
+        c.concealed_samples as f64 * 1000.0 / f64::from(args.rate),
+        c.late,
+        c.trimmed,
+        c.decode_errors,
+        c.resyncs
+    );
+    println!(
+        "output: '{}' {:.3} s at {} Hz (stopped: {})",
+        args.output.display(),
+        written as f64 / f64::from(args.rate),
+        args.rate,
+        stop.as_str()
+    );
+    Ok(())
+}

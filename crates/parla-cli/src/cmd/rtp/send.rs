@@ -1,0 +1,177 @@
+//! `parla rtp send`: WAV -> Opus -> (SFrame) -> RTP -> UDP, one 20 ms packet every 20 ms.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use parla_codec::opus::{OpusEncoder, OpusEncoderConfig};
+use parla_rtp::e2ee::{CipherSuite, SframeSender};
+use parla_rtp::payload::opus::OpusPacketizer;
+use parla_rtp::sdp::OpusSdp;
+use rand::Rng;
+
+use super::{is_dynamic_pt, parse_key};
+use crate::wav;
+
+/// Audio per packet.
+const PTIME: Duration = Duration::from_millis(20);
+/// Largest RTP packet we build (fits any path MTU of 1280 and up with room to spare).
+const MAX_PACKET: usize = 1200;
+/// Largest Opus packet asked of the encoder (leaves room for the RTP and SFrame headers).
+const MAX_OPUS: usize = 1000;
+
+/// Arguments of `parla rtp send`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// WAV file to send (mono or stereo, downmixed; 8, 12, 16, 24 or 48 kHz).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where to send the stream, e.g. 127.0.0.1:5004.
+    #[arg(long)]
+    pub dest: SocketAddr,
+    /// Write the stream's SDP here (for `ffmpeg -protocol_whitelist file,udp,rtp -i FILE`).
+    #[arg(long)]
+    pub sdp: Option<PathBuf>,
+    /// RTP payload type (dynamic, 96-127).
+    #[arg(long, default_value_t = 111)]
+    pub pt: u8,
+    /// RTP SSRC (random if not given).
+    #[arg(long)]
+    pub ssrc: Option<u32>,
+    /// Opus target bitrate in bits per second.
+    #[arg(long, default_value_t = 32_000)]
+    pub bitrate: u32,
+    /// Encrypt every Opus frame with SFrame (AES-128-GCM, key id 0) under this base key,
+    /// given as 16-64 bytes of hexadecimal. Peers without the key cannot decode the stream.
+    #[arg(long, value_name = "HEX")]
+    pub e2ee_key: Option<String>,
+    /// Wait this long after writing the SDP before sending the first packet (time for the
+    /// receiver to start).
+    #[arg(long, default_value_t = 0)]
+    pub start_delay_ms: u64,
+}
+
+/// Run the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if !is_dynamic_pt(args.pt) {
+        bail!(
+            "--pt must be a dynamic payload type (96-127), got {}",
+            args.pt
+        );
+    }
+    let audio = wav::read(&args.input, "input")?;
+    let cfg = OpusEncoderConfig::voice(audio.rate, 1).bitrate(args.bitrate);
+    let mut enc = OpusEncoder::new(&cfg).with_context(|| {
+        format!(
+            "{}: Opus takes 8/12/16/24/48 kHz audio and 6000-510000 bps; resample first or change --bitrate",
+            args.input.display()
+        )
+    })?;
+    let mut e2ee = match &args.e2ee_key {
+        Some(hex) => Some(SframeSender::new(
+            CipherSuite::default(),
+            0,
+            &parse_key(hex)?,
+        )?),
+        None => None,
+    };
+
+    let bind: SocketAddr = match args.dest.ip() {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket =
+        UdpSocket::bind(bind).with_context(|| format!("cannot bind a UDP socket on {bind}"))?;
+    socket
+        .connect(args.dest)
+        .with_context(|| format!("cannot send to {}", args.dest))?;
+    let local = socket.local_addr()?;
+
+    let mut rng = rand::rng();
+    let ssrc = args.ssrc.unwrap_or_else(|| rng.random());
+    // Random first sequence number and timestamp (RFC 3550 5.1).
+    let mut pack = OpusPacketizer::new(ssrc, args.pt, rng.random(), rng.random());
+    if let Some(path) = &args.sdp {
+        let sdp = OpusSdp {
+            session_name: "parla".into(),
+            origin: local.ip(),
+            destination: args.dest.ip(),
+            port: args.dest.port(),
+            payload_type: args.pt,
+            stereo: false,
+            ptime_ms: PTIME.as_millis() as u32,
+            inband_fec: false,
+            ssrc: Some(ssrc),
+        };
+        // Write then rename, so a peer polling for the file never reads half of it.
+        let tmp = path.with_extension("sdp.part");
+        std::fs::write(&tmp, sdp.to_sdp())
+            .with_context(|| format!("cannot write SDP file '{}'", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot write SDP file '{}'", path.display()))?;
+    }
+    if args.start_delay_ms > 0 {
+        std::thread::sleep(Duration::from_millis(args.start_delay_ms));
+    }
+
+    let frame = enc.frame_samples();
+    let mut pcm = vec![0.0f32; frame];
+    let mut opus = [0u8; MAX_OPUS];
+    let mut protected = Vec::with_capacity(MAX_OPUS + 64);
+    let mut packet = [0u8; MAX_PACKET];
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut late_max = Duration::ZERO;
+    for (i, chunk) in audio.samples.chunks(frame).enumerate() {
+        // The last frame is padded with silence.
+        pcm[..chunk.len()].copy_from_slice(chunk);
+        pcm[chunk.len()..].fill(0.0);
+        let encoded = enc.encode(&pcm, &mut opus)?;
+        let payload = &opus[..encoded.len];
+        let payload = match e2ee.as_mut() {
+            Some(tx) => {
+                tx.protect_into(&[], payload, &mut protected)
+                    .map_err(|e| anyhow::anyhow!("SFrame protection failed: {e}"))?;
+                &protected[..]
+            }
+            None => payload,
+        };
+        let n = pack.packetize(payload, encoded.duration, &mut packet)?;
+        // Pacing: packet i leaves at start + i * 20 ms.
+        let due = start + PTIME * i as u32;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else {
+            late_max = late_max.max(now - due);
+        }
+        socket
+            .send(&packet[..n])
+            .with_context(|| format!("sending to {}", args.dest))?;
+        packets += 1;
+        bytes += n as u64;
+    }
+    let seconds = packets as f64 * PTIME.as_secs_f64();
+    println!(
+        "sent: {packets} packets ({seconds:.2} s of audio, {bytes} bytes) from {local} to {}",
+        args.dest
+    );
+    println!(
+        "stream: SSRC {ssrc:#010x}, payload type {}, Opus {} Hz mono at {} bps, {}",
+        args.pt,
+        audio.rate,
+        args.bitrate,
+        if e2ee.is_some() {
+            "SFrame AES-128-GCM (key id 0)"
+        } else {
+            "not encrypted"
+        }
+    );
+    println!(
+        "pacing: {:.2} s wall clock, latest packet {:.1} ms behind schedule",
+        start.elapsed().as_secs_f64(),
+        late_max.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
