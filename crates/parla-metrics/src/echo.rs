@@ -117,6 +117,8 @@ pub struct EchoSignals<'a> {
     pub echo: &'a [f32],
     /// The clean near-end speech at the microphone (empty when there is none).
     pub near: &'a [f32],
+    /// The canceller's own delay in samples: `out[i + out_delay]` corresponds to `mic[i]`.
+    pub out_delay: usize,
 }
 
 /// The result of [`measure`].
@@ -134,7 +136,9 @@ pub struct EchoReport {
 /// ignoring the first `settle_s` seconds (2 s in the project's acceptance figures).
 pub fn measure(s: EchoSignals<'_>, settle_s: f64) -> EchoReport {
     let frame_len = (s.rate / 100) as usize;
-    let n_frames = s.mic.len().min(s.out.len()).min(s.echo.len()) / frame_len.max(1);
+    // Line the output up with the microphone (the tail the delay pushes out is dropped).
+    let out = s.out.get(s.out_delay..).unwrap_or(&[]);
+    let n_frames = s.mic.len().min(out.len()).min(s.echo.len()) / frame_len.max(1);
     let skip = (settle_s * 100.0).ceil().max(0.0) as usize;
     let echo_on = frames_above(s.echo, frame_len, ACTIVE_BELOW_PEAK_DB);
     let (near_on, near_off) = if s.near.is_empty() {
@@ -149,7 +153,7 @@ pub fn measure(s: EchoSignals<'_>, settle_s: f64) -> EchoReport {
         .map(|i| at(&echo_on, i) && at(&near_off, i))
         .collect();
     let single_talk_frames = single.iter().skip(skip).filter(|&&b| b).count();
-    let erle = erle_db(s.mic, s.out, &single, frame_len, skip);
+    let erle = erle_db(s.mic, out, &single, frame_len, skip);
 
     let mut near_dt = Vec::new();
     let mut mic_dt = Vec::new();
@@ -160,7 +164,7 @@ pub fn measure(s: EchoSignals<'_>, settle_s: f64) -> EchoReport {
             let r = i * frame_len..(i + 1) * frame_len;
             near_dt.extend_from_slice(&s.near[r.clone()]);
             mic_dt.extend_from_slice(&s.mic[r.clone()]);
-            out_dt.extend_from_slice(&s.out[r]);
+            out_dt.extend_from_slice(&out[r]);
             frames += 1;
         }
     }
@@ -221,6 +225,7 @@ mod tests {
                 out: &mic,
                 echo: &echo,
                 near: &near,
+                out_delay: 0,
             },
             0.5,
         );
@@ -236,6 +241,7 @@ mod tests {
                 out: &near,
                 echo: &echo,
                 near: &near,
+                out_delay: 0,
             },
             0.5,
         );

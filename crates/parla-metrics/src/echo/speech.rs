@@ -88,7 +88,10 @@ pub fn synthesize(
             let target = VOWELS[rng.random_range(0..VOWELS.len())];
             let syl_f0 = talker.f0_hz * rng.random_range(0.88f32..1.12);
             let amp = rng.random_range(0.6f32..1.0);
-            for k in 0..syl {
+            // Each syllable is normalised to `amp` (RMS), so the level does not depend on how
+            // the harmonics happen to meet the formant peaks.
+            let mut buf = vec![0.0f32; syl];
+            for (k, slot) in buf.iter_mut().enumerate() {
                 let t = k as f32 / syl as f32;
                 // Syllable envelope: 25 ms attack, 40 ms release (raised cosine).
                 let att = (k as f32 / (0.025 * fs)).min(1.0);
@@ -131,7 +134,15 @@ pub fn synthesize(
                     }
                     v
                 };
-                out[pos + k] = env * sample;
+                *slot = env * sample;
+            }
+            let rms =
+                (buf.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / syl.max(1) as f64).sqrt();
+            if rms > 0.0 {
+                let g = amp / rms as f32;
+                for (o, v) in out[pos..pos + syl].iter_mut().zip(&buf) {
+                    *o = g * v;
+                }
             }
             vowel = target;
             pos += syl;
