@@ -46,7 +46,7 @@ fn render_and_capture_do_not_allocate() {
                         aec.process_into(m, &mut out, &mut meta).expect("capture");
                     }
                     let what = format!("{backend} {mode} {rate} Hz hint {hint:?}");
-                    let mut per_frame = || {
+                    let per_frame = || {
                         for (f, m) in &frames[100..] {
                             aec.process_render(f).expect("render");
                             aec.process_into(m, &mut out, &mut meta).expect("capture");
