@@ -4,6 +4,9 @@
 //!   10 ms frame) and [`EchoStage`] for stages that also take the far-end signal.
 //! - [`ns`]: noise suppression (nnnoiseless) with voice-activity probability, strength, bypass.
 //! - [`resample`]: streaming resampling (rubato), fixed-ratio and drift-adjustable.
+//! - [`aec`]: acoustic echo cancellation (WebRTC AEC3/AECM through webrtc-audio-processing, or
+//!   the pure-Rust sonora port), an [`EchoStage`].
+//! - [`stretch`]: pitch-preserving time stretching for the jitter buffer.
 //! - [`chain`]: [`SendChain`], which runs the stages in order on 10 ms frames between a
 //!   device/file rate and the processing and output rates, with per-stage timing.
 //!
@@ -17,8 +20,10 @@
 //! assert_eq!(cleaned.len(), mic.len());
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// `unsafe` is allowed only in the module that wraps the native echo canceller (STYLE.md F1).
+#![deny(unsafe_code)]
 
+pub mod aec;
 pub mod chain;
 pub mod ns;
 pub mod resample;

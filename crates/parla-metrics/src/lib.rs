@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod echo;
 pub mod signal;
 
 pub use signal::{align, estimate_delay, rms_db, segmental_snr_db, si_sdr_db};

@@ -1,0 +1,274 @@
+//! Seeded echo scenarios: far-end speech played into a synthetic room and picked up by the
+//! microphone after a bulk delay, with or without near-end speech and background noise.
+//!
+//! Everything comes from one seed (see [`ScenarioConfig::seed`]), so a failing case can be
+//! regenerated exactly. The room impulse response is a direct path, a few early reflections and
+//! an exponentially decaying velvet-noise tail (sparse random-sign taps, about 2000 per second,
+//! as in velvet-noise reverberation), which is realistic enough for a linear echo canceller and
+//! cheap to convolve because it is sparse.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::speech::{Talker, synthesize};
+
+/// The echo path: loudspeaker to microphone through a room.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Room {
+    /// Delay before the direct sound arrives (device buffers + acoustic path), ms (20-200 in
+    /// the acceptance cases).
+    pub bulk_delay_ms: f64,
+    /// Reverberation time (decay by 60 dB), ms.
+    pub rt60_ms: f64,
+    /// Length of the impulse response after the direct sound, ms.
+    pub length_ms: f64,
+    /// Total echo path gain, dB (the echo return loss is its negative).
+    pub gain_db: f64,
+}
+
+impl Room {
+    /// A laptop in a small, damped office: 40 ms bulk delay, short tail.
+    pub const SMALL: Room = Room {
+        bulk_delay_ms: 40.0,
+        rt60_ms: 150.0,
+        length_ms: 120.0,
+        gain_db: -6.0,
+    };
+    /// A phone on speaker in a living room: 150 ms bulk delay, longer tail.
+    pub const LIVING_ROOM: Room = Room {
+        bulk_delay_ms: 150.0,
+        rt60_ms: 350.0,
+        length_ms: 300.0,
+        gain_db: -6.0,
+    };
+}
+
+/// One impulse-response tap: `(sample offset, gain)`.
+pub type Tap = (usize, f32);
+
+/// A sparse room impulse response for `room` at `rate` Hz.
+pub fn impulse_response(rate: u32, room: &Room, rng: &mut ChaCha8Rng) -> Vec<Tap> {
+    let fs = f64::from(rate);
+    let direct = (room.bulk_delay_ms * fs / 1000.0).round() as usize;
+    let mut taps: Vec<Tap> = vec![(direct, 1.0)];
+    let decay = |t_s: f64| (-6.907_755 * t_s * 1000.0 / room.rt60_ms.max(1.0)).exp();
+    // Early reflections in the first 25 ms.
+    for _ in 0..8 {
+        let t = rng.random_range(0.001..0.025);
+        let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+        let a = sign * rng.random_range(0.2..0.7) * decay(t);
+        taps.push((direct + (t * fs) as usize, a as f32));
+    }
+    // Velvet-noise tail: one tap per cell of fs/2000 samples.
+    let cell = (fs / 2000.0).max(1.0) as usize;
+    let start = direct + (0.002 * fs) as usize;
+    let end = direct + (room.length_ms * fs / 1000.0) as usize;
+    let mut pos = start;
+    while pos + cell <= end {
+        let at = pos + rng.random_range(0..cell);
+        let t = (at - direct) as f64 / fs;
+        let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+        taps.push((at, (sign * 0.35 * decay(t)) as f32));
+        pos += cell;
+    }
+    let energy: f64 = taps.iter().map(|&(_, a)| f64::from(a).powi(2)).sum();
+    let scale = (10f64.powf(room.gain_db / 20.0) / energy.sqrt()) as f32;
+    taps.iter_mut().for_each(|t| t.1 *= scale);
+    taps
+}
+
+/// `x` through the sparse impulse response `taps`, cut to `x.len()`.
+pub fn convolve(x: &[f32], taps: &[Tap]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    for &(off, a) in taps {
+        if off >= x.len() {
+            continue;
+        }
+        for (o, &v) in y[off..].iter_mut().zip(x) {
+            *o += a * v;
+        }
+    }
+    y
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScenarioConfig {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// Length, seconds.
+    pub seconds: f64,
+    /// The echo path.
+    pub room: Room,
+    /// Whether the near end talks (from 3 s on, in spurts that overlap the far end: double
+    /// talk), or stays silent (far-end single talk only).
+    pub near_talk: bool,
+    /// Background noise level at the microphone in dBFS, or `None` for none.
+    pub noise_dbfs: Option<f64>,
+    /// Level of the far-end speech as played, dBFS (active speech).
+    pub far_dbfs: f64,
+    /// Level of the near-end speech at the microphone, dBFS (active speech).
+    pub near_dbfs: f64,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+}
+
+impl ScenarioConfig {
+    /// Far-end single talk at `rate` through `room`, 8 s, no noise, seed `seed`.
+    pub fn single_talk(rate: u32, room: Room, seed: u64) -> Self {
+        ScenarioConfig {
+            rate,
+            seconds: 8.0,
+            room,
+            near_talk: false,
+            noise_dbfs: None,
+            far_dbfs: -20.0,
+            near_dbfs: -28.0,
+            seed,
+        }
+    }
+
+    /// Double talk from 3 s on, otherwise as [`ScenarioConfig::single_talk`].
+    pub fn double_talk(rate: u32, room: Room, seed: u64) -> Self {
+        ScenarioConfig {
+            near_talk: true,
+            ..Self::single_talk(rate, room, seed)
+        }
+    }
+
+    /// The same scenario with background noise at `dbfs`.
+    pub fn with_noise(self, dbfs: f64) -> Self {
+        ScenarioConfig {
+            noise_dbfs: Some(dbfs),
+            ..self
+        }
+    }
+
+    /// Generate the signals.
+    pub fn generate(&self) -> Scenario {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let len = (self.seconds * f64::from(self.rate)) as usize;
+        // Far end: talk spurts of 2-4 s separated by 0.3-0.7 s pauses.
+        let mut far_spurts = Vec::new();
+        let mut t = 0.2;
+        while t < self.seconds - 0.5 {
+            let end = (t + rng.random_range(2.0..4.0)).min(self.seconds - 0.2);
+            far_spurts.push((t, end));
+            t = end + rng.random_range(0.3..0.7);
+        }
+        let far = synthesize(
+            self.rate,
+            len,
+            &far_spurts,
+            Talker::LOW,
+            self.far_dbfs,
+            &mut rng,
+        );
+        let rir = impulse_response(self.rate, &self.room, &mut rng);
+        let echo = convolve(&far, &rir);
+        let near = if self.near_talk {
+            // Near end: 1.2 s spurts from 3 s on, every 2.5 s.
+            let mut spurts = Vec::new();
+            let mut t = 3.0;
+            while t + 0.6 < self.seconds {
+                spurts.push((t, (t + 1.2).min(self.seconds - 0.1)));
+                t += 2.5;
+            }
+            synthesize(
+                self.rate,
+                len,
+                &spurts,
+                Talker::HIGH,
+                self.near_dbfs,
+                &mut rng,
+            )
+        } else {
+            vec![0.0; len]
+        };
+        let noise = match self.noise_dbfs {
+            Some(db) => pink_noise(len, db, &mut rng),
+            None => vec![0.0; len],
+        };
+        let mic = (0..len).map(|i| echo[i] + near[i] + noise[i]).collect();
+        Scenario {
+            rate: self.rate,
+            far,
+            echo,
+            near,
+            noise,
+            mic,
+        }
+    }
+}
+
+/// The signals of one scenario, all mono at `rate` and of equal length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Sample rate, Hz.
+    pub rate: u32,
+    /// The far-end signal as played by the loudspeaker: the echo canceller's reference.
+    pub far: Vec<f32>,
+    /// The echo of `far` at the microphone.
+    pub echo: Vec<f32>,
+    /// The clean near-end speech at the microphone (zeros without near-end talk).
+    pub near: Vec<f32>,
+    /// The background noise at the microphone (zeros without noise).
+    pub noise: Vec<f32>,
+    /// What the microphone records: `echo + near + noise`.
+    pub mic: Vec<f32>,
+}
+
+/// Noise with a spectrum falling towards high frequencies (white noise through a one-pole
+/// low-pass, plus a white floor), at an RMS of `dbfs`.
+fn pink_noise(len: usize, dbfs: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let mut lp = 0.0f32;
+    let mut x: Vec<f32> = (0..len)
+        .map(|_| {
+            let w = rng.random_range(-1.0f32..1.0);
+            lp = 0.95 * lp + 0.05 * w;
+            4.0 * lp + 0.1 * w
+        })
+        .collect();
+    let rms = (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / len.max(1) as f64).sqrt();
+    if rms > 0.0 {
+        let g = (10f64.powf(dbfs / 20.0) / rms) as f32;
+        x.iter_mut().for_each(|v| *v *= g);
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::{estimate_delay, rms_db};
+
+    #[test]
+    fn echo_arrives_after_the_bulk_delay_with_the_room_gain() {
+        let rate = 16_000;
+        let room = Room {
+            bulk_delay_ms: 100.0,
+            ..Room::SMALL
+        };
+        let s = ScenarioConfig::single_talk(rate, room, 7).generate();
+        let (lag, c) = estimate_delay(&s.far, &s.echo, 2000);
+        assert_eq!(lag, 1600, "correlation {c}");
+        let gain = rms_db(&s.echo) - rms_db(&s.far);
+        assert!((gain - room.gain_db).abs() < 2.0, "{gain}");
+        assert!(s.near.iter().all(|&v| v == 0.0));
+        assert_eq!(s.mic, s.echo);
+    }
+
+    #[test]
+    fn double_talk_adds_near_speech_and_noise() {
+        let s = ScenarioConfig::double_talk(16_000, Room::SMALL, 3)
+            .with_noise(-60.0)
+            .generate();
+        assert!(s.near[..3 * 16_000 - 1].iter().all(|&v| v == 0.0));
+        assert!(rms_db(&s.near[3 * 16_000..4 * 16_000]) > -40.0);
+        assert!((rms_db(&s.noise) + 60.0).abs() < 0.5);
+        let again = ScenarioConfig::double_talk(16_000, Room::SMALL, 3)
+            .with_noise(-60.0)
+            .generate();
+        assert_eq!(s, again);
+    }
+}
