@@ -233,3 +233,98 @@ fn noise_suppression_at_16k_processing_needs_no_ns() {
     ok.push("--no-ns");
     assert!(parla(&ok).status.success());
 }
+
+/// Energy of `x` from sample `from` on.
+fn energy(x: &[f32], from: usize) -> f64 {
+    x[from.min(x.len())..]
+        .iter()
+        .map(|&v| f64::from(v).powi(2))
+        .sum()
+}
+
+fn read_mono(path: &Path) -> Vec<f32> {
+    hound::WavReader::open(path)
+        .unwrap()
+        .samples::<i16>()
+        .map(|s| f32::from(s.unwrap()) / 32768.0)
+        .collect()
+}
+
+fn write_mono(path: &Path, x: &[f32]) {
+    let mut w = hound::WavWriter::create(path, spec(48_000, 1, 16, false)).unwrap();
+    for &v in x {
+        w.write_sample((v * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn far_end_echo_is_cancelled_and_aec_off_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let far_path = sample("far_speech_clean.wav");
+    let far = read_mono(&far_path);
+    // The microphone hears the loudspeaker 50 ms later at half level (no near-end talker).
+    let delay = 2400;
+    let mut mic = vec![0.0f32; far.len()];
+    for i in delay..far.len() {
+        mic[i] = 0.5 * far[i - delay];
+    }
+    let mic_path = dir.path().join("mic.wav");
+    write_mono(&mic_path, &mic);
+    let from = 2 * 48_000; // ERLE after the first 2 s, as the issue measures it
+    let mut erle = Vec::new();
+    for mode in ["aec3", "off"] {
+        let out_path = dir.path().join(format!("out_{mode}.wav"));
+        let out = parla(&[
+            "process",
+            "--mic",
+            mic_path.to_str().unwrap(),
+            "--far",
+            far_path.to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+            "--aec",
+            mode,
+            "--no-ns",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cleaned = read_mono(&out_path);
+        assert_eq!(cleaned.len(), mic.len());
+        let e = 10.0 * (energy(&mic, from) / energy(&cleaned, from).max(1e-12)).log10();
+        eprintln!("--aec {mode}: echo reduced by {e:.1} dB after 2 s");
+        erle.push(e);
+    }
+    assert!(
+        erle[0] >= 20.0,
+        "AEC3 removed only {:.1} dB of echo",
+        erle[0]
+    );
+    assert!(
+        erle[1].abs() < 1.0,
+        "with --aec off the echo must stay: {:.1} dB",
+        erle[1]
+    );
+}
+
+#[test]
+fn unknown_aec_mode_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mic = sample("near_speech_clean.wav");
+    let out = parla(&[
+        "process",
+        "--mic",
+        mic.to_str().unwrap(),
+        "--far",
+        mic.to_str().unwrap(),
+        "--out",
+        dir.path().join("o.wav").to_str().unwrap(),
+        "--aec",
+        "loud",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("echo canceller mode"));
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use parla_dsp::aec::{AecConfig, AecMode, EchoCanceller};
 use parla_dsp::chain::{SendChain, SendChainConfig};
 use parla_dsp::resample::ResampleMode;
 use serde::Serialize;
@@ -18,7 +19,8 @@ pub struct Args {
     /// stereo; stereo is downmixed).
     #[arg(long)]
     pub mic: PathBuf,
-    /// The far-end (loudspeaker) signal played while the microphone recorded, same rate as --mic.
+    /// The far-end (loudspeaker) signal played while the microphone recorded, same rate as --mic;
+    /// its echo is cancelled from the microphone signal (see --aec).
     #[arg(long)]
     pub far: Option<PathBuf>,
     /// Where to write the processed signal (mono WAV at the input's rate).
@@ -33,6 +35,12 @@ pub struct Args {
     /// Noise-suppression strength, 0 (none) to 1 (full).
     #[arg(long, default_value_t = 1.0)]
     pub ns_strength: f32,
+    /// Echo canceller run when --far is given: aec3 (WebRTC AEC3), mobile (AECM) or off.
+    #[arg(long, default_value = "aec3")]
+    pub aec: AecMode,
+    /// Hint for the echo path delay in milliseconds (optional; AEC3 estimates it itself).
+    #[arg(long)]
+    pub delay_ms: Option<u16>,
     /// Use the drift-adjustable resampler instead of the fixed-ratio one.
     #[arg(long)]
     pub adjustable_resampler: bool,
@@ -65,6 +73,8 @@ pub struct Report {
     pub mic: String,
     /// Far-end file, if any.
     pub far: Option<String>,
+    /// Echo canceller mode (`off` without a far-end file).
+    pub aec: String,
     /// Output file.
     pub out: String,
     /// Input (and output) rate.
@@ -128,10 +138,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ResampleMode::Fixed
         });
     let mut chain = SendChain::new(cfg).context("cannot build the send chain")?;
-    if far.is_some() {
-        eprintln!(
-            "parla: note: --far is read and checked, but this build has no echo canceller yet; the far end is not used"
-        );
+    let aec = if far.is_some() {
+        args.aec
+    } else {
+        AecMode::Off
+    };
+    if aec != AecMode::Off {
+        let config = AecConfig::new().mode(aec).stream_delay_ms(args.delay_ms);
+        chain
+            .set_echo_canceller(Box::new(EchoCanceller::new(config)))
+            .context("cannot start the echo canceller")?;
     }
 
     let bar = indicatif::ProgressBar::new(mic.samples.len() as u64);
@@ -158,6 +174,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report = Report {
         mic: args.mic.display().to_string(),
         far: args.far.as_ref().map(|p| p.display().to_string()),
+        aec: aec.to_string(),
         out: args.out.display().to_string(),
         rate: mic.rate,
         input_channels: mic.channels,
@@ -191,8 +208,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn print_summary(r: &Report) {
     println!(
-        "processed {:.2} s of audio at {} Hz ({} frames of 10 ms at {} Hz), chain delay {:.2} ms (compensated)",
-        r.seconds, r.rate, r.frames, r.processing_rate, r.chain_delay_ms
+        "processed {:.2} s of audio at {} Hz ({} frames of 10 ms at {} Hz), echo canceller {}, chain delay {:.2} ms (compensated)",
+        r.seconds, r.rate, r.frames, r.processing_rate, r.aec, r.chain_delay_ms
     );
     println!(
         "{:<14} {:>8} {:>10} {:>10} {:>10}",
