@@ -16,6 +16,12 @@ pub const MAX_STARTED: usize = 8;
 const START_MARKS: usize = 64;
 /// Concealment of at least this long counts as an interruption, ms.
 pub const INTERRUPTION_MS: u64 = 150;
+/// The default backlog bound ([`JitterConfig::max_backlog_ms`]): none (a stall is waited out
+/// and its packets are played, accelerated). See docs/JITTER.md for the trade-off.
+pub const DEFAULT_MAX_BACKLOG_MS: f64 = f64::INFINITY;
+/// The backlog bound of the low-delay preset ([`JitterConfig::low_delay`]), ms (tuned on the
+/// evaluation with seed 1, docs/JITTER.md).
+pub const LOW_DELAY_MAX_BACKLOG_MS: f64 = 60.0;
 
 /// Configuration (a builder with chained setters).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,6 +44,11 @@ pub struct JitterConfig {
     pub fast_accelerate_above_ms: f64,
     /// Preemptively expand when the playout offset is this far below the target, ms.
     pub expand_below_ms: f64,
+    /// Backlog bound, ms: when the playout offset is more than this above the target (after
+    /// a stall the buffer waited out by concealing), queued packets are discarded (counted in
+    /// [`JitterStats::flushed_packets`]) to get back to the target at once instead of
+    /// accelerating through the backlog. Infinite: never discard, always accelerate.
+    pub max_backlog_ms: f64,
 }
 
 impl JitterConfig {
@@ -54,7 +65,26 @@ impl JitterConfig {
             accelerate_above_ms: 10.0,
             fast_accelerate_above_ms: 80.0,
             expand_below_ms: 3.0,
+            max_backlog_ms: DEFAULT_MAX_BACKLOG_MS,
         }
+    }
+
+    /// The low-delay preset: [`HistogramTuning::parla_low_delay`] (85th percentile) and a
+    /// backlog bound of [`LOW_DELAY_MAX_BACKLOG_MS`]. It accepts some late loss (packets too far
+    /// behind after a stall are dropped) for much less delay on bursty links, like a fixed
+    /// buffer; the default instead loses almost nothing late. See docs/JITTER.md.
+    ///
+    /// [`HistogramTuning::parla_low_delay`]: crate::HistogramTuning::parla_low_delay
+    pub fn low_delay(mut self) -> Self {
+        self.policy = DelayPolicy::Histogram(crate::HistogramTuning::parla_low_delay());
+        self.max_backlog_ms = LOW_DELAY_MAX_BACKLOG_MS;
+        self
+    }
+
+    /// Set the backlog bound ([`JitterConfig::max_backlog_ms`]).
+    pub fn max_backlog_ms(mut self, ms: f64) -> Self {
+        self.max_backlog_ms = ms;
+        self
     }
 
     /// Set the delay policy.
@@ -145,6 +175,10 @@ pub struct PullReport {
     pub lost: Option<(i64, i64)>,
     /// The missing packet being concealed, when known.
     pub concealed_seq: Option<i64>,
+    /// Packets discarded by the backlog bound in this pull (first and last extended sequence
+    /// number of the skipped range; sequence numbers in it that never arrived are counted
+    /// lost, the others flushed).
+    pub flushed: Option<(i64, i64)>,
     /// Samples added (positive) or removed (negative) by time stretching.
     pub stretched: i64,
 }
@@ -157,6 +191,7 @@ impl PullReport {
             n_started: 0,
             lost: None,
             concealed_seq: None,
+            flushed: None,
             stretched: 0,
         }
     }
@@ -333,7 +368,8 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         }
         if !(cfg.accelerate_above_ms >= 0.0
             && cfg.fast_accelerate_above_ms >= cfg.accelerate_above_ms
-            && cfg.expand_below_ms >= 0.0)
+            && cfg.expand_below_ms >= 0.0
+            && cfg.max_backlog_ms >= 0.0)
         {
             return bad(
                 "accelerate_above_ms",
@@ -733,6 +769,65 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         }
     }
 
+    /// Whether the playout offset is more than the backlog bound above the target.
+    fn over_backlog(&self, now_us: i64) -> bool {
+        match self.delay.target_us() {
+            Some(target) if self.cfg.max_backlog_ms.is_finite() => {
+                self.effective_offset_us(now_us) - target
+                    > (self.cfg.max_backlog_ms * 1000.0) as i64
+            }
+            _ => false,
+        }
+    }
+
+    /// The backlog bound: when the offset is more than `max_backlog_ms` above the target,
+    /// skip to the newest queued packet that does not take the offset below the target,
+    /// discarding the queued packets before it (NetEq discards packets older than its playout
+    /// point in the same way instead of playing a long backlog).
+    fn flush_backlog(&mut self, now_us: i64, rep: &mut PullReport) {
+        // RT: walks the preallocated queue.
+        let (Some(target), true) = (self.delay.target_us(), self.cfg.max_backlog_ms.is_finite())
+        else {
+            return;
+        };
+        let excess = self.effective_offset_us(now_us) - target;
+        if excess <= (self.cfg.max_backlog_ms * 1000.0) as i64 || self.order.len() < 2 {
+            return;
+        }
+        let want_ts = self.decoded_end_ts + excess * self.rate / 1_000_000;
+        // The newest queued packet starting at or before `want_ts`.
+        let slots = &self.slots;
+        let Some(keep) = self
+            .order
+            .iter()
+            .rposition(|&o| slots[o as usize].ts <= want_ts)
+        else {
+            return;
+        };
+        if keep == 0 {
+            return;
+        }
+        let s = &self.slots[self.order[keep] as usize];
+        let (seq, ts) = (s.seq, s.ts);
+        if ts <= self.decoded_end_ts {
+            return;
+        }
+        let first = self.last_seq + 1;
+        let dropped = keep as u64;
+        for i in 0..keep {
+            let idx = self.order[i];
+            self.free.push(idx);
+        }
+        self.order.drain(..keep);
+        self.stats.flushed_packets += dropped;
+        self.stats.packets_lost += ((seq - first).max(0) as u64).saturating_sub(dropped);
+        rep.flushed = Some((first, seq - 1));
+        self.decoded_end_ts = ts;
+        self.last_seq = seq - 1;
+        self.ensure_tail();
+        self.expand_wait = 0;
+    }
+
     fn stretch(&mut self, now_us: i64, rep: &mut PullReport) {
         let Some(target) = self.delay.target_us() else {
             return;
@@ -866,6 +961,9 @@ impl<D: AudioDecoder> JitterBuffer<D> {
             State::Playing => {}
         }
         let mut rep = PullReport::new(Action::Normal);
+        if self.fut_len < self.frame {
+            self.flush_backlog(now_us, &mut rep);
+        }
         let mut guard = 0;
         while self.fut_len < self.frame && guard < 64 {
             guard += 1;
@@ -905,6 +1003,12 @@ impl<D: AudioDecoder> JitterBuffer<D> {
                 }
                 Step::Expand(missing) => {
                     self.synth(false);
+                    if missing.is_none() && self.over_backlog(now_us) {
+                        // Waiting longer would take the delay past the backlog bound: the
+                        // playout point moves on with the concealment, and packets older than
+                        // it are dropped as late when they arrive.
+                        self.decoded_end_ts += self.frame as i64;
+                    }
                     if self.conceal_run == 0 {
                         self.stats.concealment_events += 1;
                     }

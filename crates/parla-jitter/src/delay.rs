@@ -86,6 +86,18 @@ impl HistogramTuning {
     }
 }
 
+impl HistogramTuning {
+    /// The low-delay variant of [`HistogramTuning::parla`]: the 85th percentile of the
+    /// relative delay instead of the 95th (the quantile is the late-loss budget of the
+    /// estimate), for use with a backlog bound ([`crate::JitterConfig::low_delay`]).
+    pub const fn parla_low_delay() -> Self {
+        HistogramTuning {
+            quantile: 0.85,
+            ..HistogramTuning::parla()
+        }
+    }
+}
+
 /// Which estimator sets the target.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]

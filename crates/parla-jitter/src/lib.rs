@@ -20,13 +20,16 @@
 //! - **Per 10 ms** the buffer decodes the due packet; if it is missing it recovers it from the
 //!   next packet's FEC, or conceals (expand) while the gap lasts and then skips to the next
 //!   packet (merge, with a cross-fade); with an empty buffer it keeps concealing, which raises
-//!   the delay instead of losing the packets of a delay spike. During DTX it plays comfort noise.
+//!   the delay instead of losing the packets of a delay spike, unless a backlog bound is set
+//!   ([`JitterConfig::max_backlog_ms`], the low-delay preset [`JitterConfig::low_delay`]): then
+//!   packets too far behind the target are dropped as late. During DTX it plays comfort noise.
 //!   Between those, it keeps the playout offset near the target: accelerate by one pitch period
 //!   above the target, fast accelerate far above it, preemptive expand below it, using the
 //!   pitch-synchronous stretcher of `parla_dsp::stretch`.
 //! - **Decoder**: any [`AudioDecoder`]; the trait is shaped for Opus (10-60 ms packets, in-band
-//!   FEC, DTX and comfort noise). [`pcm`] is a simple deterministic PCM payload for tests and
-//!   tools until the Opus adapter lands.
+//!   FEC, DTX and comfort noise). The Opus adapter is `opus::OpusAudioDecoder` (feature
+//!   `opus`, on by default); [`pcm`] is a simple deterministic PCM payload for tests and tools
+//!   that need exact, codec-free audio.
 //!
 //! # Example: the owner's loop
 //! ```no_run
@@ -53,6 +56,8 @@ pub mod buffer;
 pub mod decoder;
 pub mod delay;
 pub mod error;
+#[cfg(feature = "opus")]
+pub mod opus;
 pub mod pcm;
 pub mod replay;
 pub mod seq;

@@ -200,6 +200,8 @@ pub fn replay(
     let mut last_concealed: i64 = -1;
     let mut last_expanded_tick = u64::MAX;
     let mut pulls = 0u64;
+    // Which sequence numbers went into the buffer (for the rows of flushed packets).
+    let mut inserted = vec![false; n_sent];
     let to_trace = |ext: i64| ext - SEQ_BASE as i64;
     loop {
         while next < arrivals.len() && arrivals[next].arrival_us <= t {
@@ -217,7 +219,11 @@ pub fn replay(
                 timestamp: ((p.seq * n as u64 + TS_BASE) & 0xffff_ffff) as u32,
                 payload: &payload,
             };
-            if let Ok(InsertOutcome::Late) = jb.insert(pkt, MediaTime::from_micros(p.arrival_us)) {
+            let res = jb.insert(pkt, MediaTime::from_micros(p.arrival_us));
+            if let Ok(InsertOutcome::Inserted { .. }) = res {
+                inserted[p.seq as usize] = true;
+            }
+            if let Ok(InsertOutcome::Late) = res {
                 out.rows.push(ScheduleRow {
                     play_us: p.arrival_us,
                     seq: p.seq as i64,
@@ -263,6 +269,18 @@ pub fn replay(
         }
         if accelerated && let Some(row) = pending.as_mut() {
             row.action = ScheduleAction::Accelerated;
+        }
+        if let Some((a, b)) = rep.flushed {
+            for ext in a..=b.min(a + 10_000) {
+                let seq = to_trace(ext);
+                if usize::try_from(seq).is_ok_and(|i| i < n_sent && inserted[i]) {
+                    out.rows.push(ScheduleRow {
+                        play_us: t,
+                        seq,
+                        action: ScheduleAction::DroppedLate,
+                    });
+                }
+            }
         }
         if let Some((a, b)) = rep.lost {
             for ext in a..=b.min(a + 1000) {

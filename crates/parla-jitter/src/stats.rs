@@ -25,6 +25,10 @@ pub struct JitterStats {
     pub duplicate_packets: u64,
     /// Packets that arrived after a packet with a higher sequence number.
     pub reordered_packets: u64,
+    /// Packets that arrived in time but were discarded by the backlog bound (too far behind
+    /// the target after a stall; [`crate::JitterConfig::max_backlog_ms`]). Late loss is
+    /// `late_packets + flushed_packets`.
+    pub flushed_packets: u64,
     /// Packets dropped because every slot was taken (the oldest goes).
     pub overflow_discards: u64,
     /// Payloads refused (too large or malformed).

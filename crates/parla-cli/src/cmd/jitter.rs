@@ -78,6 +78,12 @@ pub struct EvalArgs {
     /// Tuning experiments: override Parla's reference window, ms.
     #[arg(long)]
     window_ms: Option<f64>,
+    /// Backlog bound of Parla's buffer, ms (`inf`: accelerate through every backlog).
+    #[arg(long, default_value_t = parla_jitter::buffer::DEFAULT_MAX_BACKLOG_MS)]
+    max_backlog_ms: f64,
+    /// Backlog bound of the two adaptive baselines' buffer, ms (`inf`: none).
+    #[arg(long, default_value_t = parla_jitter::buffer::DEFAULT_MAX_BACKLOG_MS)]
+    baseline_backlog_ms: f64,
 }
 
 impl EvalArgs {
@@ -155,6 +161,7 @@ fn replay_cmd(a: ReplayArgs) -> anyhow::Result<()> {
                 "fec_recovered": s.fec_recovered,
                 "packets_lost": s.packets_lost,
                 "late_packets": s.late_packets,
+                "flushed_packets": s.flushed_packets,
                 "duplicate_packets": s.duplicate_packets,
                 "reordered_packets": s.reordered_packets,
                 "overflow_discards": s.overflow_discards,
@@ -215,10 +222,16 @@ fn series(pk: &[TracePacket], play: &[Option<u64>]) -> Vec<(f64, f64)> {
 }
 
 /// Run one scenario through the four algorithms.
+///
+/// `parla_backlog_ms` and `baseline_backlog_ms` are the buffer's backlog bound
+/// ([`parla_jitter::JitterConfig::max_backlog_ms`]) for Parla and for the two adaptive
+/// baselines.
 pub fn evaluate(
     name: &str,
     rows: &[PacketRecord],
     parla: DelayPolicy,
+    parla_backlog_ms: f64,
+    baseline_backlog_ms: f64,
 ) -> anyhow::Result<ScenarioResult> {
     let (pk, n) = received(rows);
     let fixed = replay::fixed_schedule(&pk, n, 60.0);
@@ -227,11 +240,17 @@ pub fn evaluate(
     let mut ser: [Vec<(f64, f64)>; 4] = Default::default();
     metrics[0] = replay::metrics(&pk, n, &fixed, 1.0 - played as f64 / n.max(1) as f64);
     ser[0] = series(&pk, &fixed);
-    for (i, pol) in [DelayPolicy::exp_average(), DelayPolicy::neteq(), parla]
-        .into_iter()
-        .enumerate()
+    for (i, (pol, backlog)) in [
+        (DelayPolicy::exp_average(), baseline_backlog_ms),
+        (DelayPolicy::neteq(), baseline_backlog_ms),
+        (parla, parla_backlog_ms),
+    ]
+    .into_iter()
+    .enumerate()
     {
-        let out = replay::replay(&pk, n, &ReplayConfig::new(pol))?;
+        let mut cfg = ReplayConfig::new(pol);
+        cfg.buffer = cfg.buffer.max_backlog_ms(backlog);
+        let out = replay::replay(&pk, n, &cfg)?;
         metrics[i + 1] = replay::metrics(&pk, n, &out.play_us, out.stats.expand_rate());
         ser[i + 1] = series(&pk, &out.play_us);
     }
@@ -423,7 +442,13 @@ fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        results.push(evaluate(s.name, &rows, a.parla())?);
+        results.push(evaluate(
+            s.name,
+            &rows,
+            a.parla(),
+            a.max_backlog_ms,
+            a.baseline_backlog_ms,
+        )?);
     }
     anyhow::ensure!(!results.is_empty(), "no scenario could run");
     std::fs::create_dir_all(&a.out_dir)
