@@ -132,3 +132,41 @@ pub fn delay_ms(sent: &[f32], heard: &[f32], max_ms: usize) -> (f64, f64) {
         parla_metrics::signal::estimate_delay(&to_8k(sent), &to_8k(heard), max_ms * 8);
     (lag as f64 / 8.0, corr)
 }
+
+/// Median over 0.5 s windows of `heard` (with speech in them) of the best correlation with
+/// `sent` at a delay of up to `max_ms`: robust to the jitter buffer's time stretching, which
+/// moves the delay during a call and lowers a whole-signal correlation.
+pub fn windowed_corr(sent: &[f32], heard: &[f32], max_ms: usize) -> f64 {
+    let to_8k = |x: &[f32]| -> Vec<f32> {
+        x.chunks_exact(6)
+            .map(|c| c.iter().sum::<f32>() / 6.0)
+            .collect()
+    };
+    let (s, h) = (to_8k(sent), to_8k(heard));
+    let (win, max_lag) = (4_000, max_ms * 8);
+    let mut corrs: Vec<f64> = Vec::new();
+    let mut start = max_lag;
+    while start + win <= h.len() && start <= s.len() {
+        let w = &h[start..start + win];
+        let energy: f64 = w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / win as f64;
+        if energy > 1e-5 {
+            // `w` is `s` delayed by some lag: slide the reference (4-sample steps at 8 kHz).
+            let mut best = f64::NEG_INFINITY;
+            for lag in (0..=max_lag).step_by(4) {
+                let r0 = start - lag;
+                if r0 + win > s.len() {
+                    continue;
+                }
+                let (_, c) = parla_metrics::signal::estimate_delay(&s[r0..r0 + win], w, 0);
+                best = best.max(c);
+            }
+            corrs.push(best);
+        }
+        start += win;
+    }
+    if corrs.is_empty() {
+        return 0.0;
+    }
+    corrs.sort_by(f64::total_cmp);
+    corrs[corrs.len() / 2]
+}
