@@ -64,7 +64,6 @@ pub enum AeadError {
 type Ctr32<B> = StreamCipherCoreWrapper<CtrCore<B, ctr::flavors::Ctr32BE>>;
 
 /// Per-key cipher state, computed once when the key is installed.
-#[derive(Clone)]
 enum Cipher {
     Gcm128(Aes128Gcm),
     Gcm256(Aes256Gcm),
@@ -78,8 +77,8 @@ enum Cipher {
 ///
 /// [`SframeKey`] derives one from a base key; this type also takes a raw key, which is how the
 /// RFC's raw AES-CTR-HMAC known-answer tests reach the same code the call uses. Its `Debug`
-/// output shows the suite only; the key schedules are zeroized on drop.
-#[derive(Clone)]
+/// output shows the suite only; the key schedules are zeroized on drop. It is not `Clone`, so
+/// key material is not copied around.
 pub struct SframeAead {
     suite: CipherSuite,
     cipher: Cipher,
@@ -298,8 +297,7 @@ fn label<const N: usize>(prefix: &[u8], suite: CipherSuite, key_id: u64) -> [u8;
 /// from a base key and key id by the RFC 9605 4.4.2 key schedule.
 ///
 /// Its `Debug` output shows the suite and key id only; the salt and key schedules are zeroized
-/// on drop.
-#[derive(Clone)]
+/// on drop. Not `Clone`.
 pub struct SframeKey {
     key_id: u64,
     aead: SframeAead,
