@@ -37,6 +37,9 @@ pub struct SendChainConfig {
     pub processing_rate: u32,
     /// Rate of the signal pulled out (the codec rate live; the input rate offline).
     pub output_rate: u32,
+    /// Rate of the far-end (render) signal fed with [`SendChain::push_render`]: the playout
+    /// rate, which may differ from the microphone's. `None`: the input rate.
+    pub render_rate: Option<u32>,
     /// Largest block, in frames at the input rate, that one push accepts.
     pub max_block: usize,
     /// Run the noise suppressor.
@@ -56,6 +59,7 @@ impl SendChainConfig {
             input_rate,
             processing_rate: parla_core::format::DEFAULT_PROCESSING_RATE,
             output_rate: input_rate,
+            render_rate: None,
             max_block: (input_rate as usize / 10).max(1),
             noise_suppression: true,
             ns_strength: 1.0,
@@ -73,6 +77,12 @@ impl SendChainConfig {
     /// Set the output rate.
     pub fn output_rate(mut self, rate: u32) -> Self {
         self.output_rate = rate;
+        self
+    }
+
+    /// Set the far-end (render) rate; `None` means the input rate.
+    pub fn render_rate(mut self, rate: Option<u32>) -> Self {
+        self.render_rate = rate;
         self
     }
 
@@ -228,11 +238,16 @@ impl SendChain {
     /// What the echo canceller's `prepare` returns.
     pub fn set_echo_canceller(&mut self, mut echo: Box<dyn EchoStage>) -> Result<(), ConfigError> {
         echo.prepare(self.cfg.processing_rate, self.frame_len)?;
+        let render_rate = self.cfg.render_rate.unwrap_or(self.cfg.input_rate);
+        AudioFormat::mono(render_rate)?;
+        // A block of `max_block` input frames lasts as long as this many render frames.
+        let render_block = (self.cfg.max_block as u64 * u64::from(render_rate))
+            .div_ceil(u64::from(self.cfg.input_rate)) as usize;
         self.far_rs = Some(StreamResampler::new(
-            self.cfg.input_rate,
+            render_rate,
             self.cfg.processing_rate,
             1,
-            self.cfg.max_block,
+            render_block.max(1),
             self.cfg.resample_mode,
         )?);
         self.echo = Some(echo);
@@ -250,7 +265,8 @@ impl SendChain {
         self.frame_len
     }
 
-    /// Feed far-end (playout) audio at the input rate, mono. Each capture frame consumes one
+    /// Feed far-end (playout) audio at the render rate (the input rate unless
+    /// [`SendChainConfig::render_rate`] says otherwise), mono. Each capture frame consumes one
     /// far-end frame before it is processed (render before capture, the echo canceller's pairing
     /// rule); push the far end that was played during a capture block before that block.
     /// Without an echo canceller this does nothing.

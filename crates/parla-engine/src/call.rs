@@ -1,0 +1,826 @@
+//! [`Call`]: one call endpoint with its media thread, audio rings, packet queues and control.
+//!
+//! Threads and what they may do (DESIGN.md, STYLE.md section 2):
+//! - **App audio thread** (app-owned mode): [`Call::push_capture`] / [`Call::pull_playout`] copy
+//!   between the app's buffers and two wait-free sample rings. They never allocate, block or
+//!   make syscalls; the rings' ends sit behind a `try_lock` that only fails (with
+//!   [`AudioIo::Busy`]) if two threads call them at once, which is a caller bug.
+//! - **Device callbacks** (device mode): cpal's callbacks do the same copies (`parla-device`).
+//! - **Media thread** (one per call): runs [`MediaCore::tick`] whenever 10 ms of microphone
+//!   audio is in the capture ring, after inserting the packets that arrived; it publishes
+//!   statistics every 50 ms on a lock-free queue. Between ticks it sleeps 1 ms (the only syscall
+//!   it makes, outside the processing). With the test feature `_test-alloc` every step of it is
+//!   counted by the counting allocator ([`CallStats::media_thread_allocs`]).
+//! - **Network side** (the app's or [`UdpTransport`](crate::UdpTransport)'s thread):
+//!   [`Call::receive_packet`] and [`Call::poll_packet`] use bounded lock-free queues; a full
+//!   queue drops its oldest packet (counted).
+//! - **Control side** (any other thread): start, stop, mute, bitrate, key agreement and
+//!   rotation, stats. These may allocate and take the call's control lock. Key rotation derives
+//!   keys on the control side: the media thread lends its SFrame state out and takes it back
+//!   (two moves of a box), so no key derivation runs on the media thread.
+//!
+//! `Call` is `Send + Sync`: every method takes `&self`, so the C ABI can share one call between
+//! the app's threads.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parla_core::MediaTime;
+use parla_core::queue::{MessageQueue, SampleConsumer, SampleProducer, sample_ring};
+use parla_device::{CaptureStream, DeviceConfig, DeviceSelector, PlayoutStream};
+use parla_rtp::e2ee::{
+    CallKeys, KEY_BLOB_LEN, KeyAgreement, SafetyCode, SframeReceiver, SframeSender,
+};
+
+use crate::config::{CallConfig, MAX_PACKET};
+use crate::error::EngineError;
+use crate::media::{MediaCore, StreamIds, rotate_sframe};
+use crate::stats::CallStats;
+
+/// Bytes a queued packet can hold.
+const PACKET_CAP: usize = MAX_PACKET + 64;
+/// How long a control request waits for the media thread.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The media thread publishes statistics every this many ticks.
+const STATS_EVERY: u64 = 5;
+
+/// Where the call's audio comes from and goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioMode {
+    /// The app owns the audio session (iOS VoiceProcessingIO, Android Oboe/AAudio): it pushes
+    /// microphone frames with [`Call::push_capture`] and pulls speaker frames with
+    /// [`Call::pull_playout`] from its own real-time callback.
+    AppOwned,
+    /// The engine opens the devices through cpal (desktop). Failed devices are reopened (the
+    /// default device if the selected one is gone).
+    Devices {
+        /// The microphone.
+        capture: DeviceSelector,
+        /// The speaker.
+        playout: DeviceSelector,
+    },
+}
+
+/// Why an app-owned audio call did not move samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AudioIo {
+    /// The call is not running in app-owned mode.
+    #[error("the call is not running in app-owned mode")]
+    NotRunning,
+    /// Another thread is in push/pull at the same time (a caller bug: one audio thread only).
+    #[error("another thread is using the audio rings")]
+    Busy,
+    /// The buffer is not a whole number of interleaved frames.
+    #[error("buffer length is not a multiple of the channel count")]
+    BadLength,
+}
+
+/// A packet in a queue (fixed size, moved by value: no allocation).
+#[derive(Clone, Copy)]
+struct PacketBuf {
+    len: usize,
+    arrival_us: u64,
+    data: [u8; PACKET_CAP],
+}
+
+enum Control {
+    Mute(bool),
+    Bitrate(u32),
+    LendSframe,
+    ReturnSframe(Box<SframeSender>, Box<SframeReceiver>, u32),
+}
+
+enum Reply {
+    Sframe(Box<SframeSender>, Box<SframeReceiver>),
+}
+
+/// State shared by the call handle and its threads.
+struct Shared {
+    incoming: MessageQueue<PacketBuf>,
+    outgoing: MessageQueue<PacketBuf>,
+    control: MessageQueue<Control>,
+    replies: MessageQueue<Reply>,
+    stats: MessageQueue<CallStats>,
+    stop: AtomicBool,
+    allocs: AtomicU64,
+    device_events: AtomicU64,
+    device_recoveries: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn now(&self) -> MediaTime {
+        MediaTime::from_micros(self.epoch.elapsed().as_micros() as u64)
+    }
+}
+
+/// The app's ends of the audio rings (app-owned mode).
+struct AppAudio {
+    mic: SampleProducer,
+    speaker: SampleConsumer,
+    channels: usize,
+}
+
+struct Running {
+    media: JoinHandle<()>,
+    devices: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+struct Keys {
+    agreement: Option<KeyAgreement>,
+    keys: Option<CallKeys>,
+}
+
+/// One call endpoint (see the module docs).
+pub struct Call {
+    cfg: CallConfig,
+    local_key: [u8; KEY_BLOB_LEN],
+    keys: Mutex<Keys>,
+    run: Mutex<Option<Running>>,
+    shared: Mutex<Option<Arc<Shared>>>,
+    audio: Mutex<Option<AppAudio>>,
+    last_stats: Mutex<CallStats>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("cfg", &self.cfg)
+            .field("running", &self.is_running())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind: keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Call {
+    /// A call with `cfg` (validated here) and a fresh X25519 key pair for the key agreement.
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] for an invalid configuration.
+    pub fn new(cfg: CallConfig) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        let agreement = KeyAgreement::new(&mut rand::rng());
+        Ok(Call {
+            cfg,
+            local_key: agreement.public_blob(),
+            keys: Mutex::new(Keys {
+                agreement: Some(agreement),
+                keys: None,
+            }),
+            run: Mutex::new(None),
+            shared: Mutex::new(None),
+            audio: Mutex::new(None),
+            last_stats: Mutex::new(CallStats::default()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CallConfig {
+        &self.cfg
+    }
+
+    /// Our public key blob, to send to the peer through the app's signalling.
+    pub fn local_public_key(&self) -> [u8; KEY_BLOB_LEN] {
+        self.local_key
+    }
+
+    /// Finish the key agreement with the peer's public key blob and the call id both sides
+    /// agreed on (any bytes, e.g. the signalling's call identifier).
+    ///
+    /// # Errors
+    /// [`EngineError::PeerKey`] for a blob that is not a valid key: for a wrong length or our
+    /// own key the agreement stays usable for a corrected blob; for an invalid point (a forged
+    /// low-order key) the key pair is spent and the call must be recreated
+    /// ([`EngineError::KeyAgreementSpent`] from then on). [`EngineError::PeerKeyAlreadySet`] if
+    /// it was already done.
+    pub fn set_peer_key(&self, peer_blob: &[u8], call_id: &[u8]) -> Result<(), EngineError> {
+        let mut k = lock(&self.keys);
+        if k.keys.is_some() {
+            return Err(EngineError::PeerKeyAlreadySet);
+        }
+        // Catch the common mistakes before `finish`, which consumes the key pair.
+        if peer_blob.len() != KEY_BLOB_LEN {
+            return Err(parla_rtp::e2ee::KeyAgreementError::BadLength(peer_blob.len()).into());
+        }
+        if peer_blob == self.local_key {
+            return Err(parla_rtp::e2ee::KeyAgreementError::Reflected.into());
+        }
+        let Some(agreement) = k.agreement.take() else {
+            return Err(EngineError::KeyAgreementSpent);
+        };
+        k.keys = Some(agreement.finish(peer_blob, call_id)?);
+        Ok(())
+    }
+
+    /// The safety code both users can compare (after [`set_peer_key`](Self::set_peer_key)).
+    pub fn safety_code(&self) -> Option<SafetyCode> {
+        lock(&self.keys)
+            .keys
+            .as_ref()
+            .map(|k| k.safety_code().clone())
+    }
+
+    /// Whether the media thread runs.
+    pub fn is_running(&self) -> bool {
+        lock(&self.run).is_some()
+    }
+
+    /// Start the media thread (and the devices in device mode).
+    ///
+    /// # Errors
+    /// [`EngineError::AlreadyRunning`], [`EngineError::NoPeerKey`] (encryption on, no peer key
+    /// yet), device errors, set-up errors of the stages.
+    pub fn start(&self, mode: AudioMode) -> Result<(), EngineError> {
+        let mut run = lock(&self.run);
+        if run.is_some() {
+            return Err(EngineError::AlreadyRunning);
+        }
+        let keys = lock(&self.keys);
+        if self.cfg.e2ee && keys.keys.is_none() {
+            return Err(EngineError::NoPeerKey);
+        }
+        let q = self.cfg.packet_queue;
+        let shared = Arc::new(Shared {
+            incoming: MessageQueue::new(q),
+            outgoing: MessageQueue::new(q),
+            control: MessageQueue::new(16),
+            replies: MessageQueue::new(4),
+            stats: MessageQueue::new(2),
+            stop: AtomicBool::new(false),
+            allocs: AtomicU64::new(0),
+            device_events: AtomicU64::new(0),
+            device_recoveries: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let mut cfg = self.cfg;
+        let (io, devices) = match mode {
+            AudioMode::AppOwned => {
+                let ch = usize::from(cfg.channels);
+                let ring = |rate: u32| (rate as usize * cfg.ring_ms as usize / 1000) * ch;
+                let (mic_tx, mic_rx) = sample_ring(ring(cfg.capture_rate));
+                let (mut spk_tx, spk_rx) = sample_ring(ring(cfg.playout_rate));
+                prefill(&mut spk_tx, &cfg, ch);
+                *lock(&self.audio) = Some(AppAudio {
+                    mic: mic_tx,
+                    speaker: spk_rx,
+                    channels: ch,
+                });
+                (ThreadIo::new(&cfg, mic_rx, spk_tx, ch, ch), None)
+            }
+            AudioMode::Devices { capture, playout } => {
+                let (opened, handle) = open_devices(capture, playout, &cfg, Arc::clone(&shared))?;
+                cfg.capture_rate = opened.capture_rate;
+                cfg.playout_rate = opened.playout_rate;
+                let mut spk_tx = opened.speaker;
+                prefill(&mut spk_tx, &cfg, 1);
+                (ThreadIo::new(&cfg, opened.mic, spk_tx, 1, 1), Some(handle))
+            }
+        };
+        let built = MediaCore::new(
+            &cfg,
+            keys.keys.as_ref(),
+            StreamIds::random(&mut rand::rng()),
+        );
+        drop(keys);
+        let core = match built {
+            Ok(c) => c,
+            Err(e) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                if let Some(d) = devices {
+                    let _ = d.join();
+                }
+                *lock(&self.audio) = None;
+                return Err(e);
+            }
+        };
+        let thread_shared = Arc::clone(&shared);
+        let media = std::thread::Builder::new()
+            .name("parla-media".into())
+            .spawn(move || media_loop(core, io, &thread_shared))
+            .map_err(|e| EngineError::Thread(e.to_string()))?;
+        *lock(&self.shared) = Some(Arc::clone(&shared));
+        *run = Some(Running {
+            media,
+            devices,
+            shared,
+        });
+        Ok(())
+    }
+
+    /// Stop the media thread (and the devices) and join every thread the call started. The
+    /// call can be started again; the last statistics stay readable.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRunning`]; [`EngineError::Thread`] if a thread panicked.
+    pub fn stop(&self) -> Result<(), EngineError> {
+        let Some(r) = lock(&self.run).take() else {
+            return Err(EngineError::NotRunning);
+        };
+        r.shared.stop.store(true, Ordering::SeqCst);
+        let media = r.media.join();
+        let devices = r.devices.map(JoinHandle::join);
+        self.refresh_stats(&r.shared);
+        *lock(&self.audio) = None;
+        *lock(&self.shared) = None;
+        if media.is_err() || matches!(devices, Some(Err(_))) {
+            return Err(EngineError::Thread("a call thread panicked".into()));
+        }
+        Ok(())
+    }
+
+    fn shared(&self) -> Option<Arc<Shared>> {
+        lock(&self.shared).clone()
+    }
+
+    /// Hand a packet received from the peer to the call (any thread; wait-free). Returns
+    /// `false` if the call is not running or the packet is larger than the maximum (dropped).
+    pub fn receive_packet(&self, data: &[u8]) -> bool {
+        let Ok(guard) = self.shared.try_lock() else {
+            return false;
+        };
+        let Some(shared) = guard.as_ref() else {
+            return false;
+        };
+        if data.len() > PACKET_CAP {
+            return false;
+        }
+        let mut p = PacketBuf {
+            len: data.len(),
+            arrival_us: shared.now().as_micros(),
+            data: [0; PACKET_CAP],
+        };
+        p.data[..data.len()].copy_from_slice(data);
+        let _ = shared.incoming.push(p);
+        true
+    }
+
+    /// Take the next packet to send, copying it into `out`; returns its length, or `None` when
+    /// there is none (or the call is not running).
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidLength`] when `out` is smaller than the packet (the packet is
+    /// dropped: size `out` for [`MAX_PACKET`] + 64 bytes).
+    pub fn poll_packet(&self, out: &mut [u8]) -> Result<Option<usize>, EngineError> {
+        let Some(shared) = self.shared() else {
+            return Ok(None);
+        };
+        let Some(p) = shared.outgoing.pop() else {
+            return Ok(None);
+        };
+        if out.len() < p.len {
+            return Err(EngineError::InvalidLength(
+                "output buffer smaller than the packet",
+            ));
+        }
+        out[..p.len].copy_from_slice(&p.data[..p.len]);
+        Ok(Some(p.len))
+    }
+
+    /// App-owned mode: push interleaved microphone samples (`channels` per frame, capture
+    /// rate). Returns how many samples the ring took (the rest were dropped and counted).
+    ///
+    /// # Real-time safety
+    /// Wait-free: a `try_lock` and a copy.
+    ///
+    /// # Errors
+    /// [`AudioIo`].
+    pub fn push_capture(&self, samples: &[f32]) -> Result<usize, AudioIo> {
+        // RT: try_lock (never waits) and a wait-free ring write.
+        let mut guard = self.audio.try_lock().map_err(|_| AudioIo::Busy)?;
+        let audio = guard.as_mut().ok_or(AudioIo::NotRunning)?;
+        if !samples.len().is_multiple_of(audio.channels) {
+            return Err(AudioIo::BadLength);
+        }
+        Ok(audio.mic.write(samples))
+    }
+
+    /// As [`push_capture`](Self::push_capture) for 16-bit samples.
+    ///
+    /// # Errors
+    /// [`AudioIo`].
+    pub fn push_capture_i16(&self, samples: &[i16]) -> Result<usize, AudioIo> {
+        // RT: converts through a stack buffer.
+        let mut guard = self.audio.try_lock().map_err(|_| AudioIo::Busy)?;
+        let audio = guard.as_mut().ok_or(AudioIo::NotRunning)?;
+        if !samples.len().is_multiple_of(audio.channels) {
+            return Err(AudioIo::BadLength);
+        }
+        let mut buf = [0.0f32; 256];
+        let mut written = 0;
+        for chunk in samples.chunks(buf.len()) {
+            for (d, s) in buf.iter_mut().zip(chunk) {
+                *d = f32::from(*s) / 32_768.0;
+            }
+            written += audio.mic.write(&buf[..chunk.len()]);
+        }
+        Ok(written)
+    }
+
+    /// App-owned mode: fill `out` with interleaved speaker samples (playout rate); what the ring
+    /// lacks is silence (counted as underrun). Returns the samples that came from the ring.
+    ///
+    /// # Real-time safety
+    /// Wait-free: a `try_lock` and a copy.
+    ///
+    /// # Errors
+    /// [`AudioIo`] (then `out` is silence).
+    pub fn pull_playout(&self, out: &mut [f32]) -> Result<usize, AudioIo> {
+        // RT: try_lock (never waits) and a wait-free ring read.
+        let Ok(mut guard) = self.audio.try_lock() else {
+            out.fill(0.0);
+            return Err(AudioIo::Busy);
+        };
+        let Some(audio) = guard.as_mut() else {
+            out.fill(0.0);
+            return Err(AudioIo::NotRunning);
+        };
+        if !out.len().is_multiple_of(audio.channels) {
+            out.fill(0.0);
+            return Err(AudioIo::BadLength);
+        }
+        Ok(audio.speaker.read(out))
+    }
+
+    /// As [`pull_playout`](Self::pull_playout) for 16-bit samples.
+    ///
+    /// # Errors
+    /// [`AudioIo`] (then `out` is silence).
+    pub fn pull_playout_i16(&self, out: &mut [i16]) -> Result<usize, AudioIo> {
+        // RT: converts through a stack buffer.
+        let Ok(mut guard) = self.audio.try_lock() else {
+            out.fill(0);
+            return Err(AudioIo::Busy);
+        };
+        let Some(audio) = guard.as_mut() else {
+            out.fill(0);
+            return Err(AudioIo::NotRunning);
+        };
+        if !out.len().is_multiple_of(audio.channels) {
+            out.fill(0);
+            return Err(AudioIo::BadLength);
+        }
+        let mut buf = [0.0f32; 256];
+        let mut got = 0;
+        for chunk in out.chunks_mut(buf.len()) {
+            let b = &mut buf[..chunk.len()];
+            got += audio.speaker.read(b);
+            for (d, s) in chunk.iter_mut().zip(b.iter()) {
+                *d = (s.clamp(-1.0, 1.0) * 32_767.0).round() as i16;
+            }
+        }
+        Ok(got)
+    }
+
+    fn send_control(&self, msg: Control) -> Result<Arc<Shared>, EngineError> {
+        let shared = self.shared().ok_or(EngineError::NotRunning)?;
+        if shared.control.push(msg).is_some() {
+            // The queue was full and dropped the oldest request: only happens if the media
+            // thread is stuck.
+            return Err(EngineError::Timeout(0));
+        }
+        Ok(shared)
+    }
+
+    /// Mute or unmute the microphone (silence is sent while muted).
+    ///
+    /// # Errors
+    /// [`EngineError::NotRunning`].
+    pub fn set_muted(&self, muted: bool) -> Result<(), EngineError> {
+        self.send_control(Control::Mute(muted)).map(|_| ())
+    }
+
+    /// Change the Opus bitrate (6000..=510000 bits per second).
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] out of range, [`EngineError::NotRunning`].
+    pub fn set_bitrate(&self, bps: u32) -> Result<(), EngineError> {
+        let cfg = CallConfig {
+            bitrate_bps: bps,
+            ..self.cfg
+        };
+        cfg.validate()?;
+        self.send_control(Control::Bitrate(bps)).map(|_| ())
+    }
+
+    /// Rotate the end-to-end keys to the next epoch (both ends must do it; the app signals the
+    /// rotation). Key derivation runs here, on the caller's thread.
+    ///
+    /// # Errors
+    /// [`EngineError::NoPeerKey`] before the key agreement, [`EngineError::WrongMode`] when
+    /// encryption is off, [`EngineError::Timeout`] if the media thread does not answer.
+    pub fn rotate_key(&self) -> Result<(), EngineError> {
+        if !self.cfg.e2ee {
+            return Err(EngineError::WrongMode("key rotation needs e2ee on"));
+        }
+        let mut k = lock(&self.keys);
+        let next = k.keys.as_ref().ok_or(EngineError::NoPeerKey)?.next_epoch();
+        if let Some(shared) = self.shared() {
+            shared.control.push(Control::LendSframe);
+            let deadline = Instant::now() + CONTROL_TIMEOUT;
+            let (mut tx, mut rx) = loop {
+                if let Some(Reply::Sframe(tx, rx)) = shared.replies.pop() {
+                    break (tx, rx);
+                }
+                if Instant::now() > deadline {
+                    return Err(EngineError::Timeout(CONTROL_TIMEOUT.as_millis() as u64));
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            };
+            let res = rotate_sframe(&mut tx, &mut rx, &next, self.cfg.cipher_suite);
+            let epoch = if res.is_ok() {
+                next.epoch()
+            } else {
+                k.keys.as_ref().map_or(0, CallKeys::epoch)
+            };
+            shared.control.push(Control::ReturnSframe(tx, rx, epoch));
+            res?;
+        }
+        k.keys = Some(next);
+        Ok(())
+    }
+
+    fn refresh_stats(&self, shared: &Shared) {
+        let mut last = lock(&self.last_stats);
+        while let Some(s) = shared.stats.pop() {
+            *last = s;
+        }
+        last.queue_drops = last
+            .queue_drops
+            .max(shared.incoming.stats().dropped + shared.outgoing.stats().dropped);
+        last.media_thread_allocs = shared.allocs.load(Ordering::Relaxed);
+        last.device_events = shared.device_events.load(Ordering::Relaxed);
+        last.device_recoveries = shared.device_recoveries.load(Ordering::Relaxed);
+    }
+
+    /// The latest statistics (published by the media thread every 50 ms; after `stop`, the
+    /// final ones).
+    pub fn stats(&self) -> CallStats {
+        if let Some(shared) = self.shared() {
+            self.refresh_stats(&shared);
+        }
+        *lock(&self.last_stats)
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+fn prefill(spk: &mut SampleProducer, cfg: &CallConfig, channels: usize) {
+    let n = cfg.playout_rate as usize * cfg.playout_headroom_ms as usize / 1000 * channels;
+    let zeros = vec![0.0f32; n];
+    spk.write(&zeros);
+}
+
+/// The media thread's ends of the rings and its frame buffers.
+struct ThreadIo {
+    mic: SampleConsumer,
+    speaker: SampleProducer,
+    ch_in: usize,
+    ch_out: usize,
+    mic_buf: Vec<f32>,
+    mic_mono: Vec<f32>,
+    spk_mono: Vec<f32>,
+    spk_buf: Vec<f32>,
+    max_backlog: usize,
+}
+
+impl ThreadIo {
+    fn new(
+        cfg: &CallConfig,
+        mic: SampleConsumer,
+        speaker: SampleProducer,
+        ch_in: usize,
+        ch_out: usize,
+    ) -> Self {
+        let fin = cfg.capture_frame();
+        let fout = cfg.playout_frame();
+        ThreadIo {
+            mic,
+            speaker,
+            ch_in,
+            ch_out,
+            mic_buf: vec![0.0; fin * ch_in],
+            mic_mono: vec![0.0; fin],
+            spk_mono: vec![0.0; fout],
+            spk_buf: vec![0.0; fout * ch_out],
+            // Capture that piles up beyond half the ring (the media thread was starved) is
+            // dropped rather than adding delay for the rest of the call.
+            max_backlog: fin * ch_in * (cfg.ring_ms as usize / 20).max(2),
+        }
+    }
+}
+
+fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
+    // Warm-up outside the counted region: nothing is allocated per tick after this point.
+    let mut ticks = 0u64;
+    while !shared.stop.load(Ordering::Acquire) {
+        let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared, &mut ticks));
+        if allocs > 0 {
+            shared.allocs.fetch_add(allocs, Ordering::Relaxed);
+        }
+        if !worked {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let _ = shared.stats.push(core.stats());
+}
+
+#[cfg(feature = "_test-alloc")]
+fn count(f: impl FnOnce() -> bool) -> (bool, u64) {
+    let (r, c) = parla_core::alloc_counter::count_allocations(f);
+    (r, c.total())
+}
+
+#[cfg(not(feature = "_test-alloc"))]
+fn count(f: impl FnOnce() -> bool) -> (bool, u64) {
+    (f(), 0)
+}
+
+/// One pass of the media thread; returns whether it did anything.
+fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared, ticks: &mut u64) -> bool {
+    // RT: queue pops, ring copies and the core's preallocated processing.
+    let mut worked = false;
+    while let Some(msg) = shared.control.pop() {
+        worked = true;
+        match msg {
+            Control::Mute(m) => core.set_muted(m),
+            Control::Bitrate(b) => {
+                // Validated on the control side, so this cannot fail with a message.
+                let _ = core.set_bitrate(b);
+            }
+            Control::LendSframe => {
+                if let Some((tx, rx)) = core.take_sframe() {
+                    let _ = shared.replies.push(Reply::Sframe(tx, rx));
+                }
+            }
+            Control::ReturnSframe(tx, rx, epoch) => core.put_sframe(tx, rx, epoch),
+        }
+    }
+    if !core.is_sframe_lent() {
+        while let Some(p) = shared.incoming.pop() {
+            worked = true;
+            core.receive_packet(&p.data[..p.len], MediaTime::from_micros(p.arrival_us));
+        }
+    }
+    let frame_in = io.mic_buf.len();
+    if io.mic.available() > io.max_backlog {
+        io.mic.skip_to_latest(frame_in);
+    }
+    while io.mic.available() >= frame_in {
+        worked = true;
+        io.mic.read(&mut io.mic_buf);
+        downmix(&io.mic_buf, io.ch_in, &mut io.mic_mono);
+        let now = shared.now();
+        let outgoing = &shared.outgoing;
+        let mut emit = |pkt: &[u8]| {
+            if pkt.len() <= PACKET_CAP {
+                let mut b = PacketBuf {
+                    len: pkt.len(),
+                    arrival_us: 0,
+                    data: [0; PACKET_CAP],
+                };
+                b.data[..pkt.len()].copy_from_slice(pkt);
+                let _ = outgoing.push(b);
+            }
+        };
+        if core
+            .tick(now, &io.mic_mono, &mut io.spk_mono, &mut emit)
+            .is_err()
+        {
+            io.spk_mono.fill(0.0);
+        }
+        upmix(&io.spk_mono, io.ch_out, &mut io.spk_buf);
+        io.speaker.write(&io.spk_buf);
+        *ticks += 1;
+        if (*ticks).is_multiple_of(STATS_EVERY) {
+            let mut s = core.stats();
+            s.capture_overrun_samples = io.mic.stats().dropped;
+            s.playout_underrun_samples = io.speaker.stats().underrun;
+            s.queue_drops += shared.incoming.stats().dropped + shared.outgoing.stats().dropped;
+            let _ = shared.stats.push(s);
+        }
+    }
+    worked
+}
+
+fn downmix(inter: &[f32], ch: usize, mono: &mut [f32]) {
+    if ch == 1 {
+        mono.copy_from_slice(inter);
+        return;
+    }
+    let scale = 1.0 / ch as f32;
+    for (m, f) in mono.iter_mut().zip(inter.chunks_exact(ch)) {
+        *m = f.iter().sum::<f32>() * scale;
+    }
+}
+
+fn upmix(mono: &[f32], ch: usize, inter: &mut [f32]) {
+    if ch == 1 {
+        inter.copy_from_slice(mono);
+        return;
+    }
+    for (f, m) in inter.chunks_exact_mut(ch).zip(mono) {
+        f.fill(*m);
+    }
+}
+
+struct OpenedDevices {
+    mic: SampleConsumer,
+    speaker: SampleProducer,
+    capture_rate: u32,
+    playout_rate: u32,
+}
+
+/// Open both devices on a device thread that owns the cpal streams (they are not `Send` on
+/// every platform) and answers their events by reopening them, until the call stops.
+fn open_devices(
+    capture: DeviceSelector,
+    playout: DeviceSelector,
+    cfg: &CallConfig,
+    shared: Arc<Shared>,
+) -> Result<(OpenedDevices, JoinHandle<()>), EngineError> {
+    let (tx, rx) = mpsc::sync_channel::<Result<OpenedDevices, EngineError>>(1);
+    let ring = Duration::from_millis(u64::from(cfg.ring_ms));
+    let (cap_rate, play_rate) = (cfg.capture_rate, cfg.playout_rate);
+    let handle = std::thread::Builder::new()
+        .name("parla-devices".into())
+        .spawn(move || {
+            let cap_cfg = DeviceConfig::new()
+                .sample_rate(Some(cap_rate))
+                .ring_channels(1)
+                .ring_duration(ring);
+            let play_cfg = DeviceConfig::new()
+                .sample_rate(Some(play_rate))
+                .ring_channels(1)
+                .ring_duration(ring);
+            let opened =
+                CaptureStream::open(capture, cap_cfg).and_then(|(mic, mic_ring, ev_in)| {
+                    PlayoutStream::open(playout, play_cfg).map(|(spk, spk_ring, ev_out)| {
+                        (mic, mic_ring, ev_in, spk, spk_ring, ev_out)
+                    })
+                });
+            let (mut mic, mic_ring, ev_in, mut spk, spk_ring, ev_out) = match opened {
+                Ok(o) => o,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let started = mic.start().and_then(|()| spk.start());
+            if let Err(e) = started {
+                let _ = tx.send(Err(e.into()));
+                return;
+            }
+            let _ = tx.send(Ok(OpenedDevices {
+                mic: mic_ring,
+                speaker: spk_ring,
+                capture_rate: mic.format().sample_rate,
+                playout_rate: spk.format().sample_rate,
+            }));
+            while !shared.stop.load(Ordering::Acquire) {
+                let mut recover_mic = false;
+                let mut recover_spk = false;
+                while let Some(ev) = ev_in.pop() {
+                    shared.device_events.fetch_add(1, Ordering::Relaxed);
+                    recover_mic |= ev.kind.needs_recovery();
+                }
+                while let Some(ev) = ev_out.pop() {
+                    shared.device_events.fetch_add(1, Ordering::Relaxed);
+                    recover_spk |= ev.kind.needs_recovery();
+                }
+                if (recover_mic || mic.needs_recovery()) && mic.recover().is_ok() {
+                    shared.device_recoveries.fetch_add(1, Ordering::Relaxed);
+                }
+                if (recover_spk || spk.needs_recovery()) && spk.recover().is_ok() {
+                    shared.device_recoveries.fetch_add(1, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = mic.stop();
+            let _ = spk.stop();
+        })
+        .map_err(|e| EngineError::Thread(e.to_string()))?;
+    match rx.recv() {
+        Ok(Ok(opened)) => Ok((opened, handle)),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(EngineError::Thread(
+                "device thread ended during set-up".into(),
+            ))
+        }
+    }
+}

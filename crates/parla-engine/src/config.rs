@@ -1,0 +1,236 @@
+//! How a call is configured: one flat, `Copy` structure with documented defaults, so that the C
+//! ABI can mirror it field by field.
+
+use parla_core::ConfigError;
+use parla_dsp::aec::AecMode;
+use parla_rtp::e2ee::CipherSuite;
+
+/// The Opus payload type Parla sends by default (a dynamic payload type, RFC 3551).
+pub const DEFAULT_PAYLOAD_TYPE: u8 = 111;
+
+/// Largest RTP packet the engine sends or accepts, bytes (an Ethernet MTU minus IP/UDP headers,
+/// rounded down).
+pub const MAX_PACKET: usize = 1400;
+
+/// The configuration of one call. Start from [`CallConfig::default`] (48 kHz mono audio, Opus 20
+/// ms at 32 kbps with in-band FEC, AEC3, noise suppression, SFrame AES-128-GCM) and change what
+/// differs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallConfig {
+    /// Rate of the microphone audio (device rate, or the rate the app pushes), Hz.
+    pub capture_rate: u32,
+    /// Rate of the speaker audio (device rate, or the rate the app pulls), Hz.
+    pub playout_rate: u32,
+    /// Interleaved channels of the app's capture and playout buffers (1 or 2); the engine
+    /// processes mono (capture is down-mixed, playout duplicated).
+    pub channels: u16,
+    /// Opus bitrate, bits per second (6000..=510000).
+    pub bitrate_bps: u32,
+    /// Audio per packet, ms: 10, 20, 40 or 60.
+    pub frame_ms: u32,
+    /// Opus complexity 0..=10.
+    pub complexity: u8,
+    /// Opus in-band FEC (the jitter buffer recovers a lost packet from the next one).
+    pub fec: bool,
+    /// The loss rate the FEC is sized for, percent.
+    pub expected_loss_percent: u8,
+    /// Opus discontinuous transmission in silence.
+    pub dtx: bool,
+    /// Echo cancellation mode.
+    pub aec: AecMode,
+    /// Optional hint of the echo path delay for the echo canceller, ms.
+    pub aec_delay_hint_ms: Option<u16>,
+    /// Noise suppression on the send side.
+    pub noise_suppression: bool,
+    /// Noise suppression strength in `[0, 1]`.
+    pub ns_strength: f32,
+    /// The jitter buffer's low-delay preset (accepts some late loss for less delay).
+    pub jitter_low_delay: bool,
+    /// Delay from the first packet to the start of playout, ms.
+    pub jitter_start_delay_ms: u32,
+    /// End-to-end encryption with SFrame. On by default; off only for tests and interop with
+    /// plain RTP peers.
+    pub e2ee: bool,
+    /// SFrame cipher suite.
+    pub cipher_suite: CipherSuite,
+    /// How long the previous key stays accepted after the peer's first frame under a new key, ms.
+    pub key_grace_ms: u32,
+    /// RTP payload type of the Opus stream (both directions).
+    pub payload_type: u8,
+    /// Capacity of the incoming and outgoing packet queues, packets. A full queue drops the
+    /// oldest packet (counted).
+    pub packet_queue: usize,
+    /// Capacity of the capture and playout rings, ms of audio.
+    pub ring_ms: u32,
+    /// Playout ring level the media thread keeps in app-owned and device mode, ms: the headroom
+    /// against scheduling jitter of the media thread, added to the mouth-to-ear delay.
+    pub playout_headroom_ms: u32,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        CallConfig {
+            capture_rate: 48_000,
+            playout_rate: 48_000,
+            channels: 1,
+            bitrate_bps: 32_000,
+            frame_ms: 20,
+            complexity: 9,
+            fec: true,
+            expected_loss_percent: 10,
+            dtx: false,
+            aec: AecMode::Aec3,
+            aec_delay_hint_ms: None,
+            noise_suppression: true,
+            ns_strength: 1.0,
+            jitter_low_delay: false,
+            jitter_start_delay_ms: 40,
+            e2ee: true,
+            cipher_suite: CipherSuite::AesGcm128Sha256,
+            key_grace_ms: 2_000,
+            payload_type: DEFAULT_PAYLOAD_TYPE,
+            packet_queue: 128,
+            ring_ms: 200,
+            playout_headroom_ms: 20,
+        }
+    }
+}
+
+fn invalid(name: &'static str, detail: String) -> ConfigError {
+    ConfigError::InvalidParameter { name, detail }
+}
+
+impl CallConfig {
+    /// Check every field; the engine calls this before building anything.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first field out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        parla_core::format::AudioFormat::mono(self.capture_rate)?;
+        parla_core::format::AudioFormat::mono(self.playout_rate)?;
+        if !(1..=2).contains(&self.channels) {
+            return Err(invalid("channels", format!("{} (1 or 2)", self.channels)));
+        }
+        if !(6_000..=510_000).contains(&self.bitrate_bps) {
+            return Err(invalid(
+                "bitrate_bps",
+                format!("{} (6000..=510000)", self.bitrate_bps),
+            ));
+        }
+        parla_codec::opus::FrameDuration::from_millis(self.frame_ms)?;
+        if self.complexity > 10 {
+            return Err(invalid(
+                "complexity",
+                format!("{} (0..=10)", self.complexity),
+            ));
+        }
+        if self.expected_loss_percent > 100 {
+            return Err(invalid(
+                "expected_loss_percent",
+                format!("{} (0..=100)", self.expected_loss_percent),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.ns_strength) {
+            return Err(invalid(
+                "ns_strength",
+                format!("{} (0..=1)", self.ns_strength),
+            ));
+        }
+        if self.jitter_start_delay_ms > 1_000 {
+            return Err(invalid(
+                "jitter_start_delay_ms",
+                format!("{} (0..=1000)", self.jitter_start_delay_ms),
+            ));
+        }
+        if self.payload_type > 127 {
+            return Err(invalid(
+                "payload_type",
+                format!("{} (0..=127)", self.payload_type),
+            ));
+        }
+        if !(4..=4096).contains(&self.packet_queue) {
+            return Err(invalid(
+                "packet_queue",
+                format!("{} (4..=4096)", self.packet_queue),
+            ));
+        }
+        if !(40..=2_000).contains(&self.ring_ms) {
+            return Err(invalid("ring_ms", format!("{} (40..=2000)", self.ring_ms)));
+        }
+        if self.playout_headroom_ms > self.ring_ms / 2 {
+            return Err(invalid(
+                "playout_headroom_ms",
+                format!("{} (at most half of ring_ms)", self.playout_headroom_ms),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Samples per 10 ms at the capture rate (mono).
+    pub fn capture_frame(&self) -> usize {
+        self.capture_rate as usize / 100
+    }
+
+    /// Samples per 10 ms at the playout rate (mono).
+    pub fn playout_frame(&self) -> usize {
+        self.playout_rate as usize / 100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_each_bad_field_is_named() {
+        assert!(CallConfig::default().validate().is_ok());
+        let bad: [(&str, CallConfig); 6] = [
+            (
+                "capture",
+                CallConfig {
+                    capture_rate: 12_345,
+                    ..Default::default()
+                },
+            ),
+            (
+                "channels",
+                CallConfig {
+                    channels: 3,
+                    ..Default::default()
+                },
+            ),
+            (
+                "bitrate_bps",
+                CallConfig {
+                    bitrate_bps: 100,
+                    ..Default::default()
+                },
+            ),
+            (
+                "frame",
+                CallConfig {
+                    frame_ms: 25,
+                    ..Default::default()
+                },
+            ),
+            (
+                "ns_strength",
+                CallConfig {
+                    ns_strength: 2.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "packet_queue",
+                CallConfig {
+                    packet_queue: 0,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (name, cfg) in bad {
+            let err = cfg.validate().expect_err(name).to_string();
+            assert!(!err.is_empty(), "{name}: {err}");
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! [`MediaCore`]: the per-call media processing, sans-IO and clock-driven.
+//!
+//! One `tick` is 10 ms of the call, in the order the echo canceller's pairing rule needs:
+//!
+//! ```text
+//! receive: packets (receive_packet, any time before the tick)
+//!          -> RTP parse -> SFrame authenticate/decrypt -> jitter buffer insert
+//! tick:    jitter buffer pull (decode, conceal, stretch) -> resample to the playout rate
+//!          -> speaker frame out, and the same frame -> echo canceller's far-end reference
+//!          mic frame in -> resample -> echo cancel -> noise suppress -> resample to 48 kHz
+//!          -> Opus encode (every frame_ms) -> SFrame protect -> RTP packetize -> emit
+//! ```
+//!
+//! The core owns no thread, socket or clock: the caller passes the time and moves packets. The
+//! threaded [`Call`](crate::Call) drives it on its media thread; `parla call` drives two of them
+//! through the network emulator as fast as the CPU allows. Everything is allocated in
+//! [`MediaCore::new`]; `receive_packet` and `tick` never allocate, lock or make syscalls (the
+//! timing reads the vDSO monotonic clock), which `tests/rt_no_alloc.rs` checks.
+
+use std::time::{Duration, Instant};
+
+use parla_codec::opus::{FrameDuration, OpusEncoder, OpusEncoderConfig};
+use parla_core::MediaTime;
+use parla_core::frame::level_dbfs;
+use parla_core::stats::LatencyHistogram;
+use parla_dsp::aec::{AecConfig, AecMode, EchoCanceller};
+use parla_dsp::resample::{ResampleMode, StreamResampler};
+use parla_dsp::{SendChain, SendChainConfig};
+use parla_jitter::opus::OpusAudioDecoder;
+use parla_jitter::{JitterBuffer, JitterConfig, Packet};
+use parla_rtp::e2ee::{CallKeys, SframeReceiver, SframeSender, UnprotectError};
+use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
+use parla_rtp::rtp::RtpPacket;
+
+use crate::config::{CallConfig, MAX_PACKET};
+use crate::error::EngineError;
+use crate::stats::{CallStats, CpuStats, StageCpu};
+
+/// The codec and jitter-buffer rate: Opus runs at 48 kHz whatever the device rate.
+pub const CODEC_RATE: u32 = 48_000;
+
+/// The identifiers of the stream a core sends (RFC 3550 section 5.1 wants them random).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamIds {
+    /// Synchronization source.
+    pub ssrc: u32,
+    /// First sequence number.
+    pub first_seq: u16,
+    /// First RTP timestamp.
+    pub timestamp_offset: u32,
+}
+
+impl StreamIds {
+    /// Random identifiers from `rng` (the thread RNG in production, a seeded one in tests).
+    pub fn random<R: rand::Rng + ?Sized>(rng: &mut R) -> Self {
+        StreamIds {
+            ssrc: rng.random(),
+            first_seq: rng.random(),
+            timestamp_offset: rng.random(),
+        }
+    }
+}
+
+/// What one [`MediaCore::tick`] did, for callers that trace a call (the harness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TickReport {
+    /// Packets emitted during this tick.
+    pub packets_sent: u32,
+    /// The jitter buffer concealed (expanded) during this tick.
+    pub concealed: bool,
+}
+
+/// The per-call media processing (see the module docs).
+pub struct MediaCore {
+    cfg: CallConfig,
+    chain: SendChain,
+    echo_on: bool,
+    enc: OpusEncoder,
+    enc_pcm: Vec<f32>,
+    enc_out: Vec<u8>,
+    protected: Vec<u8>,
+    packet: Vec<u8>,
+    tx: Option<Box<SframeSender>>,
+    rx: Option<Box<SframeReceiver>>,
+    packetizer: OpusPacketizer,
+    depack: OpusDepacketizer,
+    plain: Vec<u8>,
+    jitter: JitterBuffer<OpusAudioDecoder>,
+    jb_frame: Vec<f32>,
+    play_rs: Option<StreamResampler>,
+    muted: bool,
+    key_epoch: u32,
+    stats: CallStats,
+    h_encode: LatencyHistogram,
+    h_encrypt: LatencyHistogram,
+    h_decrypt: LatencyHistogram,
+    h_playout: LatencyHistogram,
+    h_tick: LatencyHistogram,
+}
+
+impl std::fmt::Debug for MediaCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaCore")
+            .field("cfg", &self.cfg)
+            .field("ticks", &self.stats.ticks)
+            .field("e2ee", &self.tx.is_some())
+            .finish()
+    }
+}
+
+impl MediaCore {
+    /// Build every stage of one call endpoint. With `cfg.e2ee` the call's keys (from the key
+    /// agreement) are required; without it `keys` is ignored.
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] for an invalid configuration, [`EngineError::NoPeerKey`] when
+    /// encryption is on and `keys` is `None`, and the stages' own set-up errors.
+    pub fn new(
+        cfg: &CallConfig,
+        keys: Option<&CallKeys>,
+        ids: StreamIds,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        let (tx, rx) = if cfg.e2ee {
+            let keys = keys.ok_or(EngineError::NoPeerKey)?;
+            let tx = keys.sender(cfg.cipher_suite)?;
+            let mut rx = SframeReceiver::new(Duration::from_millis(u64::from(cfg.key_grace_ms)));
+            keys.install_receive_key(&mut rx, cfg.cipher_suite)?;
+            (Some(Box::new(tx)), Some(Box::new(rx)))
+        } else {
+            (None, None)
+        };
+        let chain_cfg = SendChainConfig::new(cfg.capture_rate)
+            .output_rate(CODEC_RATE)
+            .render_rate(Some(cfg.playout_rate))
+            .max_block(cfg.capture_frame())
+            .noise_suppression(cfg.noise_suppression)
+            .ns_strength(cfg.ns_strength)
+            .resample_mode(ResampleMode::Fixed);
+        let mut chain = SendChain::new(chain_cfg)?;
+        let echo_on = cfg.aec != AecMode::Off;
+        if echo_on {
+            let aec = AecConfig::new()
+                .mode(cfg.aec)
+                .stream_delay_ms(cfg.aec_delay_hint_ms);
+            chain.set_echo_canceller(Box::new(EchoCanceller::new(aec)))?;
+        }
+        let frame = FrameDuration::from_millis(cfg.frame_ms)?;
+        let enc_cfg = OpusEncoderConfig::voice(CODEC_RATE, 1)
+            .frame(frame)
+            .bitrate(cfg.bitrate_bps)
+            .complexity(cfg.complexity)
+            .fec(cfg.fec, cfg.expected_loss_percent)
+            .dtx(cfg.dtx);
+        let enc = OpusEncoder::new(&enc_cfg)?;
+        let enc_pcm = vec![0.0; enc.frame_samples()];
+        let mut jcfg = JitterConfig::new(CODEC_RATE).start_delay_ms(cfg.jitter_start_delay_ms);
+        if cfg.jitter_low_delay {
+            jcfg = jcfg.low_delay();
+        }
+        jcfg = jcfg.slots(256, MAX_PACKET);
+        let jitter = JitterBuffer::new(jcfg, OpusAudioDecoder::new(CODEC_RATE)?)?;
+        let jb_frame = vec![0.0; jitter.frame_len()];
+        let play_rs = if cfg.playout_rate == CODEC_RATE {
+            None
+        } else {
+            Some(StreamResampler::new(
+                CODEC_RATE,
+                cfg.playout_rate,
+                1,
+                jb_frame.len(),
+                ResampleMode::Fixed,
+            )?)
+        };
+        let stats = CallStats {
+            echo_delay_ms: -1,
+            ..CallStats::default()
+        };
+        Ok(MediaCore {
+            cfg: *cfg,
+            chain,
+            echo_on,
+            enc,
+            enc_pcm,
+            enc_out: vec![0; MAX_PACKET],
+            protected: Vec::with_capacity(MAX_PACKET + 64),
+            packet: vec![0; MAX_PACKET + 64],
+            tx,
+            rx,
+            packetizer: OpusPacketizer::new(
+                ids.ssrc,
+                cfg.payload_type,
+                ids.first_seq,
+                ids.timestamp_offset,
+            ),
+            depack: OpusDepacketizer::new(Some(cfg.payload_type)),
+            plain: Vec::with_capacity(MAX_PACKET + 64),
+            jitter,
+            jb_frame,
+            play_rs,
+            muted: false,
+            key_epoch: 0,
+            stats,
+            h_encode: LatencyHistogram::new(),
+            h_encrypt: LatencyHistogram::new(),
+            h_decrypt: LatencyHistogram::new(),
+            h_playout: LatencyHistogram::new(),
+            h_tick: LatencyHistogram::new(),
+        })
+    }
+
+    /// The configuration the core was built with.
+    pub fn config(&self) -> &CallConfig {
+        &self.cfg
+    }
+
+    /// Hand a packet from the network to the receive side, stamped with its arrival time. Bad
+    /// packets (not RTP, another payload type or SSRC, forged, replayed, too large) are dropped
+    /// and counted; nothing a packet contains can make this panic or allocate.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall.
+    pub fn receive_packet(&mut self, data: &[u8], arrival: MediaTime) {
+        // RT: parse borrows `data`; decryption writes into a preallocated buffer.
+        let t = Instant::now();
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += data.len() as u64;
+        if data.len() > MAX_PACKET + 64 {
+            self.stats.packets_invalid += 1;
+            return;
+        }
+        let Ok(pkt) = RtpPacket::parse(data) else {
+            self.stats.packets_invalid += 1;
+            return;
+        };
+        if pkt.header.payload_type != self.cfg.payload_type {
+            self.stats.packets_invalid += 1;
+            return;
+        }
+        let payload: &[u8] = if self.cfg.e2ee {
+            let Some(rx) = self.rx.as_mut() else {
+                // The receiver is lent to the control side for a key rotation.
+                self.stats.e2ee_unknown_key += 1;
+                return;
+            };
+            match rx.unprotect_into(&[], pkt.payload, &mut self.plain, arrival) {
+                Ok(u) => &self.plain[..u.len],
+                Err(UnprotectError::Rejected(_)) => return, // counted by the receiver
+                Err(_) => {
+                    self.stats.packets_invalid += 1;
+                    return;
+                }
+            }
+        } else {
+            pkt.payload
+        };
+        // The SSRC is fixed by the first packet that authenticated, never by a forged one.
+        let mut plain_pkt = pkt;
+        plain_pkt.payload = payload;
+        if self.depack.depacketize(&plain_pkt).is_err() {
+            self.stats.packets_invalid += 1;
+            return;
+        }
+        let packet = Packet {
+            seq: pkt.header.sequence,
+            timestamp: pkt.header.timestamp,
+            payload,
+        };
+        if self.jitter.insert(packet, arrival).is_err() {
+            self.stats.packets_invalid += 1;
+        }
+        self.h_decrypt.record(t.elapsed());
+    }
+
+    /// Run 10 ms of the call at time `now`: fill `speaker` (mono, 10 ms at the playout rate)
+    /// from the jitter buffer, use it as the echo canceller's reference, process `mic` (mono, 10
+    /// ms at the capture rate) and pass every packet that becomes ready to `emit`.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall as long as `emit` does none.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidLength`] when `mic` or `speaker` is not 10 ms long; stage errors are
+    /// counted (the frame is replaced by silence), never returned.
+    pub fn tick(
+        &mut self,
+        now: MediaTime,
+        mic: &[f32],
+        speaker: &mut [f32],
+        emit: &mut dyn FnMut(&[u8]),
+    ) -> Result<TickReport, EngineError> {
+        // RT: preallocated buffers only.
+        if mic.len() != self.cfg.capture_frame() {
+            return Err(EngineError::InvalidLength("mic frame is not 10 ms"));
+        }
+        if speaker.len() != self.cfg.playout_frame() {
+            return Err(EngineError::InvalidLength("speaker frame is not 10 ms"));
+        }
+        let t = Instant::now();
+        let concealed = self.pull_playout(now, speaker);
+        if self.echo_on && self.chain.push_render(speaker).is_err() {
+            self.stats.echo_render_underruns += 1;
+        }
+        let packets_sent = self.push_capture(mic, emit);
+        self.stats.ticks += 1;
+        self.h_tick.record(t.elapsed());
+        Ok(TickReport {
+            packets_sent,
+            concealed,
+        })
+    }
+
+    fn pull_playout(&mut self, now: MediaTime, out: &mut [f32]) -> bool {
+        let t = Instant::now();
+        let mut concealed = false;
+        match self.play_rs.as_mut() {
+            None => concealed |= jitter_pull(&mut self.jitter, now, out),
+            Some(rs) => {
+                let mut tries = 0;
+                while !rs.pull(out) {
+                    tries += 1;
+                    if tries > 3 {
+                        out.fill(0.0);
+                        break;
+                    }
+                    concealed |= jitter_pull(&mut self.jitter, now, &mut self.jb_frame);
+                    if rs.push(&self.jb_frame).is_err() {
+                        out.fill(0.0);
+                        break;
+                    }
+                }
+            }
+        }
+        self.stats.playout_level_dbfs = level_dbfs(out);
+        self.h_playout.record(t.elapsed());
+        concealed
+    }
+
+    fn push_capture(&mut self, mic: &[f32], emit: &mut dyn FnMut(&[u8])) -> u32 {
+        if self.chain.push_capture(mic).is_err() {
+            // The chain stays usable; the frame is lost. Counted as a render underrun would
+            // hide it, so count it as a queue drop of audio.
+            self.stats.queue_drops += 1;
+        }
+        let mut sent = 0;
+        while self.chain.available() >= self.enc_pcm.len() {
+            self.chain.pull(&mut self.enc_pcm);
+            if self.muted {
+                self.enc_pcm.fill(0.0);
+            }
+            if self.encode_and_send(emit) {
+                sent += 1;
+            }
+        }
+        sent
+    }
+
+    fn encode_and_send(&mut self, emit: &mut dyn FnMut(&[u8])) -> bool {
+        let t = Instant::now();
+        let Ok(pkt) = self.enc.encode(&self.enc_pcm, &mut self.enc_out) else {
+            self.stats.queue_drops += 1;
+            return false;
+        };
+        self.h_encode.record(t.elapsed());
+        if pkt.discardable && self.cfg.dtx {
+            self.packetizer.skip(pkt.duration);
+            return false;
+        }
+        let t = Instant::now();
+        let opus = &self.enc_out[..pkt.len];
+        let payload: &[u8] = match (self.cfg.e2ee, self.tx.as_mut()) {
+            (true, Some(tx)) => {
+                if tx.protect_into(&[], opus, &mut self.protected).is_err() {
+                    self.stats.queue_drops += 1;
+                    return false;
+                }
+                &self.protected
+            }
+            (false, _) => opus,
+            // The sender is lent out for a key rotation: never send plaintext.
+            (true, None) => {
+                self.stats.queue_drops += 1;
+                return false;
+            }
+        };
+        let Ok(n) = self
+            .packetizer
+            .packetize(payload, pkt.duration, &mut self.packet)
+        else {
+            self.stats.queue_drops += 1;
+            return false;
+        };
+        self.h_encrypt.record(t.elapsed());
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += n as u64;
+        emit(&self.packet[..n]);
+        true
+    }
+
+    /// Mute or unmute the microphone (muted, silence is encoded so the far end hears a steady
+    /// stream rather than concealment).
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
+    /// Change the Opus bitrate.
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] for a bitrate out of range (nothing changes).
+    pub fn set_bitrate(&mut self, bps: u32) -> Result<(), EngineError> {
+        if !(6_000..=510_000).contains(&bps) {
+            return Err(EngineError::Config(
+                parla_core::ConfigError::InvalidParameter {
+                    name: "bitrate_bps",
+                    detail: format!("{bps} (6000..=510000)"),
+                },
+            ));
+        }
+        // RT: an encoder ctl call.
+        if self.enc.set_bitrate(bps).is_ok() {
+            self.cfg.bitrate_bps = bps;
+        }
+        Ok(())
+    }
+
+    /// Move to the next key epoch on both directions: our frames are protected under the new
+    /// send key from now on, and the peer's new key is accepted next to the old one (which
+    /// retires `key_grace_ms` after the first frame under the new key). Both ends must rotate
+    /// (the app signals it). Derives keys, so it allocates: call it from the control side, or
+    /// use [`take_sframe`](Self::take_sframe)/[`put_sframe`](Self::put_sframe) to do the work
+    /// off the media thread.
+    ///
+    /// # Errors
+    /// [`EngineError::WrongMode`] when encryption is off; key derivation errors.
+    pub fn rotate_keys(&mut self, next: &CallKeys) -> Result<(), EngineError> {
+        let (Some(tx), Some(rx)) = (self.tx.as_mut(), self.rx.as_mut()) else {
+            return Err(EngineError::WrongMode("key rotation needs e2ee on"));
+        };
+        rotate_sframe(tx, rx, next, self.cfg.cipher_suite)?;
+        self.key_epoch = next.epoch();
+        Ok(())
+    }
+
+    /// Lend the SFrame sender and receiver out (for a key rotation done on another thread).
+    /// While they are out, received packets are dropped (counted as unknown key) and nothing is
+    /// sent (the encoder output of those ticks is dropped and counted in `queue_drops`): the
+    /// call never sends plaintext when encryption is on.
+    ///
+    /// # Real-time safety
+    /// Moves two boxes; no allocation.
+    pub fn take_sframe(&mut self) -> Option<(Box<SframeSender>, Box<SframeReceiver>)> {
+        match (self.tx.take(), self.rx.take()) {
+            (Some(tx), Some(rx)) => Some((tx, rx)),
+            (tx, rx) => {
+                self.tx = tx;
+                self.rx = rx;
+                None
+            }
+        }
+    }
+
+    /// Give back what [`take_sframe`](Self::take_sframe) lent, at key epoch `epoch`.
+    ///
+    /// # Real-time safety
+    /// Moves two boxes; no allocation.
+    pub fn put_sframe(&mut self, tx: Box<SframeSender>, rx: Box<SframeReceiver>, epoch: u32) {
+        self.tx = Some(tx);
+        self.rx = Some(rx);
+        self.key_epoch = epoch;
+    }
+
+    /// Whether the SFrame state is lent out (see [`take_sframe`](Self::take_sframe)): received
+    /// packets should wait until it is back.
+    pub fn is_sframe_lent(&self) -> bool {
+        self.cfg.e2ee && self.rx.is_none()
+    }
+
+    /// The statistics so far.
+    pub fn stats(&self) -> CallStats {
+        let mut s = self.stats;
+        let j = self.jitter.stats();
+        s.packets_lost = j.packets_lost;
+        s.packets_late = j.late_packets;
+        s.packets_duplicate = j.duplicate_packets;
+        s.packets_reordered = j.reordered_packets;
+        s.fec_recovered = j.fec_recovered;
+        s.concealed_samples = j.concealed_samples;
+        s.concealment_events = j.concealment_events;
+        s.interruptions = j.interruptions;
+        s.output_samples = j.output_samples;
+        s.jitter_delay_ms = j.current_delay_ms;
+        s.jitter_target_ms = j.target_delay_ms;
+        s.jitter_mean_wait_ms = j.mean_waiting_ms;
+        s.jitter_p95_wait_ms = j.p95_waiting_ms;
+        if let Some(rx) = self.rx.as_ref() {
+            let r = rx.stats();
+            s.e2ee_accepted = r.accepted;
+            s.e2ee_auth_failures = r.authentication;
+            s.e2ee_replays = r.replay;
+            s.e2ee_unknown_key += r.unknown_key + r.retired_key;
+            s.e2ee_malformed = r.malformed;
+        }
+        let meta = self.chain.last_meta();
+        s.send_level_dbfs = meta.level_dbfs.unwrap_or(-100.0);
+        s.echo_delay_ms = meta.echo_delay_ms.unwrap_or(-1);
+        s.echo_voice = meta.echo_voice_detected.unwrap_or(false);
+        s.echo_render_underruns += self.chain.render_underruns();
+        s.muted = self.muted;
+        s.key_epoch = self.key_epoch;
+        s.cpu = self.cpu();
+        s
+    }
+
+    fn cpu(&self) -> CpuStats {
+        let t = self.chain.timings();
+        let mut i = 0;
+        let resample_in = StageCpu::from_histogram(&t[i].histogram);
+        i += 1;
+        let echo = if self.echo_on {
+            i += 1;
+            StageCpu::from_histogram(&t[i - 1].histogram)
+        } else {
+            StageCpu::default()
+        };
+        let noise = if self.cfg.noise_suppression {
+            StageCpu::from_histogram(&t[i].histogram)
+        } else {
+            StageCpu::default()
+        };
+        CpuStats {
+            resample_in,
+            echo,
+            noise,
+            encode: StageCpu::from_histogram(&self.h_encode),
+            encrypt: StageCpu::from_histogram(&self.h_encrypt),
+            decrypt: StageCpu::from_histogram(&self.h_decrypt),
+            playout: StageCpu::from_histogram(&self.h_playout),
+            tick: StageCpu::from_histogram(&self.h_tick),
+        }
+    }
+
+    /// The send chain's processing delay (resamplers and stages), seconds.
+    pub fn send_chain_latency(&self) -> f64 {
+        self.chain.latency_seconds()
+    }
+
+    /// The jitter buffer's statistics (the full NetEq-style set).
+    pub fn jitter_stats(&self) -> parla_jitter::JitterStats {
+        self.jitter.stats()
+    }
+}
+
+/// One 10 ms jitter-buffer pull into `out`; returns whether it concealed. On error the frame is
+/// silence.
+fn jitter_pull(jb: &mut JitterBuffer<OpusAudioDecoder>, now: MediaTime, out: &mut [f32]) -> bool {
+    match jb.pull(now, out) {
+        Ok(r) => matches!(r.action, parla_jitter::Action::Expand),
+        Err(_) => {
+            out.fill(0.0);
+            false
+        }
+    }
+}
+
+/// Rotate a sender and receiver to the keys of `next` (allocates; control side).
+///
+/// # Errors
+/// Key derivation errors.
+pub fn rotate_sframe(
+    tx: &mut SframeSender,
+    rx: &mut SframeReceiver,
+    next: &CallKeys,
+    suite: parla_rtp::e2ee::CipherSuite,
+) -> Result<(), EngineError> {
+    tx.rotate(next.send_key_id(), next.send_base_key())?;
+    next.install_receive_key(rx, suite)?;
+    Ok(())
+}

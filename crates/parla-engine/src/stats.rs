@@ -1,0 +1,136 @@
+//! What a call reports: one plain `Copy` structure of numbers (mirrored by the C ABI's
+//! `ParlaCallStats`), published by the media thread after every 10 ms tick.
+
+use std::time::Duration;
+
+use parla_core::stats::LatencyHistogram;
+
+/// CPU time of one stage per 10 ms frame, microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StageCpu {
+    /// Median.
+    pub median_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Frames measured.
+    pub frames: u64,
+}
+
+impl StageCpu {
+    /// Summarise a histogram.
+    pub fn from_histogram(h: &LatencyHistogram) -> Self {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        StageCpu {
+            median_us: us(h.quantile(0.5)),
+            p99_us: us(h.quantile(0.99)),
+            p999_us: us(h.quantile(0.999)),
+            frames: h.count(),
+        }
+    }
+}
+
+/// Per-stage CPU time per 10 ms frame. Stages that are off report zero frames.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CpuStats {
+    /// Capture resampling to the processing rate.
+    pub resample_in: StageCpu,
+    /// Echo cancellation (render + capture).
+    pub echo: StageCpu,
+    /// Noise suppression.
+    pub noise: StageCpu,
+    /// Opus encoding (per encoded packet, not per 10 ms).
+    pub encode: StageCpu,
+    /// SFrame protection and RTP packetization (per packet).
+    pub encrypt: StageCpu,
+    /// RTP parsing, SFrame authentication/decryption and jitter-buffer insertion (per packet).
+    pub decrypt: StageCpu,
+    /// Jitter-buffer pull: decoding, concealment, time stretching, playout resampling.
+    pub playout: StageCpu,
+    /// A whole 10 ms tick of the media thread (send and receive).
+    pub tick: StageCpu,
+}
+
+/// The statistics of one call. All counters start at zero when the call is created and only
+/// grow; levels and delays are the latest values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CallStats {
+    /// 10 ms ticks the media thread has run.
+    pub ticks: u64,
+    /// Packets sent (handed to the network side).
+    pub packets_sent: u64,
+    /// Payload bytes sent, RTP headers included.
+    pub bytes_sent: u64,
+    /// Packets handed to the engine by the network side.
+    pub packets_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Packets that are not RTP, carry another payload type or SSRC, or are too large.
+    pub packets_invalid: u64,
+    /// Frames that authenticated and decrypted.
+    pub e2ee_accepted: u64,
+    /// Frames rejected: authentication failure (forged, corrupted, truncated, wrong key).
+    pub e2ee_auth_failures: u64,
+    /// Frames rejected: replayed or too old.
+    pub e2ee_replays: u64,
+    /// Frames rejected: unknown or retired key.
+    pub e2ee_unknown_key: u64,
+    /// Frames rejected: malformed SFrame header.
+    pub e2ee_malformed: u64,
+    /// Packets dropped because a packet queue was full (incoming and outgoing).
+    pub queue_drops: u64,
+    /// Packets the jitter buffer declared lost.
+    pub packets_lost: u64,
+    /// Packets that arrived too late to be played.
+    pub packets_late: u64,
+    /// Duplicates dropped.
+    pub packets_duplicate: u64,
+    /// Packets that arrived out of order.
+    pub packets_reordered: u64,
+    /// Lost packets recovered from the next packet's FEC.
+    pub fec_recovered: u64,
+    /// Samples (at 48 kHz) produced by concealment.
+    pub concealed_samples: u64,
+    /// Concealment events.
+    pub concealment_events: u64,
+    /// Concealments of 150 ms or more.
+    pub interruptions: u64,
+    /// Samples (at 48 kHz) the jitter buffer played out.
+    pub output_samples: u64,
+    /// The jitter buffer's current delay, ms.
+    pub jitter_delay_ms: f64,
+    /// The jitter buffer's target delay, ms.
+    pub jitter_target_ms: f64,
+    /// Mean packet waiting time in the jitter buffer, ms.
+    pub jitter_mean_wait_ms: f64,
+    /// 95th percentile of the packet waiting time, ms.
+    pub jitter_p95_wait_ms: f64,
+    /// Level of the last processed (sent) 10 ms, dBFS.
+    pub send_level_dbfs: f32,
+    /// Level of the last played 10 ms, dBFS.
+    pub playout_level_dbfs: f32,
+    /// The echo canceller's delay estimate, ms (-1 when unknown or off).
+    pub echo_delay_ms: i32,
+    /// The echo canceller saw near-end voice in the last frame.
+    pub echo_voice: bool,
+    /// Capture frames that had no far-end reference frame (paired with silence).
+    pub echo_render_underruns: u64,
+    /// Capture samples dropped because the capture ring was full.
+    pub capture_overrun_samples: u64,
+    /// Playout samples missing (silence played) because the playout ring was empty.
+    pub playout_underrun_samples: u64,
+    /// Device events seen (device mode): xruns, disconnects, errors.
+    pub device_events: u64,
+    /// Device streams reopened after a failure (device mode).
+    pub device_recoveries: u64,
+    /// Microphone muted.
+    pub muted: bool,
+    /// The current send key epoch (increments with each key rotation).
+    pub key_epoch: u32,
+    /// CPU time per stage.
+    pub cpu: CpuStats,
+    /// Allocator calls counted on the media thread after its set-up (only counted in builds with
+    /// the test feature `_test-alloc`; always zero otherwise).
+    pub media_thread_allocs: u64,
+}
