@@ -17,11 +17,14 @@
 //! (`tests/video-e2ee.rs`). H.264 needs NAL-aware protection (NAL headers in the clear) that is
 //! not implemented yet.
 //!
-//! The SFrame format and cryptography come from the `sframe` crate (RFC 9605, RustCrypto
-//! backend, which has the AES-CTR-HMAC suites the default `ring` backend lacks); this module adds
-//! key management, replay protection that is only updated after authentication, rejection
-//! accounting and allocation-free operation with caller-provided buffers. The threat model is in
-//! `docs/SECURITY.md`.
+//! The SFrame format and AEADs are Parla's own layer over RustCrypto primitive crates
+//! ([`SframeAead`], [`SframeKey`]: the RFC 9605 key schedule, AES-GCM, and AES-CTR with
+//! truncated HMAC composed as section 4.5.1 specifies), in place in caller buffers with no
+//! allocation per frame. Every RFC 9605 known-answer test runs through it
+//! (`tests/sframe-vectors.rs`), and it interoperates with the `sframe` crate in both directions
+//! (`tests/sframe-interop.rs`). On top of it this module adds key management, replay protection
+//! that is only updated after authentication, and rejection accounting. Why not the `sframe`
+//! crate itself, and the threat model: `docs/SECURITY.md`.
 //!
 //! # Example
 //! ```
@@ -47,20 +50,30 @@
 //! assert_eq!(plain, b"opus packet");
 //! ```
 
+mod aead;
+mod header;
 mod key_agreement;
 mod replay;
 mod session;
 
+pub use aead::{
+    AeadError, MAX_KEY_LEN, MAX_TAG_LEN, NONCE_LEN, SframeAead, SframeKey, sframe_key_label,
+    sframe_salt_label,
+};
+pub use header::{
+    MAX_HEADER_LEN, SframeHeaderInfo, parse_sframe_header, sframe_header_len, write_sframe_header,
+};
 pub use key_agreement::{
     CallKeys, KEY_BLOB_LEN, KeyAgreement, KeyAgreementError, SAFETY_CODE_DIGITS, SafetyCode,
 };
 pub use replay::{REPLAY_WINDOW, ReplayWindow};
 pub use session::{
-    MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeHeaderInfo, SframeReceiver,
-    SframeSender, UnprotectError, Unprotected, parse_sframe_header,
+    MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeReceiver, SframeSender,
+    UnprotectError, Unprotected,
 };
 
-/// SFrame cipher suites (RFC 9605 section 4.5).
+/// SFrame cipher suites (RFC 9605 section 4.5), and the AES-256-CTR-HMAC suites of the SFrame
+/// working group's test vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum CipherSuite {
@@ -76,11 +89,33 @@ pub enum CipherSuite {
     /// AES-128-CTR with HMAC-SHA256, 32-bit tag (suite 0x0003). A forgery succeeds with
     /// probability 2^-32 per attempt: use only where every byte counts.
     AesCtr128HmacSha256_32,
+    /// AES-256-CTR with HMAC-SHA512 and SHA-512 key derivation, 80-bit tag (id 0x0006).
+    /// Not registered by RFC 9605: the id is the one of the SFrame working group's test vectors
+    /// (`test-vectors-aes256.json`); use it only where both ends are known to agree.
+    AesCtr256HmacSha512_80,
+    /// AES-256-CTR with HMAC-SHA512, 64-bit tag (id 0x0007; not registered by RFC 9605, see
+    /// [`AesCtr256HmacSha512_80`](Self::AesCtr256HmacSha512_80)).
+    AesCtr256HmacSha512_64,
+    /// AES-256-CTR with HMAC-SHA512, 32-bit tag (id 0x0008; not registered by RFC 9605, see
+    /// [`AesCtr256HmacSha512_80`](Self::AesCtr256HmacSha512_80)).
+    AesCtr256HmacSha512_32,
 }
 
 impl CipherSuite {
-    /// Every suite, in IANA order.
-    pub const ALL: [CipherSuite; 5] = [
+    /// Every suite, in identifier order (1-5 from RFC 9605, then 6-8).
+    pub const ALL: [CipherSuite; 8] = [
+        CipherSuite::AesCtr128HmacSha256_80,
+        CipherSuite::AesCtr128HmacSha256_64,
+        CipherSuite::AesCtr128HmacSha256_32,
+        CipherSuite::AesGcm128Sha256,
+        CipherSuite::AesGcm256Sha512,
+        CipherSuite::AesCtr256HmacSha512_80,
+        CipherSuite::AesCtr256HmacSha512_64,
+        CipherSuite::AesCtr256HmacSha512_32,
+    ];
+
+    /// The five suites RFC 9605 registers (IANA ids 1-5).
+    pub const RFC9605: [CipherSuite; 5] = [
         CipherSuite::AesCtr128HmacSha256_80,
         CipherSuite::AesCtr128HmacSha256_64,
         CipherSuite::AesCtr128HmacSha256_32,
@@ -88,7 +123,7 @@ impl CipherSuite {
         CipherSuite::AesGcm256Sha512,
     ];
 
-    /// The IANA cipher suite identifier.
+    /// The cipher suite identifier (the IANA one for suites 1-5).
     pub fn id(self) -> u16 {
         match self {
             CipherSuite::AesCtr128HmacSha256_80 => 1,
@@ -96,27 +131,51 @@ impl CipherSuite {
             CipherSuite::AesCtr128HmacSha256_32 => 3,
             CipherSuite::AesGcm128Sha256 => 4,
             CipherSuite::AesGcm256Sha512 => 5,
+            CipherSuite::AesCtr256HmacSha512_80 => 6,
+            CipherSuite::AesCtr256HmacSha512_64 => 7,
+            CipherSuite::AesCtr256HmacSha512_32 => 8,
         }
     }
 
-    /// The suite with IANA identifier `id`, if supported.
+    /// The suite with identifier `id`, if supported.
     pub fn from_id(id: u16) -> Option<CipherSuite> {
         CipherSuite::ALL.into_iter().find(|s| s.id() == id)
     }
 
-    /// Authentication tag length in bytes.
+    /// Authentication tag length in bytes (`Nt`).
     pub fn tag_len(self) -> usize {
-        self.to_sframe().auth_tag_len()
+        match self {
+            CipherSuite::AesGcm128Sha256 | CipherSuite::AesGcm256Sha512 => 16,
+            CipherSuite::AesCtr128HmacSha256_80 | CipherSuite::AesCtr256HmacSha512_80 => 10,
+            CipherSuite::AesCtr128HmacSha256_64 | CipherSuite::AesCtr256HmacSha512_64 => 8,
+            CipherSuite::AesCtr128HmacSha256_32 | CipherSuite::AesCtr256HmacSha512_32 => 4,
+        }
     }
 
-    pub(crate) fn to_sframe(self) -> sframe::CipherSuite {
+    /// AEAD key length in bytes (`Nk`): the AES key for GCM; for AES-CTR-HMAC the AES key
+    /// (`Nka`) followed by the HMAC key (`Nh`).
+    pub fn key_len(self) -> usize {
         match self {
-            CipherSuite::AesGcm128Sha256 => sframe::CipherSuite::AesGcm128Sha256,
-            CipherSuite::AesGcm256Sha512 => sframe::CipherSuite::AesGcm256Sha512,
-            CipherSuite::AesCtr128HmacSha256_80 => sframe::CipherSuite::AesCtr128HmacSha256_80,
-            CipherSuite::AesCtr128HmacSha256_64 => sframe::CipherSuite::AesCtr128HmacSha256_64,
-            CipherSuite::AesCtr128HmacSha256_32 => sframe::CipherSuite::AesCtr128HmacSha256_32,
+            CipherSuite::AesGcm128Sha256 => 16,
+            CipherSuite::AesGcm256Sha512 => 32,
+            CipherSuite::AesCtr128HmacSha256_80
+            | CipherSuite::AesCtr128HmacSha256_64
+            | CipherSuite::AesCtr128HmacSha256_32 => 16 + 32,
+            CipherSuite::AesCtr256HmacSha512_80
+            | CipherSuite::AesCtr256HmacSha512_64
+            | CipherSuite::AesCtr256HmacSha512_32 => 32 + 64,
         }
+    }
+
+    /// Whether the key schedule (and the HMAC) uses SHA-512 rather than SHA-256.
+    pub(crate) fn uses_sha512(self) -> bool {
+        !matches!(
+            self,
+            CipherSuite::AesGcm128Sha256
+                | CipherSuite::AesCtr128HmacSha256_80
+                | CipherSuite::AesCtr128HmacSha256_64
+                | CipherSuite::AesCtr128HmacSha256_32
+        )
     }
 }
 

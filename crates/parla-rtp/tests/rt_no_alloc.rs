@@ -1,13 +1,15 @@
 //! The per-packet and per-frame paths never touch the allocator (STYLE.md R2, T1): RTP and RTCP
 //! parse and write, Opus/H.264/VP8 packetizing, the frame assembler, reception statistics, and
-//! SFrame protect/unprotect (accepting and rejecting).
+//! SFrame protect/unprotect (accepting and rejecting) through our AEAD layer, every suite.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)] // tests print and read test data
 
 use std::time::Duration;
 
 use parla_core::MediaTime;
 use parla_core::alloc_counter::{assert_no_alloc, is_installed};
-use parla_rtp::e2ee::{CipherSuite, SframeReceiver, SframeSender};
+use parla_rtp::e2ee::{
+    AeadError, CipherSuite, RejectReason, SframeAead, SframeReceiver, SframeSender, UnprotectError,
+};
 use parla_rtp::payload::assembler::{AssemblerConfig, AssemblerEvent, FrameAssembler};
 use parla_rtp::payload::h264::{H264Depacketizer, H264Packetizer};
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
@@ -90,6 +92,71 @@ fn audio_path_with_e2ee_does_not_allocate() {
     }
     for i in 50..1050 {
         assert_no_alloc("audio frame", || frame(i));
+    }
+}
+
+/// Parla's SFrame AEAD layer, every suite (1-8): protect, unprotect (accept), and rejections
+/// (replay, forged tag) through the sender and receiver, and the raw AEAD's encrypt, decrypt and
+/// refusal, over 1000 frames of varying size after a warm-up.
+#[test]
+fn sframe_aead_every_suite_does_not_allocate() {
+    assert!(is_installed());
+    let key = [0x5au8; 32];
+    for suite in CipherSuite::ALL {
+        let mut tx = SframeSender::new(suite, 7, &key).expect("sender");
+        let mut rx = SframeReceiver::new(Duration::from_secs(1));
+        rx.add_key(suite, 7, &key).expect("key");
+        let aead = SframeAead::new(suite, &vec![0x33u8; suite.key_len()]).expect("aead");
+        let mut wire = Vec::with_capacity(4096);
+        let mut plain = Vec::with_capacity(4096);
+        let mut forged = [0u8; 4096];
+        let mut raw = [0u8; 3000];
+        let mut tag = [0u8; 16];
+        let tag = &mut tag[..suite.tag_len()];
+        let meta = [1u8, 2, 3];
+        let frame = [0x11u8; 3000];
+        let mut run = |i: usize| {
+            let size = 1 + (i * 37) % 2999;
+            let n = tx
+                .protect_into(&meta, &frame[..size], &mut wire)
+                .expect("protect");
+            let sf = &wire[meta.len()..n];
+            // A forged copy (last tag byte changed) is refused before the real frame arrives.
+            let f = &mut forged[..sf.len()];
+            f.copy_from_slice(sf);
+            f[sf.len() - 1] ^= 0x40;
+            assert_eq!(
+                rx.unprotect_into(&meta, f, &mut plain, MediaTime::ZERO),
+                Err(UnprotectError::Rejected(RejectReason::Authentication))
+            );
+            let u = rx
+                .unprotect_into(&meta, sf, &mut plain, MediaTime::ZERO)
+                .expect("unprotect");
+            assert_eq!(u.len, size);
+            assert_eq!(
+                rx.unprotect_into(&meta, sf, &mut plain, MediaTime::ZERO),
+                Err(UnprotectError::Rejected(RejectReason::Replay))
+            );
+            let nonce = [i as u8; 12];
+            let buf = &mut raw[..size];
+            aead.encrypt_in_place(&nonce, &meta, buf, tag)
+                .expect("encrypt");
+            tag[0] ^= 1;
+            assert_eq!(
+                aead.decrypt_in_place(&nonce, &meta, buf, tag),
+                Err(AeadError::Authentication)
+            );
+            tag[0] ^= 1;
+            aead.decrypt_in_place(&nonce, &meta, buf, tag)
+                .expect("decrypt");
+        };
+        for i in 0..20 {
+            run(i);
+        }
+        for i in 20..1020 {
+            assert_no_alloc("SFrame AEAD frame", || run(i));
+        }
+        assert_eq!(rx.stats().accepted, 1020, "{suite:?}");
     }
 }
 

@@ -1,68 +1,18 @@
 //! SFrame senders and receivers: key state, replay protection and rejection accounting around
-//! the `sframe` crate's frame encryption.
+//! Parla's SFrame AEAD layer ([`SframeKey`]).
 
 use std::time::Duration;
 
 use parla_core::MediaTime;
-use sframe::crypto::DecryptionBufferView;
-use sframe::frame::{MediaFrameView, SingleUseCounter};
-use sframe::header::SframeHeader;
-use sframe::key::{DecryptionKey, EncryptionKey};
 
+use super::aead::SframeKey;
+use super::header::{MAX_HEADER_LEN, parse_sframe_header, write_sframe_header};
 use super::replay::ReplayWindow;
 use super::{CipherSuite, E2eeError};
 
 /// Keys a receiver holds at most (live and retired), e.g. one current and one rotating key for
 /// each of four senders.
 pub const MAX_KEYS: usize = 8;
-
-/// The largest SFrame header (config byte, 8-byte key id, 8-byte counter).
-const MAX_HEADER: usize = 17;
-
-/// The fields of an SFrame header (RFC 9605 section 4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SframeHeaderInfo {
-    /// Key id (KID).
-    pub key_id: u64,
-    /// Frame counter (CTR).
-    pub counter: u64,
-    /// Header length in bytes.
-    pub len: usize,
-}
-
-/// Parses the SFrame header at the start of `data` without allocating (the `sframe` crate's own
-/// header parser collects each extended field into a `Vec`, which the per-frame path must not
-/// do). Returns `None` if `data` ends inside the header.
-///
-/// Layout: a config byte `X KKK Y CCC`; with X clear, KKK is the key id, with X set the key id
-/// follows in KKK+1 big-endian bytes; then the same for the counter with Y and CCC.
-pub fn parse_sframe_header(data: &[u8]) -> Option<SframeHeaderInfo> {
-    let &cfg = data.first()?;
-    let mut pos = 1;
-    let mut field = |extended: bool, v: u8| -> Option<u64> {
-        if !extended {
-            return Some(u64::from(v));
-        }
-        let len = usize::from(v) + 1;
-        let bytes = data.get(pos..pos + len)?;
-        pos += len;
-        Some(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    };
-    let key_id = field(cfg & 0x80 != 0, (cfg >> 4) & 0x07)?;
-    let counter = field(cfg & 0x08 != 0, cfg & 0x07)?;
-    Some(SframeHeaderInfo {
-        key_id,
-        counter,
-        len: pos,
-    })
-}
-
-fn check_base_key(key: &[u8]) -> Result<(), E2eeError> {
-    if key.len() < 16 {
-        return Err(E2eeError::WeakBaseKey(key.len()));
-    }
-    Ok(())
-}
 
 /// Why a protect call failed. Nothing was sent; the counter was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -88,9 +38,7 @@ pub enum ProtectError {
 /// Protects frames under one sender's current key.
 #[derive(Debug)]
 pub struct SframeSender {
-    suite: CipherSuite,
-    key: EncryptionKey,
-    key_id: u64,
+    key: SframeKey,
     counter: u64,
 }
 
@@ -114,13 +62,8 @@ impl SframeSender {
         base_key: &[u8],
         first_counter: u64,
     ) -> Result<Self, E2eeError> {
-        check_base_key(base_key)?;
-        let key = EncryptionKey::derive_from(suite.to_sframe(), key_id, base_key)
-            .map_err(|_| E2eeError::KeyDerivation(key_id))?;
         Ok(SframeSender {
-            suite,
-            key,
-            key_id,
+            key: SframeKey::derive(suite, key_id, base_key)?,
             counter: first_counter,
         })
     }
@@ -131,23 +74,23 @@ impl SframeSender {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn rotate(&mut self, key_id: u64, base_key: &[u8]) -> Result<(), E2eeError> {
-        *self = SframeSender::new(self.suite, key_id, base_key)?;
+        *self = SframeSender::new(self.key.suite(), key_id, base_key)?;
         Ok(())
     }
 
     /// The key id frames are protected under.
     pub fn key_id(&self) -> u64 {
-        self.key_id
+        self.key.key_id()
     }
 
     /// The cipher suite.
     pub fn suite(&self) -> CipherSuite {
-        self.suite
+        self.key.suite()
     }
 
     /// The most bytes protection adds to a frame (header plus tag).
     pub fn max_overhead(&self) -> usize {
-        MAX_HEADER + self.suite.tag_len()
+        MAX_HEADER_LEN + self.key.suite().tag_len()
     }
 
     /// Protects `frame`, authenticating `metadata` with it (pass `&[]` for none); `out` receives
@@ -169,22 +112,35 @@ impl SframeSender {
         if self.counter == u64::MAX {
             return Err(ProtectError::CounterExhausted);
         }
-        let header = SframeHeader::new(self.key_id, self.counter);
-        let needed = metadata.len() + header.len() + frame.len() + self.suite.tag_len();
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let h = write_sframe_header(self.key.key_id(), self.counter, &mut header)
+            .ok_or(ProtectError::Encryption)?;
+        let (m, t) = (metadata.len(), self.key.suite().tag_len());
+        let needed = m + h + frame.len() + t;
         if out.capacity() < needed {
             return Err(ProtectError::BufferTooSmall {
                 needed,
                 got: out.capacity(),
             });
         }
-        let mut counter = SingleUseCounter::new(self.counter);
-        let view = MediaFrameView::try_with_meta_data(&mut counter, frame, metadata)
-            .map_err(|_| ProtectError::Encryption)?;
-        let res = view.encrypt_into(&self.key, out).map(|_| ());
-        if res.is_err() {
+        // Lay out header || metadata (the AAD, RFC 9605 4.4.3) || frame || tag, encrypt in
+        // place, then swap the front to the wire order metadata || header.
+        out.clear();
+        out.extend_from_slice(&header[..h]);
+        out.extend_from_slice(metadata);
+        out.extend_from_slice(frame);
+        out.resize(needed, 0);
+        let (aad, rest) = out.split_at_mut(h + m);
+        let (body, tag) = rest.split_at_mut(frame.len());
+        if self
+            .key
+            .encrypt_in_place(self.counter, aad, body, tag)
+            .is_err()
+        {
             out.clear();
             return Err(ProtectError::Encryption);
         }
+        out[..h + m].rotate_left(h);
         self.counter += 1;
         Ok(out.len())
     }
@@ -280,8 +236,7 @@ enum KeyState {
 #[derive(Debug)]
 struct KeySlot {
     key_id: u64,
-    suite: CipherSuite,
-    key: DecryptionKey,
+    key: SframeKey,
     window: ReplayWindow,
     state: KeyState,
     /// The key this one replaces; it starts retiring when this key is first used.
@@ -338,13 +293,9 @@ impl SframeReceiver {
         base_key: &[u8],
         replaces: Option<u64>,
     ) -> Result<KeySlot, E2eeError> {
-        check_base_key(base_key)?;
-        let key = DecryptionKey::derive_from(suite.to_sframe(), key_id, base_key)
-            .map_err(|_| E2eeError::KeyDerivation(key_id))?;
         Ok(KeySlot {
             key_id,
-            suite,
-            key,
+            key: SframeKey::derive(suite, key_id, base_key)?,
             window: ReplayWindow::new(),
             state: KeyState::Active,
             replaces,
@@ -456,7 +407,7 @@ impl SframeReceiver {
             return self.reject(RejectReason::RetiredKey, out);
         }
         let body = data.len() - header.len;
-        let tag_len = self.slots[i].suite.tag_len();
+        let tag_len = self.slots[i].key.suite().tag_len();
         if body < tag_len {
             return self.reject(RejectReason::Malformed, out);
         }
@@ -471,17 +422,19 @@ impl SframeReceiver {
             });
         }
         // AAD = header || metadata (RFC 9605 4.4.3), followed by ciphertext || tag, decrypted in
-        // place by the `sframe` key.
+        // place.
         out.extend_from_slice(&data[..header.len]);
         out.extend_from_slice(metadata);
         out.extend_from_slice(&data[header.len..]);
         let aad_len = header.len + metadata.len();
-        let (aad, ciphertext) = out.split_at_mut(aad_len);
-        let view = DecryptionBufferView {
-            aad,
-            data: ciphertext,
-        };
-        if self.slots[i].key.decrypt(view, counter).is_err() {
+        let plain = body - tag_len;
+        let (aad, rest) = out.split_at_mut(aad_len);
+        let (ciphertext, tag) = rest.split_at_mut(plain);
+        if self.slots[i]
+            .key
+            .decrypt_in_place(counter, aad, ciphertext, tag)
+            .is_err()
+        {
             return self.reject(RejectReason::Authentication, out);
         }
         // Authentic: now the state may move.
@@ -496,7 +449,6 @@ impl SframeReceiver {
             };
         }
         // Keep the plaintext only.
-        let plain = body - tag_len;
         out.copy_within(aad_len..aad_len + plain, 0);
         out.truncate(plain);
         self.stats.accepted += 1;
