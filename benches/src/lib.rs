@@ -1,4 +1,231 @@
-//! Parla's benchmarks: criterion benches of the send chain and its stages live in `benches/`
-//! (run `cargo bench -p parla-benches`). See `benches/README.md` for the method.
+//! Parla's benchmark harness, run by `parla bench`, and the criterion benches of the send chain
+//! (`cargo bench -p parla-benches`; see `benches/README.md` and `docs/HARNESS.md` for the method).
+//!
+//! - [`corpus`]: the seeded corpus of call scenarios, generated in memory.
+//! - [`suites`]: runs Parla's stages over the cases and scores them.
+//! - [`peers`]: the same cases through GStreamer, ffmpeg, libspeexdsp and sox.
+//! - [`report`]: `report.json`, `report.md` and the PNG plots.
+//! - [`regress`]: comparison with an earlier `report.json`.
+//!
+//! This crate uses anyhow (it is a tool, STYLE.md E5) and rayon (threads belong to the harness).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub mod corpus;
+pub mod peers;
+pub mod plots;
+pub mod regress;
+pub mod report;
+pub mod suites;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+
+use corpus::{Corpus, CorpusConfig, SpeechSet, Suite, material_hash};
+use peers::Peer;
+use report::{PeerStatus, Report, Scaling};
+use suites::{Degrade, Outcome};
+
+/// What `parla bench` runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Suites to run (all when empty).
+    pub suites: Vec<Suite>,
+    /// Glob patterns on case names (all when empty).
+    pub cases: Vec<String>,
+    /// Threads in the pool.
+    pub jobs: usize,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Run the peers too.
+    pub peers: bool,
+    /// Corpus seed.
+    pub seed: u64,
+    /// Seconds per audio case.
+    pub seconds: f64,
+    /// Seconds per network case.
+    pub network_seconds: f64,
+    /// Speech sources.
+    pub speech: SpeechSet,
+    /// Shared data folder (real network traces).
+    pub shared_dir: Option<PathBuf>,
+    /// Measure `--jobs 1` against `--jobs 2` on the same cases (Parla only).
+    pub scaling: bool,
+    /// Show a progress bar (it is hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+    /// The regression-test hook (normally [`Degrade::None`]).
+    pub degrade: Degrade,
+}
+
+fn pool(n: usize) -> anyhow::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n.max(1))
+        .build()
+        .context("building the thread pool")
+}
+
+/// Build the corpus, run every selected case through Parla (and the peers), measure scaling if
+/// asked, and return the report (not yet written; see [`report::write`]).
+///
+/// # Errors
+/// For bad options, or when no case is selected.
+pub fn run(opts: &Options) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let mut cfg = CorpusConfig::new(opts.seed);
+    cfg.seconds = opts.seconds;
+    cfg.network_seconds = opts.network_seconds;
+    cfg.speech = opts.speech;
+    cfg.shared_dir = opts.shared_dir.clone();
+    anyhow::ensure!(
+        opts.seconds >= 0.5 && opts.seconds <= 600.0,
+        "--seconds must be between 0.5 and 600"
+    );
+    let mut corpus = Corpus::new(cfg);
+    corpus.select(&opts.suites, &opts.cases)?;
+    anyhow::ensure!(
+        !corpus.cases.is_empty(),
+        "no case matches the suites and --cases given"
+    );
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
+    let work = opts.out.join(".peers");
+    let mut peers: Vec<Peer> = Vec::new();
+    let mut statuses = Vec::new();
+    if opts.peers {
+        std::fs::create_dir_all(&work)?;
+        for p in Peer::ALL {
+            if !corpus.cases.iter().any(|c| p.suites().contains(&c.suite)) {
+                continue;
+            }
+            let st = p.probe(&work);
+            match &st {
+                Ok(_) => peers.push(p),
+                Err(e) => eprintln!("peer {} skipped: {e}", p.name()),
+            }
+            statuses.push(PeerStatus {
+                name: p.name().into(),
+                available: st.is_ok(),
+                detail: st.unwrap_or_else(|e| e),
+                command: peers::describe(p).into(),
+            });
+        }
+    }
+    let bar = indicatif::ProgressBar::new(corpus.cases.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} bench [{bar:40}] {pos}/{len} {msg} {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    if !opts.progress {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    type CaseResult = (String, String, Vec<Outcome>, Vec<String>);
+    let results: Vec<CaseResult> = pool(opts.jobs)?.install(|| {
+        corpus
+            .cases
+            .par_iter()
+            .map(|case| {
+                let mut outs = Vec::new();
+                let mut fails = Vec::new();
+                let material = match corpus.generate(case) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        bar.inc(1);
+                        return (
+                            case.name.clone(),
+                            String::new(),
+                            outs,
+                            vec![format!("{}: corpus: {e:#}", case.name)],
+                        );
+                    }
+                };
+                let hash = material_hash(&material);
+                match suites::run_ours(case, &material, opts.degrade) {
+                    Ok(o) => outs.push(o),
+                    Err(e) => fails.push(format!("{} / parla: {e:#}", case.name)),
+                }
+                for p in peers.iter().filter(|p| p.suites().contains(&case.suite)) {
+                    let r = tempfile::tempdir()
+                        .context("temporary folder")
+                        .and_then(|d| p.run(case, &material, d.path(), &work));
+                    match r {
+                        Ok(o) => outs.push(o),
+                        Err(e) => fails.push(format!("{} / {}: {e:#}", case.name, p.name())),
+                    }
+                }
+                bar.set_message(case.name.clone());
+                bar.inc(1);
+                (case.name.clone(), hash, outs, fails)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let mut outcomes = Vec::new();
+    let mut failures = Vec::new();
+    let mut hashes = std::collections::BTreeMap::new();
+    for (name, hash, o, f) in results {
+        if !hash.is_empty() {
+            hashes.insert(name, hash);
+        }
+        outcomes.extend(o);
+        failures.extend(f);
+    }
+    for f in &failures {
+        eprintln!("failed: {f}");
+    }
+    let scaling = if opts.scaling {
+        Some(measure_scaling(&corpus, opts.degrade)?)
+    } else {
+        None
+    };
+    Ok(Report {
+        seed: opts.seed,
+        seconds: opts.seconds,
+        network_seconds: opts.network_seconds,
+        jobs: opts.jobs,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        degrade: opts.degrade,
+        speakers: corpus.speakers.iter().map(|s| s.info()).collect(),
+        corpus_notes: corpus.notes.clone(),
+        corpus_hashes: hashes,
+        peers: statuses,
+        outcomes,
+        failures,
+        wall_s: started.elapsed().as_secs_f64(),
+        scaling,
+        regression: None,
+    })
+}
+
+/// Run Parla alone over the corpus's cases (corpus generation included) with a pool of 1 and
+/// then 2 threads, and time each run.
+///
+/// # Errors
+/// When a pool cannot be built.
+pub fn measure_scaling(corpus: &Corpus, degrade: Degrade) -> anyhow::Result<Scaling> {
+    let once = |threads: usize| -> anyhow::Result<f64> {
+        let p = pool(threads)?;
+        let t = Instant::now();
+        p.install(|| {
+            corpus.cases.par_iter().for_each(|case| {
+                if let Ok(m) = corpus.generate(case) {
+                    let _ = suites::run_ours(case, &m, degrade);
+                }
+            })
+        });
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let jobs1_s = once(1)?;
+    let jobs2_s = once(2)?;
+    Ok(Scaling {
+        cases: corpus.cases.len(),
+        jobs1_s,
+        jobs2_s,
+        speedup: jobs1_s / jobs2_s.max(1e-9),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    })
+}

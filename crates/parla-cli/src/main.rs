@@ -33,6 +33,8 @@ enum Command {
     Netsim(cmd::netsim::Args),
     /// Send or receive a live Opus RTP stream over UDP, optionally end-to-end encrypted.
     Rtp(cmd::rtp::Args),
+    /// The benchmark harness: the corpus through every suite (and peers), with a report.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Jitter(args) => cmd::jitter::run(args),
         Command::Netsim(args) => cmd::netsim::run(args),
         Command::Rtp(args) => cmd::rtp::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -180,4 +180,29 @@ mod tests {
         assert!((rms_db(&[0.5; 100]) + 6.0206).abs() < 1e-3);
         assert_eq!(rms_db(&[]), -200.0);
     }
+
+    #[test]
+    fn segmental_snr_of_a_known_error() {
+        // y = 0.9 x: the error is 0.1 x in every frame, so every frame's SNR is exactly 20 dB.
+        let x = noise(4800, 5);
+        let y: Vec<f32> = x.iter().map(|v| v * 0.9).collect();
+        let s = segmental_snr_db(&x, &y, 480);
+        assert!((s - 20.0).abs() < 1e-3, "{s}");
+        // Silent reference frames are skipped: a silent first half does not change the figure.
+        let mut x2 = vec![0.0f32; 4800];
+        x2.extend_from_slice(&x);
+        let mut y2 = vec![0.0f32; 4800];
+        y2.extend_from_slice(&y);
+        assert!((segmental_snr_db(&x2, &y2, 480) - 20.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn si_sdr_of_a_known_noise_mix_at_0_db() {
+        // Equal-power orthogonal-ish noise: SI-SDR near 0 dB.
+        let x = noise(96_000, 11);
+        let n = noise(96_000, 12);
+        let y: Vec<f32> = x.iter().zip(&n).map(|(a, b)| a + b).collect();
+        let s = si_sdr_db(&x, &y);
+        assert!(s.abs() < 0.2, "{s}");
+    }
 }

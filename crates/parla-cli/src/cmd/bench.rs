@@ -1,0 +1,168 @@
+//! `parla bench`: the benchmark harness. Runs the seeded corpus through Parla's suites (and,
+//! with `--peers`, through GStreamer, ffmpeg, libspeexdsp and sox) in a pool of threads, writes
+//! `report.json`, `report.md` and PNG plots, and optionally compares with an earlier report
+//! (exit status 1 when a metric got worse beyond the tolerance). The work is done by the
+//! `parla-benches` crate; see `docs/HARNESS.md`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use parla_benches::corpus::{SpeechSet, Suite, default_shared_dir};
+use parla_benches::regress::{Tolerance, compare, load_baseline};
+use parla_benches::suites::Degrade;
+use parla_benches::{Options, report};
+
+/// Arguments of `parla bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Suites to run: ns, aec, chain, codec, jitter, resample (all when none is given).
+    pub suites: Vec<String>,
+    /// Only cases whose name matches this glob (e.g. 'ns/pink-*'); repeatable.
+    #[arg(long)]
+    pub cases: Vec<String>,
+    /// Threads in the pool (one engine instance per case).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Output folder for report.json, report.md and the plots.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+    /// Also run the peers (GStreamer, ffmpeg, libspeexdsp, sox) on the same cases.
+    #[arg(long)]
+    pub peers: bool,
+    /// Corpus seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Seconds per audio case.
+    #[arg(long, default_value_t = 8.0)]
+    pub seconds: f64,
+    /// Seconds per network case.
+    #[arg(long, default_value_t = 30.0)]
+    pub network_seconds: f64,
+    /// Use only the synthetic talkers (no espeak-ng, no alsa-utils recordings).
+    #[arg(long)]
+    pub synthetic_speech: bool,
+    /// Shared data folder with net-traces/ (default: PARLA_SHARED_DIR, else ../shared next to
+    /// the repository).
+    #[arg(long)]
+    pub shared: Option<PathBuf>,
+    /// Also measure parallel scaling: Parla alone on the same cases with 1 and 2 threads.
+    #[arg(long)]
+    pub scaling: bool,
+    /// Compare with an earlier report.json; exit 1 when a metric got worse.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Tolerances of the comparison: db=0.5,pct=0.2,ms=5 (any subset; a bare number sets db).
+    #[arg(long, default_value = "db=0.5,pct=0.2,ms=5")]
+    pub tolerance: String,
+}
+
+/// Run the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=256).contains(&args.jobs),
+        "--jobs must be between 1 and 256"
+    );
+    let suites = args
+        .suites
+        .iter()
+        .map(|s| Suite::parse(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tolerance = Tolerance::parse(&args.tolerance)?;
+    let baseline = match &args.baseline {
+        Some(p) => Some((p.display().to_string(), load_baseline(p)?)),
+        None => None,
+    };
+    let shared = args
+        .shared
+        .clone()
+        .filter(|p| p.is_dir())
+        .or_else(default_shared_dir);
+    let opts = Options {
+        suites,
+        cases: args.cases,
+        jobs: args.jobs,
+        out: args.out.clone(),
+        peers: args.peers,
+        seed: args.seed,
+        seconds: args.seconds,
+        network_seconds: args.network_seconds,
+        speech: if args.synthetic_speech {
+            SpeechSet::Synthetic
+        } else {
+            SpeechSet::Auto
+        },
+        shared_dir: shared,
+        scaling: args.scaling,
+        progress: std::io::stderr().is_terminal(),
+        degrade: Degrade::from_env()?,
+    };
+    let mut rep = parla_benches::run(&opts)?;
+    if let Some((name, base)) = &baseline {
+        rep.regression = Some(compare(name, base, &rep.outcomes, tolerance));
+    }
+    let notes = report::write(&rep, &args.out)
+        .with_context(|| format!("writing the report to {}", args.out.display()))?;
+    for n in notes {
+        eprintln!("{n}");
+    }
+    print_summary(&rep);
+    eprintln!(
+        "{} outcomes, {} failures, {:.1} s; wrote {}",
+        rep.outcomes.len(),
+        rep.failures.len(),
+        rep.wall_s,
+        args.out.display()
+    );
+    anyhow::ensure!(
+        rep.failures.is_empty() || !rep.outcomes.is_empty(),
+        "every run failed"
+    );
+    if let Some(c) = &rep.regression {
+        if !c.passed() {
+            for w in &c.worse {
+                eprintln!(
+                    "worse: {} {}: {:.3} -> {:.3} (tolerance {})",
+                    w.case, w.metric, w.old, w.new, w.tolerance
+                );
+            }
+            anyhow::bail!(
+                "regression: {} metric(s) got worse and {} went missing against {}",
+                c.worse.len(),
+                c.missing,
+                c.baseline
+            );
+        }
+        eprintln!(
+            "regression check passed against {} ({} values)",
+            c.baseline, c.compared
+        );
+    }
+    Ok(())
+}
+
+fn print_summary(r: &report::Report) {
+    for row in report::summary(&r.outcomes) {
+        let keys = report::key_metrics(&row.suite);
+        let figs: Vec<String> = keys
+            .iter()
+            .zip(&row.means)
+            .map(|(k, v)| format!("{k} {}", v.map_or("-".into(), |v| format!("{v:.2}"))))
+            .collect();
+        println!(
+            "{:<8} {:<18} {:>2} cases  {}  wall {:.2} s  throughput ratio {:.1}",
+            row.suite,
+            row.system,
+            row.cases,
+            figs.join(", "),
+            row.wall_s,
+            row.throughput_ratio()
+        );
+    }
+    if let Some(s) = &r.scaling {
+        println!(
+            "scaling: 1 thread {:.2} s, 2 threads {:.2} s, speed-up {:.2}x",
+            s.jobs1_s, s.jobs2_s, s.speedup
+        );
+    }
+}
