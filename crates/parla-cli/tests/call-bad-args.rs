@@ -25,7 +25,10 @@ fn assert_one_line_error(out: &Output, needle: &str) {
     let lines: Vec<_> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line expected: {stderr}");
     assert!(lines[0].starts_with("parla: error: "), "{stderr}");
-    assert!(lines[0].contains(needle), "expected '{needle}' in: {stderr}");
+    assert!(
+        lines[0].contains(needle),
+        "expected '{needle}' in: {stderr}"
+    );
 }
 
 #[test]
@@ -33,13 +36,28 @@ fn bad_arguments_give_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let cases: [(&[&str], &str); 7] = [
-        (&["--trace", "/nonexistent/link.trace"], "link trace file '/nonexistent/link.trace' not found"),
-        (&["--network", "carrier-pigeon"], "unknown network 'carrier-pigeon'"),
-        (&["--network", "fixedfast"], "fixedN needs N in milliseconds"),
+        (
+            &["--trace", "/nonexistent/link.trace"],
+            "link trace file '/nonexistent/link.trace' not found",
+        ),
+        (
+            &["--network", "carrier-pigeon"],
+            "unknown network 'carrier-pigeon'",
+        ),
+        (
+            &["--network", "fixedfast"],
+            "fixedN needs N in milliseconds",
+        ),
         (&["--seconds", "0"], "--seconds must be between 1 and 3600"),
-        (&["--tamper-every", "0"], "--tamper-every must be at least 1"),
+        (
+            &["--tamper-every", "0"],
+            "--tamper-every must be at least 1",
+        ),
         (&["--frame-ms", "25"], "invalid call settings"),
-        (&["--talker-a", "/nonexistent/a.wav"], "cannot open talker A file"),
+        (
+            &["--talker-a", "/nonexistent/a.wav"],
+            "cannot open talker A file",
+        ),
     ];
     for (args, needle) in cases {
         let o = parla_call(args, &out);
@@ -61,7 +79,13 @@ fn help_lists_the_network_names() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
-    for name in ["mobile-4g", "fixedN", "wifi-good", "lte-handover", "tmobile-lte"] {
+    for name in [
+        "mobile-4g",
+        "fixedN",
+        "wifi-good",
+        "lte-handover",
+        "tmobile-lte",
+    ] {
         assert!(text.contains(name), "{name} missing from: {text}");
     }
 }

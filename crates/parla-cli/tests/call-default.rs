@@ -38,13 +38,20 @@ fn default_call_writes_both_sides_and_a_measured_report() {
     assert_eq!(json["e2ee"]["enabled"], true);
     assert_eq!(json["e2ee"]["safety_codes_match"], true);
     let code = json["e2ee"]["safety_code_a"].as_str().unwrap();
-    assert_eq!(code.chars().filter(char::is_ascii_digit).count(), 60, "{code}");
+    assert_eq!(
+        code.chars().filter(char::is_ascii_digit).count(),
+        60,
+        "{code}"
+    );
     for d in ["a_to_b", "b_to_a"] {
         let dir = &json[d];
         let m2e = dir["mouth_to_ear"]["median_ms"].as_f64().unwrap();
         // At least the network's 45 ms base delay plus a 20 ms packet; well under 400 ms.
         assert!((65.0..400.0).contains(&m2e), "{d}: {m2e}");
-        assert!(dir["mouth_to_ear"]["windows_used"].as_u64().unwrap() >= 3, "{d}");
+        assert!(
+            dir["mouth_to_ear"]["windows_used"].as_u64().unwrap() >= 3,
+            "{d}"
+        );
         let net = &dir["network"];
         let sent = net["sent"].as_u64().unwrap();
         assert!((990..=1001).contains(&sent), "{d}: {sent} packets in 20 s");
@@ -58,7 +65,10 @@ fn default_call_writes_both_sides_and_a_measured_report() {
             "{d}"
         );
         assert_eq!(rx["e2ee_rejected"].as_u64().unwrap(), 0, "{d}");
-        assert!(rx["concealed_samples"].as_u64().unwrap() > 0, "{d}: losses are concealed");
+        assert!(
+            rx["concealed_samples"].as_u64().unwrap() > 0,
+            "{d}: losses are concealed"
+        );
         let pct = rx["concealed_percent"].as_f64().unwrap();
         assert!(pct > 0.0 && pct < 20.0, "{d}: {pct}");
         assert!(rx["jitter_target_ms"].as_f64().unwrap() > 0.0, "{d}");
@@ -73,7 +83,10 @@ fn default_call_writes_both_sides_and_a_measured_report() {
         assert!(echo["single_talk_frames"].as_u64().unwrap() > 50, "{side}");
         let cpu = json[side]["cpu"].as_array().unwrap();
         let tick = cpu.iter().find(|c| c[0] == "tick").unwrap();
-        assert!(tick[1]["frames"].as_u64().unwrap() == 2000, "{side}: {tick}");
+        assert!(
+            tick[1]["frames"].as_u64().unwrap() == 2000,
+            "{side}: {tick}"
+        );
         assert!(tick[1]["median_us"].as_f64().unwrap() > 0.0, "{side}");
     }
     assert!(json["real_time_factor"].as_f64().unwrap() > 0.0);

@@ -13,7 +13,15 @@ fn realtime_call_carries_audio_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_parla"))
         .current_dir(root())
-        .args(["call", "--realtime", "--network", "fixed40", "--seconds", "4", "--out"])
+        .args([
+            "call",
+            "--realtime",
+            "--network",
+            "fixed40",
+            "--seconds",
+            "4",
+            "--out",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

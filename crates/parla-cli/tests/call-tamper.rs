@@ -19,7 +19,7 @@ fn tampered_packets_are_rejected_and_counted_while_the_call_continues() {
             "--network",
             "fixed40",
             "--seconds",
-            "12",
+            "14",
             "--tamper-every",
             "7",
             "--seed",
@@ -44,12 +44,22 @@ fn tampered_packets_are_rejected_and_counted_while_the_call_continues() {
         assert_eq!(tampered, sent / 7, "{d}");
         let delivered = net["tampered_delivered"].as_u64().unwrap();
         // Only packets still in flight at the end (40 ms: two or three) are not delivered.
-        assert!(tampered - delivered <= net["in_flight_at_end"].as_u64().unwrap(), "{d}");
+        assert!(
+            tampered - delivered <= net["in_flight_at_end"].as_u64().unwrap(),
+            "{d}"
+        );
         let auth = rx["e2ee_auth_failures"].as_u64().unwrap();
         assert!(auth > 0, "{d}");
         // Every tampered copy that arrived was rejected, and nothing else was.
-        assert_eq!(rx["e2ee_rejected"].as_u64().unwrap(), delivered, "{d}: {rx}");
-        assert_eq!(auth, delivered, "{d}: flipped ciphertext fails authentication");
+        assert_eq!(
+            rx["e2ee_rejected"].as_u64().unwrap(),
+            delivered,
+            "{d}: {rx}"
+        );
+        assert_eq!(
+            auth, delivered,
+            "{d}: flipped ciphertext fails authentication"
+        );
         assert_eq!(
             rx["e2ee_accepted"].as_u64().unwrap(),
             net["delivered"].as_u64().unwrap() - delivered,
@@ -57,10 +67,12 @@ fn tampered_packets_are_rejected_and_counted_while_the_call_continues() {
         );
         // The rejected packets are repaired from the next packet's FEC or concealed, and the
         // talker is still heard.
-        let repaired = rx["fec_recovered"].as_u64().unwrap() + rx["concealment_events"].as_u64().unwrap();
+        let repaired =
+            rx["fec_recovered"].as_u64().unwrap() + rx["concealment_events"].as_u64().unwrap();
         assert!(repaired > 0, "{d}: {rx}");
         let m = &json[d]["mouth_to_ear"];
-        assert!(m["windows_used"].as_u64().unwrap() >= 3, "{d}: {m}");
+        // B starts talking after A's 10.7 s turn: at least two 2 s windows each way.
+        assert!(m["windows_used"].as_u64().unwrap() >= 2, "{d}: {m}");
         assert!(m["median_ms"].as_f64().unwrap() < 150.0, "{d}: {m}");
     }
 }

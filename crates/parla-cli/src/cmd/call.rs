@@ -198,7 +198,8 @@ pub struct ReceiverReport {
 
 impl From<&CallStats> for ReceiverReport {
     fn from(s: &CallStats) -> Self {
-        let rejected = s.e2ee_auth_failures + s.e2ee_replays + s.e2ee_unknown_key + s.e2ee_malformed;
+        let rejected =
+            s.e2ee_auth_failures + s.e2ee_replays + s.e2ee_unknown_key + s.e2ee_malformed;
         ReceiverReport {
             packets_received: s.packets_received,
             packets_invalid: s.packets_invalid,
@@ -429,8 +430,14 @@ fn run_simulated(s: &Setup<'_>, a: &mut Side, b: &mut Side) -> anyhow::Result<Ou
     let mut core_b = MediaCore::new(&s.cfg, keys.as_ref().map(|k| &k.1), ids_b)
         .context("cannot build endpoint B")?;
     // Each tap decodes what a side sends with the keys its peer receives with.
-    a.tap = Some(SendTap::new(keys.as_ref().map(|k| &k.1), s.cfg.cipher_suite)?);
-    b.tap = Some(SendTap::new(keys.as_ref().map(|k| &k.0), s.cfg.cipher_suite)?);
+    a.tap = Some(SendTap::new(
+        keys.as_ref().map(|k| &k.1),
+        s.cfg.cipher_suite,
+    )?);
+    b.tap = Some(SendTap::new(
+        keys.as_ref().map(|k| &k.0),
+        s.cfg.cipher_suite,
+    )?);
     drop(keys);
     let mut ab = NetPath::new(s.rows_ab, s.tamper, s.seed);
     let mut ba = NetPath::new(s.rows_ba, s.tamper, s.seed.wrapping_add(1));
@@ -447,7 +454,10 @@ fn run_simulated(s: &Setup<'_>, a: &mut Side, b: &mut Side) -> anyhow::Result<Ou
         ba.deliver_due(now_us, |d, at| {
             core_a.receive_packet(d, MediaTime::from_micros(at));
         });
-        for (side, core, path) in [(&mut *a, &mut core_a, &mut ab), (&mut *b, &mut core_b, &mut ba)] {
+        for (side, core, path) in [
+            (&mut *a, &mut core_a, &mut ab),
+            (&mut *b, &mut core_b, &mut ba),
+        ] {
             side.mic_frame(k, &mut mic);
             core.tick(now, &mic, &mut spk, &mut |p: &[u8]| out.push(p.to_vec()))
                 .context("tick")?;
@@ -659,7 +669,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // inside the calls) what the peer's speaker played.
         let (sent, on) = match s.tap.as_ref() {
             Some(t) => (&t.pcm, "sent packets, decoded before the network"),
-            None => (&peer.speaker, "the peer's speaker output (network effects included)"),
+            None => (
+                &peer.speaker,
+                "the peer's speaker output (network effects included)",
+            ),
         };
         SideReport {
             name: name.to_string(),
@@ -672,7 +685,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let report = Report {
-        mode: if args.realtime { "realtime" } else { "simulated" }.to_string(),
+        mode: if args.realtime {
+            "realtime"
+        } else {
+            "simulated"
+        }
+        .to_string(),
         network,
         seed: args.seed,
         seconds: ticks as f64 / 100.0,
@@ -838,7 +856,10 @@ fn summary(r: &Report) -> String {
             opt(e.double_talk_level_change_db, " dB"),
             side.aec_delay_estimate_ms
         );
-        let _ = writeln!(s, "  CPU per frame (us): stage median / p99 / p99.9 (frames)");
+        let _ = writeln!(
+            s,
+            "  CPU per frame (us): stage median / p99 / p99.9 (frames)"
+        );
         for (name, c) in &side.cpu {
             if c.frames > 0 {
                 let _ = writeln!(

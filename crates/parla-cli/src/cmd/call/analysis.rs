@@ -1,7 +1,6 @@
 //! What the report measures from the signals: mouth-to-ear delay by cross-correlation, and the
 //! echo canceller's ERLE on what a side actually sends (decoded by a tap before the network).
 
-
 use parla_codec::opus::OpusDecoder;
 use parla_core::MediaTime;
 use parla_rtp::e2ee::{CallKeys, CipherSuite, SframeReceiver};

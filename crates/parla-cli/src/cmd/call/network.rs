@@ -93,9 +93,15 @@ impl NetworkSpec {
             return Ok(NetworkSpec::Model(mobile_4g()));
         }
         if let Some(ms) = name.strip_prefix("fixed") {
-            let ms: f64 = ms.parse().ok().filter(|v: &f64| (0.0..=5000.0).contains(v)).with_context(
-                || format!("network '{name}': fixedN needs N in milliseconds, 0 to 5000 (e.g. fixed40)"),
-            )?;
+            let ms: f64 = ms
+                .parse()
+                .ok()
+                .filter(|v: &f64| (0.0..=5000.0).contains(v))
+                .with_context(|| {
+                    format!(
+                        "network '{name}': fixedN needs N in milliseconds, 0 to 5000 (e.g. fixed40)"
+                    )
+                })?;
             return Ok(NetworkSpec::Model(ModelConfig {
                 base_delay_ms: ms,
                 ..ModelConfig::default()

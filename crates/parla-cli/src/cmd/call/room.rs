@@ -169,11 +169,9 @@ impl EchoPath {
         if let Some(l) = self.spec.last_mut() {
             l.im = 0.0;
         }
-        let _ = self.ifft.process_with_scratch(
-            &mut self.spec,
-            &mut self.time,
-            &mut self.scratch_i,
-        );
+        let _ = self
+            .ifft
+            .process_with_scratch(&mut self.spec, &mut self.time, &mut self.scratch_i);
         let norm = 1.0 / (2 * b) as f32;
         for (o, t) in self.next.iter_mut().zip(&self.time[b..]) {
             *o = t * norm;
@@ -209,7 +207,10 @@ mod tests {
                     want += f64::from(*h) * f64::from(x[n - k]);
                 }
             }
-            assert!((f64::from(*g) - want).abs() < 1e-4, "sample {n}: {g} vs {want}");
+            assert!(
+                (f64::from(*g) - want).abs() < 1e-4,
+                "sample {n}: {g} vs {want}"
+            );
         }
         // About 10 dB of echo return loss on white noise.
         let ex: f64 = x.iter().map(|&v| f64::from(v).powi(2)).sum();
