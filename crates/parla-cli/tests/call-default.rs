@@ -72,6 +72,7 @@ fn default_call_writes_both_sides_and_a_measured_report() {
         let pct = rx["concealed_percent"].as_f64().unwrap();
         assert!(pct > 0.0 && pct < 20.0, "{d}: {pct}");
         assert!(rx["jitter_target_ms"].as_f64().unwrap() > 0.0, "{d}");
+        assert!(rx["buffer_delay_mean_ms"].as_f64().unwrap() > 0.0, "{d}");
     }
     for side in ["side_a", "side_b"] {
         let echo = &json[side]["echo"];
