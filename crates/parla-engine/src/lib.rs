@@ -42,6 +42,7 @@ pub mod call;
 pub mod config;
 pub mod error;
 pub mod media;
+pub mod pool;
 pub mod stats;
 pub mod transport;
 

@@ -90,6 +90,7 @@ pub struct MediaCore {
     play_rs: Option<StreamResampler>,
     muted: bool,
     key_epoch: u32,
+    last_now: MediaTime,
     stats: CallStats,
     h_encode: LatencyHistogram,
     h_encrypt: LatencyHistogram,
@@ -200,6 +201,7 @@ impl MediaCore {
             play_rs,
             muted: false,
             key_epoch: 0,
+            last_now: MediaTime::ZERO,
             stats,
             h_encode: LatencyHistogram::new(),
             h_encrypt: LatencyHistogram::new(),
@@ -297,6 +299,7 @@ impl MediaCore {
             return Err(EngineError::InvalidLength("speaker frame is not 10 ms"));
         }
         let t = Instant::now();
+        self.last_now = now;
         let concealed = self.pull_playout(now, speaker);
         if self.echo_on && self.chain.push_render(speaker).is_err() {
             self.stats.echo_render_underruns += 1;
@@ -478,7 +481,7 @@ impl MediaCore {
     /// The statistics so far.
     pub fn stats(&self) -> CallStats {
         let mut s = self.stats;
-        let j = self.jitter.stats();
+        let j = self.jitter.stats_at(self.last_now);
         s.packets_lost = j.packets_lost;
         s.packets_late = j.late_packets;
         s.packets_duplicate = j.duplicate_packets;
@@ -544,9 +547,9 @@ impl MediaCore {
         self.chain.latency_seconds()
     }
 
-    /// The jitter buffer's statistics (the full NetEq-style set).
+    /// The jitter buffer's statistics (the full NetEq-style set) at the last tick.
     pub fn jitter_stats(&self) -> parla_jitter::JitterStats {
-        self.jitter.stats()
+        self.jitter.stats_at(self.last_now)
     }
 }
 

@@ -1,0 +1,167 @@
+//! Acceptance: real cpal streams on headless ALSA devices (the configuration `parla-device`'s
+//! tests use: a `file` capture PCM reading a known signal and a `file` playback PCM writing the
+//! speaker) carry a file through capture -> engine -> playout. The call's packets are looped
+//! back to itself (encryption off; echo cancellation off, it would cancel its own looped
+//! signal), so the speaker file must contain the microphone signal after the send chain, Opus
+//! and the jitter buffer.
+//!
+//! The ALSA test devices have no clock: they run as fast as the CPU allows (hundreds of times
+//! real time), capture repeats its last period after the end of the file, the media thread drops
+//! capture that piles up beyond its backlog bound, and the playout device plays silence whenever
+//! the ring is empty. So the known signal is one whose every 10 ms piece is recognisable: two
+//! tones (450 Hz at -10.5 dBFS and 1250 Hz at -14 dBFS, whole cycles in 20 ms). The check
+//! measures, in 20 ms windows of the non-silent speaker output, the share of the power at the
+//! two tones and at a control frequency that is not in the input, and the level (medians over
+//! the windows, from power spectra, so that phase jumps where the media thread dropped piled-up
+//! capture do not matter). Noise suppression is off here: RNNoise treats steady tones as noise
+//! (it is tested on speech in parla-dsp and through the whole call in `core-call.rs`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_macros,
+    clippy::disallowed_methods
+)]
+
+#[path = "../../parla-device/tests/common/mod.rs"]
+mod alsa;
+
+use std::f64::consts::TAU;
+use std::time::{Duration, Instant};
+
+use parla_engine::{AecMode, AudioMode, Call, CallConfig, DeviceSelector};
+
+const TONES: [(f64, f64); 2] = [(450.0, 0.3), (1250.0, 0.2)];
+const CONTROL_HZ: f64 = 700.0;
+
+/// Power spectrum (Hann window) of a 20 ms window at 48 kHz: 50 Hz bins 0..=480.
+fn spectrum(x: &[f32]) -> Vec<f64> {
+    let n = x.len();
+    let w: Vec<f64> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| f64::from(v) * (0.5 - 0.5 * (TAU * i as f64 / n as f64).cos()))
+        .collect();
+    (0..=n / 2)
+        .map(|k| {
+            let step = TAU * k as f64 / n as f64;
+            let (mut re, mut im) = (0.0, 0.0);
+            for (i, v) in w.iter().enumerate() {
+                re += v * (step * i as f64).cos();
+                im -= v * (step * i as f64).sin();
+            }
+            re * re + im * im
+        })
+        .collect()
+}
+
+/// Share of a spectrum's power within one bin of `hz`.
+fn band_share(p: &[f64], hz: f64) -> f64 {
+    let k = (hz / 50.0).round() as usize;
+    let total: f64 = p.iter().sum();
+    p[k - 1..=k + 1].iter().sum::<f64>() / total.max(1e-20)
+}
+
+#[test]
+fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
+    alsa::in_alsa_sandbox(
+        "a_file_travels_capture_engine_playout_on_real_cpal_streams",
+        Duration::from_secs(120),
+        |sb| {
+            // The microphone: two tones, 4 s (after that capture repeats its last period,
+            // which is the same tones).
+            let mic: Vec<f32> = (0..48_000 * 4)
+                .map(|n| {
+                    let t = n as f64 / 48_000.0;
+                    TONES
+                        .iter()
+                        .map(|(f, a)| a * (TAU * f * t).sin())
+                        .sum::<f64>() as f32
+                })
+                .collect();
+            let raw: Vec<u8> = mic
+                .iter()
+                .flat_map(|s| ((s * 32_767.0).round() as i16).to_le_bytes())
+                .collect();
+            std::fs::write(sb.dir.join("mic.raw"), raw).unwrap();
+
+            let cfg = CallConfig {
+                e2ee: false,
+                aec: AecMode::Off,
+                noise_suppression: false,
+                ..CallConfig::default()
+            };
+            let call = Call::new(cfg).unwrap();
+            call.start(AudioMode::Devices {
+                capture: DeviceSelector::Name("mic".into()),
+                playout: DeviceSelector::Name("spk".into()),
+            })
+            .unwrap();
+            let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+            let start = Instant::now();
+            while call.stats().ticks < 800 && start.elapsed() < Duration::from_secs(60) {
+                while let Some(n) = call.poll_packet(&mut buf).unwrap() {
+                    call.receive_packet(&buf[..n]);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            let stats = call.stats();
+            call.stop().unwrap();
+            println!("after {:?}: {stats:?}", start.elapsed());
+            assert!(
+                stats.ticks >= 800,
+                "the media thread ran {} ticks",
+                stats.ticks
+            );
+            assert!(
+                stats.packets_sent >= 300 && stats.packets_received >= 200,
+                "{stats:?}"
+            );
+
+            let spk: Vec<f32> = sb
+                .speaker()
+                .into_iter()
+                .filter(|&s| s != 0)
+                .map(|s| f32::from(s) / 32_768.0)
+                .collect();
+            println!("speaker: {} non-silent samples", spk.len());
+            assert!(
+                spk.len() >= 48_000 * 2,
+                "too little audio reached the speaker"
+            );
+            // 20 ms windows after the first 0.5 s (start-up and the jitter buffer's start delay).
+            let windows: Vec<&[f32]> = spk.chunks_exact(960).skip(25).collect();
+            let median = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let spectra: Vec<Vec<f64>> = windows.iter().map(|w| spectrum(w)).collect();
+            let tone_share = median(
+                &mut spectra
+                    .iter()
+                    .map(|p| TONES.iter().map(|(f, _)| band_share(p, *f)).sum())
+                    .collect(),
+            );
+            let control = median(&mut spectra.iter().map(|p| band_share(p, CONTROL_HZ)).collect());
+            let rms_in = (TONES.iter().map(|(_, a)| a * a / 2.0).sum::<f64>()).sqrt();
+            let rms_out = median(
+                &mut windows
+                    .iter()
+                    .map(|w| {
+                        (w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / w.len() as f64)
+                            .sqrt()
+                    })
+                    .collect(),
+            );
+            let level_db = 20.0 * (rms_out / rms_in).log10();
+            println!(
+                "{} windows; medians: share of power in the two tones {tone_share:.3}, at the \
+                 control frequency {control:.4}, level {level_db:+.1} dB against the input",
+                windows.len()
+            );
+            assert!(windows.len() >= 50, "too few windows: {}", windows.len());
+            // The clean input has a tone share of about 0.99 by this measure (Hann leakage).
+            assert!(tone_share > 0.8, "tone share {tone_share:.3}");
+            assert!(control < 0.01, "control frequency share {control:.4}");
+            assert!(level_db.abs() < 3.0, "level {level_db:+.1} dB");
+        },
+    );
+}
