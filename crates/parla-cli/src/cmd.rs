@@ -1,5 +1,6 @@
 //! One module per subcommand.
 pub mod bench;
+pub mod call;
 pub mod decode;
 pub mod encode;
 pub mod jitter;

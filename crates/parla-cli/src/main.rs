@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Place a simulated end-to-end encrypted call between two endpoints over a network model.
+    Call(cmd::call::Args),
     /// Run a recorded microphone file (and far-end file) through the send chain.
     Process(cmd::process::Args),
     /// Encode a WAV file to Ogg Opus, or Y4M / a test pattern to H.264 or VP8.
@@ -40,6 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Call(args) => cmd::call::run(args),
         Command::Process(args) => cmd::process::run(args),
         Command::Encode(args) => cmd::encode::run(args),
         Command::Decode(args) => cmd::decode::run(args),

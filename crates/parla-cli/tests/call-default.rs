@@ -1,0 +1,94 @@
+//! `parla call` with its default settings (the README's demo command) on the bundled samples:
+//! both heard files, the JSON and text reports, measured delay, loss and concealment, and
+//! matching safety codes.
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn default_call_writes_both_sides_and_a_measured_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
+        .current_dir(root())
+        .args(["call", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mouth-to-ear"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.txt")).unwrap(),
+        stdout
+    );
+    for name in ["heard_a.wav", "heard_b.wav"] {
+        let r = hound::WavReader::open(dir.path().join(name)).unwrap();
+        assert_eq!(r.spec().sample_rate, 48_000);
+        assert_eq!(r.duration(), 20 * 48_000, "{name}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["network"], "mobile-4g");
+    assert_eq!(json["e2ee"]["enabled"], true);
+    assert_eq!(json["e2ee"]["safety_codes_match"], true);
+    let code = json["e2ee"]["safety_code_a"].as_str().unwrap();
+    assert_eq!(
+        code.chars().filter(char::is_ascii_digit).count(),
+        60,
+        "{code}"
+    );
+    for d in ["a_to_b", "b_to_a"] {
+        let dir = &json[d];
+        let m2e = dir["mouth_to_ear"]["median_ms"].as_f64().unwrap();
+        // At least the network's 45 ms base delay plus a 20 ms packet; well under 400 ms.
+        assert!((65.0..400.0).contains(&m2e), "{d}: {m2e}");
+        assert!(
+            dir["mouth_to_ear"]["windows_used"].as_u64().unwrap() >= 3,
+            "{d}"
+        );
+        let net = &dir["network"];
+        let sent = net["sent"].as_u64().unwrap();
+        assert!((990..=1001).contains(&sent), "{d}: {sent} packets in 20 s");
+        let lost = net["lost"].as_u64().unwrap();
+        // The mobile condition loses some packets, and the receiver saw exactly the rest.
+        assert!(lost > 0 && lost < sent / 10, "{d}: lost {lost}");
+        let rx = &dir["receiver"];
+        assert_eq!(
+            rx["packets_received"].as_u64().unwrap(),
+            net["delivered"].as_u64().unwrap(),
+            "{d}"
+        );
+        assert_eq!(rx["e2ee_rejected"].as_u64().unwrap(), 0, "{d}");
+        assert!(
+            rx["concealed_samples"].as_u64().unwrap() > 0,
+            "{d}: losses are concealed"
+        );
+        let pct = rx["concealed_percent"].as_f64().unwrap();
+        assert!(pct > 0.0 && pct < 20.0, "{d}: {pct}");
+        assert!(rx["jitter_target_ms"].as_f64().unwrap() > 0.0, "{d}");
+        assert!(rx["buffer_delay_mean_ms"].as_f64().unwrap() > 0.0, "{d}");
+    }
+    for side in ["side_a", "side_b"] {
+        let echo = &json[side]["echo"];
+        let erl = echo["room_erl_db"].as_f64().unwrap();
+        assert!((5.0..20.0).contains(&erl), "{side}: ERL {erl}");
+        // AEC3 removes far more than the room's loss in far-end single talk.
+        let erle = echo["erle_db"].as_f64().unwrap();
+        assert!(erle > 10.0, "{side}: ERLE {erle}");
+        assert!(echo["single_talk_frames"].as_u64().unwrap() > 50, "{side}");
+        let cpu = json[side]["cpu"].as_array().unwrap();
+        let tick = cpu.iter().find(|c| c[0] == "tick").unwrap();
+        assert!(
+            tick[1]["frames"].as_u64().unwrap() == 2000,
+            "{side}: {tick}"
+        );
+        assert!(tick[1]["median_us"].as_f64().unwrap() > 0.0, "{side}");
+    }
+    assert!(json["real_time_factor"].as_f64().unwrap() > 0.0);
+}
