@@ -6,7 +6,7 @@
 //! pkg-config).
 //!
 //! Layers (STYLE.md F2): each `extern "C"` function is a short shim that checks its pointers
-//! and turns them into references or slices ([`ptr`]), then calls a safe Rust function that
+//! and turns them into references or slices (module `ptr`), then calls a safe Rust function that
 //! returns `Result<_, Failure>`, which calls the engine ([`parla_engine::Call`]). Every entry
 //! point runs inside `catch_unwind`: a panic becomes [`PARLA_ERR_PANIC`] and never crosses the
 //! ABI.
@@ -762,11 +762,12 @@ pub unsafe extern "C" fn parla_version_numbers(
 ) -> ParlaStatus {
     guard_global(|| {
         // SAFETY: the caller guarantees each pointer is NULL or writable.
-        let (Some(ma), Some(mi), Some(pa)) = (
-            unsafe { major.as_mut() },
-            unsafe { minor.as_mut() },
-            unsafe { patch.as_mut() },
-        ) else {
+        let ma = unsafe { major.as_mut() };
+        // SAFETY: as above.
+        let mi = unsafe { minor.as_mut() };
+        // SAFETY: as above.
+        let pa = unsafe { patch.as_mut() };
+        let (Some(ma), Some(mi), Some(pa)) = (ma, mi, pa) else {
             return Err(Failure::null("a version pointer"));
         };
         let num = |s: &str| s.parse::<u32>().unwrap_or(0);

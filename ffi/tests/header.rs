@@ -29,10 +29,7 @@ fn committed_header_is_up_to_date() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(generated.lines().count()),
-                |i| i,
-            )
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()))
             + 1;
         panic!(
             "ffi/include/parla.h is stale (first difference at line {line}).\n\
