@@ -12,8 +12,10 @@ static A: parla_core::alloc_counter::CountingAllocator =
 #[test]
 fn audio_and_packet_entry_points_do_not_allocate() {
     assert!(parla_core::alloc_counter::is_installed());
-    let mut cfg = ParlaCallConfig::default();
-    cfg.e2ee = false;
+    let cfg = ParlaCallConfig {
+        e2ee: false,
+        ..ParlaCallConfig::default()
+    };
     let mut call: *mut ParlaCall = ptr::null_mut();
     // SAFETY: valid pointers for the duration of each call; `call` is freed once at the end.
     unsafe {
