@@ -1,0 +1,1472 @@
+//! Parla's C ABI: what iOS, Android and desktop apps call to place an end-to-end encrypted call.
+//!
+//! The header is `ffi/include/parla.h`, generated from this crate by cbindgen (the `header`
+//! test fails when it is stale and says how to refresh it). `docs/FFI.md` covers ownership,
+//! threads, the error model, status codes and how to build and link (static, dynamic,
+//! pkg-config).
+//!
+//! Layers (STYLE.md F2): each `extern "C"` function is a short shim that checks its pointers
+//! and turns them into references or slices (module `ptr`), then calls a safe Rust function that
+//! returns `Result<_, Failure>`, which calls the engine ([`parla_engine::Call`]). Every entry
+//! point runs inside `catch_unwind`: a panic becomes [`PARLA_ERR_PANIC`] and never crosses the
+//! ABI.
+//!
+//! Handles: [`ParlaCall`] is opaque, created by [`parla_call_new`] and released by
+//! [`parla_call_free`]. It is thread-safe: every function but `parla_call_free` may be called
+//! from any thread at the same time, with one rule for the real-time pair
+//! (`parla_call_push_capture_*` / `parla_call_pull_playout_*`): one audio thread at a time.
+//!
+//! # Example (the same calls from C are in `samples/c/loopback_call.c`)
+//! ```no_run
+//! use parla_ffi::*;
+//! use std::ptr;
+//!
+//! let mut cfg = ParlaCallConfig::default();
+//! // SAFETY: every pointer below is valid for the duration of each call.
+//! unsafe {
+//!     parla_call_config_default(&mut cfg);
+//!     cfg.e2ee = false;
+//!     let mut call: *mut ParlaCall = ptr::null_mut();
+//!     assert_eq!(parla_call_new(&cfg, &mut call), PARLA_OK);
+//!     assert_eq!(
+//!         parla_call_start(call, PARLA_AUDIO_MODE_APP_OWNED, ptr::null(), ptr::null()),
+//!         PARLA_OK
+//!     );
+//!     let mic = [0.0f32; 480];
+//!     let mut speaker = [0.0f32; 480];
+//!     parla_call_push_capture_f32(call, mic.as_ptr(), mic.len());
+//!     parla_call_pull_playout_f32(call, speaker.as_mut_ptr(), speaker.len());
+//!     let mut buf = [0u8; PARLA_MAX_PACKET];
+//!     let mut len = 0usize;
+//!     while parla_call_poll_packet(call, buf.as_mut_ptr(), buf.len(), &mut len) == PARLA_OK {
+//!         // send buf[..len] to the peer
+//!     }
+//!     parla_call_free(call);
+//! }
+//! ```
+#![deny(missing_docs)]
+
+mod ptr;
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parla_engine::{
+    AecMode, AudioIo, AudioMode, Call, CallConfig, CallStats, CipherSuite, DeviceSelector,
+    EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
+};
+
+/// A status code: 0 is success, > 0 a non-error state, < 0 an error.
+/// [`parla_status_str`] names each one.
+pub type ParlaStatus = i32;
+
+/// Success.
+pub const PARLA_OK: ParlaStatus = 0;
+/// `parla_call_poll_packet`: no packet is waiting (not an error).
+pub const PARLA_NO_PACKET: ParlaStatus = 1;
+/// Audio push/pull moved fewer samples than asked: the capture ring was full (the rest were
+/// dropped) or the playout ring ran short (the rest is silence). Both are counted in the stats.
+pub const PARLA_PARTIAL: ParlaStatus = 2;
+/// A required pointer argument was NULL.
+pub const PARLA_ERR_NULL_ARG: ParlaStatus = -1;
+/// An argument is out of range (a length, a mode, a rate...).
+pub const PARLA_ERR_INVALID_ARG: ParlaStatus = -2;
+/// The call configuration is invalid (the handle's or the thread's last error names the field).
+pub const PARLA_ERR_INVALID_CONFIG: ParlaStatus = -3;
+/// An output buffer is too small.
+pub const PARLA_ERR_BUFFER_TOO_SMALL: ParlaStatus = -4;
+/// The call is not running (`parla_call_start` first) or runs in the other audio mode.
+pub const PARLA_ERR_NOT_RUNNING: ParlaStatus = -5;
+/// `parla_call_start` on a running call.
+pub const PARLA_ERR_ALREADY_RUNNING: ParlaStatus = -6;
+/// End-to-end encryption needs the peer's public key first (`parla_call_set_peer_key`).
+pub const PARLA_ERR_NO_PEER_KEY: ParlaStatus = -7;
+/// The key agreement failed: the peer key was refused, was already set, or an invalid key
+/// spent the key pair (then create a new call).
+pub const PARLA_ERR_KEY_AGREEMENT: ParlaStatus = -8;
+/// The operation needs another mode (e.g. key rotation with encryption off).
+pub const PARLA_ERR_WRONG_MODE: ParlaStatus = -9;
+/// Two threads used the real-time audio functions of one call at the same time.
+pub const PARLA_ERR_BUSY: ParlaStatus = -10;
+/// An audio device could not be opened.
+pub const PARLA_ERR_DEVICE: ParlaStatus = -11;
+/// The media thread did not answer in time.
+pub const PARLA_ERR_TIMEOUT: ParlaStatus = -12;
+/// A panic was caught at the ABI boundary (a bug in Parla: please report it with the last
+/// error message).
+pub const PARLA_ERR_PANIC: ParlaStatus = -13;
+/// Any other internal failure (thread creation, socket, encryption set-up).
+pub const PARLA_ERR_INTERNAL: ParlaStatus = -14;
+
+/// `parla_call_start` mode: the app owns the audio session and pushes/pulls samples.
+pub const PARLA_AUDIO_MODE_APP_OWNED: i32 = 0;
+/// `parla_call_start` mode: the engine opens the capture and playout devices.
+pub const PARLA_AUDIO_MODE_DEVICES: i32 = 1;
+
+/// `ParlaCallConfig::aec_mode`: WebRTC's AEC3 (the default).
+pub const PARLA_AEC_AEC3: i32 = 0;
+/// `ParlaCallConfig::aec_mode`: WebRTC's mobile echo canceller (AECM), cheaper and weaker.
+pub const PARLA_AEC_MOBILE: i32 = 1;
+/// `ParlaCallConfig::aec_mode`: no echo cancellation.
+pub const PARLA_AEC_OFF: i32 = 2;
+
+/// `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
+pub const PARLA_CIPHER_AES_GCM_128_SHA256: i32 = 0;
+/// `ParlaCallConfig::cipher_suite`: SFrame AES-256-GCM with SHA-512.
+pub const PARLA_CIPHER_AES_GCM_256_SHA512: i32 = 1;
+/// `ParlaCallConfig::cipher_suite`: SFrame AES-128-CTR with HMAC-SHA256, 80-bit tag.
+pub const PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_80: i32 = 2;
+/// `ParlaCallConfig::cipher_suite`: SFrame AES-128-CTR with HMAC-SHA256, 64-bit tag.
+pub const PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_64: i32 = 3;
+/// `ParlaCallConfig::cipher_suite`: SFrame AES-128-CTR with HMAC-SHA256, 32-bit tag (weak).
+pub const PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_32: i32 = 4;
+
+/// Bytes of a public key blob (`parla_call_local_public_key`, `parla_call_set_peer_key`).
+pub const PARLA_KEY_BLOB_LEN: usize = 33;
+/// Bytes a safety code needs as text: 12 groups of 5 digits separated by spaces, plus the
+/// terminating NUL.
+pub const PARLA_SAFETY_CODE_LEN: usize = 72;
+/// A buffer of this many bytes holds any packet `parla_call_poll_packet` returns; larger
+/// packets are refused by `parla_call_receive_packet`.
+pub const PARLA_MAX_PACKET: usize = 1464;
+
+const _: () = assert!(PARLA_KEY_BLOB_LEN == KEY_BLOB_LEN);
+const _: () = assert!(PARLA_MAX_PACKET == MAX_PACKET + 64);
+
+/// The configuration of a call: a plain struct. Fill it with [`parla_call_config_default`],
+/// change what differs, and pass it to [`parla_call_new`] (which copies it).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ParlaCallConfig {
+    /// Rate of the microphone audio (the rate the app pushes, or the device rate), Hz: 8000,
+    /// 16000, 24000, 32000, 44100 or 48000. Default 48000.
+    pub capture_rate: u32,
+    /// Rate of the speaker audio (the rate the app pulls, or the device rate), Hz. Default 48000.
+    pub playout_rate: u32,
+    /// Interleaved channels of the app's capture and playout buffers: 1 or 2. Default 1.
+    pub channels: u32,
+    /// Opus bitrate, bits per second, 6000..=510000. Default 32000.
+    pub bitrate_bps: u32,
+    /// Audio per packet, ms: 10, 20, 40 or 60. Default 20.
+    pub frame_ms: u32,
+    /// Opus complexity 0..=10. Default 9.
+    pub complexity: u32,
+    /// Opus in-band forward error correction. Default true.
+    pub fec: bool,
+    /// The loss rate FEC is sized for, percent (0..=100). Default 10.
+    pub expected_loss_percent: u32,
+    /// Opus discontinuous transmission in silence. Default false.
+    pub dtx: bool,
+    /// Echo cancellation: `PARLA_AEC_AEC3` (default), `PARLA_AEC_MOBILE` or `PARLA_AEC_OFF`.
+    pub aec_mode: i32,
+    /// Hint of the echo path delay, ms, or -1 for none (default).
+    pub aec_delay_hint_ms: i32,
+    /// Noise suppression on the send side. Default true.
+    pub noise_suppression: bool,
+    /// Noise suppression strength in [0, 1]. Default 1.
+    pub ns_strength: f32,
+    /// The jitter buffer's low-delay preset. Default false.
+    pub jitter_low_delay: bool,
+    /// Delay from the first packet to the start of playout, ms (0..=1000). Default 40.
+    pub jitter_start_delay_ms: u32,
+    /// End-to-end encryption (SFrame). Default true; off only for tests and plain-RTP peers.
+    pub e2ee: bool,
+    /// SFrame cipher suite, one of `PARLA_CIPHER_*`. Default `PARLA_CIPHER_AES_GCM_128_SHA256`.
+    pub cipher_suite: i32,
+    /// How long the previous key stays accepted after a key rotation, ms. Default 2000.
+    pub key_grace_ms: u32,
+    /// RTP payload type (0..=127). Default 111.
+    pub payload_type: u32,
+    /// Capacity of the incoming and outgoing packet queues, packets (4..=4096). Default 128.
+    pub packet_queue: u32,
+    /// Capacity of the capture and playout rings, ms (40..=2000). Default 200.
+    pub ring_ms: u32,
+    /// Playout ring level kept against scheduling jitter, ms (at most half of `ring_ms`).
+    /// Default 20.
+    pub playout_headroom_ms: u32,
+}
+
+impl Default for ParlaCallConfig {
+    fn default() -> Self {
+        ParlaCallConfig::from_engine(&CallConfig::default())
+    }
+}
+
+fn aec_code(m: AecMode) -> i32 {
+    match m {
+        AecMode::Aec3 => PARLA_AEC_AEC3,
+        AecMode::Mobile => PARLA_AEC_MOBILE,
+        AecMode::Off => PARLA_AEC_OFF,
+    }
+}
+
+fn cipher_code(s: CipherSuite) -> i32 {
+    match s {
+        CipherSuite::AesGcm128Sha256 => PARLA_CIPHER_AES_GCM_128_SHA256,
+        CipherSuite::AesGcm256Sha512 => PARLA_CIPHER_AES_GCM_256_SHA512,
+        CipherSuite::AesCtr128HmacSha256_80 => PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_80,
+        CipherSuite::AesCtr128HmacSha256_64 => PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_64,
+        CipherSuite::AesCtr128HmacSha256_32 => PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_32,
+        // A suite added to the engine but not to the C ABI yet: not a valid C value, so
+        // `parla_call_new` refuses it rather than silently picking another suite.
+        _ => -1,
+    }
+}
+
+impl ParlaCallConfig {
+    fn from_engine(c: &CallConfig) -> Self {
+        ParlaCallConfig {
+            capture_rate: c.capture_rate,
+            playout_rate: c.playout_rate,
+            channels: u32::from(c.channels),
+            bitrate_bps: c.bitrate_bps,
+            frame_ms: c.frame_ms,
+            complexity: u32::from(c.complexity),
+            fec: c.fec,
+            expected_loss_percent: u32::from(c.expected_loss_percent),
+            dtx: c.dtx,
+            aec_mode: aec_code(c.aec),
+            aec_delay_hint_ms: c.aec_delay_hint_ms.map_or(-1, i32::from),
+            noise_suppression: c.noise_suppression,
+            ns_strength: c.ns_strength,
+            jitter_low_delay: c.jitter_low_delay,
+            jitter_start_delay_ms: c.jitter_start_delay_ms,
+            e2ee: c.e2ee,
+            cipher_suite: cipher_code(c.cipher_suite),
+            key_grace_ms: c.key_grace_ms,
+            payload_type: u32::from(c.payload_type),
+            packet_queue: u32::try_from(c.packet_queue).unwrap_or(u32::MAX),
+            ring_ms: c.ring_ms,
+            playout_headroom_ms: c.playout_headroom_ms,
+        }
+    }
+
+    /// The engine's configuration, or which field does not fit (the engine validates ranges).
+    fn to_engine(self) -> Result<CallConfig, Failure> {
+        let narrow = |name: &str, v: u32, max: u32| {
+            if v > max {
+                Err(Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid {name}: {v} (at most {max})"),
+                ))
+            } else {
+                Ok(v)
+            }
+        };
+        let aec = match self.aec_mode {
+            PARLA_AEC_AEC3 => AecMode::Aec3,
+            PARLA_AEC_MOBILE => AecMode::Mobile,
+            PARLA_AEC_OFF => AecMode::Off,
+            v => {
+                return Err(Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid aec_mode: {v} (a PARLA_AEC_* value)"),
+                ));
+            }
+        };
+        let cipher_suite = match self.cipher_suite {
+            PARLA_CIPHER_AES_GCM_128_SHA256 => CipherSuite::AesGcm128Sha256,
+            PARLA_CIPHER_AES_GCM_256_SHA512 => CipherSuite::AesGcm256Sha512,
+            PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_80 => CipherSuite::AesCtr128HmacSha256_80,
+            PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_64 => CipherSuite::AesCtr128HmacSha256_64,
+            PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_32 => CipherSuite::AesCtr128HmacSha256_32,
+            v => {
+                return Err(Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid cipher_suite: {v} (a PARLA_CIPHER_* value)"),
+                ));
+            }
+        };
+        let aec_delay_hint_ms = match self.aec_delay_hint_ms {
+            -1 => None,
+            v => Some(u16::try_from(v).map_err(|_| {
+                Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid aec_delay_hint_ms: {v} (-1 or 0..=65535)"),
+                )
+            })?),
+        };
+        if !self.ns_strength.is_finite() {
+            return Err(Failure::new(
+                PARLA_ERR_INVALID_CONFIG,
+                "invalid ns_strength: not a finite number".into(),
+            ));
+        }
+        let cfg = CallConfig {
+            capture_rate: self.capture_rate,
+            playout_rate: self.playout_rate,
+            channels: narrow("channels", self.channels, u32::from(u16::MAX))? as u16,
+            bitrate_bps: self.bitrate_bps,
+            frame_ms: self.frame_ms,
+            complexity: narrow("complexity", self.complexity, 10)? as u8,
+            fec: self.fec,
+            expected_loss_percent: narrow("expected_loss_percent", self.expected_loss_percent, 100)?
+                as u8,
+            dtx: self.dtx,
+            aec,
+            aec_delay_hint_ms,
+            noise_suppression: self.noise_suppression,
+            ns_strength: self.ns_strength,
+            jitter_low_delay: self.jitter_low_delay,
+            jitter_start_delay_ms: self.jitter_start_delay_ms,
+            e2ee: self.e2ee,
+            cipher_suite,
+            key_grace_ms: self.key_grace_ms,
+            payload_type: narrow("payload_type", self.payload_type, 127)? as u8,
+            packet_queue: self.packet_queue as usize,
+            ring_ms: self.ring_ms,
+            playout_headroom_ms: self.playout_headroom_ms,
+        };
+        cfg.validate()
+            .map_err(|e| Failure::new(PARLA_ERR_INVALID_CONFIG, e.to_string()))?;
+        Ok(cfg)
+    }
+}
+
+/// CPU time of one processing stage per frame, microseconds.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParlaStageCpu {
+    /// Median.
+    pub median_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Frames measured (0 when the stage is off).
+    pub frames: u64,
+}
+
+impl From<StageCpu> for ParlaStageCpu {
+    fn from(s: StageCpu) -> Self {
+        ParlaStageCpu {
+            median_us: s.median_us,
+            p99_us: s.p99_us,
+            p999_us: s.p999_us,
+            frames: s.frames,
+        }
+    }
+}
+
+/// The statistics of a call: a plain struct filled by [`parla_call_get_stats`]. Counters start
+/// at zero when the call is created and only grow; levels and delays are the latest values.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParlaCallStats {
+    /// 10 ms ticks the media thread has run.
+    pub ticks: u64,
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Bytes sent, RTP headers included.
+    pub bytes_sent: u64,
+    /// Packets handed to the call by `parla_call_receive_packet`.
+    pub packets_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Packets that are not RTP, carry another payload type or SSRC, or are too large.
+    pub packets_invalid: u64,
+    /// Frames that authenticated and decrypted.
+    pub e2ee_accepted: u64,
+    /// Frames rejected by authentication (forged, corrupted, truncated, wrong key).
+    pub e2ee_auth_failures: u64,
+    /// Frames rejected as replayed or too old.
+    pub e2ee_replays: u64,
+    /// Frames rejected for an unknown or retired key.
+    pub e2ee_unknown_key: u64,
+    /// Frames rejected for a malformed SFrame header.
+    pub e2ee_malformed: u64,
+    /// Packets dropped because a packet queue was full.
+    pub queue_drops: u64,
+    /// Packets the jitter buffer declared lost.
+    pub packets_lost: u64,
+    /// Packets that arrived too late to be played.
+    pub packets_late: u64,
+    /// Duplicate packets dropped.
+    pub packets_duplicate: u64,
+    /// Packets that arrived out of order.
+    pub packets_reordered: u64,
+    /// Lost packets recovered from FEC.
+    pub fec_recovered: u64,
+    /// Samples (at 48 kHz) produced by concealment.
+    pub concealed_samples: u64,
+    /// Concealment events.
+    pub concealment_events: u64,
+    /// Concealments of 150 ms or more.
+    pub interruptions: u64,
+    /// Samples (at 48 kHz) the jitter buffer played out.
+    pub output_samples: u64,
+    /// The jitter buffer's current delay, ms.
+    pub jitter_delay_ms: f64,
+    /// The jitter buffer's target delay, ms.
+    pub jitter_target_ms: f64,
+    /// Mean packet waiting time in the jitter buffer, ms.
+    pub jitter_mean_wait_ms: f64,
+    /// 95th percentile of the packet waiting time, ms.
+    pub jitter_p95_wait_ms: f64,
+    /// Level of the last sent 10 ms, dBFS.
+    pub send_level_dbfs: f32,
+    /// Level of the last played 10 ms, dBFS.
+    pub playout_level_dbfs: f32,
+    /// The echo canceller's delay estimate, ms (-1 when unknown or off).
+    pub echo_delay_ms: i32,
+    /// The echo canceller saw near-end voice in the last frame.
+    pub echo_voice: bool,
+    /// Capture frames without a far-end reference frame.
+    pub echo_render_underruns: u64,
+    /// Capture samples dropped because the capture ring was full.
+    pub capture_overrun_samples: u64,
+    /// Playout samples missing (silence played) because the playout ring was empty.
+    pub playout_underrun_samples: u64,
+    /// Device events seen (device mode).
+    pub device_events: u64,
+    /// Device streams reopened after a failure (device mode).
+    pub device_recoveries: u64,
+    /// Microphone muted.
+    pub muted: bool,
+    /// The current send key epoch (increments with each key rotation).
+    pub key_epoch: u32,
+    /// CPU per 10 ms frame: capture resampling.
+    pub cpu_resample_in: ParlaStageCpu,
+    /// CPU per 10 ms frame: echo cancellation.
+    pub cpu_echo: ParlaStageCpu,
+    /// CPU per 10 ms frame: noise suppression.
+    pub cpu_noise: ParlaStageCpu,
+    /// CPU per encoded packet: Opus encoding.
+    pub cpu_encode: ParlaStageCpu,
+    /// CPU per packet: SFrame protection and RTP packetization.
+    pub cpu_encrypt: ParlaStageCpu,
+    /// CPU per packet: RTP parsing, SFrame decryption, jitter-buffer insertion.
+    pub cpu_decrypt: ParlaStageCpu,
+    /// CPU per 10 ms: jitter-buffer pull, decoding, concealment, playout resampling.
+    pub cpu_playout: ParlaStageCpu,
+    /// CPU per 10 ms: a whole tick of the media thread.
+    pub cpu_tick: ParlaStageCpu,
+}
+
+impl From<CallStats> for ParlaCallStats {
+    fn from(s: CallStats) -> Self {
+        ParlaCallStats {
+            ticks: s.ticks,
+            packets_sent: s.packets_sent,
+            bytes_sent: s.bytes_sent,
+            packets_received: s.packets_received,
+            bytes_received: s.bytes_received,
+            packets_invalid: s.packets_invalid,
+            e2ee_accepted: s.e2ee_accepted,
+            e2ee_auth_failures: s.e2ee_auth_failures,
+            e2ee_replays: s.e2ee_replays,
+            e2ee_unknown_key: s.e2ee_unknown_key,
+            e2ee_malformed: s.e2ee_malformed,
+            queue_drops: s.queue_drops,
+            packets_lost: s.packets_lost,
+            packets_late: s.packets_late,
+            packets_duplicate: s.packets_duplicate,
+            packets_reordered: s.packets_reordered,
+            fec_recovered: s.fec_recovered,
+            concealed_samples: s.concealed_samples,
+            concealment_events: s.concealment_events,
+            interruptions: s.interruptions,
+            output_samples: s.output_samples,
+            jitter_delay_ms: s.jitter_delay_ms,
+            jitter_target_ms: s.jitter_target_ms,
+            jitter_mean_wait_ms: s.jitter_mean_wait_ms,
+            jitter_p95_wait_ms: s.jitter_p95_wait_ms,
+            send_level_dbfs: s.send_level_dbfs,
+            playout_level_dbfs: s.playout_level_dbfs,
+            echo_delay_ms: s.echo_delay_ms,
+            echo_voice: s.echo_voice,
+            echo_render_underruns: s.echo_render_underruns,
+            capture_overrun_samples: s.capture_overrun_samples,
+            playout_underrun_samples: s.playout_underrun_samples,
+            device_events: s.device_events,
+            device_recoveries: s.device_recoveries,
+            muted: s.muted,
+            key_epoch: s.key_epoch,
+            cpu_resample_in: s.cpu.resample_in.into(),
+            cpu_echo: s.cpu.echo.into(),
+            cpu_noise: s.cpu.noise.into(),
+            cpu_encode: s.cpu.encode.into(),
+            cpu_encrypt: s.cpu.encrypt.into(),
+            cpu_decrypt: s.cpu.decrypt.into(),
+            cpu_playout: s.cpu.playout.into(),
+            cpu_tick: s.cpu.tick.into(),
+        }
+    }
+}
+
+/// A failed call: the status and the detail for the last-error slot. The detail is only
+/// rendered to text when it is stored, so the real-time entry points can fail without
+/// allocating.
+#[derive(Debug)]
+struct Failure {
+    status: ParlaStatus,
+    detail: Detail,
+}
+
+#[derive(Debug)]
+enum Detail {
+    /// The named pointer argument was NULL.
+    Null(&'static str),
+    /// A length does not fit a buffer.
+    TooLong(usize),
+    /// Any other message.
+    Text(String),
+}
+
+impl Failure {
+    fn new(status: ParlaStatus, message: String) -> Self {
+        Failure {
+            status,
+            detail: Detail::Text(message),
+        }
+    }
+
+    fn null(what: &'static str) -> Self {
+        Failure {
+            status: PARLA_ERR_NULL_ARG,
+            detail: Detail::Null(what),
+        }
+    }
+
+    fn too_long(len: usize) -> Self {
+        Failure {
+            status: PARLA_ERR_INVALID_ARG,
+            detail: Detail::TooLong(len),
+        }
+    }
+
+    fn arg(message: String) -> Self {
+        Failure::new(PARLA_ERR_INVALID_ARG, message)
+    }
+
+    fn message(self) -> String {
+        match self.detail {
+            Detail::Null(what) => format!("{what} is NULL"),
+            Detail::TooLong(len) => format!("length {len} is too large for a buffer"),
+            Detail::Text(t) => t,
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        let status = match &e {
+            EngineError::Config(_) => PARLA_ERR_INVALID_CONFIG,
+            EngineError::NoPeerKey => PARLA_ERR_NO_PEER_KEY,
+            EngineError::PeerKey(_)
+            | EngineError::PeerKeyAlreadySet
+            | EngineError::KeyAgreementSpent => PARLA_ERR_KEY_AGREEMENT,
+            EngineError::NotRunning => PARLA_ERR_NOT_RUNNING,
+            EngineError::AlreadyRunning => PARLA_ERR_ALREADY_RUNNING,
+            EngineError::WrongMode(_) => PARLA_ERR_WRONG_MODE,
+            EngineError::InvalidLength(_) => PARLA_ERR_INVALID_ARG,
+            EngineError::Timeout(_) => PARLA_ERR_TIMEOUT,
+            EngineError::Device(_) => PARLA_ERR_DEVICE,
+            _ => PARLA_ERR_INTERNAL,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+fn audio_status(e: AudioIo) -> ParlaStatus {
+    match e {
+        AudioIo::NotRunning => PARLA_ERR_NOT_RUNNING,
+        AudioIo::Busy => PARLA_ERR_BUSY,
+        AudioIo::BadLength => PARLA_ERR_INVALID_ARG,
+    }
+}
+
+/// The host's send callback and its user data (see [`parla_call_set_send_callback`]).
+struct SendCallback {
+    send: unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize),
+    destroy: ParlaDestroyFn,
+    user_data: *mut c_void,
+}
+
+// SAFETY: the app promises (in the callback's documentation) that `user_data` may be used
+// from the call's send thread and destroyed from any thread; the pointer is only passed back to
+// the app's own functions, never dereferenced here.
+unsafe impl Send for SendCallback {}
+
+impl Drop for SendCallback {
+    fn drop(&mut self) {
+        if let Some(destroy) = self.destroy {
+            // SAFETY: the app registered `destroy` for exactly this `user_data`, and it is
+            // called once, when the callback is replaced or the call is freed.
+            unsafe { destroy(self.user_data) };
+        }
+    }
+}
+
+/// The send thread of a call with a send callback: polls the outgoing queue and hands each
+/// packet to the callback.
+struct SendPump {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<SendCallback>,
+}
+
+/// How often the send thread looks for packets when the queue is empty.
+const SEND_POLL: Duration = Duration::from_millis(2);
+
+/// A call handle (opaque in C). Created by [`parla_call_new`], freed by [`parla_call_free`].
+pub struct ParlaCall {
+    call: Arc<Call>,
+    last_error: Mutex<CString>,
+    sender: Mutex<Option<SendPump>>,
+}
+
+impl std::fmt::Debug for ParlaCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParlaCall")
+            .field("call", &self.call)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn to_cstring(msg: String) -> CString {
+    CString::new(msg).unwrap_or_else(|e| {
+        let mut bytes = e.into_vec();
+        bytes.retain(|&b| b != 0);
+        CString::new(bytes).unwrap_or_default()
+    })
+}
+
+impl ParlaCall {
+    fn set_error(&self, msg: String) {
+        *lock(&self.last_error) = to_cstring(msg);
+    }
+
+    fn stop_sender(&self) -> Option<SendCallback> {
+        let pump = lock(&self.sender).take()?;
+        pump.stop.store(true, Ordering::Release);
+        pump.thread.join().ok()
+    }
+}
+
+thread_local! {
+    /// The last error of a call that has no handle to hold it (`parla_call_new`).
+    static THREAD_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_thread_error(msg: String) {
+    THREAD_ERROR.with(|e| *e.borrow_mut() = to_cstring(msg));
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic");
+    format!("panic in Parla: {what}")
+}
+
+/// Runs `f` behind the panic barrier; failures go to the thread's last error.
+fn guard_global(f: impl FnOnce() -> Result<ParlaStatus, Failure>) -> ParlaStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(fail)) => {
+            let status = fail.status;
+            set_thread_error(fail.message());
+            status
+        }
+        Err(p) => {
+            set_thread_error(panic_message(p.as_ref()));
+            PARLA_ERR_PANIC
+        }
+    }
+}
+
+/// Runs `f` on the call behind the panic barrier; failures go to the handle's last error.
+///
+/// # Safety
+/// `call` is NULL or a live handle from [`parla_call_new`].
+unsafe fn guard_call(
+    call: *const ParlaCall,
+    f: impl FnOnce(&ParlaCall) -> Result<ParlaStatus, Failure>,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller.
+    let Some(c) = (unsafe { call.as_ref() }) else {
+        return PARLA_ERR_NULL_ARG;
+    };
+    match catch_unwind(AssertUnwindSafe(|| f(c))) {
+        Ok(Ok(status)) => status,
+        Ok(Err(fail)) => {
+            let status = fail.status;
+            c.set_error(fail.message());
+            status
+        }
+        Err(p) => {
+            let msg = panic_message(p.as_ref());
+            // The error slot's lock is never held while running user code, so this cannot
+            // deadlock; a poisoned lock is recovered.
+            let _ = catch_unwind(AssertUnwindSafe(|| c.set_error(msg)));
+            PARLA_ERR_PANIC
+        }
+    }
+}
+
+/// Runs a real-time entry point: NULL check and panic barrier only, no last-error message
+/// (which would allocate and lock).
+///
+/// # Safety
+/// `call` is NULL or a live handle from [`parla_call_new`].
+unsafe fn guard_rt(
+    call: *const ParlaCall,
+    f: impl FnOnce(&ParlaCall) -> ParlaStatus,
+) -> ParlaStatus {
+    // RT: a NULL check and catch_unwind (which costs nothing unless something panics).
+    // SAFETY: forwarded from the caller.
+    let Some(c) = (unsafe { call.as_ref() }) else {
+        return PARLA_ERR_NULL_ARG;
+    };
+    catch_unwind(AssertUnwindSafe(|| f(c))).unwrap_or(PARLA_ERR_PANIC)
+}
+
+static VERSION: &CStr = {
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    }
+};
+
+/// The library's version as text, e.g. `"0.1.0"`.
+///
+/// Ownership: the string is static; do not free it. Threads: any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn parla_version() -> *const c_char {
+    VERSION.as_ptr()
+}
+
+/// The library's version as numbers.
+///
+/// Returns `PARLA_OK`, or `PARLA_ERR_NULL_ARG` if any pointer is NULL (nothing is written then).
+///
+/// # Safety
+/// Each non-NULL pointer points to a writable `uint32_t`, borrowed for the call only.
+/// Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_version_numbers(
+    major: *mut u32,
+    minor: *mut u32,
+    patch: *mut u32,
+) -> ParlaStatus {
+    guard_global(|| {
+        // SAFETY: the caller guarantees each pointer is NULL or writable.
+        let ma = unsafe { major.as_mut() };
+        // SAFETY: as above.
+        let mi = unsafe { minor.as_mut() };
+        // SAFETY: as above.
+        let pa = unsafe { patch.as_mut() };
+        let (Some(ma), Some(mi), Some(pa)) = (ma, mi, pa) else {
+            return Err(Failure::null("a version pointer"));
+        };
+        let num = |s: &str| s.parse::<u32>().unwrap_or(0);
+        *ma = num(env!("CARGO_PKG_VERSION_MAJOR"));
+        *mi = num(env!("CARGO_PKG_VERSION_MINOR"));
+        *pa = num(env!("CARGO_PKG_VERSION_PATCH"));
+        Ok(PARLA_OK)
+    })
+}
+
+/// A static, human-readable name for a status code (e.g. `"PARLA_ERR_NULL_ARG: a required
+/// pointer argument was NULL"`); unknown codes give `"unknown status"`.
+///
+/// Ownership: the string is static; do not free it. Threads: any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
+    let s: &'static CStr = match status {
+        PARLA_OK => c"PARLA_OK: success",
+        PARLA_NO_PACKET => c"PARLA_NO_PACKET: no packet is waiting",
+        PARLA_PARTIAL => c"PARLA_PARTIAL: fewer samples were moved than asked",
+        PARLA_ERR_NULL_ARG => c"PARLA_ERR_NULL_ARG: a required pointer argument was NULL",
+        PARLA_ERR_INVALID_ARG => c"PARLA_ERR_INVALID_ARG: an argument is out of range",
+        PARLA_ERR_INVALID_CONFIG => c"PARLA_ERR_INVALID_CONFIG: the call configuration is invalid",
+        PARLA_ERR_BUFFER_TOO_SMALL => c"PARLA_ERR_BUFFER_TOO_SMALL: an output buffer is too small",
+        PARLA_ERR_NOT_RUNNING => c"PARLA_ERR_NOT_RUNNING: the call is not running in this mode",
+        PARLA_ERR_ALREADY_RUNNING => c"PARLA_ERR_ALREADY_RUNNING: the call is already running",
+        PARLA_ERR_NO_PEER_KEY => c"PARLA_ERR_NO_PEER_KEY: the peer's public key is not set",
+        PARLA_ERR_KEY_AGREEMENT => c"PARLA_ERR_KEY_AGREEMENT: the key agreement failed",
+        PARLA_ERR_WRONG_MODE => c"PARLA_ERR_WRONG_MODE: the operation needs another mode",
+        PARLA_ERR_BUSY => c"PARLA_ERR_BUSY: another thread is using the audio functions",
+        PARLA_ERR_DEVICE => c"PARLA_ERR_DEVICE: an audio device could not be opened",
+        PARLA_ERR_TIMEOUT => c"PARLA_ERR_TIMEOUT: the media thread did not answer",
+        PARLA_ERR_PANIC => c"PARLA_ERR_PANIC: a panic was caught at the ABI boundary",
+        PARLA_ERR_INTERNAL => c"PARLA_ERR_INTERNAL: internal failure",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// The message of the last failed `parla_call_new` on this thread (`""` if none).
+///
+/// Ownership: the string belongs to the library and stays valid until the next failing
+/// `parla_call_new` on the same thread; copy it to keep it. Threads: per thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn parla_last_error() -> *const c_char {
+    // The buffer lives in a thread-local that is only replaced by a later failure on this
+    // thread, so the pointer stays valid as documented.
+    THREAD_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Fill `cfg` with the default configuration (48 kHz mono, Opus 20 ms at 32 kbps with FEC,
+/// AEC3, noise suppression, SFrame AES-128-GCM). Change fields afterwards as needed.
+///
+/// Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `cfg` is NULL or points to a writable `ParlaCallConfig`, borrowed for the call only.
+/// Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_config_default(cfg: *mut ParlaCallConfig) -> ParlaStatus {
+    guard_global(|| {
+        // SAFETY: the caller guarantees `cfg` is NULL or writable.
+        let cfg = unsafe { cfg.as_mut() }.ok_or_else(|| Failure::null("cfg"))?;
+        *cfg = ParlaCallConfig::default();
+        Ok(PARLA_OK)
+    })
+}
+
+/// Create a call with a copy of `cfg` and a fresh key pair. On success `*out_call` receives the
+/// handle; on failure it is set to NULL and `parla_last_error()` says why (e.g. which config
+/// field is out of range).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG`.
+///
+/// # Safety
+/// `cfg` is NULL or points to a readable, initialised `ParlaCallConfig` (borrowed for the call
+/// only); `out_call` is NULL or writable. Ownership: the caller owns the new handle and
+/// releases it with `parla_call_free`. Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_new(
+    cfg: *const ParlaCallConfig,
+    out_call: *mut *mut ParlaCall,
+) -> ParlaStatus {
+    guard_global(|| {
+        // SAFETY: the caller guarantees `out_call` is NULL or writable.
+        let out = unsafe { out_call.as_mut() }.ok_or_else(|| Failure::null("out_call"))?;
+        *out = std::ptr::null_mut();
+        // SAFETY: the caller guarantees `cfg` is NULL or readable.
+        let cfg = unsafe { cfg.as_ref() }.ok_or_else(|| Failure::null("cfg"))?;
+        let call = Call::new(cfg.to_engine()?)?;
+        *out = Box::into_raw(Box::new(ParlaCall {
+            call: Arc::new(call),
+            last_error: Mutex::new(CString::default()),
+            sender: Mutex::new(None),
+        }));
+        Ok(PARLA_OK)
+    })
+}
+
+/// Stop the call if it runs (joining its threads), drop the send callback (calling its
+/// `destroy`), and free the handle. `parla_call_free(NULL)` does nothing.
+///
+/// # Safety
+/// `call` is NULL or a handle from `parla_call_new` that was not freed yet. Ownership: the
+/// handle is invalid afterwards. Threads: any thread, but no other thread may use the handle
+/// during or after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_free(call: *mut ParlaCall) {
+    if call.is_null() {
+        return;
+    }
+    // SAFETY: the caller hands back ownership of a handle made by `Box::into_raw`.
+    let boxed = unsafe { Box::from_raw(call) };
+    let _ = catch_unwind(AssertUnwindSafe(move || {
+        drop(boxed.stop_sender());
+        let _ = boxed.call.stop();
+        drop(boxed);
+    }));
+}
+
+/// The message of the last failure on this handle (`""` if none yet). The real-time audio
+/// functions do not set it (their status says all).
+///
+/// Ownership: the string belongs to the handle and stays valid until the next failing call on
+/// this handle (from any thread) or `parla_call_free`; copy it to keep it. Returns NULL if
+/// `call` is NULL. Threads: any thread; with several threads failing on one handle at once use
+/// `parla_call_last_error_copy`.
+///
+/// # Safety
+/// `call` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_last_error(call: *const ParlaCall) -> *const c_char {
+    // SAFETY: the caller guarantees `call` is NULL or live.
+    let Some(c) = (unsafe { call.as_ref() }) else {
+        return std::ptr::null();
+    };
+    catch_unwind(AssertUnwindSafe(|| lock(&c.last_error).as_ptr())).unwrap_or(std::ptr::null())
+}
+
+/// Copy the last failure's message on this handle into `buf` (NUL-terminated, truncated to
+/// `len - 1` bytes).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, or `PARLA_ERR_INVALID_ARG` for `len == 0`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `buf` is NULL or writable for `len` bytes (borrowed for the
+/// call only). Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_last_error_copy(
+    call: *const ParlaCall,
+    buf: *mut c_char,
+    len: usize,
+) -> ParlaStatus {
+    // The copy must not overwrite the error it copies, so no `guard_call` here.
+    // SAFETY: the caller guarantees `call` is NULL or live.
+    let Some(c) = (unsafe { call.as_ref() }) else {
+        return PARLA_ERR_NULL_ARG;
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the caller guarantees `buf` is NULL or writable for `len` bytes.
+        match unsafe { ptr::slice_mut(buf.cast::<u8>(), len) } {
+            Ok(out) if !out.is_empty() => {
+                let msg = lock(&c.last_error);
+                ptr::write_cstr(out, msg.to_bytes());
+                PARLA_OK
+            }
+            Ok(_) => PARLA_ERR_INVALID_ARG,
+            Err(f) => f.status,
+        }
+    }))
+    .unwrap_or(PARLA_ERR_PANIC)
+}
+
+/// Copy our public key blob (`PARLA_KEY_BLOB_LEN` bytes) into `buf`, to send to the peer
+/// through the app's signalling.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `buf` is NULL or writable for `len` bytes (borrowed for the
+/// call only). Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_local_public_key(
+    call: *const ParlaCall,
+    buf: *mut u8,
+    len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = ptr::slice_mut(buf, len)?;
+            let key = c.call.local_public_key();
+            let dst = out.get_mut(..key.len()).ok_or_else(|| {
+                Failure::new(
+                    PARLA_ERR_BUFFER_TOO_SMALL,
+                    format!("key buffer has {len} bytes, needs {PARLA_KEY_BLOB_LEN}"),
+                )
+            })?;
+            dst.copy_from_slice(&key);
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Finish the key agreement with the peer's public key blob and the call id both apps agreed on
+/// (any bytes, at least one). Afterwards the safety code is available and the call may start
+/// with end-to-end encryption.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (empty call id) or
+/// `PARLA_ERR_KEY_AGREEMENT` (wrong length, our own key, an invalid point, or already set; for
+/// an invalid point the key pair is spent and a new call is needed).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `peer_key` is NULL or readable for `peer_key_len` bytes;
+/// `call_id` is NULL or readable for `call_id_len` bytes. Both are borrowed for the call only.
+/// Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_set_peer_key(
+    call: *const ParlaCall,
+    peer_key: *const u8,
+    peer_key_len: usize,
+    call_id: *const u8,
+    call_id_len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let key = ptr::slice(peer_key, peer_key_len)?;
+            let id = ptr::slice(call_id, call_id_len)?;
+            if id.is_empty() {
+                return Err(Failure::arg("call_id is empty".into()));
+            }
+            c.call.set_peer_key(key, id)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Write the safety code as text (12 groups of 5 digits separated by spaces, NUL-terminated;
+/// `PARLA_SAFETY_CODE_LEN` bytes with the NUL) into `buf`. Both users compare it to detect a
+/// man in the middle.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_BUFFER_TOO_SMALL` or
+/// `PARLA_ERR_NO_PEER_KEY` (before `parla_call_set_peer_key`).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `buf` is NULL or writable for `len` bytes (borrowed for the
+/// call only). Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_safety_code(
+    call: *const ParlaCall,
+    buf: *mut c_char,
+    len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = ptr::slice_mut(buf.cast::<u8>(), len)?;
+            if out.len() < PARLA_SAFETY_CODE_LEN {
+                return Err(Failure::new(
+                    PARLA_ERR_BUFFER_TOO_SMALL,
+                    format!("safety code buffer has {len} bytes, needs {PARLA_SAFETY_CODE_LEN}"),
+                ));
+            }
+            let code = c.call.safety_code().ok_or_else(|| {
+                Failure::new(
+                    PARLA_ERR_NO_PEER_KEY,
+                    "no safety code before parla_call_set_peer_key".into(),
+                )
+            })?;
+            ptr::write_cstr(out, code.to_string().as_bytes());
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Start the call: its media thread, and in `PARLA_AUDIO_MODE_DEVICES` the capture and playout
+/// devices (by id or name; NULL for the default device). In `PARLA_AUDIO_MODE_APP_OWNED` the
+/// device names must be NULL. With `e2ee` on, `parla_call_set_peer_key` must come first. A
+/// stopped call can be started again.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (unknown mode, device
+/// names in app-owned mode, names not UTF-8), `PARLA_ERR_ALREADY_RUNNING`,
+/// `PARLA_ERR_NO_PEER_KEY`, `PARLA_ERR_DEVICE` or `PARLA_ERR_INTERNAL`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; each device name is NULL or a NUL-terminated string,
+/// borrowed for the call only. Threads: any thread (control side).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_start(
+    call: *const ParlaCall,
+    mode: i32,
+    capture_device: *const c_char,
+    playout_device: *const c_char,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let capture = ptr::opt_str(capture_device)?;
+            let playout = ptr::opt_str(playout_device)?;
+            let select = |n: Option<&str>| {
+                n.map_or(DeviceSelector::Default, |s| {
+                    DeviceSelector::Name(s.to_owned())
+                })
+            };
+            let mode = match mode {
+                PARLA_AUDIO_MODE_APP_OWNED => {
+                    if capture.is_some() || playout.is_some() {
+                        return Err(Failure::arg(
+                            "device names given in app-owned mode (pass NULL)".into(),
+                        ));
+                    }
+                    AudioMode::AppOwned
+                }
+                PARLA_AUDIO_MODE_DEVICES => AudioMode::Devices {
+                    capture: select(capture),
+                    playout: select(playout),
+                },
+                m => return Err(Failure::arg(format!("unknown audio mode {m}"))),
+            };
+            c.call.start(mode)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Stop the call and join its media (and device) threads. Statistics stay readable. A send
+/// callback stays registered (its thread idles until the next start; `parla_call_free` or
+/// removing the callback ends it).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_NOT_RUNNING`.
+///
+/// # Safety
+/// `call` is NULL or a live handle. Threads: any thread (control side); blocks until the
+/// threads have ended.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_stop(call: *const ParlaCall) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            c.call.stop()?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+fn moved(done: usize, asked: usize) -> ParlaStatus {
+    if done < asked {
+        PARLA_PARTIAL
+    } else {
+        PARLA_OK
+    }
+}
+
+/// App-owned mode: push `n` interleaved microphone samples (`channels` per frame, capture
+/// rate, float in [-1, 1]). Push about every 10 ms from the app's audio callback.
+///
+/// Returns `PARLA_OK`, `PARLA_PARTIAL` (the capture ring was full: the rest was dropped and
+/// counted), `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (`n` not a multiple of the channel
+/// count, or too large), `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`. Sets no last-error
+/// message.
+///
+/// Real-time safe: never blocks, allocates or makes a system call.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `samples` is NULL or readable for `n` floats (borrowed for
+/// the call only). Threads: one audio thread at a time per call (a second one concurrently gets
+/// `PARLA_ERR_BUSY`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_push_capture_f32(
+    call: *const ParlaCall,
+    samples: *const f32,
+    n: usize,
+) -> ParlaStatus {
+    // RT: a pointer check and the engine's wait-free ring write.
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| match ptr::slice(samples, n) {
+            Ok(s) => c
+                .call
+                .push_capture(s)
+                .map_or_else(audio_status, |d| moved(d, n)),
+            Err(f) => f.status,
+        })
+    }
+}
+
+/// As `parla_call_push_capture_f32` for 16-bit samples.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `samples` is NULL or readable for `n` values (borrowed for
+/// the call only). Threads: one audio thread at a time per call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_push_capture_i16(
+    call: *const ParlaCall,
+    samples: *const i16,
+    n: usize,
+) -> ParlaStatus {
+    // RT: a pointer check and the engine's wait-free ring write.
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| match ptr::slice(samples, n) {
+            Ok(s) => c
+                .call
+                .push_capture_i16(s)
+                .map_or_else(audio_status, |d| moved(d, n)),
+            Err(f) => f.status,
+        })
+    }
+}
+
+/// App-owned mode: fill `out` with `n` interleaved speaker samples (playout rate, float).
+/// What the playout ring lacks is silence. Pull about every 10 ms from the app's audio
+/// callback.
+///
+/// Returns `PARLA_OK`, `PARLA_PARTIAL` (part of `out` is silence: underrun, counted),
+/// `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG`, `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`
+/// (on these errors `out` is silence when it is not NULL). Sets no last-error message.
+///
+/// Real-time safe: never blocks, allocates or makes a system call.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable for `n` floats (borrowed for the
+/// call only). Threads: one audio thread at a time per call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_pull_playout_f32(
+    call: *const ParlaCall,
+    out: *mut f32,
+    n: usize,
+) -> ParlaStatus {
+    // RT: a pointer check and the engine's wait-free ring read.
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| match ptr::slice_mut(out, n) {
+            Ok(s) => c
+                .call
+                .pull_playout(s)
+                .map_or_else(audio_status, |d| moved(d, n)),
+            Err(f) => f.status,
+        })
+    }
+}
+
+/// As `parla_call_pull_playout_f32` for 16-bit samples.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable for `n` values (borrowed for the
+/// call only). Threads: one audio thread at a time per call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_pull_playout_i16(
+    call: *const ParlaCall,
+    out: *mut i16,
+    n: usize,
+) -> ParlaStatus {
+    // RT: a pointer check and the engine's wait-free ring read.
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| match ptr::slice_mut(out, n) {
+            Ok(s) => c
+                .call
+                .pull_playout_i16(s)
+                .map_or_else(audio_status, |d| moved(d, n)),
+            Err(f) => f.status,
+        })
+    }
+}
+
+/// Hand a packet received from the peer to the call (it is copied).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (empty or larger than
+/// `PARLA_MAX_PACKET`) or `PARLA_ERR_NOT_RUNNING`. Forged or malformed packets are accepted
+/// here and rejected (and counted) by the media thread. Sets no last-error message.
+///
+/// Wait-free: never blocks or allocates; a full incoming queue drops its oldest packet
+/// (counted).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `data` is NULL or readable for `len` bytes (borrowed for the
+/// call only). Threads: any thread (the app's network side).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_receive_packet(
+    call: *const ParlaCall,
+    data: *const u8,
+    len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| match ptr::slice(data, len) {
+            Ok([]) => PARLA_ERR_INVALID_ARG,
+            Ok(d) if d.len() > PARLA_MAX_PACKET => PARLA_ERR_INVALID_ARG,
+            Ok(d) => {
+                if c.call.receive_packet(d) {
+                    PARLA_OK
+                } else {
+                    PARLA_ERR_NOT_RUNNING
+                }
+            }
+            Err(f) => f.status,
+        })
+    }
+}
+
+/// Take the next packet to send to the peer: it is copied into `buf` and its length written to
+/// `*out_len`.
+///
+/// Returns `PARLA_OK`, `PARLA_NO_PACKET` (none waiting, or the call is not running; `*out_len`
+/// is 0), `PARLA_ERR_NULL_ARG`, or `PARLA_ERR_BUFFER_TOO_SMALL` (the packet did not fit and was
+/// dropped: size `buf` for `PARLA_MAX_PACKET`). Sets no last-error message.
+///
+/// Wait-free: never blocks or allocates. With a send callback registered the callback's thread
+/// takes the packets and this function mostly returns `PARLA_NO_PACKET`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `buf` is NULL or writable for `cap` bytes; `out_len` is
+/// NULL or writable. All are borrowed for the call only. Threads: any thread (the app's network
+/// side).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_poll_packet(
+    call: *const ParlaCall,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_rt(call, |c| {
+            let Some(len_out) = out_len.as_mut() else {
+                return PARLA_ERR_NULL_ARG;
+            };
+            *len_out = 0;
+            match ptr::slice_mut(buf, cap) {
+                Ok(out) => match c.call.poll_packet(out) {
+                    Ok(Some(n)) => {
+                        *len_out = n;
+                        PARLA_OK
+                    }
+                    Ok(None) => PARLA_NO_PACKET,
+                    Err(_) => PARLA_ERR_BUFFER_TOO_SMALL,
+                },
+                Err(f) => f.status,
+            }
+        })
+    }
+}
+
+/// A send callback: called with each packet to send to the peer. `data` is valid for `len`
+/// bytes during the call only (copy it). It runs on the call's send thread (named
+/// `parla-send`), never on the audio or media thread; it should not block for long (packets
+/// queue up meanwhile, and a full queue drops the oldest).
+pub type ParlaSendFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize)>;
+
+/// Releases the user data of a callback. Called once, from the thread that replaces the
+/// callback, stops the call or frees it.
+pub type ParlaDestroyFn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+fn spawn_sender(call: Arc<Call>, cb: SendCallback) -> Result<SendPump, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("parla-send".into())
+        .spawn(move || {
+            let mut buf = [0u8; PARLA_MAX_PACKET];
+            while !thread_stop.load(Ordering::Acquire) {
+                match call.poll_packet(&mut buf) {
+                    // SAFETY: the app registered `send` for `user_data`; `buf` holds `n` bytes
+                    // for the duration of the call.
+                    Ok(Some(n)) => unsafe { (cb.send)(cb.user_data, buf.as_ptr(), n) },
+                    _ => std::thread::sleep(SEND_POLL),
+                }
+            }
+            cb
+        })
+        .map_err(|e| Failure::new(PARLA_ERR_INTERNAL, format!("send thread: {e}")))?;
+    Ok(SendPump { stop, thread })
+}
+
+fn restart_sender(c: &ParlaCall, cb: SendCallback) -> Result<(), Failure> {
+    let pump = spawn_sender(Arc::clone(&c.call), cb)?;
+    *lock(&c.sender) = Some(pump);
+    Ok(())
+}
+
+/// Register a send callback (or remove it with `send == NULL`): a thread of the call then
+/// takes every outgoing packet and calls `send(user_data, data, len)`, instead of the app
+/// polling with `parla_call_poll_packet`. The previous callback's `destroy` (if any) is called
+/// before this returns. `destroy` (may be NULL) is called with `user_data` when the callback
+/// is replaced or the call is freed.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` (`call` NULL) or `PARLA_ERR_INTERNAL` (the thread
+/// could not start; `destroy` has been called then).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `send` and `destroy` are NULL or valid functions for as long
+/// as they stay registered; `user_data` is passed back unchanged and must be usable from the
+/// callback's thread. Threads: any thread (control side).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_set_send_callback(
+    call: *const ParlaCall,
+    send: ParlaSendFn,
+    user_data: *mut c_void,
+    destroy: ParlaDestroyFn,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            drop(c.stop_sender());
+            if let Some(send) = send {
+                restart_sender(
+                    c,
+                    SendCallback {
+                        send,
+                        destroy,
+                        user_data,
+                    },
+                )?;
+            }
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Mute (`muted != 0`) or unmute the microphone: silence is sent while muted.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_NOT_RUNNING`.
+///
+/// # Safety
+/// `call` is NULL or a live handle. Threads: any thread (control side; never blocks).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_set_muted(call: *const ParlaCall, muted: i32) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            c.call.set_muted(muted != 0)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Change the Opus bitrate, bits per second (6000..=510000).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_CONFIG` (out of range) or
+/// `PARLA_ERR_NOT_RUNNING`.
+///
+/// # Safety
+/// `call` is NULL or a live handle. Threads: any thread (control side; never blocks).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_set_bitrate(
+    call: *const ParlaCall,
+    bitrate_bps: u32,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            c.call.set_bitrate(bitrate_bps)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Rotate the end-to-end keys to the next epoch. Both ends must rotate (the app signals it);
+/// the previous key stays accepted for `key_grace_ms`.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY`, `PARLA_ERR_WRONG_MODE`
+/// (e2ee off) or `PARLA_ERR_TIMEOUT`.
+///
+/// # Safety
+/// `call` is NULL or a live handle. Threads: any thread (control side; waits for the media
+/// thread, up to 2 s).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_rotate_key(call: *const ParlaCall) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            c.call.rotate_key()?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Copy the latest statistics (published by the media thread every 50 ms; after a stop, the
+/// final ones) into `*out`.
+///
+/// Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable (borrowed for the call only).
+/// Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_get_stats(
+    call: *const ParlaCall,
+    out: *mut ParlaCallStats,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = out.as_mut().ok_or_else(|| Failure::null("out"))?;
+            *out = c.call.stats().into();
+            Ok(PARLA_OK)
+        })
+    }
+}
