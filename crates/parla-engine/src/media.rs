@@ -126,7 +126,9 @@ impl MediaCore {
             let keys = keys.ok_or(EngineError::NoPeerKey)?;
             let tx = keys.sender(cfg.cipher_suite)?;
             let mut rx = SframeReceiver::new(Duration::from_millis(u64::from(cfg.key_grace_ms)));
-            keys.install_receive_key(&mut rx, cfg.cipher_suite)?;
+            // A fresh receiver holds only the current epoch's key (`install_receive_key` would
+            // rotate from the previous epoch's key, which a restarted call no longer has).
+            rx.add_key(cfg.cipher_suite, keys.recv_key_id(), keys.recv_base_key())?;
             (Some(Box::new(tx)), Some(Box::new(rx)))
         } else {
             (None, None)
@@ -200,7 +202,11 @@ impl MediaCore {
             jb_frame,
             play_rs,
             muted: false,
-            key_epoch: 0,
+            key_epoch: if cfg.e2ee {
+                keys.map_or(0, CallKeys::epoch)
+            } else {
+                0
+            },
             last_now: MediaTime::ZERO,
             stats,
             h_encode: LatencyHistogram::new(),

@@ -71,6 +71,18 @@ fn app_owned_call_carries_speech_and_obeys_control() {
     a.stop().unwrap();
     b.stop().unwrap();
     assert!(matches!(a.stop(), Err(EngineError::NotRunning)));
+
+    // A restart after a key rotation runs on the rotated keys (epoch 1) on both sides.
+    a.start(AudioMode::AppOwned).unwrap();
+    b.start(AudioMode::AppOwned).unwrap();
+    a.set_muted(false).unwrap();
+    let again = common::drive_pair(&a, &b, &mic[..96_000], 150, &mut |_| true);
+    let sb = b.stats();
+    println!("after restart: B {sb:?}");
+    assert_eq!(sb.key_epoch, 1);
+    assert_eq!(sb.e2ee_auth_failures + sb.e2ee_unknown_key, 0, "{sb:?}");
+    assert!(sb.e2ee_accepted >= 60, "{sb:?}");
+    assert!(common::windowed_corr(&mic[..96_000], &again, 300) > 0.6);
 }
 
 #[test]
