@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use parla_core::MediaTime;
 use parla_core::queue::{MessageQueue, SampleConsumer, SampleProducer, sample_ring};
-use parla_device::{CaptureStream, DeviceConfig, DeviceSelector, PlayoutStream};
+use parla_device::{CaptureStream, DeviceConfig, DeviceSelector, Direction, PlayoutStream};
 use parla_rtp::e2ee::{
     CallKeys, KEY_BLOB_LEN, KeyAgreement, SafetyCode, SframeReceiver, SframeSender,
 };
@@ -91,7 +91,25 @@ enum Control {
     Bitrate(u32),
     LendSframe,
     ReturnSframe(Box<SframeSender>, Box<SframeReceiver>, u32),
+    /// Device mode: use this capture ring from now on (a switched microphone).
+    SwapMic(SampleConsumer),
+    /// Device mode: use this playout ring from now on (a switched speaker).
+    SwapSpeaker(SampleProducer),
 }
+
+/// The ring ends the media thread gave up after a device switch, to be dropped off the media
+/// thread (dropping the last end of a ring frees its buffer).
+enum OldRing {
+    Mic(SampleConsumer),
+    Speaker(SampleProducer),
+}
+
+/// A device switch request to the device thread, with where to answer.
+type SwitchRequest = (
+    Direction,
+    DeviceSelector,
+    mpsc::Sender<Result<(), EngineError>>,
+);
 
 enum Reply {
     Sframe(Box<SframeSender>, Box<SframeReceiver>),
@@ -103,6 +121,7 @@ struct Shared {
     outgoing: MessageQueue<PacketBuf>,
     control: MessageQueue<Control>,
     replies: MessageQueue<Reply>,
+    old_rings: MessageQueue<OldRing>,
     stats: MessageQueue<CallStats>,
     stop: AtomicBool,
     allocs: AtomicU64,
@@ -127,6 +146,7 @@ struct AppAudio {
 struct Running {
     media: crate::pool::JobHandle,
     devices: Option<JoinHandle<()>>,
+    switch: Option<mpsc::Sender<SwitchRequest>>,
     shared: Arc<Shared>,
 }
 
@@ -253,6 +273,7 @@ impl Call {
             outgoing: MessageQueue::new(q),
             control: MessageQueue::new(16),
             replies: MessageQueue::new(4),
+            old_rings: MessageQueue::new(4),
             stats: MessageQueue::new(2),
             stop: AtomicBool::new(false),
             allocs: AtomicU64::new(0),
@@ -261,6 +282,7 @@ impl Call {
             epoch: Instant::now(),
         });
         let mut cfg = self.cfg;
+        let mut switch = None;
         let (io, devices) = match mode {
             AudioMode::AppOwned => {
                 let ch = usize::from(cfg.channels);
@@ -276,7 +298,9 @@ impl Call {
                 (ThreadIo::new(&cfg, mic_rx, spk_tx, ch, ch), None)
             }
             AudioMode::Devices { capture, playout } => {
-                let (opened, handle) = open_devices(capture, playout, &cfg, Arc::clone(&shared))?;
+                let (opened, handle, switch_tx) =
+                    open_devices(capture, playout, &cfg, Arc::clone(&shared))?;
+                switch = Some(switch_tx);
                 cfg.capture_rate = opened.capture_rate;
                 cfg.playout_rate = opened.playout_rate;
                 let mut spk_tx = opened.speaker;
@@ -310,6 +334,7 @@ impl Call {
         *run = Some(Running {
             media,
             devices,
+            switch,
             shared,
         });
         Ok(())
@@ -512,6 +537,38 @@ impl Call {
         self.send_control(Control::Bitrate(bps)).map(|_| ())
     }
 
+    /// Device mode: move the microphone (`Direction::Capture`) or the speaker
+    /// (`Direction::Playout`) to another device during the call. The new device is opened at
+    /// the call's rate for that direction and started before the media thread is handed its
+    /// ring; the old one is closed after. The call keeps running on the old device if the new
+    /// one cannot be opened.
+    ///
+    /// # Errors
+    /// [`EngineError::NotRunning`]; [`EngineError::WrongMode`] in app-owned mode;
+    /// [`EngineError::Device`] if the device cannot be opened or started;
+    /// [`EngineError::Config`] if it cannot run at the call's rate; [`EngineError::Timeout`] if
+    /// the device or media thread does not answer.
+    pub fn switch_device(
+        &self,
+        direction: Direction,
+        selector: DeviceSelector,
+    ) -> Result<(), EngineError> {
+        let tx = {
+            let run = lock(&self.run);
+            let r = run.as_ref().ok_or(EngineError::NotRunning)?;
+            r.switch
+                .clone()
+                .ok_or(EngineError::WrongMode("device switching needs device mode"))?
+        };
+        let (answer_tx, answer) = mpsc::channel();
+        tx.send((direction, selector, answer_tx))
+            .map_err(|_| EngineError::Thread("the device thread has ended".into()))?;
+        let limit = 2 * CONTROL_TIMEOUT;
+        answer
+            .recv_timeout(limit)
+            .map_err(|_| EngineError::Timeout(limit.as_millis() as u64))?
+    }
+
     /// Rotate the end-to-end keys to the next epoch (both ends must do it; the app signals the
     /// rotation). Key derivation runs here, on the caller's thread.
     ///
@@ -694,6 +751,14 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared, ticks: &
                 }
             }
             Control::ReturnSframe(tx, rx, epoch) => core.put_sframe(tx, rx, epoch),
+            Control::SwapMic(ring) => {
+                let old = std::mem::replace(&mut io.mic, ring);
+                let _ = shared.old_rings.push(OldRing::Mic(old));
+            }
+            Control::SwapSpeaker(ring) => {
+                let old = std::mem::replace(&mut io.speaker, ring);
+                let _ = shared.old_rings.push(OldRing::Speaker(old));
+            }
         }
     }
     let frame_in = io.mic_buf.len();
@@ -800,8 +865,10 @@ fn open_devices(
     playout: DeviceSelector,
     cfg: &CallConfig,
     shared: Arc<Shared>,
-) -> Result<(OpenedDevices, JoinHandle<()>), EngineError> {
+) -> Result<(OpenedDevices, JoinHandle<()>, mpsc::Sender<SwitchRequest>), EngineError> {
     let (tx, rx) = mpsc::sync_channel::<Result<OpenedDevices, EngineError>>(1);
+    let (switch_tx, switch_rx) = mpsc::channel::<SwitchRequest>();
+    let headroom_cfg = *cfg;
     let ring = Duration::from_millis(u64::from(cfg.ring_ms));
     let (cap_rate, play_rate) = (cfg.capture_rate, cfg.playout_rate);
     let handle = std::thread::Builder::new()
@@ -816,12 +883,12 @@ fn open_devices(
                 .ring_channels(1)
                 .ring_duration(ring);
             let opened =
-                CaptureStream::open(capture, cap_cfg).and_then(|(mic, mic_ring, ev_in)| {
-                    PlayoutStream::open(playout, play_cfg).map(|(spk, spk_ring, ev_out)| {
+                CaptureStream::open(capture, cap_cfg.clone()).and_then(|(mic, mic_ring, ev_in)| {
+                    PlayoutStream::open(playout, play_cfg.clone()).map(|(spk, spk_ring, ev_out)| {
                         (mic, mic_ring, ev_in, spk, spk_ring, ev_out)
                     })
                 });
-            let (mut mic, mic_ring, ev_in, mut spk, spk_ring, ev_out) = match opened {
+            let (mut mic, mic_ring, mut ev_in, mut spk, spk_ring, mut ev_out) = match opened {
                 Ok(o) => o,
                 Err(e) => {
                     let _ = tx.send(Err(e.into()));
@@ -840,6 +907,26 @@ fn open_devices(
                 playout_rate: spk.format().sample_rate,
             }));
             while !shared.stop.load(Ordering::Acquire) {
+                while let Ok((direction, selector, answer)) = switch_rx.try_recv() {
+                    let res = match direction {
+                        Direction::Capture => {
+                            let cfg = cap_cfg.clone().fallback_to_default(false);
+                            switch_capture(&mut mic, &mut ev_in, selector, cfg, &shared)
+                        }
+                        Direction::Playout => {
+                            let cfg = play_cfg.clone().fallback_to_default(false);
+                            switch_playout(
+                                &mut spk,
+                                &mut ev_out,
+                                selector,
+                                cfg,
+                                &headroom_cfg,
+                                &shared,
+                            )
+                        }
+                    };
+                    let _ = answer.send(res);
+                }
                 let mut recover_mic = false;
                 let mut recover_spk = false;
                 while let Some(ev) = ev_in.pop() {
@@ -863,7 +950,7 @@ fn open_devices(
         })
         .map_err(|e| EngineError::Thread(e.to_string()))?;
     match rx.recv() {
-        Ok(Ok(opened)) => Ok((opened, handle)),
+        Ok(Ok(opened)) => Ok((opened, handle, switch_tx)),
         Ok(Err(e)) => {
             let _ = handle.join();
             Err(e)
@@ -875,4 +962,80 @@ fn open_devices(
             ))
         }
     }
+}
+
+/// Wait for the media thread to give back the ring end a swap replaced, and drop it here.
+fn collect_old_ring(shared: &Shared) -> Result<(), EngineError> {
+    let deadline = Instant::now() + CONTROL_TIMEOUT;
+    loop {
+        if let Some(old) = shared.old_rings.pop() {
+            // Freed here, on the device thread.
+            match old {
+                OldRing::Mic(ring) => drop(ring),
+                OldRing::Speaker(ring) => drop(ring),
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(EngineError::Timeout(CONTROL_TIMEOUT.as_millis() as u64));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn same_rate(direction: Direction, new: u32, old: u32) -> Result<(), EngineError> {
+    if new == old {
+        return Ok(());
+    }
+    Err(EngineError::Config(
+        parla_core::ConfigError::InvalidParameter {
+            name: "device",
+            detail: format!("the new {direction} device runs at {new} Hz, the call at {old} Hz"),
+        },
+    ))
+}
+
+/// Device thread: open `selector` as the new microphone at the call's capture rate, start it,
+/// hand its ring to the media thread, then close the old one.
+fn switch_capture(
+    mic: &mut CaptureStream,
+    events: &mut parla_device::EventQueue,
+    selector: DeviceSelector,
+    cfg: DeviceConfig,
+    shared: &Shared,
+) -> Result<(), EngineError> {
+    let rate = mic.format().sample_rate;
+    let (mut new, ring, new_events) = CaptureStream::open(selector, cfg.sample_rate(Some(rate)))?;
+    same_rate(Direction::Capture, new.format().sample_rate, rate)?;
+    new.start()?;
+    let _ = shared.control.push(Control::SwapMic(ring));
+    collect_old_ring(shared)?;
+    let mut old = std::mem::replace(mic, new);
+    let _ = old.stop();
+    *events = new_events;
+    Ok(())
+}
+
+/// Device thread: as [`switch_capture`] for the speaker; the new ring starts with the call's
+/// playout headroom of silence.
+fn switch_playout(
+    spk: &mut PlayoutStream,
+    events: &mut parla_device::EventQueue,
+    selector: DeviceSelector,
+    cfg: DeviceConfig,
+    call_cfg: &CallConfig,
+    shared: &Shared,
+) -> Result<(), EngineError> {
+    let rate = spk.format().sample_rate;
+    let (mut new, mut ring, new_events) =
+        PlayoutStream::open(selector, cfg.sample_rate(Some(rate)))?;
+    same_rate(Direction::Playout, new.format().sample_rate, rate)?;
+    prefill(&mut ring, call_cfg, 1);
+    new.start()?;
+    let _ = shared.control.push(Control::SwapSpeaker(ring));
+    collect_old_ring(shared)?;
+    let mut old = std::mem::replace(spk, new);
+    let _ = old.stop();
+    *events = new_events;
+    Ok(())
 }

@@ -50,7 +50,7 @@ pub use call::{AudioIo, AudioMode, Call};
 pub use config::{CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
 pub use error::EngineError;
 pub use media::{CODEC_RATE, MediaCore, StreamIds, TickReport};
-pub use parla_device::DeviceSelector;
+pub use parla_device::{DeviceSelector, Direction};
 pub use parla_dsp::aec::AecMode;
 pub use parla_rtp::e2ee::{CallKeys, CipherSuite, KEY_BLOB_LEN, KeyAgreement, SafetyCode};
 pub use stats::{CallStats, CpuStats, StageCpu};

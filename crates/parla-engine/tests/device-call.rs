@@ -27,7 +27,7 @@ mod alsa;
 use std::f64::consts::TAU;
 use std::time::{Duration, Instant};
 
-use parla_engine::{AecMode, AudioMode, Call, CallConfig, DeviceSelector};
+use parla_engine::{AecMode, AudioMode, Call, CallConfig, DeviceSelector, Direction};
 
 const TONES: [(f64, f64); 2] = [(450.0, 0.3), (1250.0, 0.2)];
 const CONTROL_HZ: f64 = 700.0;
@@ -164,4 +164,127 @@ fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
             assert!(level_db.abs() < 3.0, "level {level_db:+.1} dB");
         },
     );
+}
+
+fn tone_file(tones: &[(f64, f64)]) -> Vec<u8> {
+    (0..48_000 * 4)
+        .map(|n| {
+            let t = n as f64 / 48_000.0;
+            tones
+                .iter()
+                .map(|(f, a)| a * (TAU * f * t).sin())
+                .sum::<f64>() as f32
+        })
+        .flat_map(|s| ((s * 32_767.0).round() as i16).to_le_bytes())
+        .collect()
+}
+
+/// Median share of the windows' power within one bin of `tones`.
+fn median_tone_share(windows: &[&[f32]], tones: &[(f64, f64)]) -> f64 {
+    let mut v: Vec<f64> = windows
+        .iter()
+        .map(|w| {
+            let p = spectrum(w);
+            tones.iter().map(|(f, _)| band_share(&p, *f)).sum()
+        })
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Move packets back into the call until it has run `ticks` ticks.
+fn run_until(call: &Call, ticks: u64) {
+    let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let start = Instant::now();
+    while call.stats().ticks < ticks && start.elapsed() < Duration::from_secs(60) {
+        while let Some(n) = call.poll_packet(&mut buf).unwrap() {
+            call.receive_packet(&buf[..n]);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(call.stats().ticks >= ticks, "the media thread stalled");
+}
+
+#[test]
+fn the_microphone_can_be_switched_during_a_call() {
+    alsa::in_alsa_sandbox(
+        "the_microphone_can_be_switched_during_a_call",
+        Duration::from_secs(120),
+        |sb| {
+            // `mic` plays the first pair of tones, `usb_mic` a second pair.
+            const SECOND: [(f64, f64); 2] = [(650.0, 0.3), (1550.0, 0.2)];
+            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
+            std::fs::write(sb.usb_file(), tone_file(&SECOND)).unwrap();
+            let cfg = CallConfig {
+                e2ee: false,
+                aec: AecMode::Off,
+                noise_suppression: false,
+                ..CallConfig::default()
+            };
+            let call = Call::new(cfg).unwrap();
+            call.start(AudioMode::Devices {
+                capture: DeviceSelector::Name("mic".into()),
+                playout: DeviceSelector::Name("spk".into()),
+            })
+            .unwrap();
+            run_until(&call, 400);
+            call.switch_device(Direction::Capture, DeviceSelector::Name("usb_mic".into()))
+                .unwrap();
+            // A device that cannot be opened: an error, and the call goes on with usb_mic.
+            let err = call
+                .switch_device(
+                    Direction::Capture,
+                    DeviceSelector::Name("missing_mic".into()),
+                )
+                .unwrap_err();
+            println!("switching to a missing device: {err}");
+            let before = call.stats().ticks;
+            run_until(&call, before + 800);
+            let stats = call.stats();
+            call.stop().unwrap();
+            println!("{stats:?}");
+            let spk: Vec<f32> = sb
+                .speaker()
+                .into_iter()
+                .filter(|&s| s != 0)
+                .map(|s| f32::from(s) / 32_768.0)
+                .collect();
+            let windows: Vec<&[f32]> = spk.chunks_exact(960).collect();
+            assert!(windows.len() >= 400, "too few windows: {}", windows.len());
+            let early = &windows[25..150];
+            let late = &windows[windows.len() - 200..];
+            let (a_early, b_early) = (
+                median_tone_share(early, &TONES),
+                median_tone_share(early, &SECOND),
+            );
+            let (a_late, b_late) = (
+                median_tone_share(late, &TONES),
+                median_tone_share(late, &SECOND),
+            );
+            println!(
+                "before the switch: first tones {a_early:.3}, second {b_early:.3}; \
+                 after: first {a_late:.3}, second {b_late:.3}"
+            );
+            assert!(a_early > 0.8 && b_early < 0.05, "before the switch");
+            assert!(b_late > 0.8 && a_late < 0.05, "after the switch");
+        },
+    );
+}
+
+#[test]
+fn switching_devices_needs_device_mode() {
+    let cfg = CallConfig {
+        e2ee: false,
+        ..CallConfig::default()
+    };
+    let call = Call::new(cfg).unwrap();
+    assert!(matches!(
+        call.switch_device(Direction::Capture, DeviceSelector::Default),
+        Err(parla_engine::EngineError::NotRunning)
+    ));
+    call.start(AudioMode::AppOwned).unwrap();
+    assert!(matches!(
+        call.switch_device(Direction::Playout, DeviceSelector::Default),
+        Err(parla_engine::EngineError::WrongMode(_))
+    ));
 }
