@@ -28,14 +28,29 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The static library this test run built. `cargo test` compiles the library with all its
+/// crate types but leaves the `staticlib` output in `<profile>/deps/`; `cargo build` also
+/// copies it to `<profile>/`. The newer of the two is the current one.
 fn static_lib() -> PathBuf {
-    let lib = profile_dir().join("libparla_ffi.a");
-    assert!(
-        lib.exists(),
-        "{} is missing: it is built with the crate (crate-type staticlib); run `cargo build -p parla-ffi`",
-        lib.display()
-    );
-    lib
+    let candidates = [
+        profile_dir().join("deps").join("libparla_ffi.a"),
+        profile_dir().join("libparla_ffi.a"),
+    ];
+    let newest = candidates
+        .iter()
+        .filter_map(|p| {
+            let modified = std::fs::metadata(p).and_then(|m| m.modified()).ok()?;
+            Some((modified, p.clone()))
+        })
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p);
+    newest.unwrap_or_else(|| {
+        panic!(
+            "libparla_ffi.a is missing from {} and its deps/: it is built with the crate \
+             (crate-type staticlib); run `cargo build -p parla-ffi`",
+            profile_dir().display()
+        )
+    })
 }
 
 fn out_dir() -> PathBuf {
@@ -284,8 +299,11 @@ fn sample_builds_with_pkg_config_and_writes_what_b_heard() {
     assert!(pc_dir.join("parla.pc").exists() && pc_dir.join("parla-static.pc").exists());
     // Flags from the generated pkg-config file when pkg-config is here, else the same flags by
     // hand.
+    // `libdir` points at where this run's static library is (see `static_lib`).
+    let libdir = lib.parent().expect("library directory");
     let pkg = Command::new("pkg-config")
         .env("PKG_CONFIG_PATH", &pc_dir)
+        .arg(format!("--define-variable=libdir={}", libdir.display()))
         .args(["--cflags", "--libs", "parla-static"])
         .output();
     let flags: Vec<String> = match pkg {
