@@ -389,13 +389,35 @@ pub fn tool_version(tool: &str, arg: &str) -> Option<String> {
         .map(|l| l.trim().to_string())
 }
 
+/// A WAV written to a pipe (espeak-ng `--stdout`) cannot seek back to fill in its sizes: it
+/// carries placeholders. Set the RIFF and `data` chunk sizes from the bytes actually there.
+fn fix_streamed_wav_sizes(wav: &mut [u8]) {
+    if wav.len() < 12 || &wav[0..4] != b"RIFF" || &wav[8..12] != b"WAVE" {
+        return;
+    }
+    let riff = u32::try_from(wav.len() - 8).unwrap_or(u32::MAX);
+    wav[4..8].copy_from_slice(&riff.to_le_bytes());
+    let mut pos = 12;
+    while pos + 8 <= wav.len() {
+        let size = u32::from_le_bytes([wav[pos + 4], wav[pos + 5], wav[pos + 6], wav[pos + 7]]);
+        if &wav[pos..pos + 4] == b"data" {
+            let actual = u32::try_from(wav.len() - pos - 8).unwrap_or(u32::MAX);
+            wav[pos + 4..pos + 8].copy_from_slice(&actual.to_le_bytes());
+            return;
+        }
+        pos += 8 + size as usize + (size as usize & 1);
+    }
+}
+
 fn espeak(voice: &str, text: &str) -> anyhow::Result<Vec<f32>> {
     let out = Command::new("espeak-ng")
         .args(["-v", voice, "-s", "155", "--stdout", text])
         .output()
         .context("running espeak-ng")?;
     anyhow::ensure!(out.status.success(), "espeak-ng failed: {}", out.status);
-    let (x, rate) = read_wav_mono(&out.stdout).context("reading espeak-ng's WAV")?;
+    let mut wav = out.stdout;
+    fix_streamed_wav_sizes(&mut wav);
+    let (x, rate) = read_wav_mono(&wav).context("reading espeak-ng's WAV")?;
     resample(&x, rate, POOL_RATE)
 }
 
@@ -979,6 +1001,40 @@ pub fn default_shared_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streamed_wav_sizes_are_repaired() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 22_050,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = hound::WavWriter::new(&mut buf, spec).expect("writer");
+            for i in 0..1000i16 {
+                w.write_sample(i * 7).expect("sample");
+            }
+            w.finalize().expect("finalize");
+        }
+        let mut wav = buf.into_inner();
+        // What a writer to a pipe leaves: placeholder sizes.
+        wav[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let data = wav
+            .windows(4)
+            .position(|w| w == b"data")
+            .expect("data chunk");
+        wav[data + 4..data + 8].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        assert!(
+            read_wav_mono(&wav).is_err(),
+            "the broken header must fail as is"
+        );
+        fix_streamed_wav_sizes(&mut wav);
+        let (x, rate) = read_wav_mono(&wav).expect("repaired");
+        assert_eq!((x.len(), rate), (1000, 22_050));
+        assert!((x[999] - 999.0 * 7.0 / 32_768.0).abs() < 1e-6);
+    }
 
     fn small(seed: u64) -> Corpus {
         let mut cfg = CorpusConfig::new(seed);
