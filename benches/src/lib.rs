@@ -124,10 +124,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     type CaseResult = (String, String, Vec<Outcome>, Vec<String>);
-    let results: Vec<CaseResult> = pool(opts.jobs)?.install(|| {
-        corpus
-            .cases
+    let mut results: Vec<CaseResult> = pool(opts.jobs)?.install(|| {
+        by_expected_cost(&corpus.cases)
             .par_iter()
+            .with_max_len(1)
             .map(|case| {
                 let mut outs = Vec::new();
                 let mut fails = Vec::new();
@@ -167,6 +167,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
     let mut hashes = std::collections::BTreeMap::new();
+    // Back to the corpus's order for the report (the pool ran the longest cases first).
+    let position: std::collections::HashMap<&str, usize> = corpus
+        .cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.as_str(), i))
+        .collect();
+    results.sort_by_key(|r| position.get(r.0.as_str()).copied().unwrap_or(usize::MAX));
     for (name, hash, o, f) in results {
         if !hash.is_empty() {
             hashes.insert(name, hash);
@@ -201,6 +209,24 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     })
 }
 
+/// The cases, most expensive first (echo cases by reverberation time, then network cases, then
+/// the rest), so that a pool does not end waiting on one long case started last (longest
+/// processing time first scheduling).
+fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
+    let cost = |c: &corpus::Case| -> f64 {
+        match &c.spec {
+            corpus::CaseSpec::Echo {
+                rt60_ms, change, ..
+            } => 1e6 + rt60_ms * if change.is_some() { 2.0 } else { 1.0 },
+            corpus::CaseSpec::Network { .. } => 1e5,
+            _ => 0.0,
+        }
+    };
+    let mut v: Vec<&corpus::Case> = cases.iter().collect();
+    v.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
+    v
+}
+
 /// Run Parla alone over the corpus's cases (corpus generation included) with a pool of 1 and
 /// then 2 threads, and time each run.
 ///
@@ -211,11 +237,14 @@ pub fn measure_scaling(corpus: &Corpus, degrade: Degrade) -> anyhow::Result<Scal
         let p = pool(threads)?;
         let t = Instant::now();
         p.install(|| {
-            corpus.cases.par_iter().for_each(|case| {
-                if let Ok(m) = corpus.generate(case) {
-                    let _ = suites::run_ours(case, &m, degrade);
-                }
-            })
+            by_expected_cost(&corpus.cases)
+                .par_iter()
+                .with_max_len(1)
+                .for_each(|case| {
+                    if let Ok(m) = corpus.generate(case) {
+                        let _ = suites::run_ours(case, &m, degrade);
+                    }
+                })
         });
         Ok(t.elapsed().as_secs_f64())
     };
