@@ -656,6 +656,7 @@ struct ThreadIo {
     /// of captured audio, packets are stamped when the media thread takes them). App-owned
     /// mode: the monotonic wall clock (packets stamped on arrival).
     sample_clock: bool,
+    /// Ticks run so far (the sample clock in device mode; the statistics cadence in both).
     clock_ticks: u64,
 }
 
@@ -709,9 +710,8 @@ fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
         queue_packet(outgoing, pkt);
     });
     // Nothing is allocated per step after this point (counted with `_test-alloc`).
-    let mut ticks = 0u64;
     while !shared.stop.load(Ordering::Acquire) {
-        let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared, &mut ticks));
+        let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared));
         if allocs > 0 {
             shared.allocs.fetch_add(allocs, Ordering::Relaxed);
         }
@@ -734,7 +734,7 @@ fn count(f: impl FnOnce() -> bool) -> (bool, u64) {
 }
 
 /// One pass of the media thread; returns whether it did anything.
-fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared, ticks: &mut u64) -> bool {
+fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool {
     // RT: queue pops, ring copies and the core's preallocated processing.
     let mut worked = false;
     while let Some(msg) = shared.control.pop() {
@@ -787,8 +787,7 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared, ticks: &
         }
         upmix(&io.spk_mono, io.ch_out, &mut io.spk_buf);
         io.speaker.write(&io.spk_buf);
-        *ticks += 1;
-        if (*ticks).is_multiple_of(STATS_EVERY) {
+        if io.clock_ticks.is_multiple_of(STATS_EVERY) {
             let mut s = core.stats();
             s.capture_overrun_samples = io.mic.stats().dropped;
             s.playout_underrun_samples = io.speaker.stats().underrun;

@@ -68,20 +68,7 @@ fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
         |sb| {
             // The microphone: two tones, 4 s (after that capture repeats its last period,
             // which is the same tones).
-            let mic: Vec<f32> = (0..48_000 * 4)
-                .map(|n| {
-                    let t = n as f64 / 48_000.0;
-                    TONES
-                        .iter()
-                        .map(|(f, a)| a * (TAU * f * t).sin())
-                        .sum::<f64>() as f32
-                })
-                .collect();
-            let raw: Vec<u8> = mic
-                .iter()
-                .flat_map(|s| ((s * 32_767.0).round() as i16).to_le_bytes())
-                .collect();
-            std::fs::write(sb.dir.join("mic.raw"), raw).unwrap();
+            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
 
             let cfg = CallConfig {
                 e2ee: false,
@@ -95,14 +82,8 @@ fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
                 playout: DeviceSelector::Name("spk".into()),
             })
             .unwrap();
-            let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
             let start = Instant::now();
-            while call.stats().ticks < 800 && start.elapsed() < Duration::from_secs(60) {
-                while let Some(n) = call.poll_packet(&mut buf).unwrap() {
-                    call.receive_packet(&buf[..n]);
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
+            run_until(&call, 800);
             let stats = call.stats();
             call.stop().unwrap();
             println!("after {:?}: {stats:?}", start.elapsed());
