@@ -367,13 +367,13 @@ impl Call {
         lock(&self.shared).clone()
     }
 
-    /// Hand a packet received from the peer to the call (any thread; wait-free). Returns
-    /// `false` if the call is not running or the packet is larger than the maximum (dropped).
+    /// Hand a packet received from the peer to the call (any thread). It takes the call's
+    /// state lock for the moment of cloning a reference (never held across work), then pushes
+    /// into a lock-free queue. Returns `false` if the call is not running or the packet is
+    /// larger than the maximum (dropped).
     pub fn receive_packet(&self, data: &[u8]) -> bool {
-        let Ok(guard) = self.shared.try_lock() else {
-            return false;
-        };
-        let Some(shared) = guard.as_ref() else {
+        // A `try_lock` here dropped packets whenever `stats()` held the lock at that moment.
+        let Some(shared) = self.shared() else {
             return false;
         };
         if data.len() > PACKET_CAP {
