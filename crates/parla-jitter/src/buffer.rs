@@ -22,6 +22,14 @@ pub const DEFAULT_MAX_BACKLOG_MS: f64 = f64::INFINITY;
 /// The backlog bound of the low-delay preset ([`JitterConfig::low_delay`]), ms (tuned on the
 /// evaluation with seed 1, docs/JITTER.md).
 pub const LOW_DELAY_MAX_BACKLOG_MS: f64 = 60.0;
+/// The default playout-delay cap ([`JitterConfig::max_delay_ms`]), ms.
+pub const DEFAULT_MAX_DELAY_MS: f64 = f64::INFINITY;
+/// The default backlog bound in the stall regime ([`JitterConfig::stall_regime_backlog_ms`]),
+/// ms: off.
+pub const DEFAULT_STALL_REGIME_BACKLOG_MS: f64 = f64::INFINITY;
+/// The default stalled-packet fraction that starts the stall regime
+/// ([`JitterConfig::stall_regime_fraction`]).
+pub const DEFAULT_STALL_REGIME_FRACTION: f64 = 0.04;
 
 /// Configuration (a builder with chained setters).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +57,21 @@ pub struct JitterConfig {
     /// [`JitterStats::flushed_packets`]) to get back to the target at once instead of
     /// accelerating through the backlog. Infinite: never discard, always accelerate.
     pub max_backlog_ms: f64,
+    /// Playout-delay cap, ms: the largest playout offset above the fastest recent packet (the
+    /// delay estimator's base) the buffer waits up to during a stall. Beyond it (and beyond the
+    /// target) it stops waiting: the playout point moves on with the concealment and a queued
+    /// backlog is discarded down to the target, exactly as for
+    /// [`max_backlog_ms`](Self::max_backlog_ms). Infinite: no cap (wait out every stall).
+    pub max_delay_ms: f64,
+    /// Backlog bound in the stall regime, ms: while more than
+    /// [`stall_regime_fraction`](Self::stall_regime_fraction) of the recent packets arrived
+    /// more than [`crate::delay::STALL_MS`] after the fastest recent packet
+    /// ([`DelayManager::stall_fraction`](crate::delay::DelayManager::stall_fraction)), the
+    /// buffer waits at most this long above the target, as with
+    /// [`max_backlog_ms`](Self::max_backlog_ms). Infinite: no stall regime.
+    pub stall_regime_backlog_ms: f64,
+    /// The stalled-packet fraction above which the stall regime applies (0-1).
+    pub stall_regime_fraction: f64,
 }
 
 impl JitterConfig {
@@ -66,6 +89,9 @@ impl JitterConfig {
             fast_accelerate_above_ms: 80.0,
             expand_below_ms: 3.0,
             max_backlog_ms: DEFAULT_MAX_BACKLOG_MS,
+            max_delay_ms: DEFAULT_MAX_DELAY_MS,
+            stall_regime_backlog_ms: DEFAULT_STALL_REGIME_BACKLOG_MS,
+            stall_regime_fraction: DEFAULT_STALL_REGIME_FRACTION,
         }
     }
 
@@ -84,6 +110,20 @@ impl JitterConfig {
     /// Set the backlog bound ([`JitterConfig::max_backlog_ms`]).
     pub fn max_backlog_ms(mut self, ms: f64) -> Self {
         self.max_backlog_ms = ms;
+        self
+    }
+
+    /// Set the playout-delay cap ([`JitterConfig::max_delay_ms`]).
+    pub fn max_delay_ms(mut self, ms: f64) -> Self {
+        self.max_delay_ms = ms;
+        self
+    }
+
+    /// Set the stall regime ([`JitterConfig::stall_regime_backlog_ms`] and
+    /// [`JitterConfig::stall_regime_fraction`]); an infinite bound turns it off.
+    pub fn stall_regime(mut self, backlog_ms: f64, fraction: f64) -> Self {
+        self.stall_regime_backlog_ms = backlog_ms;
+        self.stall_regime_fraction = fraction;
         self
     }
 
@@ -369,7 +409,10 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         if !(cfg.accelerate_above_ms >= 0.0
             && cfg.fast_accelerate_above_ms >= cfg.accelerate_above_ms
             && cfg.expand_below_ms >= 0.0
-            && cfg.max_backlog_ms >= 0.0)
+            && cfg.max_backlog_ms >= 0.0
+            && cfg.max_delay_ms >= 0.0
+            && cfg.stall_regime_backlog_ms >= 0.0
+            && (0.0..=1.0).contains(&cfg.stall_regime_fraction))
         {
             return bad(
                 "accelerate_above_ms",
@@ -769,31 +812,51 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         }
     }
 
-    /// Whether the playout offset is more than the backlog bound above the target.
-    fn over_backlog(&self, now_us: i64) -> bool {
-        match self.delay.target_us() {
-            Some(target) if self.cfg.max_backlog_ms.is_finite() => {
-                self.effective_offset_us(now_us) - target
-                    > (self.cfg.max_backlog_ms * 1000.0) as i64
-            }
-            _ => false,
+    /// The highest playout offset the buffer waits up to, if bounded: the target plus the
+    /// backlog bound, or the estimator's base plus the delay cap, whichever is lower, but never
+    /// below the target.
+    fn wait_limit_us(&self) -> Option<i64> {
+        let target = self.delay.target_us()?;
+        let mut limit = i64::MAX;
+        if self.cfg.max_backlog_ms.is_finite() {
+            limit = limit.min(target.saturating_add((self.cfg.max_backlog_ms * 1000.0) as i64));
         }
+        if self.cfg.stall_regime_backlog_ms.is_finite()
+            && self.delay.stall_fraction() > self.cfg.stall_regime_fraction
+        {
+            let bound = (self.cfg.stall_regime_backlog_ms * 1000.0) as i64;
+            limit = limit.min(target.saturating_add(bound));
+        }
+        if self.cfg.max_delay_ms.is_finite() {
+            let cap = self
+                .delay
+                .base_us()
+                .saturating_add((self.cfg.max_delay_ms * 1000.0) as i64);
+            limit = limit.min(cap.max(target));
+        }
+        (limit < i64::MAX).then_some(limit)
     }
 
-    /// The backlog bound: when the offset is more than `max_backlog_ms` above the target,
-    /// skip to the newest queued packet that does not take the offset below the target,
-    /// discarding the queued packets before it (NetEq discards packets older than its playout
-    /// point in the same way instead of playing a long backlog).
+    /// Whether the playout offset is above the wait limit ([`Self::wait_limit_us`]).
+    fn over_backlog(&self, now_us: i64) -> bool {
+        self.wait_limit_us()
+            .is_some_and(|limit| self.effective_offset_us(now_us) > limit)
+    }
+
+    /// The backlog bound and delay cap: when the offset is above the wait limit, skip to the
+    /// newest queued packet that does not take the offset below the target, discarding the
+    /// queued packets before it (NetEq discards packets older than its playout point in the
+    /// same way instead of playing a long backlog).
     fn flush_backlog(&mut self, now_us: i64, rep: &mut PullReport) {
         // RT: walks the preallocated queue.
-        let (Some(target), true) = (self.delay.target_us(), self.cfg.max_backlog_ms.is_finite())
-        else {
+        let (Some(target), Some(limit)) = (self.delay.target_us(), self.wait_limit_us()) else {
             return;
         };
-        let excess = self.effective_offset_us(now_us) - target;
-        if excess <= (self.cfg.max_backlog_ms * 1000.0) as i64 || self.order.len() < 2 {
+        let offset = self.effective_offset_us(now_us);
+        if offset <= limit || self.order.len() < 2 {
             return;
         }
+        let excess = offset - target;
         let want_ts = self.decoded_end_ts + excess * self.rate / 1_000_000;
         // The newest queued packet starting at or before `want_ts`.
         let slots = &self.slots;

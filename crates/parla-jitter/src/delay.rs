@@ -140,6 +140,10 @@ impl Default for DelayPolicy {
 }
 
 const WINDOW_CAP: usize = 1024;
+/// A packet more than this above the fastest recent packet counts as stalled, ms.
+pub const STALL_MS: f64 = 200.0;
+/// Memory of the stalled-packet fraction, packets (30 s of 20 ms packets).
+pub const STALL_MEMORY_PACKETS: f64 = 1500.0;
 
 /// The estimator state. Preallocated; [`DelayManager::update`] never allocates.
 #[derive(Debug, Clone)]
@@ -157,6 +161,7 @@ pub struct DelayManager {
     quantile_us: i64,
     last_arrival_us: i64,
     spikes: u64,
+    stall_frac: f64,
 }
 
 impl DelayManager {
@@ -206,6 +211,7 @@ impl DelayManager {
             quantile_us: 0,
             last_arrival_us: 0,
             spikes: 0,
+            stall_frac: 0.0,
         })
     }
 
@@ -217,6 +223,7 @@ impl DelayManager {
         self.target_us = None;
         self.d = 0.0;
         self.v = 0.0;
+        self.stall_frac = 0.0;
     }
 
     /// The target playout offset in the units of `r` (microseconds), once a packet was seen.
@@ -227,6 +234,13 @@ impl DelayManager {
     /// The reference (fastest recent relative delay), microseconds.
     pub fn base_us(&self) -> i64 {
         self.base_us
+    }
+
+    /// The fraction of recent packets that arrived more than [`STALL_MS`] after the fastest
+    /// recent packet (an exponential average over about [`STALL_MEMORY_PACKETS`] packets, a
+    /// plain mean before that many were seen); zero for the exponential average.
+    pub fn stall_fraction(&self) -> f64 {
+        self.stall_frac
     }
 
     /// Packets classified as spikes so far.
@@ -281,6 +295,9 @@ impl DelayManager {
                 }
                 self.base_us = base;
                 let rel_ms = (r_us - base) as f64 / 1000.0;
+                let stalled = if rel_ms > STALL_MS { 1.0 } else { 0.0 };
+                let k = (1.0 / (self.count as f64 + 1.0)).max(1.0 / STALL_MEMORY_PACKETS);
+                self.stall_frac += k * (stalled - self.stall_frac);
                 let bucket = ((rel_ms / t.bucket_ms) as usize).min(self.hist.len() - 1);
                 let q_ms = self.quantile_us as f64 / 1000.0;
                 let spike = self.count > 50 && rel_ms > t.spike_factor * q_ms + t.spike_min_ms;

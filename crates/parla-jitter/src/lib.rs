@@ -20,9 +20,11 @@
 //! - **Per 10 ms** the buffer decodes the due packet; if it is missing it recovers it from the
 //!   next packet's FEC, or conceals (expand) while the gap lasts and then skips to the next
 //!   packet (merge, with a cross-fade); with an empty buffer it keeps concealing, which raises
-//!   the delay instead of losing the packets of a delay spike, unless a backlog bound is set
-//!   ([`JitterConfig::max_backlog_ms`], the low-delay preset [`JitterConfig::low_delay`]): then
-//!   packets too far behind the target are dropped as late. During DTX it plays comfort noise.
+//!   the delay instead of losing the packets of a delay spike, unless a wait limit is set (a
+//!   backlog bound [`JitterConfig::max_backlog_ms`] as in the low-delay preset
+//!   [`JitterConfig::low_delay`], a delay cap [`JitterConfig::max_delay_ms`], or a bound that
+//!   applies only on links that stall often, [`JitterConfig::stall_regime`]): then packets too
+//!   far behind the target are dropped as late. During DTX it plays comfort noise.
 //!   Between those, it keeps the playout offset near the target: accelerate by one pitch period
 //!   above the target, fast accelerate far above it, preemptive expand below it, using the
 //!   pitch-synchronous stretcher of `parla_dsp::stretch`.

@@ -96,3 +96,106 @@ fn default_keeps_every_packet_of_a_stall() {
         "the default did not wait out the stall: {peak} ms"
     );
 }
+
+#[test]
+fn delay_cap_gives_up_on_a_stall_beyond_it() {
+    let rate = 16_000;
+    let n = 320;
+    let spike_at = 15_000_000u64;
+    let packets = stalled(rate, n, spike_at, seed(23));
+    let arrival: Vec<u64> = packets.iter().map(|p| p.arrival_us).collect();
+    let mut jb = JitterBuffer::new(
+        JitterConfig::new(rate).max_delay_ms(100.0),
+        PcmDecoder::new(rate).expect("rate"),
+    )
+    .expect("config");
+    let (mut peak, mut before) = (0.0f64, 0.0f64);
+    let mut last: Option<i64> = None;
+    drive(&mut jb, packets, 29_000_000, |t, rep, jb| {
+        for s in rep.started() {
+            assert!(last.is_none_or(|l| s.seq > l), "out of order or twice");
+            last = Some(s.seq);
+            assert!(
+                arrival[s.seq as usize] <= t + 10_000,
+                "played before arrival"
+            );
+        }
+        let d = jb.playout_delay_ms(parla_core::MediaTime::from_micros(t));
+        if (5_000_000..spike_at).contains(&t) {
+            before = before.max(d);
+        }
+        if (spike_at..spike_at + 2_000_000).contains(&t) {
+            peak = peak.max(d);
+        }
+    });
+    let st = jb.stats();
+    let dropped = st.late_packets + st.flushed_packets;
+    // Nothing is lost while the delay stays under the cap; the 500 ms stall (25 packets) is
+    // given up beyond it.
+    assert!(before < 100.0, "delay {before} ms before the stall");
+    assert!(
+        (10..=27).contains(&dropped),
+        "dropped {dropped} packets: {st:?}"
+    );
+    assert!(
+        peak < 100.0 + 30.0,
+        "the delay reached {peak} ms (cap 100 ms)"
+    );
+}
+
+/// 60 s with a 400 ms stall every `every_s` seconds.
+fn periodic_stalls(rate: u32, n: u64, every_s: u64, seed: u64) -> Vec<InFlight> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let period = every_s * 1_000_000;
+    (0..3000u64)
+        .map(|k| {
+            let send = k * 20_000;
+            let mut arrival = send + 40_000 + rng.random_range(0..8_000);
+            let phase = send % period;
+            if send >= period && phase < 400_000 {
+                arrival = arrival.max(send - phase + 400_000 + 40_000);
+            }
+            InFlight {
+                arrival_us: arrival,
+                k,
+                seq: k as u16,
+                ts: (k * n) as u32,
+                payload: payload(k, n as usize, rate, false),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn stall_regime_engages_only_on_a_link_that_stalls_often() {
+    let rate = 16_000;
+    let n = 320;
+    let run = |every_s: u64| {
+        let mut jb = JitterBuffer::new(
+            JitterConfig::new(rate).stall_regime(60.0, 0.04),
+            PcmDecoder::new(rate).expect("rate"),
+        )
+        .expect("config");
+        drive(
+            &mut jb,
+            periodic_stalls(rate, n, every_s, seed(25)),
+            62_000_000,
+            |_, _, _| {},
+        );
+        let st = jb.stats();
+        st.late_packets + st.flushed_packets
+    };
+    // A 400 ms stall every 2 s: about 10 of every 100 packets arrive more than 200 ms late,
+    // above the 4% threshold, so the stalls are given up beyond 60 ms.
+    let often = run(2);
+    assert!(
+        often > 100,
+        "dropped {often} packets on a link stalling every 2 s"
+    );
+    // Every 20 s: about 1%; the buffer waits the stalls out and loses nothing.
+    let rare = run(20);
+    assert_eq!(
+        rare, 0,
+        "dropped {rare} packets on a link stalling every 20 s"
+    );
+}

@@ -13,8 +13,21 @@ static A: parla_core::alloc_counter::CountingAllocator =
 
 #[test]
 fn insert_and_pull_do_not_allocate() {
+    let st = run_pcm(JitterConfig::new(48_000));
+    assert_eq!(st.flushed_packets, 0, "{st:?}");
+}
+
+/// The same with a playout-delay cap: the stalls are given up beyond it (late drops and
+/// backlog flushes), still without allocating.
+#[test]
+fn insert_and_pull_with_a_delay_cap_do_not_allocate() {
+    let st = run_pcm(JitterConfig::new(48_000).max_delay_ms(100.0));
+    assert!(st.flushed_packets + st.late_packets > 0, "{st:?}");
+}
+
+fn run_pcm(cfg: JitterConfig) -> parla_jitter::JitterStats {
     assert!(parla_core::alloc_counter::is_installed());
-    let rate = 48_000;
+    let rate = cfg.sample_rate;
     let n = 960;
     let count = 1500u64;
     // Payloads are made before the measured region (that is the sender's side).
@@ -29,11 +42,7 @@ fn insert_and_pull_do_not_allocate() {
             }
         })
         .collect();
-    let mut jb = JitterBuffer::new(
-        JitterConfig::new(rate),
-        PcmDecoder::new(rate).expect("rate"),
-    )
-    .expect("config");
+    let mut jb = JitterBuffer::new(cfg, PcmDecoder::new(rate).expect("rate")).expect("config");
     let mut out = vec![0.0f32; jb.frame_len()];
     // Arrival pattern: jitter sawtooth, a 300 ms stall every 5 s, loss, duplicates, reordering.
     let mut events: Vec<(u64, u64)> = Vec::new();
@@ -103,6 +112,7 @@ fn insert_and_pull_do_not_allocate() {
         st.fec_recovered > 0 && st.duplicate_packets > 0 && st.reordered_packets > 0,
         "{st:?}"
     );
+    st
 }
 
 /// The same through the real Opus decoder: 20 ms packets with FEC and DTX, loss (FEC
