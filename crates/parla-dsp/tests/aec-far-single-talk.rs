@@ -1,10 +1,11 @@
 //! Far-end single talk: the echo canceller must remove at least 30 dB of echo after 2 s (AEC3),
-//! for two rooms with different bulk delays and tails, on every backend in the build.
+//! for two rooms with different bulk delays and tails, on every backend and AEC3 tuning in the
+//! build.
 
 #[path = "common/echo_scenarios.rs"]
 mod echo_scenarios;
 
-use echo_scenarios::{backends, run_and_measure, seed};
+use echo_scenarios::{backends, run_and_measure, seed, tunings};
 use parla_dsp::aec::{AecConfig, AecMode};
 use parla_metrics::echo::scenario::{Room, ScenarioConfig};
 
@@ -12,18 +13,25 @@ fn check_aec3(rate: u32, room: Room, default_seed: u64) {
     let seed = seed(default_seed);
     let s = ScenarioConfig::single_talk(rate, room, seed).generate();
     for backend in backends() {
-        let cfg = AecConfig::new().backend(backend).mode(AecMode::Aec3);
-        let r = run_and_measure(cfg, &s, &s.far);
-        let erle = r.erle_db.expect("single-talk frames after 2 s");
-        println!(
-            "{backend} aec3 {rate} Hz, delay {} ms, tail {} ms: ERLE {erle:.1} dB over {} frames",
-            room.bulk_delay_ms, room.length_ms, r.single_talk_frames
-        );
-        assert!(r.single_talk_frames > 300, "too few frames measured: {r:?}");
-        assert!(
-            erle >= 30.0,
-            "{backend} aec3 {rate} Hz {room:?}: ERLE {erle:.1} dB < 30 dB (seed {seed})"
-        );
+        for tuning in tunings(backend) {
+            let cfg = AecConfig::new()
+                .backend(backend)
+                .mode(AecMode::Aec3)
+                .tuning(tuning);
+            let r = run_and_measure(cfg, &s, &s.far);
+            let erle = r.erle_db.expect("single-talk frames after 2 s");
+            println!(
+                "{backend} aec3 {tuning} {rate} Hz, delay {} ms, tail {} ms: ERLE {erle:.1} dB \
+                 over {} frames",
+                room.bulk_delay_ms, room.length_ms, r.single_talk_frames
+            );
+            assert!(r.single_talk_frames > 300, "too few frames measured: {r:?}");
+            assert!(
+                erle >= 30.0,
+                "{backend} aec3 {tuning} {rate} Hz {room:?}: ERLE {erle:.1} dB < 30 dB \
+                 (seed {seed})"
+            );
+        }
     }
 }
 
@@ -67,11 +75,19 @@ fn aec3_with_background_noise_cancels_down_to_the_noise() {
         .with_noise(-70.0)
         .generate();
     for backend in backends() {
-        let cfg = AecConfig::new().backend(backend).mode(AecMode::Aec3);
-        let r = run_and_measure(cfg, &s, &s.far);
-        let erle = r.erle_db.expect("single-talk frames");
-        println!("{backend} aec3 48 kHz, noise -70 dBFS: ERLE {erle:.1} dB");
-        assert!(erle >= 30.0, "{backend}: ERLE {erle:.1} dB (seed {seed})");
+        for tuning in tunings(backend) {
+            let cfg = AecConfig::new()
+                .backend(backend)
+                .mode(AecMode::Aec3)
+                .tuning(tuning);
+            let r = run_and_measure(cfg, &s, &s.far);
+            let erle = r.erle_db.expect("single-talk frames");
+            println!("{backend} aec3 {tuning} 48 kHz, noise -70 dBFS: ERLE {erle:.1} dB");
+            assert!(
+                erle >= 30.0,
+                "{backend} {tuning}: ERLE {erle:.1} dB (seed {seed})"
+            );
+        }
     }
 }
 
