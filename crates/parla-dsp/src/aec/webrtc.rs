@@ -184,8 +184,11 @@ fn near_end_config() -> Result<ffi::EchoCanceller3Config, ConfigError> {
     // constructor's default member values are only visible on the C++ side).
     let mut c = unsafe { ffi::create_aec3_config() };
     let det = &mut c.suppressor.dominant_nearend_detection;
-    det.enr_threshold = 0.5;
+    det.enr_threshold = 0.3;
     det.trigger_threshold = 4;
+    det.use_during_initial_phase = false;
+    det.enr_exit_threshold = 1.0;
+    det.hold_duration = 12;
     let near = &mut c.suppressor.nearend_tuning;
     for mask in [&mut near.mask_lf, &mut near.mask_hf] {
         mask.enr_transparent = 10.0;
