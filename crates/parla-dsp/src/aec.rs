@@ -191,6 +191,69 @@ impl FromStr for AecBackend {
     }
 }
 
+/// How AEC3's echo suppressor is tuned (its `EchoCanceller3Config`).
+///
+/// AEC3's linear filter alone removes only about 10-25 dB of echo on the project's test
+/// material (measured with the suppressor opened up, docs/AEC.md); the rest of its 30-65 dB
+/// ERLE comes from the suppressor, which also attenuates the near end while both ends talk. The
+/// tunings differ only in how readily the suppressor lets the near end through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AecTuning {
+    /// WebRTC's default `EchoCanceller3Config`, as in the browsers (both backends).
+    #[default]
+    Library,
+    /// Keeps more of the near end in double talk (`webrtc` backend only). Changes to the
+    /// library's configuration, all in the suppressor:
+    /// - the dominant-near-end detector enters its near-end state when the estimated residual
+    ///   echo is below 0.3 times the near-end power for 4 blocks (library: 0.25, 12 blocks), and
+    ///   leaves it 12 blocks (48 ms) after the echo estimate exceeds the near end (library: 50
+    ///   blocks after it exceeds 10 times the near end), so echo does not leak after the near
+    ///   end stops;
+    /// - the detector is not used during AEC3's initial phase, before the linear filter has
+    ///   converged (library: it is; with the easier trigger that phase gave false near-end
+    ///   states and 11-25 dB ERLE in far-end single talk on 4 of 16 scenarios);
+    /// - in the near-end state the suppressor is transparent unless the echo estimate exceeds
+    ///   10 times the near end in a band (masking thresholds 10 and 20 instead of 0.1-1.1), and
+    ///   its gain may change by up to 100x per block.
+    ///
+    /// Measured (docs/AEC.md): far-end single-talk ERLE >= 30 dB in every case and over 16 more
+    /// scenarios; near-end level in double talk -1.6 to -4.7 dB instead of -2.9 to -9.2 dB; the
+    /// SI-SDR gain in double talk changes by -0.6 to +3.4 dB and stays below the 6 dB target.
+    NearEnd,
+}
+
+impl AecTuning {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AecTuning::Library => "library",
+            AecTuning::NearEnd => "near-end",
+        }
+    }
+}
+
+impl fmt::Display for AecTuning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AecTuning {
+    type Err = ParseNameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "library" | "default" => Ok(AecTuning::Library),
+            "near-end" | "nearend" => Ok(AecTuning::NearEnd),
+            _ => Err(ParseNameError {
+                what: "echo canceller tuning",
+                got: s.to_owned(),
+                expected: "library, near-end",
+            }),
+        }
+    }
+}
+
 /// How to build an [`EchoCanceller`] (a builder with chained setters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AecConfig {
@@ -205,10 +268,13 @@ pub struct AecConfig {
     pub high_pass: bool,
     /// Run the library's AGC2 (adaptive digital gain and limiter) after the canceller.
     pub agc2: bool,
+    /// AEC3's suppressor tuning (ignored in modes mobile and off).
+    pub tuning: AecTuning,
 }
 
 impl AecConfig {
-    /// AEC3 on the default backend, no delay hint, no high-pass filter, no AGC2.
+    /// AEC3 on the default backend with the library's tuning, no delay hint, no high-pass
+    /// filter, no AGC2.
     pub fn new() -> Self {
         Self::default()
     }
@@ -240,6 +306,12 @@ impl AecConfig {
     /// Turn AGC2 on or off.
     pub fn agc2(mut self, on: bool) -> Self {
         self.agc2 = on;
+        self
+    }
+
+    /// Set AEC3's suppressor tuning.
+    pub fn tuning(mut self, tuning: AecTuning) -> Self {
+        self.tuning = tuning;
         self
     }
 }
@@ -482,7 +554,25 @@ mod tests {
         for b in [AecBackend::Webrtc, AecBackend::Sonora] {
             assert_eq!(b.as_str().parse::<AecBackend>().unwrap(), b);
         }
+        for t in [AecTuning::Library, AecTuning::NearEnd] {
+            assert_eq!(t.as_str().parse::<AecTuning>().unwrap(), t);
+        }
+        assert!("loud".parse::<AecTuning>().is_err());
         assert!("aec2".parse::<AecMode>().is_err());
+    }
+
+    #[cfg(feature = "sonora")]
+    #[test]
+    fn sonora_rejects_the_near_end_tuning() {
+        let cfg = AecConfig::new()
+            .backend(AecBackend::Sonora)
+            .tuning(AecTuning::NearEnd);
+        assert!(matches!(
+            EchoCanceller::new(cfg).prepare(48_000, 480),
+            Err(ConfigError::InvalidParameter { .. })
+        ));
+        let mut aec = EchoCanceller::new(cfg.tuning(AecTuning::Library));
+        aec.prepare(48_000, 480).unwrap();
     }
 
     #[test]

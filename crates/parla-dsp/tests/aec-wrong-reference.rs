@@ -5,7 +5,7 @@
 #[path = "common/echo_scenarios.rs"]
 mod echo_scenarios;
 
-use echo_scenarios::{backends, run_and_measure, seed};
+use echo_scenarios::{backends, run_and_measure, seed, tunings};
 use parla_dsp::aec::{AecConfig, AecMode};
 use parla_metrics::echo::scenario::{Room, ScenarioConfig};
 
@@ -17,14 +17,21 @@ fn unrelated_reference_gives_no_erle() {
     let unrelated = ScenarioConfig::single_talk(48_000, Room::SMALL, seed ^ 0x5eed)
         .generate()
         .far;
-    for backend in backends() {
-        let cfg = AecConfig::new().backend(backend).mode(AecMode::Aec3);
+    for (backend, tuning) in backends()
+        .into_iter()
+        .flat_map(|b| tunings(b).into_iter().map(move |t| (b, t)))
+    {
+        let cfg = AecConfig::new()
+            .backend(backend)
+            .mode(AecMode::Aec3)
+            .tuning(tuning);
         let right = run_and_measure(cfg, &s, &s.far).erle_db.expect("frames");
         let wrong = run_and_measure(cfg, &s, &unrelated)
             .erle_db
             .expect("frames");
         println!(
-            "{backend}: ERLE {right:.1} dB with the right reference, {wrong:.1} dB with an unrelated one"
+            "{backend} {tuning}: ERLE {right:.1} dB with the right reference, {wrong:.1} dB with an \
+             unrelated one"
         );
         assert!(
             wrong < 6.0,

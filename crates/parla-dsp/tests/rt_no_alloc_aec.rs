@@ -12,7 +12,7 @@ static A: parla_core::alloc_counter::CountingAllocator =
 
 use parla_core::FrameMeta;
 use parla_core::alloc_counter::{assert_no_alloc, count_allocations, is_installed};
-use parla_dsp::aec::{AecBackend, AecConfig, AecMode, EchoCanceller};
+use parla_dsp::aec::{AecBackend, AecConfig, AecMode, AecTuning, EchoCanceller};
 use parla_dsp::{EchoStage, Stage};
 use parla_metrics::echo::scenario::{Room, ScenarioConfig};
 
@@ -27,13 +27,23 @@ fn render_and_capture_do_not_allocate() {
                 if backend == AecBackend::Sonora && mode == AecMode::Mobile {
                     continue;
                 }
-                for (hint, extras) in [(None, false), (Some(40u16), true)] {
+                // The near-end AEC3 tuning (webrtc only) with the second set of options.
+                let tuned = if backend == AecBackend::Webrtc {
+                    AecTuning::NearEnd
+                } else {
+                    AecTuning::Library
+                };
+                for (hint, extras, tuning) in [
+                    (None, false, AecTuning::Library),
+                    (Some(40u16), true, tuned),
+                ] {
                     let cfg = AecConfig::new()
                         .backend(backend)
                         .mode(mode)
                         .stream_delay_ms(hint)
                         .high_pass(extras)
-                        .agc2(extras);
+                        .agc2(extras)
+                        .tuning(tuning);
                     let mut aec = EchoCanceller::new(cfg);
                     aec.prepare(rate, n).expect("prepare");
                     let mut out = vec![0.0f32; n];
@@ -45,7 +55,7 @@ fn render_and_capture_do_not_allocate() {
                         aec.process_render(f).expect("render");
                         aec.process_into(m, &mut out, &mut meta).expect("capture");
                     }
-                    let what = format!("{backend} {mode} {rate} Hz hint {hint:?}");
+                    let what = format!("{backend} {mode} {tuning} {rate} Hz hint {hint:?}");
                     let per_frame = || {
                         for (f, m) in &frames[100..] {
                             aec.process_render(f).expect("render");

@@ -249,4 +249,53 @@ mod tests {
         assert!(dt.si_sdr_out_db > 100.0 && dt.level_change_db().abs() < 1e-9);
         assert!(r.erle_db.unwrap() > 100.0);
     }
+
+    #[test]
+    fn an_attenuating_canceller_is_flagged() {
+        // Control: output = 0.3 x near end + 10% of the echo left. SI-SDR improves by more than
+        // 6 dB over the microphone, but the level change shows the near end was attenuated
+        // (by 9.5 dB here), which the double-talk acceptance rejects.
+        let rate = 16_000;
+        let echo = tone(32_000, 300.0, 16_000.0, 0.3);
+        let mut near = vec![0.0f32; 32_000];
+        near[20_000..28_000].copy_from_slice(&tone(8000, 1234.0, 16_000.0, 0.2));
+        let mic: Vec<f32> = echo.iter().zip(&near).map(|(a, b)| a + b).collect();
+        let out: Vec<f32> = echo
+            .iter()
+            .zip(&near)
+            .map(|(a, b)| 0.1 * a + 0.3 * b)
+            .collect();
+        let r = measure(
+            EchoSignals {
+                rate,
+                mic: &mic,
+                out: &out,
+                echo: &echo,
+                near: &near,
+                out_delay: 0,
+            },
+            0.5,
+        );
+        let dt = r.double_talk.unwrap();
+        assert!(dt.si_sdr_gain_db() > 6.0, "{dt:?}");
+        assert!((dt.level_change_db() + 9.5).abs() < 0.3, "{dt:?}");
+        // A canceller that removes the echo but adds noise-like distortion loses SI-SDR.
+        let distorted: Vec<f32> = near
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| v * (1.0 + 0.9 * ((i as f32) * 0.37).sin()))
+            .collect();
+        let r = measure(
+            EchoSignals {
+                rate,
+                mic: &mic,
+                out: &distorted,
+                echo: &echo,
+                near: &near,
+                out_delay: 0,
+            },
+            0.5,
+        );
+        assert!(r.double_talk.unwrap().si_sdr_out_db < 6.0);
+    }
 }

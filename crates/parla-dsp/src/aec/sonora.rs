@@ -7,7 +7,7 @@ use sonora::config::{
 };
 use sonora::{AudioProcessing, Config, StreamConfig};
 
-use super::{AecConfig, AecMode, AecStats, Backend};
+use super::{AecConfig, AecMode, AecStats, AecTuning, Backend};
 
 /// One `sonora::AudioProcessing` configured for mono echo cancellation.
 pub(super) struct SonoraAec {
@@ -23,6 +23,17 @@ impl SonoraAec {
             return Err(ConfigError::InvalidParameter {
                 name: "aec mode",
                 detail: format!("the sonora backend implements AEC3 only, not {mode}"),
+            });
+        }
+        if config.tuning != AecTuning::Library {
+            // sonora 0.2 builds its EchoCanceller3Config inside `AudioProcessing` from the
+            // library defaults; its public API takes none (only `transparent_mode`).
+            return Err(ConfigError::InvalidParameter {
+                name: "aec tuning",
+                detail: format!(
+                    "the sonora backend runs the library tuning only, not {}",
+                    config.tuning
+                ),
             });
         }
         let stream = StreamConfig::new(rate, 1);

@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 use parla_core::{ConfigError, ProcessError};
 use webrtc_audio_processing_sys as ffi;
 
-use super::{AecConfig, AecMode, AecStats, Backend};
+use super::{AecConfig, AecMode, AecStats, AecTuning, Backend};
 
 /// `webrtc::AudioProcessing::kNoError`.
 const NO_ERROR: i32 = 0;
@@ -26,9 +26,18 @@ unsafe impl Send for WebrtcAec {}
 impl WebrtcAec {
     pub(super) fn new(config: &AecConfig, mode: AecMode, rate: u32) -> Result<Self, ConfigError> {
         let mut code = 0;
-        // SAFETY: a null config pointer asks for AEC3's default configuration; `code` is a valid
-        // out-pointer for the duration of the call.
-        let raw = unsafe { ffi::create_audio_processing(std::ptr::null_mut(), &mut code) };
+        let mut aec3_config = match (mode, config.tuning) {
+            (AecMode::Aec3, AecTuning::NearEnd) => Some(near_end_config()?),
+            _ => None,
+        };
+        let config_ptr = aec3_config.as_mut().map_or(std::ptr::null_mut(), |c| {
+            c as *mut ffi::EchoCanceller3Config
+        });
+        // SAFETY: `config_ptr` is null (the library's default AEC3 configuration) or points to a
+        // valid configuration that lives until the end of this function; the callee validates it
+        // and copies it into its echo-control factory. `code` is a valid out-pointer for the
+        // duration of the call.
+        let raw = unsafe { ffi::create_audio_processing(config_ptr, &mut code) };
         let Some(ap) = NonNull::new(raw).filter(|_| code == NO_ERROR) else {
             if let Some(p) = NonNull::new(raw) {
                 // SAFETY: `p` came from `create_audio_processing` and is not used afterwards.
@@ -165,5 +174,35 @@ impl Drop for WebrtcAec {
     fn drop(&mut self) {
         // SAFETY: `ap` came from `create_audio_processing` and is released exactly once here.
         unsafe { ffi::delete_audio_processing(self.ap.as_ptr()) };
+    }
+}
+
+/// The library's default `EchoCanceller3Config` with the changes of [`AecTuning::NearEnd`]
+/// (documented there), checked by the library's own validation.
+fn near_end_config() -> Result<ffi::EchoCanceller3Config, ConfigError> {
+    // SAFETY: no arguments; returns the library's default configuration by value (the
+    // constructor's default member values are only visible on the C++ side).
+    let mut c = unsafe { ffi::create_aec3_config() };
+    let det = &mut c.suppressor.dominant_nearend_detection;
+    det.enr_threshold = 0.3;
+    det.trigger_threshold = 4;
+    det.use_during_initial_phase = false;
+    det.enr_exit_threshold = 1.0;
+    det.hold_duration = 12;
+    let near = &mut c.suppressor.nearend_tuning;
+    for mask in [&mut near.mask_lf, &mut near.mask_hf] {
+        mask.enr_transparent = 10.0;
+        mask.enr_suppress = 20.0;
+    }
+    near.max_inc_factor = 100.0;
+    near.max_dec_factor_lf = 100.0;
+    // SAFETY: `c` is a valid configuration; the call only reads and clamps its fields.
+    if unsafe { ffi::validate_aec3_config(&mut c) } {
+        Ok(c)
+    } else {
+        Err(ConfigError::Backend {
+            backend: "webrtc",
+            detail: "the near-end AEC3 tuning is outside the library's valid ranges".into(),
+        })
     }
 }

@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use parla_core::FrameMeta;
-use parla_dsp::aec::{AecBackend, AecConfig, AecMode, EchoCanceller};
+use parla_dsp::aec::{AecBackend, AecConfig, AecMode, AecTuning, EchoCanceller};
 use parla_dsp::{EchoStage, Stage};
-use parla_metrics::echo::scenario::Scenario;
+use parla_metrics::echo::scenario::{Room, Scenario};
 use parla_metrics::echo::{EchoReport, EchoSignals, measure};
 
 /// The settling time excluded from the figures (the acceptance figures are "after 2 s").
@@ -29,6 +29,90 @@ pub fn modes(backend: AecBackend) -> Vec<AecMode> {
     match backend {
         AecBackend::Webrtc => vec![AecMode::Aec3, AecMode::Mobile, AecMode::Off],
         AecBackend::Sonora => vec![AecMode::Aec3, AecMode::Off],
+    }
+}
+
+/// The AEC3 tunings a backend can run (sonora takes no `EchoCanceller3Config`).
+pub fn tunings(backend: AecBackend) -> Vec<AecTuning> {
+    match backend {
+        AecBackend::Webrtc => vec![AecTuning::Library, AecTuning::NearEnd],
+        AecBackend::Sonora => vec![AecTuning::Library],
+    }
+}
+
+/// Where the human speech recordings of alsa-utils are (`scripts/setup.d/70-bench-peers.sh`
+/// installs them): 48 kHz mono 16-bit WAVs of one voice naming loudspeaker positions.
+pub const ALSA_SOUNDS: &str = "/usr/share/sounds/alsa";
+
+fn read_wav(path: &std::path::Path) -> Option<Vec<f32>> {
+    let mut r = hound::WavReader::open(path).ok()?;
+    let spec = r.spec();
+    if spec.channels != 1 || spec.bits_per_sample != 16 || spec.sample_rate != 48_000 {
+        return None;
+    }
+    r.samples::<i16>()
+        .map(|s| s.ok().map(|v| f32::from(v) / 32768.0))
+        .collect()
+}
+
+/// The recordings `names` placed one after another at `starts` (seconds) in a signal of `len`
+/// samples at 48 kHz, scaled to an active-speech level of `dbfs`.
+fn place(names: &[&str], starts: &[f64], len: usize, dbfs: f64) -> Option<Vec<f32>> {
+    let clips: Vec<Vec<f32>> = names
+        .iter()
+        .map(|n| read_wav(&std::path::Path::new(ALSA_SOUNDS).join(format!("{n}.wav"))))
+        .collect::<Option<_>>()?;
+    let mut x = vec![0.0f32; len];
+    for (k, &t) in starts.iter().enumerate() {
+        let start = (t * 48_000.0) as usize;
+        for (o, &v) in x.iter_mut().skip(start).zip(&clips[k % clips.len()]) {
+            *o += v;
+        }
+    }
+    let active: Vec<f32> = x
+        .chunks(480)
+        .filter(|c| parla_metrics::rms_db(c) > -50.0)
+        .flatten()
+        .copied()
+        .collect();
+    let g = 10f64.powf((dbfs - parla_metrics::rms_db(&active)) / 20.0) as f32;
+    x.iter_mut().for_each(|v| *v *= g);
+    Some(x)
+}
+
+/// Double talk on human speech at 48 kHz, 12 s: five alsa-utils recordings as the far end (one
+/// every 1.7 s from 0.2 s, -20 dBFS), three others as the near end (one every 2.6 s from 3.1 s,
+/// -28 dBFS), the far end through `room` (impulse response from `seed`). `None` (with a message)
+/// when the recordings are not installed.
+pub fn alsa_double_talk(room: &Room, seed: u64) -> Option<Scenario> {
+    let secs = 12.0;
+    let len = (secs * 48_000.0) as usize;
+    let far_starts: Vec<f64> = (0..7).map(|i| 0.2 + f64::from(i) * 1.7).collect();
+    let near_starts: Vec<f64> = (0..4).map(|i| 3.1 + f64::from(i) * 2.6).collect();
+    let far = place(
+        &[
+            "Front_Center",
+            "Front_Left",
+            "Front_Right",
+            "Rear_Center",
+            "Rear_Left",
+        ],
+        &far_starts,
+        len,
+        -20.0,
+    );
+    let near = place(
+        &["Side_Left", "Side_Right", "Rear_Right"],
+        &near_starts,
+        len,
+        -28.0,
+    );
+    match (far, near) {
+        (Some(far), Some(near)) => Some(Scenario::from_speech(48_000, far, near, room, None, seed)),
+        _ => {
+            println!("skipped: the alsa-utils recordings are not in {ALSA_SOUNDS}");
+            None
+        }
     }
 }
 

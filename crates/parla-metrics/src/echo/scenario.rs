@@ -218,6 +218,40 @@ pub struct Scenario {
     pub mic: Vec<f32>,
 }
 
+impl Scenario {
+    /// A scenario from given speech (for example recordings): `far` is played through a room
+    /// impulse response drawn for `room` from `seed`, and `near` (cut or zero-padded to the length
+    /// of `far`; empty for none) and optional noise at `noise_dbfs` are added at the microphone.
+    /// The signals are used at the levels given.
+    pub fn from_speech(
+        rate: u32,
+        far: Vec<f32>,
+        mut near: Vec<f32>,
+        room: &Room,
+        noise_dbfs: Option<f64>,
+        seed: u64,
+    ) -> Scenario {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let len = far.len();
+        let rir = impulse_response(rate, room, &mut rng);
+        let echo = convolve(&far, &rir);
+        near.resize(len, 0.0);
+        let noise = match noise_dbfs {
+            Some(db) => pink_noise(len, db, &mut rng),
+            None => vec![0.0; len],
+        };
+        let mic = (0..len).map(|i| echo[i] + near[i] + noise[i]).collect();
+        Scenario {
+            rate,
+            far,
+            echo,
+            near,
+            noise,
+            mic,
+        }
+    }
+}
+
 /// Noise with a spectrum falling towards high frequencies (white noise through a one-pole
 /// low-pass, plus a white floor), at an RMS of `dbfs`.
 fn pink_noise(len: usize, dbfs: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {
@@ -270,5 +304,27 @@ mod tests {
             .with_noise(-60.0)
             .generate();
         assert_eq!(s, again);
+    }
+
+    #[test]
+    fn from_speech_mixes_the_echo_of_the_given_far_end_with_the_given_near_end() {
+        let rate = 16_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let far: Vec<f32> = (0..32_000).map(|_| rng.random_range(-0.1..0.1)).collect();
+        let near: Vec<f32> = (0..20_000).map(|i| (i as f32 * 0.3).sin() * 0.05).collect();
+        let s = Scenario::from_speech(rate, far.clone(), near.clone(), &Room::SMALL, None, 5);
+        assert_eq!(s.far, far);
+        assert_eq!(s.near.len(), far.len());
+        assert_eq!(&s.near[..20_000], &near[..]);
+        assert!(s.near[20_000..].iter().all(|&v| v == 0.0));
+        let (lag, _) = estimate_delay(&s.far, &s.echo, 2000);
+        assert_eq!(lag, 640);
+        assert!(
+            s.mic
+                .iter()
+                .zip(&s.echo)
+                .zip(&s.near)
+                .all(|((m, e), n)| *m == e + n)
+        );
     }
 }
