@@ -495,7 +495,17 @@ impl From<CallStats> for ParlaCallStats {
             device_recoveries,
             muted,
             key_epoch,
-            cpu: CpuStats {},
+            cpu:
+                CpuStats {
+                    resample_in: cpu_resample_in,
+                    echo: cpu_echo,
+                    noise: cpu_noise,
+                    encode: cpu_encode,
+                    encrypt: cpu_encrypt,
+                    decrypt: cpu_decrypt,
+                    playout: cpu_playout,
+                    tick: cpu_tick,
+                },
             // Only counted in test builds (`_test-alloc`); not part of the C ABI.
             media_thread_allocs: _,
         } = s;
@@ -536,6 +546,14 @@ impl From<CallStats> for ParlaCallStats {
             device_recoveries,
             muted,
             key_epoch,
+            cpu_resample_in: cpu_resample_in.into(),
+            cpu_echo: cpu_echo.into(),
+            cpu_noise: cpu_noise.into(),
+            cpu_encode: cpu_encode.into(),
+            cpu_encrypt: cpu_encrypt.into(),
+            cpu_decrypt: cpu_decrypt.into(),
+            cpu_playout: cpu_playout.into(),
+            cpu_tick: cpu_tick.into(),
         }
     }
 }
