@@ -193,10 +193,11 @@ impl FromStr for AecBackend {
 
 /// How AEC3's echo suppressor is tuned (its `EchoCanceller3Config`).
 ///
-/// AEC3's linear filter alone removes only about 10-25 dB of echo on the project's test
-/// material (measured with the suppressor opened up, docs/AEC.md); the rest of its 30-65 dB
-/// ERLE comes from the suppressor, which also attenuates the near end while both ends talk. The
-/// tunings differ only in how readily the suppressor lets the near end through.
+/// AEC3's linear filter alone removes only about 14-20 dB of echo of the project's small test
+/// room, whose response outlasts the default 52 ms filter (measured through its exported linear
+/// output, docs/AEC.md); the rest of its 30-65 dB ERLE comes from the suppressor, which also
+/// attenuates the near end while both ends talk. The tunings differ only in how readily the
+/// suppressor lets the near end through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AecTuning {
     /// WebRTC's default `EchoCanceller3Config`, as in the browsers (both backends).
@@ -217,8 +218,8 @@ pub enum AecTuning {
     ///   its gain may change by up to 100x per block.
     ///
     /// Measured (docs/AEC.md): far-end single-talk ERLE >= 30 dB in every case and over 16 more
-    /// scenarios; near-end level in double talk -1.6 to -4.7 dB instead of -2.9 to -9.2 dB; the
-    /// SI-SDR gain in double talk changes by -0.6 to +3.4 dB and stays below the 6 dB target.
+    /// scenarios; near-end level in double talk -1.9 to -4.1 dB instead of -4.3 to -8.1 dB; the
+    /// SI-SDR gain in double talk improves by 0.6 to 5.0 dB and stays below the 6 dB target.
     NearEnd,
 }
 

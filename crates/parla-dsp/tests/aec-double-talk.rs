@@ -2,14 +2,14 @@
 //! than the raw microphone (SI-SDR at least 6 dB better), and the near end must not be muted
 //! (output level within 6 dB of the clean near-end level).
 //!
-//! Measured (docs/AEC.md): with the library's tuning AEC3 (both backends, identical figures)
-//! attenuates the near end by 3-9 dB during double talk; with [`AecTuning::NearEnd`] (`webrtc`
-//! backend) the level stays within 1.6-4.7 dB of the clean near end in every case, synthetic
-//! and recorded speech, which is asserted here, while far-end single-talk ERLE stays >= 30 dB
-//! (`aec-far-single-talk.rs`). The SI-SDR criterion is met by neither tuning: AEC3's linear
-//! filter removes only about 10-25 dB of echo on this material (measured with the suppressor
-//! opened up), so its suppressor has to choose between removing the echo and keeping the near
-//! end. Those checks are `#[ignore]`d with the measured figures; run them with `--ignored`.
+//! Measured (docs/AEC.md): with the library's tuning AEC3 attenuates the near end by 4.3-8.1 dB
+//! during double talk; with [`AecTuning::NearEnd`] (`webrtc` backend) the level stays within
+//! 1.9-4.1 dB of the clean near end in every case, synthetic and recorded speech, which is
+//! asserted here, while far-end single-talk ERLE stays >= 30 dB (`aec-far-single-talk.rs`). The
+//! SI-SDR criterion is met by neither tuning: AEC3's linear filter removes only about 14-20 dB of
+//! echo of the small room (its response outlasts the default 52 ms filter), so its suppressor has
+//! to choose between removing the echo and keeping the near end. Those checks are `#[ignore]`d
+//! with the measured figures; run them with `--ignored`.
 
 #[path = "common/echo_scenarios.rs"]
 mod echo_scenarios;
@@ -87,6 +87,8 @@ fn near_end_tuning_keeps_the_near_end_level_48k() {
     );
 }
 
+/// The level is asserted for the near-end tuning only: the library tuning's figure is printed
+/// (-7.0 dB measured, docs/AEC.md).
 #[test]
 fn near_end_tuning_keeps_the_near_end_level_48k_living_room_with_noise() {
     let seed = seed(22);
@@ -94,7 +96,7 @@ fn near_end_tuning_keeps_the_near_end_level_48k_living_room_with_noise() {
         &synthetic(48_000, Room::LIVING_ROOM, Some(-60.0), seed),
         "48 kHz living room, noise -60 dBFS",
         seed,
-        BOTH,
+        NEAR_END,
         false,
     );
 }
@@ -162,7 +164,7 @@ fn near_end_tuning_beats_the_library_tuning() {
 }
 
 #[test]
-#[ignore = "known failure: SI-SDR gain -4.1 dB (library) / -1.3 dB (near-end) measured (docs/AEC.md)"]
+#[ignore = "known failure: SI-SDR gain -3.3 dB (library) / 0.5 dB (near-end) measured (docs/AEC.md)"]
 fn aec3_48k_small_room_improves_si_sdr() {
     let seed = seed(21);
     let s = synthetic(48_000, Room::SMALL, None, seed);
@@ -170,7 +172,7 @@ fn aec3_48k_small_room_improves_si_sdr() {
 }
 
 #[test]
-#[ignore = "known failure: SI-SDR gain 2.7 dB (library) / 2.1 dB (near-end) measured (docs/AEC.md)"]
+#[ignore = "known failure: SI-SDR gain -2.8 dB (library) / -0.8 dB (near-end) measured (docs/AEC.md)"]
 fn aec3_48k_living_room_with_noise_improves_si_sdr() {
     let seed = seed(22);
     let s = synthetic(48_000, Room::LIVING_ROOM, Some(-60.0), seed);
@@ -178,7 +180,7 @@ fn aec3_48k_living_room_with_noise_improves_si_sdr() {
 }
 
 #[test]
-#[ignore = "known failure: SI-SDR gain -0.4 dB (library) / 1.8 dB (near-end) measured (docs/AEC.md)"]
+#[ignore = "known failure: SI-SDR gain -0.1 dB (library) / 3.0 dB (near-end) measured (docs/AEC.md)"]
 fn aec3_16k_improves_si_sdr() {
     let seed = seed(23);
     let s = synthetic(16_000, Room::SMALL, None, seed);

@@ -29,9 +29,18 @@ fn reported_latency_matches_the_measured_delay() {
                      SI-SDR after alignment {sdr:.1} dB"
                 );
                 // At 32 and 48 kHz the band-split filter bank is not a pure delay, so the peak
-                // may move by a sample or two with the material.
+                // moves with the material's spectrum: 0-4 samples (up to 0.08 ms) measured over
+                // seeds 51-56 at 48 kHz; allowed 0.1 ms. AECM's suppressor distorts even a
+                // near-end-only signal, which moves its peak by 1-6 samples (up to 0.38 ms at
+                // 16 kHz, seeds 51-56); allowed 0.5 ms. A wrong latency (a frame or a block off)
+                // is still far outside both.
+                let tolerance = match (mode, rate) {
+                    (AecMode::Mobile, _) => rate as usize / 2_000,
+                    (_, 16_000) => 2,
+                    _ => rate as usize / 10_000,
+                };
                 assert!(
-                    lag.abs_diff(latency) <= 2,
+                    lag.abs_diff(latency) <= tolerance,
                     "{backend} {mode} {rate} Hz: measured {lag}, reported {latency} (seed {seed})"
                 );
                 // AECM's suppressor distorts even a near-end-only signal (correlation 0.5 to 0.9
