@@ -273,8 +273,12 @@ fn far_end_echo_is_cancelled_and_aec_off_leaves_it() {
     write_mono(&mic_path, &mic);
     let from = 2 * 48_000; // ERLE after the first 2 s, as the issue measures it
     let mut erle = Vec::new();
-    for mode in ["aec3", "off"] {
-        let out_path = dir.path().join(format!("out_{mode}.wav"));
+    for (mode, tuning) in [
+        ("aec3", "library"),
+        ("aec3", "near-end"),
+        ("off", "library"),
+    ] {
+        let out_path = dir.path().join(format!("out_{mode}_{tuning}.wav"));
         let out = parla(&[
             "process",
             "--mic",
@@ -285,6 +289,8 @@ fn far_end_echo_is_cancelled_and_aec_off_leaves_it() {
             out_path.to_str().unwrap(),
             "--aec",
             mode,
+            "--aec-tuning",
+            tuning,
             "--no-ns",
         ]);
         assert!(
@@ -295,18 +301,16 @@ fn far_end_echo_is_cancelled_and_aec_off_leaves_it() {
         let cleaned = read_mono(&out_path);
         assert_eq!(cleaned.len(), mic.len());
         let e = 10.0 * (energy(&mic, from) / energy(&cleaned, from).max(1e-12)).log10();
-        eprintln!("--aec {mode}: echo reduced by {e:.1} dB after 2 s");
+        eprintln!("--aec {mode} --aec-tuning {tuning}: echo reduced by {e:.1} dB after 2 s");
         erle.push(e);
     }
+    for (e, tuning) in erle[..2].iter().zip(["library", "near-end"]) {
+        assert!(*e >= 20.0, "AEC3 ({tuning}) removed only {e:.1} dB of echo");
+    }
     assert!(
-        erle[0] >= 20.0,
-        "AEC3 removed only {:.1} dB of echo",
-        erle[0]
-    );
-    assert!(
-        erle[1].abs() < 1.0,
+        erle[2].abs() < 1.0,
         "with --aec off the echo must stay: {:.1} dB",
-        erle[1]
+        erle[2]
     );
 }
 
@@ -327,4 +331,17 @@ fn unknown_aec_mode_is_rejected() {
     ]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("echo canceller mode"));
+    let out = parla(&[
+        "process",
+        "--mic",
+        mic.to_str().unwrap(),
+        "--far",
+        mic.to_str().unwrap(),
+        "--out",
+        dir.path().join("o.wav").to_str().unwrap(),
+        "--aec-tuning",
+        "gentle",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("echo canceller tuning"));
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use parla_dsp::aec::{AecConfig, AecMode, EchoCanceller};
+use parla_dsp::aec::{AecConfig, AecMode, AecTuning, EchoCanceller};
 use parla_dsp::chain::{SendChain, SendChainConfig};
 use parla_dsp::resample::ResampleMode;
 use serde::Serialize;
@@ -38,6 +38,10 @@ pub struct Args {
     /// Echo canceller run when --far is given: aec3 (WebRTC AEC3), mobile (AECM) or off.
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
+    /// AEC3 suppressor tuning: library (WebRTC's own, the default) or near-end (keeps more of
+    /// the near end while both talk; docs/AEC.md has the measured trade-off).
+    #[arg(long, default_value = "library")]
+    pub aec_tuning: AecTuning,
     /// Hint for the echo path delay in milliseconds (optional; AEC3 estimates it itself).
     #[arg(long)]
     pub delay_ms: Option<u16>,
@@ -144,7 +148,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         AecMode::Off
     };
     if aec != AecMode::Off {
-        let config = AecConfig::new().mode(aec).stream_delay_ms(args.delay_ms);
+        let config = AecConfig::new()
+            .mode(aec)
+            .tuning(args.aec_tuning)
+            .stream_delay_ms(args.delay_ms);
         chain
             .set_echo_canceller(Box::new(EchoCanceller::new(config)))
             .context("cannot start the echo canceller")?;
