@@ -315,33 +315,27 @@ fn far_end_echo_is_cancelled_and_aec_off_leaves_it() {
 }
 
 #[test]
-fn unknown_aec_mode_is_rejected() {
+fn unknown_aec_mode_or_tuning_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let mic = sample("near_speech_clean.wav");
-    let out = parla(&[
-        "process",
-        "--mic",
-        mic.to_str().unwrap(),
-        "--far",
-        mic.to_str().unwrap(),
-        "--out",
-        dir.path().join("o.wav").to_str().unwrap(),
-        "--aec",
-        "loud",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "clap usage error");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("echo canceller mode"));
-    let out = parla(&[
-        "process",
-        "--mic",
-        mic.to_str().unwrap(),
-        "--far",
-        mic.to_str().unwrap(),
-        "--out",
-        dir.path().join("o.wav").to_str().unwrap(),
-        "--aec-tuning",
-        "gentle",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "clap usage error");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("echo canceller tuning"));
+    let out_path = dir.path().join("o.wav");
+    for (flag, value, what) in [
+        ("--aec", "loud", "echo canceller mode"),
+        ("--aec-tuning", "gentle", "echo canceller tuning"),
+    ] {
+        let out = parla(&[
+            "process",
+            "--mic",
+            mic.to_str().unwrap(),
+            "--far",
+            mic.to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: clap usage error");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(what), "{flag}: {stderr}");
+    }
 }
