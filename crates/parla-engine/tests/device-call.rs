@@ -246,8 +246,14 @@ fn the_microphone_can_be_switched_during_a_call() {
                 "before the switch: first tones {a_early:.3}, second {b_early:.3}; \
                  after: first {a_late:.3}, second {b_late:.3}"
             );
-            assert!(a_early > 0.8 && b_early < 0.05, "before the switch");
-            assert!(b_late > 0.8 && a_late < 0.05, "after the switch");
+            // The headless devices run unpaced, so on a loaded machine this thread can fall
+            // behind the media thread and the call's packet queue drops (measured in CI: 669
+            // of 1395 packets dropped, 58% of the output concealed, share of the second tones
+            // 0.75). Concealment lowers the tone share but never brings the other device's
+            // tones back: the check is which device is heard (0.991 / 0.001 before and
+            // 0.039 / 0.752 after in that run; without a switch the second share stays ~0).
+            assert!(a_early > 0.5 && b_early < 0.05, "before the switch");
+            assert!(b_late > 0.5 && a_late < 0.05, "after the switch");
         },
     );
 }
