@@ -1,22 +1,10 @@
 //! Bad arguments to `parla call` give one clear error line and exit code 1, never a panic.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
+#[path = "call/common.rs"]
+mod common;
+
+use common::parla_call;
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn parla_call(args: &[&str], out: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_parla"))
-        .current_dir(root())
-        .arg("call")
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
-}
 
 fn assert_one_line_error(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -2,25 +2,12 @@
 //! both heard files, the JSON and text reports, measured delay, loss and concealment, and
 //! matching safety codes.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "call/common.rs"]
+mod common;
 
 #[test]
 fn default_call_writes_both_sides_and_a_measured_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .current_dir(root())
-        .args(["call", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let common::Finished { dir, stdout, json } = common::call_ok(&[]);
     assert!(stdout.contains("mouth-to-ear"), "{stdout}");
     assert_eq!(
         std::fs::read_to_string(dir.path().join("report.txt")).unwrap(),
@@ -31,9 +18,6 @@ fn default_call_writes_both_sides_and_a_measured_report() {
         assert_eq!(r.spec().sample_rate, 48_000);
         assert_eq!(r.duration(), 20 * 48_000, "{name}");
     }
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
     assert_eq!(json["network"], "mobile-4g");
     assert_eq!(json["e2ee"]["enabled"], true);
     assert_eq!(json["e2ee"]["safety_codes_match"], true);

@@ -5,12 +5,8 @@
 //! `cargo test -p parla-cli --test call-fixed40 -- --ignored`, or the release command in
 //! docs/CALL.md).
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "call/common.rs"]
+mod common;
 
 #[test]
 fn twenty_second_call_over_fixed40_is_under_150_ms_mouth_to_ear() {
@@ -24,20 +20,10 @@ fn sixty_second_call_over_fixed40_is_under_150_ms_mouth_to_ear() {
 }
 
 fn check(seconds: u32) {
-    let dir = tempfile::tempdir().unwrap();
     let secs = seconds.to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .current_dir(root())
-        .args(["call", "--network", "fixed40", "--seconds", &secs, "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
-    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let common::Finished { stdout, json, .. } =
+        common::call_ok(&["--network", "fixed40", "--seconds", &secs]);
+    println!("{stdout}");
     assert_eq!(json["e2ee"]["safety_codes_match"], true);
     assert_eq!(json["seconds"], f64::from(seconds));
     for d in ["a_to_b", "b_to_a"] {

@@ -1,35 +1,12 @@
 //! `parla call --realtime`: two threaded engines in app-owned mode, paced by the wall clock,
 //! carry both talkers end to end (a short call; its length is real time by design).
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "call/common.rs"]
+mod common;
 
 #[test]
 fn realtime_call_carries_audio_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .current_dir(root())
-        .args([
-            "call",
-            "--realtime",
-            "--network",
-            "fixed40",
-            "--seconds",
-            "4",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
+    let json = common::call_ok(&["--realtime", "--network", "fixed40", "--seconds", "4"]).json;
     assert_eq!(json["mode"], "realtime");
     assert_eq!(json["e2ee"]["safety_codes_match"], true);
     // Paced by the clock: at least the call's length.

@@ -2,40 +2,22 @@
 //! receivers reject and count exactly the tampered packets that arrived, and the call goes on:
 //! what each side hears still correlates with the other side's talker.
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[path = "call/common.rs"]
+mod common;
 
 #[test]
 fn tampered_packets_are_rejected_and_counted_while_the_call_continues() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .current_dir(root())
-        .args([
-            "call",
-            "--network",
-            "fixed40",
-            "--seconds",
-            "14",
-            "--tamper-every",
-            "7",
-            "--seed",
-            "5",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let common::Finished { stdout, json, .. } = common::call_ok(&[
+        "--network",
+        "fixed40",
+        "--seconds",
+        "14",
+        "--tamper-every",
+        "7",
+        "--seed",
+        "5",
+    ]);
     assert!(stdout.contains("tampering every 7th packet"), "{stdout}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
-            .unwrap();
     for d in ["a_to_b", "b_to_a"] {
         let net = &json[d]["network"];
         let rx = &json[d]["receiver"];
