@@ -406,17 +406,30 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         if !(10..=120).contains(&cfg.max_packet_ms) {
             return bad("max_packet_ms", "must be in [10, 120]");
         }
-        if !(cfg.accelerate_above_ms >= 0.0
-            && cfg.fast_accelerate_above_ms >= cfg.accelerate_above_ms
-            && cfg.expand_below_ms >= 0.0
-            && cfg.max_backlog_ms >= 0.0
-            && cfg.max_delay_ms >= 0.0
-            && cfg.stall_regime_backlog_ms >= 0.0
-            && (0.0..=1.0).contains(&cfg.stall_regime_fraction))
-        {
+        // Each check names the field it refuses (NaN fails every comparison).
+        let limits = [
+            ("accelerate_above_ms", cfg.accelerate_above_ms >= 0.0),
+            (
+                "fast_accelerate_above_ms",
+                cfg.fast_accelerate_above_ms >= cfg.accelerate_above_ms,
+            ),
+            ("expand_below_ms", cfg.expand_below_ms >= 0.0),
+            ("max_backlog_ms", cfg.max_backlog_ms >= 0.0),
+            ("max_delay_ms", cfg.max_delay_ms >= 0.0),
+            (
+                "stall_regime_backlog_ms",
+                cfg.stall_regime_backlog_ms >= 0.0,
+            ),
+            (
+                "stall_regime_fraction",
+                (0.0..=1.0).contains(&cfg.stall_regime_fraction),
+            ),
+        ];
+        if let Some((name, _)) = limits.iter().find(|(_, ok)| !ok) {
             return bad(
-                "accelerate_above_ms",
-                "thresholds must be ordered and non-negative",
+                name,
+                "thresholds must be non-negative, ordered (fast accelerate >= accelerate) and \
+                 fractions in [0, 1]",
             );
         }
         let stretcher = TimeStretcher::new(cfg.sample_rate).map_err(|_| {

@@ -206,3 +206,54 @@ fn late_duplicate_and_malformed_packets_are_refused_and_counted() {
         "{st:?}"
     );
 }
+
+#[test]
+fn each_bad_threshold_is_refused_by_name() {
+    use parla_jitter::JitterConfig;
+    use parla_jitter::error::JitterConfigError;
+    let rate = 16_000;
+    let base = JitterConfig::new(rate);
+    let cases: [(&str, JitterConfig); 8] = [
+        (
+            "accelerate_above_ms",
+            JitterConfig {
+                accelerate_above_ms: -1.0,
+                ..base
+            },
+        ),
+        (
+            "fast_accelerate_above_ms",
+            JitterConfig {
+                fast_accelerate_above_ms: base.accelerate_above_ms - 1.0,
+                ..base
+            },
+        ),
+        (
+            "expand_below_ms",
+            JitterConfig {
+                expand_below_ms: f64::NAN,
+                ..base
+            },
+        ),
+        ("max_backlog_ms", base.max_backlog_ms(-5.0)),
+        ("max_delay_ms", base.max_delay_ms(-5.0)),
+        ("stall_regime_backlog_ms", base.stall_regime(-1.0, 0.04)),
+        ("stall_regime_fraction", base.stall_regime(60.0, 1.5)),
+        ("stall_regime_fraction", base.stall_regime(60.0, f64::NAN)),
+    ];
+    for (field, cfg) in cases {
+        let err = parla_jitter::JitterBuffer::new(cfg, pcm::PcmDecoder::new(rate).expect("rate"))
+            .err()
+            .unwrap_or_else(|| panic!("{field}: a bad value was accepted"));
+        assert!(
+            matches!(err, JitterConfigError::InvalidParameter { name, .. } if name == field),
+            "{field}: {err:?}"
+        );
+    }
+    // The defaults and the documented presets are accepted.
+    for cfg in [base, base.low_delay(), base.stall_regime(60.0, 0.04)] {
+        assert!(
+            parla_jitter::JitterBuffer::new(cfg, pcm::PcmDecoder::new(rate).expect("rate")).is_ok()
+        );
+    }
+}
