@@ -203,7 +203,8 @@ pub enum AecTuning {
     /// WebRTC's default `EchoCanceller3Config`, as in the browsers (both backends).
     #[default]
     Library,
-    /// Keeps more of the near end in double talk (`webrtc` backend only). Changes to the
+    /// Keeps more of the near end in double talk (`webrtc` backend, AEC3 mode only: refused
+    /// elsewhere rather than ignored). Changes to the
     /// library's configuration, all in the suppressor:
     /// - the dominant-near-end detector enters its near-end state when the estimated residual
     ///   echo is below 0.3 times the near-end power for 4 blocks (library: 0.25, 12 blocks), and
@@ -574,6 +575,26 @@ mod tests {
         ));
         let mut aec = EchoCanceller::new(cfg.tuning(AecTuning::Library));
         aec.prepare(48_000, 480).unwrap();
+    }
+
+    #[cfg(feature = "webrtc")]
+    #[test]
+    fn the_near_end_tuning_needs_aec3() {
+        let cfg = AecConfig::new()
+            .backend(AecBackend::Webrtc)
+            .mode(AecMode::Mobile)
+            .tuning(AecTuning::NearEnd);
+        assert!(matches!(
+            EchoCanceller::new(cfg).prepare(16_000, 160),
+            Err(ConfigError::InvalidParameter { .. })
+        ));
+        for (mode, tuning) in [
+            (AecMode::Mobile, AecTuning::Library),
+            (AecMode::Aec3, AecTuning::NearEnd),
+        ] {
+            let mut aec = EchoCanceller::new(cfg.mode(mode).tuning(tuning));
+            aec.prepare(16_000, 160).unwrap();
+        }
     }
 
     #[test]

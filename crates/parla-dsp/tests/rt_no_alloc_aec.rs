@@ -27,8 +27,8 @@ fn render_and_capture_do_not_allocate() {
                 if backend == AecBackend::Sonora && mode == AecMode::Mobile {
                     continue;
                 }
-                // The near-end AEC3 tuning (webrtc only) with the second set of options.
-                let tuned = if backend == AecBackend::Webrtc {
+                // The near-end AEC3 tuning (webrtc's AEC3 only) with the second set of options.
+                let tuned = if backend == AecBackend::Webrtc && mode == AecMode::Aec3 {
                     AecTuning::NearEnd
                 } else {
                     AecTuning::Library

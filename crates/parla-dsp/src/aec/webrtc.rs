@@ -27,8 +27,15 @@ impl WebrtcAec {
     pub(super) fn new(config: &AecConfig, mode: AecMode, rate: u32) -> Result<Self, ConfigError> {
         let mut code = 0;
         let mut aec3_config = match (mode, config.tuning) {
+            (_, AecTuning::Library) => None,
             (AecMode::Aec3, AecTuning::NearEnd) => Some(near_end_config()?),
-            _ => None,
+            // The tuning is AEC3's suppressor; AECM has none: say so rather than ignore it.
+            (other, tuning) => {
+                return Err(ConfigError::InvalidParameter {
+                    name: "aec tuning",
+                    detail: format!("the {tuning} tuning applies to aec3 only, not {other}"),
+                });
+            }
         };
         let config_ptr = aec3_config.as_mut().map_or(std::ptr::null_mut(), |c| {
             c as *mut ffi::EchoCanceller3Config
