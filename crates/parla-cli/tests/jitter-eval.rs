@@ -2,20 +2,15 @@
 //! scenarios so it stays fast; the full run is documented in docs/JITTER.md).
 use std::process::Command;
 
-#[test]
-fn eval_writes_report_and_plot() {
+/// `parla jitter eval ARGS... --out-dir DIR` into a new temporary folder; panics with its stderr
+/// unless it succeeds. Returns the folder and `report.md`.
+fn eval(args: &[&str]) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .args([
-            "jitter",
-            "eval",
-            "--seconds",
-            "8",
-            "--only",
-            "wifi",
-            "--out-dir",
-            dir.path().to_str().expect("utf-8 path"),
-        ])
+        .args(["jitter", "eval"])
+        .args(args)
+        .arg("--out-dir")
+        .arg(dir.path())
         .output()
         .expect("run parla");
     assert!(
@@ -24,6 +19,12 @@ fn eval_writes_report_and_plot() {
         String::from_utf8_lossy(&out.stderr)
     );
     let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report");
+    (dir, md)
+}
+
+#[test]
+fn eval_writes_report_and_plot() {
+    let (dir, md) = eval(&["--seconds", "8", "--only", "wifi"]);
     for needle in [
         "| wifi-good | fixed-60 |",
         "| exp-average |",
@@ -44,27 +45,7 @@ fn eval_writes_report_and_plot() {
 
 #[test]
 fn eval_reports_quality_and_matched_late_loss() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_parla"))
-        .args([
-            "jitter",
-            "eval",
-            "--seconds",
-            "6",
-            "--only",
-            "wifi-good",
-            "--frontier",
-            "--out-dir",
-            dir.path().to_str().expect("utf-8 path"),
-        ])
-        .output()
-        .expect("run parla");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report");
+    let (_dir, md) = eval(&["--seconds", "6", "--only", "wifi-good", "--frontier"]);
     for needle in [
         "| R | MOS |",
         "higher R on",

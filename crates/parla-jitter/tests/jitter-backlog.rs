@@ -10,14 +10,22 @@ use parla_jitter::{JitterBuffer, JitterConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn stalled(rate: u32, n: u64, spike_at: u64, seed: u64) -> Vec<InFlight> {
+/// `count` 20 ms packets over a 40-48 ms link; `release(send_us)` is when a stall that holds
+/// the packet sent at `send_us` lets it go, if any (the packet then arrives 40 ms later).
+fn link(
+    rate: u32,
+    n: u64,
+    count: u64,
+    seed: u64,
+    release: impl Fn(u64) -> Option<u64>,
+) -> Vec<InFlight> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..1500u64)
+    (0..count)
         .map(|k| {
             let send = k * 20_000;
             let mut arrival = send + 40_000 + rng.random_range(0..8_000);
-            if (spike_at..spike_at + 500_000).contains(&send) {
-                arrival = arrival.max(spike_at + 500_000 + 40_000);
+            if let Some(end) = release(send) {
+                arrival = arrival.max(end + 40_000);
             }
             InFlight {
                 arrival_us: arrival,
@@ -28,6 +36,15 @@ fn stalled(rate: u32, n: u64, spike_at: u64, seed: u64) -> Vec<InFlight> {
             }
         })
         .collect()
+}
+
+/// 30 s with one 500 ms stall from `spike_at`.
+fn stalled(rate: u32, n: u64, spike_at: u64, seed: u64) -> Vec<InFlight> {
+    link(rate, n, 1500, seed, |send| {
+        (spike_at..spike_at + 500_000)
+            .contains(&send)
+            .then_some(spike_at + 500_000)
+    })
 }
 
 #[test]
@@ -145,25 +162,11 @@ fn delay_cap_gives_up_on_a_stall_beyond_it() {
 
 /// 60 s with a 400 ms stall every `every_s` seconds.
 fn periodic_stalls(rate: u32, n: u64, every_s: u64, seed: u64) -> Vec<InFlight> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let period = every_s * 1_000_000;
-    (0..3000u64)
-        .map(|k| {
-            let send = k * 20_000;
-            let mut arrival = send + 40_000 + rng.random_range(0..8_000);
-            let phase = send % period;
-            if send >= period && phase < 400_000 {
-                arrival = arrival.max(send - phase + 400_000 + 40_000);
-            }
-            InFlight {
-                arrival_us: arrival,
-                k,
-                seq: k as u16,
-                ts: (k * n) as u32,
-                payload: payload(k, n as usize, rate, false),
-            }
-        })
-        .collect()
+    link(rate, n, 3000, seed, |send| {
+        let phase = send % period;
+        (send >= period && phase < 400_000).then_some(send - phase + 400_000)
+    })
 }
 
 #[test]
