@@ -120,7 +120,7 @@ fn mobile_mode_cancels_some_echo_with_a_delay_hint() {
 /// alternating). The library tuning is printed for comparison; it is not asserted here: before
 /// the fricative-level correction of the speech generator it measured 29.6 dB at worst (48 kHz,
 /// 40 ms, seed 102), where its near-end detector falsely triggered during the initial phase (the
-/// near-end tuning does not use it there); now 55.4 dB at worst (near-end tuning: 39.8 dB).
+/// near-end tuning does not use it there); now 55.4 dB at worst (near-end tuning: 34.7 dB).
 #[test]
 fn near_end_tuning_keeps_erle_over_many_scenarios() {
     if !parla_dsp::aec::AecBackend::Webrtc.is_available() {

@@ -38,8 +38,9 @@ pub struct Args {
     /// Echo canceller run when --far is given: aec3 (WebRTC AEC3), mobile (AECM) or off.
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
-    /// AEC3 suppressor tuning: library (WebRTC's own, the default) or near-end (keeps more of
-    /// the near end while both talk; docs/AEC.md has the measured trade-off).
+    /// AEC3 tuning: library (WebRTC's own, the default) or near-end (full duplex: a longer
+    /// linear filter, keeps the near end while both talk; docs/AEC.md has the measured
+    /// trade-off).
     #[arg(long, default_value = "library")]
     pub aec_tuning: AecTuning,
     /// Hint for the echo path delay in milliseconds (optional; AEC3 estimates it itself).

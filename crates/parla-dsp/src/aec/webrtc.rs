@@ -184,18 +184,29 @@ impl Drop for WebrtcAec {
     }
 }
 
+/// Length of the refined linear filter of [`AecTuning::NearEnd`], in 64-sample blocks at 16 kHz
+/// (104 ms; the library's default is 13 blocks, 52 ms).
+const NEAR_END_FILTER_BLOCKS: usize = 26;
+
 /// The library's default `EchoCanceller3Config` with the changes of [`AecTuning::NearEnd`]
 /// (documented there), checked by the library's own validation.
 fn near_end_config() -> Result<ffi::EchoCanceller3Config, ConfigError> {
     // SAFETY: no arguments; returns the library's default configuration by value (the
     // constructor's default member values are only visible on the C++ side).
     let mut c = unsafe { ffi::create_aec3_config() };
+    // A refined filter covering more of a room's response, so the suppressor has less residual
+    // echo to remove (the coarse filter stays at the library's 13 blocks: it converges faster).
+    c.filter.refined.length_blocks = NEAR_END_FILTER_BLOCKS;
+    c.filter.refined_initial.length_blocks = NEAR_END_FILTER_BLOCKS;
+    // Trust the filter's measured ERLE up to 12 dB (library: 6 dB low band, 1.8 dB high band).
+    c.erle.max_l = 16.0;
+    c.erle.max_h = 16.0;
     let det = &mut c.suppressor.dominant_nearend_detection;
-    det.enr_threshold = 0.3;
-    det.trigger_threshold = 4;
+    det.enr_threshold = 0.15;
+    det.trigger_threshold = 2;
     det.use_during_initial_phase = false;
     det.enr_exit_threshold = 1.0;
-    det.hold_duration = 12;
+    det.hold_duration = 4;
     let near = &mut c.suppressor.nearend_tuning;
     for mask in [&mut near.mask_lf, &mut near.mask_hf] {
         mask.enr_transparent = 10.0;

@@ -85,10 +85,19 @@ fn place(names: &[&str], starts: &[f64], len: usize, dbfs: f64) -> Option<Vec<f3
 /// -28 dBFS), the far end through `room` (impulse response from `seed`). `None` (with a message)
 /// when the recordings are not installed.
 pub fn alsa_double_talk(room: &Room, seed: u64) -> Option<Scenario> {
-    let secs = 12.0;
+    alsa_double_talk_from(room, seed, 3.0)
+}
+
+/// As [`alsa_double_talk`], with the near end starting at `near_from_s` + 0.1 s (four
+/// recordings) and the far end going on until 9 s later.
+pub fn alsa_double_talk_from(room: &Room, seed: u64, near_from_s: f64) -> Option<Scenario> {
+    let secs = near_from_s + 9.0;
     let len = (secs * 48_000.0) as usize;
-    let far_starts: Vec<f64> = (0..7).map(|i| 0.2 + f64::from(i) * 1.7).collect();
-    let near_starts: Vec<f64> = (0..4).map(|i| 3.1 + f64::from(i) * 2.6).collect();
+    let far_count = ((secs - 1.5) / 1.7).floor() as u32 + 1;
+    let far_starts: Vec<f64> = (0..far_count).map(|i| 0.2 + f64::from(i) * 1.7).collect();
+    let near_starts: Vec<f64> = (0..4)
+        .map(|i| near_from_s + 0.1 + f64::from(i) * 2.6)
+        .collect();
     let far = place(
         &[
             "Front_Center",

@@ -100,9 +100,11 @@ pub struct ScenarioConfig {
     pub seconds: f64,
     /// The echo path.
     pub room: Room,
-    /// Whether the near end talks (from 3 s on, in spurts that overlap the far end: double
-    /// talk), or stays silent (far-end single talk only).
+    /// Whether the near end talks (from [`ScenarioConfig::near_from_s`] on, in spurts that
+    /// overlap the far end: double talk), or stays silent (far-end single talk only).
     pub near_talk: bool,
+    /// When the near end starts talking, seconds (3 s by default).
+    pub near_from_s: f64,
     /// Background noise level at the microphone in dBFS, or `None` for none.
     pub noise_dbfs: Option<f64>,
     /// Level of the far-end speech as played, dBFS (active speech).
@@ -121,6 +123,7 @@ impl ScenarioConfig {
             seconds: 8.0,
             room,
             near_talk: false,
+            near_from_s: 3.0,
             noise_dbfs: None,
             far_dbfs: -20.0,
             near_dbfs: -28.0,
@@ -167,9 +170,9 @@ impl ScenarioConfig {
         let rir = impulse_response(self.rate, &self.room, &mut rng);
         let echo = convolve(&far, &rir);
         let near = if self.near_talk {
-            // Near end: 1.2 s spurts from 3 s on, every 2.5 s.
+            // Near end: 1.2 s spurts from `near_from_s` on, every 2.5 s.
             let mut spurts = Vec::new();
-            let mut t = 3.0;
+            let mut t = self.near_from_s;
             while t + 0.6 < self.seconds {
                 spurts.push((t, (t + 1.2).min(self.seconds - 0.1)));
                 t += 2.5;
@@ -304,6 +307,20 @@ mod tests {
             .with_noise(-60.0)
             .generate();
         assert_eq!(s, again);
+    }
+
+    #[test]
+    fn the_near_end_starts_when_configured() {
+        let mut cfg = ScenarioConfig::double_talk(16_000, Room::SMALL, 4);
+        cfg.near_from_s = 6.0;
+        cfg.seconds = 13.0;
+        let s = cfg.generate();
+        assert!(s.near[..6 * 16_000].iter().all(|&v| v == 0.0));
+        assert!(rms_db(&s.near[6 * 16_000..7 * 16_000]) > -40.0);
+        assert!(
+            rms_db(&s.far[..6 * 16_000]) > -30.0,
+            "the far end talks before"
+        );
     }
 
     #[test]
