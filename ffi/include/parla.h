@@ -42,6 +42,19 @@
 #define PARLA_AEC_OFF 2
 
 /**
+ * `ParlaCallConfig::aec_tuning`: WebRTC's own AEC3 configuration (the default): the most echo
+ * removed in single talk, the near end attenuated while both talk.
+ */
+#define PARLA_AEC_TUNING_LIBRARY 0
+
+/**
+ * `ParlaCallConfig::aec_tuning`: full duplex: a longer linear filter and an easier near-end
+ * detector keep the near end while both talk, at some cost in single-talk echo removal (AEC3
+ * only; refused with `PARLA_AEC_MOBILE`).
+ */
+#define PARLA_AEC_TUNING_NEAR_END 1
+
+/**
  * `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
  */
 #define PARLA_CIPHER_AES_GCM_128_SHA256 0
@@ -189,6 +202,10 @@ typedef struct ParlaCallConfig {
    * Default 20.
    */
   uint32_t playout_headroom_ms;
+  /**
+   * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+   */
+  int32_t aec_tuning;
 } ParlaCallConfig;
 
 /**

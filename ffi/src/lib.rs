@@ -57,7 +57,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parla_engine::{
-    AecMode, AudioIo, AudioMode, Call, CallConfig, CallStats, CipherSuite, CpuStats,
+    AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallStats, CipherSuite, CpuStats,
     DeviceSelector, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
 };
 
@@ -114,6 +114,14 @@ pub const PARLA_AEC_AEC3: i32 = 0;
 pub const PARLA_AEC_MOBILE: i32 = 1;
 /// `ParlaCallConfig::aec_mode`: no echo cancellation.
 pub const PARLA_AEC_OFF: i32 = 2;
+
+/// `ParlaCallConfig::aec_tuning`: WebRTC's own AEC3 configuration (the default): the most echo
+/// removed in single talk, the near end attenuated while both talk.
+pub const PARLA_AEC_TUNING_LIBRARY: i32 = 0;
+/// `ParlaCallConfig::aec_tuning`: full duplex: a longer linear filter and an easier near-end
+/// detector keep the near end while both talk, at some cost in single-talk echo removal (AEC3
+/// only; refused with `PARLA_AEC_MOBILE`).
+pub const PARLA_AEC_TUNING_NEAR_END: i32 = 1;
 
 /// `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
 pub const PARLA_CIPHER_AES_GCM_128_SHA256: i32 = 0;
@@ -189,6 +197,8 @@ pub struct ParlaCallConfig {
     /// Playout ring level kept against scheduling jitter, ms (at most half of `ring_ms`).
     /// Default 20.
     pub playout_headroom_ms: u32,
+    /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+    pub aec_tuning: i32,
 }
 
 impl Default for ParlaCallConfig {
@@ -202,6 +212,13 @@ fn aec_code(m: AecMode) -> i32 {
         AecMode::Aec3 => PARLA_AEC_AEC3,
         AecMode::Mobile => PARLA_AEC_MOBILE,
         AecMode::Off => PARLA_AEC_OFF,
+    }
+}
+
+fn aec_tuning_code(t: AecTuning) -> i32 {
+    match t {
+        AecTuning::Library => PARLA_AEC_TUNING_LIBRARY,
+        AecTuning::NearEnd => PARLA_AEC_TUNING_NEAR_END,
     }
 }
 
@@ -243,6 +260,7 @@ impl ParlaCallConfig {
             packet_queue: u32::try_from(c.packet_queue).unwrap_or(u32::MAX),
             ring_ms: c.ring_ms,
             playout_headroom_ms: c.playout_headroom_ms,
+            aec_tuning: aec_tuning_code(c.aec_tuning),
         }
     }
 
@@ -266,6 +284,16 @@ impl ParlaCallConfig {
                 return Err(Failure::new(
                     PARLA_ERR_INVALID_CONFIG,
                     format!("invalid aec_mode: {v} (a PARLA_AEC_* value)"),
+                ));
+            }
+        };
+        let aec_tuning = match self.aec_tuning {
+            PARLA_AEC_TUNING_LIBRARY => AecTuning::Library,
+            PARLA_AEC_TUNING_NEAR_END => AecTuning::NearEnd,
+            v => {
+                return Err(Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid aec_tuning: {v} (a PARLA_AEC_TUNING_* value)"),
                 ));
             }
         };
@@ -309,6 +337,7 @@ impl ParlaCallConfig {
                 as u8,
             dtx: self.dtx,
             aec,
+            aec_tuning,
             aec_delay_hint_ms,
             noise_suppression: self.noise_suppression,
             ns_strength: self.ns_strength,

@@ -162,6 +162,14 @@ static void invalid_configs(void) {
   BAD(expected_loss_percent, 101);
   BAD(aec_mode, 9);
   BAD(aec_delay_hint_ms, -5);
+  BAD(aec_tuning, 7);
+  {
+    /* The near-end tuning is AEC3's: refused with the mobile canceller, naming the field. */
+    ParlaCallConfig c_ = g_cfg;
+    c_.aec_mode = PARLA_AEC_MOBILE;
+    c_.aec_tuning = PARLA_AEC_TUNING_NEAR_END;
+    bad_config("aec_tuning with aec_mode mobile", "aec_tuning", c_);
+  }
   BAD(ns_strength, 2.0f);
   BAD(ns_strength, NAN);
   BAD(jitter_start_delay_ms, 5000);

@@ -66,9 +66,12 @@ int main(void) {
   CHECK(cfg.capture_rate == 48000 && cfg.playout_rate == 48000 && cfg.channels == 1);
   CHECK(cfg.frame_ms == 20 && cfg.e2ee && cfg.aec_mode == PARLA_AEC_AEC3);
   CHECK(cfg.cipher_suite == PARLA_CIPHER_AES_GCM_128_SHA256 && cfg.aec_delay_hint_ms == -1);
+  CHECK(cfg.aec_tuning == PARLA_AEC_TUNING_LIBRARY);
 
   ParlaCall *a = NULL, *b = NULL;
   CHECK_STATUS(parla_call_new(&cfg, &a), PARLA_OK);
+  /* b runs AEC3's full-duplex tuning. */
+  cfg.aec_tuning = PARLA_AEC_TUNING_NEAR_END;
   CHECK_STATUS(parla_call_new(&cfg, &b), PARLA_OK);
   if (!a || !b) return finish("c_lifecycle");
   CHECK(strcmp(parla_call_last_error(a), "") == 0);

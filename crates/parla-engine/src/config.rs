@@ -2,7 +2,7 @@
 //! ABI can mirror it field by field.
 
 use parla_core::ConfigError;
-use parla_dsp::aec::AecMode;
+use parla_dsp::aec::{AecMode, AecTuning};
 use parla_rtp::e2ee::CipherSuite;
 
 /// The Opus payload type Parla sends by default (a dynamic payload type, RFC 3551).
@@ -38,6 +38,10 @@ pub struct CallConfig {
     pub dtx: bool,
     /// Echo cancellation mode.
     pub aec: AecMode,
+    /// AEC3's tuning: the library's (default) or the full-duplex near-end tuning, which keeps
+    /// the near end while both talk at some cost in single-talk echo removal (docs/AEC.md).
+    /// The near-end tuning needs `aec` = AEC3 and the `webrtc` backend.
+    pub aec_tuning: AecTuning,
     /// Optional hint of the echo path delay for the echo canceller, ms.
     pub aec_delay_hint_ms: Option<u16>,
     /// Noise suppression on the send side.
@@ -80,6 +84,7 @@ impl Default for CallConfig {
             expected_loss_percent: 10,
             dtx: false,
             aec: AecMode::Aec3,
+            aec_tuning: AecTuning::Library,
             aec_delay_hint_ms: None,
             noise_suppression: true,
             ns_strength: 1.0,
@@ -118,6 +123,12 @@ impl CallConfig {
             ));
         }
         parla_codec::opus::FrameDuration::from_millis(self.frame_ms)?;
+        if self.aec_tuning != AecTuning::Library && self.aec == AecMode::Mobile {
+            return Err(invalid(
+                "aec_tuning",
+                format!("{} (applies to aec3, not mobile)", self.aec_tuning),
+            ));
+        }
         if self.complexity > 10 {
             return Err(invalid(
                 "complexity",
@@ -184,7 +195,7 @@ mod tests {
     #[test]
     fn defaults_validate_and_each_bad_field_is_named() {
         assert!(CallConfig::default().validate().is_ok());
-        let bad: [(&str, CallConfig); 6] = [
+        let bad: [(&str, CallConfig); 7] = [
             (
                 "capture",
                 CallConfig {
@@ -214,6 +225,14 @@ mod tests {
                 },
             ),
             (
+                "aec_tuning",
+                CallConfig {
+                    aec: AecMode::Mobile,
+                    aec_tuning: AecTuning::NearEnd,
+                    ..Default::default()
+                },
+            ),
+            (
                 "ns_strength",
                 CallConfig {
                     ns_strength: 2.0,
@@ -231,6 +250,12 @@ mod tests {
         for (name, cfg) in bad {
             let err = cfg.validate().expect_err(name).to_string();
             assert!(!err.is_empty(), "{name}: {err}");
+            if name == "aec_tuning" {
+                assert!(
+                    err.contains("aec_tuning") && err.contains("mobile"),
+                    "{err}"
+                );
+            }
         }
     }
 }

@@ -51,7 +51,7 @@ pub use config::{CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
 pub use error::EngineError;
 pub use media::{CODEC_RATE, MediaCore, StreamIds, TickReport};
 pub use parla_device::{DeviceSelector, Direction};
-pub use parla_dsp::aec::AecMode;
+pub use parla_dsp::aec::{AecMode, AecTuning};
 pub use parla_rtp::e2ee::{CallKeys, CipherSuite, KEY_BLOB_LEN, KeyAgreement, SafetyCode};
 pub use stats::{CallStats, CpuStats, StageCpu};
 pub use transport::{TransportStats, UdpTransport};

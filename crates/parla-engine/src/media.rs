@@ -145,6 +145,7 @@ impl MediaCore {
         if echo_on {
             let aec = AecConfig::new()
                 .mode(cfg.aec)
+                .tuning(cfg.aec_tuning)
                 .stream_delay_ms(cfg.aec_delay_hint_ms);
             chain.set_echo_canceller(Box::new(EchoCanceller::new(aec)))?;
         }

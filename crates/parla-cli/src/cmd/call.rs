@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use parla_core::MediaTime;
 use parla_engine::{
-    AecMode, AudioMode, Call, CallConfig, CallKeys, CallStats, KeyAgreement, MediaCore, StageCpu,
-    StreamIds,
+    AecMode, AecTuning, AudioMode, Call, CallConfig, CallKeys, CallStats, KeyAgreement, MediaCore,
+    StageCpu, StreamIds,
 };
 use parla_netsim::PacketRecord;
 use parla_netsim::scenario::LinkConfig;
@@ -74,6 +74,10 @@ pub struct Args {
     /// Echo canceller: aec3, mobile (AECM) or off.
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
+    /// AEC3 tuning: library (WebRTC's own, the default) or near-end (full duplex: keeps the
+    /// near end while both talk; docs/AEC.md).
+    #[arg(long, default_value = "library")]
+    pub aec_tuning: AecTuning,
     /// Switch end-to-end encryption off (no key agreement).
     #[arg(long)]
     pub no_e2ee: bool,
@@ -293,6 +297,8 @@ pub struct Report {
     pub seconds: f64,
     /// Echo canceller mode.
     pub aec: String,
+    /// AEC3 tuning ("library" or "near-end").
+    pub aec_tuning: String,
     /// Opus bitrate.
     pub bitrate_bps: u32,
     /// Audio per packet, ms.
@@ -643,6 +649,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let cfg = CallConfig {
         aec: args.aec,
+        aec_tuning: args.aec_tuning,
         e2ee: !args.no_e2ee,
         bitrate_bps: args.bitrate,
         frame_ms: args.frame_ms,
@@ -723,6 +730,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         seconds: ticks as f64 / 100.0,
         aec: cfg.aec.to_string(),
+        aec_tuning: cfg.aec_tuning.to_string(),
         bitrate_bps: cfg.bitrate_bps,
         frame_ms: cfg.frame_ms,
         noise_suppression: cfg.noise_suppression,
@@ -770,12 +778,14 @@ fn summary(r: &Report) -> String {
     // Writing to a String cannot fail.
     let _ = writeln!(
         s,
-        "parla call: {} s, {} mode, network {}, seed {}, aec {}, Opus {} kbit/s in {} ms packets{}",
+        "parla call: {} s, {} mode, network {}, seed {}, aec {} ({} tuning), Opus {} kbit/s in {} \
+         ms packets{}",
         r.seconds,
         r.mode,
         r.network,
         r.seed,
         r.aec,
+        r.aec_tuning,
         r.bitrate_bps / 1000,
         r.frame_ms,
         r.tamper_every
