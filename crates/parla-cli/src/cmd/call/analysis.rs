@@ -18,6 +18,9 @@ pub const WINDOW_S: f64 = 2.0;
 pub const HOP_S: f64 = 1.0;
 /// Largest delay searched, seconds.
 pub const MAX_DELAY_S: f64 = 1.5;
+/// Fewest far-end single-talk frames (10 ms) an ERLE figure is reported over: 0.5 s. Over a
+/// handful of frames the ratio says nothing (an 8 s call gave -30 dB over 2 frames).
+pub const MIN_ERLE_FRAMES: usize = 50;
 
 /// `r[lag] = sum_i x[i] * y[i + lag]` for `lag` in `0..=max_lag`, by FFT.
 fn xcorr(x: &[f32], y: &[f32], max_lag: usize) -> Vec<f64> {
@@ -234,7 +237,7 @@ pub struct EchoFigures {
     /// Delay of the send path (microphone to decoded send signal), measured, ms.
     pub send_path_delay_ms: Option<f64>,
     /// ERLE over far-end single-talk frames after 2 s: microphone energy over the energy of
-    /// what was sent, dB.
+    /// what was sent, dB; `None` over fewer than [`MIN_ERLE_FRAMES`] frames.
     pub erle_db: Option<f64>,
     /// Frames ERLE was measured over.
     pub single_talk_frames: usize,
@@ -282,7 +285,9 @@ pub fn echo_figures(
         },
         2.0,
     );
-    f.erle_db = r.erle_db;
+    f.erle_db = r
+        .erle_db
+        .filter(|_| r.single_talk_frames >= MIN_ERLE_FRAMES);
     f.single_talk_frames = r.single_talk_frames;
     if let Some(dt) = r.double_talk {
         f.double_talk_frames = dt.frames;
@@ -325,6 +330,47 @@ mod tests {
         let r = mouth_to_ear(&x, &z, rate);
         assert_eq!(r.windows_used, 0, "{r:?}");
         assert!(r.median_ms.is_none());
+    }
+
+    #[test]
+    fn erle_needs_enough_single_talk_frames() {
+        // 4 s at 8 kHz: the near talker in bursts for the first 3 s, then echo only (the near end
+        // silent) for `echo_frames` frames of 10 ms; the side sends its near talker and a tenth
+        // of the echo (20 dB ERLE).
+        let rate = 8_000u32;
+        let n = 4 * rate as usize;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let near: Vec<f32> = (0..n)
+            .map(|i| {
+                if i < 3 * rate as usize && (i / 2000) % 2 == 0 {
+                    rng.random::<f32>() - 0.5
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut figures = |echo_frames: usize| {
+            let start = 3 * rate as usize;
+            let echo: Vec<f32> = (0..n)
+                .map(|i| {
+                    if (start..start + echo_frames * 80).contains(&i) {
+                        0.3 * (rng.random::<f32>() - 0.5)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mic: Vec<f32> = near.iter().zip(&echo).map(|(a, b)| a + b).collect();
+            let sent: Vec<f32> = near.iter().zip(&echo).map(|(a, b)| a + 0.1 * b).collect();
+            echo_figures(rate, &mic, &echo, &near, &echo, &sent)
+        };
+        let few = figures(2);
+        assert_eq!(few.single_talk_frames, 2, "{few:?}");
+        assert_eq!(few.erle_db, None, "{few:?}");
+        let enough = figures(80);
+        assert!(enough.single_talk_frames >= MIN_ERLE_FRAMES, "{enough:?}");
+        let erle = enough.erle_db.expect("ERLE over 80 frames");
+        assert!((erle - 20.0).abs() < 0.5, "{erle}");
     }
 
     #[test]
