@@ -143,24 +143,47 @@ pub fn quality(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Added delay over time of Parla's jitter buffer, one panel per network scenario.
+/// One panel of a delay-over-time grid ([`delay_grid`]).
+#[derive(Debug, Clone)]
+pub struct DelayPanel<'a> {
+    /// The panel's caption.
+    pub title: &'a str,
+    /// Points drawn as small grey dots, for example each packet's network delay: `(s, ms)`.
+    pub dots: &'a [(f64, f64)],
+    /// Lines, each `(legend label, points)`; the legend is drawn when a label is not empty.
+    pub lines: Vec<(&'a str, &'a [(f64, f64)])>,
+}
+
+/// Delay over time, one panel per entry of `panels` in a grid of three columns, each panel
+/// `panel_height` pixels high, x in seconds and y (`y_desc`) in ms. The y range ends 20% above
+/// the 99.5th percentile of the lines, so one outlier does not flatten the rest.
 ///
 /// # Errors
-/// When drawing fails.
-pub fn jitter(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
-    let js: Vec<&Outcome> = outcomes.iter().filter(|o| !o.series.is_empty()).collect();
+/// When the font is missing or drawing fails.
+pub fn delay_grid(
+    panels: &[DelayPanel<'_>],
+    y_desc: &str,
+    panel_height: u32,
+    path: &Path,
+) -> anyhow::Result<()> {
+    register_font()?;
     let cols = 3;
-    let rows = js.len().div_ceil(cols).max(1);
-    let root = BitMapBackend::new(path, (1500, 300 * rows as u32)).into_drawing_area();
+    let rows = panels.len().div_ceil(cols).max(1);
+    let root = BitMapBackend::new(path, (1500, panel_height * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let areas = root.split_evenly((rows, cols));
-    for (o, area) in js.iter().zip(areas.iter()) {
-        let x_max = o.series.iter().map(|p| p.0).fold(1.0, f64::max);
-        let mut ys: Vec<f64> = o.series.iter().map(|p| p.1).collect();
+    for (p, area) in panels.iter().zip(areas.iter()) {
+        let all_x = p.dots.iter().chain(p.lines.iter().flat_map(|l| l.1.iter()));
+        let x_max = all_x.map(|q| q.0).fold(1.0, f64::max);
+        let mut ys: Vec<f64> = p
+            .lines
+            .iter()
+            .flat_map(|l| l.1.iter().map(|q| q.1))
+            .collect();
         ys.sort_by(f64::total_cmp);
         let y_max = ys.get(ys.len() * 995 / 1000).copied().unwrap_or(100.0) * 1.2 + 10.0;
         let mut chart = ChartBuilder::on(area)
-            .caption(&o.case, ("sans-serif", 16))
+            .caption(p.title, ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(28)
             .y_label_area_size(45)
@@ -168,22 +191,67 @@ pub fn jitter(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
         chart
             .configure_mesh()
             .x_desc("send time s")
-            .y_desc("added delay ms")
+            .y_desc(y_desc)
             .label_style(("sans-serif", 11))
             .draw()?;
-        chart.draw_series(LineSeries::new(
-            o.series.iter().copied(),
-            COLORS[0].stroke_width(1),
-        ))?;
-        if let Some(&h) = o.metrics.get("hindsight_delay_ms") {
-            chart.draw_series(LineSeries::new(
-                [(0.0, h), (x_max, h)],
-                COLORS[1].stroke_width(1),
+        chart.draw_series(
+            p.dots
+                .iter()
+                .filter(|q| q.1 <= y_max)
+                .map(|&q| Circle::new(q, 1, RGBColor(200, 200, 200).filled())),
+        )?;
+        for (i, &(label, points)) in p.lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let series = chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(1),
             ))?;
+            if !label.is_empty() {
+                series
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
+            }
+        }
+        if p.lines.iter().any(|l| !l.0.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 11))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()?;
         }
     }
-    root.present().context("writing the jitter plot")?;
+    root.present().context("writing the delay plot")?;
     Ok(())
+}
+
+/// Added delay over time of Parla's jitter buffer, one panel per network scenario, with the
+/// best fixed delay in hindsight as a flat line.
+///
+/// # Errors
+/// When drawing fails.
+pub fn jitter(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
+    let js: Vec<&Outcome> = outcomes.iter().filter(|o| !o.series.is_empty()).collect();
+    let hindsight: Vec<Vec<(f64, f64)>> = js
+        .iter()
+        .map(|o| {
+            let x_max = o.series.iter().map(|p| p.0).fold(1.0, f64::max);
+            o.metrics
+                .get("hindsight_delay_ms")
+                .map_or_else(Vec::new, |&h| vec![(0.0, h), (x_max, h)])
+        })
+        .collect();
+    let panels: Vec<DelayPanel<'_>> = js
+        .iter()
+        .zip(&hindsight)
+        .map(|(o, h)| DelayPanel {
+            title: &o.case,
+            dots: &[],
+            lines: vec![("", &o.series[..]), ("", &h[..])],
+        })
+        .collect();
+    delay_grid(&panels, "added delay ms", 300, path)
 }
 
 /// Distribution of Parla's CPU time per call, one histogram per suite (all its cases merged).

@@ -627,64 +627,19 @@ fn matched_report(s: &mut String, results: &[ScenarioResult]) {
 }
 
 fn plot(results: &[ScenarioResult], path: &Path) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    let font = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
+    let panels: Vec<parla_benches::plots::DelayPanel<'_>> = results
         .iter()
-        .find_map(|p| std::fs::read(p).ok())
-        .context(
-            "no DejaVuSans.ttf for the plot labels (scripts/setup.d installs fonts-dejavu-core)",
-        )?;
-    let font: &'static [u8] = Box::leak(font.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, font)
-        .map_err(|_| anyhow::anyhow!("cannot load the plot font"))?;
-    let cols = 3;
-    let rows_n = results.len().div_ceil(cols).max(1);
-    let root = BitMapBackend::new(path, (1500, 330 * rows_n as u32)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let areas = root.split_evenly((rows_n, cols));
-    let colors = [RGBColor(150, 150, 150), BLUE, RED, RGBColor(0, 150, 0)];
-    for (r, area) in results.iter().zip(areas.iter()) {
-        let x_max = r.network.iter().map(|p| p.0).fold(1.0, f64::max);
-        let mut ys: Vec<f64> = r.series.iter().flatten().map(|p| p.1).collect();
-        ys.sort_by(f64::total_cmp);
-        let y_max = ys.get(ys.len() * 995 / 1000).copied().unwrap_or(100.0) * 1.2 + 10.0;
-        let mut chart = ChartBuilder::on(area)
-            .caption(&r.name, ("sans-serif", 18))
-            .margin(8)
-            .x_label_area_size(28)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("send time s")
-            .y_desc("delay ms")
-            .label_style(("sans-serif", 11))
-            .draw()?;
-        chart.draw_series(
-            r.network
+        .map(|r| parla_benches::plots::DelayPanel {
+            title: &r.name,
+            dots: &r.network,
+            lines: ALGORITHMS
                 .iter()
-                .filter(|p| p.1 <= y_max)
-                .map(|&(x, y)| Circle::new((x, y), 1, RGBColor(200, 200, 200).filled())),
-        )?;
-        for (i, ser) in r.series.iter().enumerate() {
-            chart
-                .draw_series(LineSeries::new(
-                    ser.iter().copied(),
-                    colors[i].stroke_width(1),
-                ))?
-                .label(ALGORITHMS[i])
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], colors[i]));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 11))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
-    }
-    root.present()?;
-    Ok(())
+                .copied()
+                .zip(r.series.iter().map(|s| &s[..]))
+                .collect(),
+        })
+        .collect();
+    parla_benches::plots::delay_grid(&panels, "delay ms", 330, path)
 }
 
 fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {
