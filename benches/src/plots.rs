@@ -42,6 +42,23 @@ const COLORS: [RGBColor; 6] = [
     RGBColor(200, 30, 60),
 ];
 
+/// The legend of `chart`'s labelled series, in its upper right corner.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 11))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()?;
+    Ok(())
+}
+
 /// The metric drawn per suite in the quality bars.
 fn bar_metric(suite: &str) -> &'static str {
     match suite {
@@ -131,13 +148,7 @@ pub fn quality(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
                 Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
             });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 11))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
+        legend(&mut chart)?;
     }
     root.present().context("writing the quality plot")?;
     Ok(())
@@ -213,13 +224,7 @@ pub fn delay_grid(
             }
         }
         if p.lines.iter().any(|l| !l.0.is_empty()) {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 11))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()?;
+            legend(&mut chart)?;
         }
     }
     root.present().context("writing the delay plot")?;
