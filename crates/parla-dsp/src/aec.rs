@@ -226,7 +226,7 @@ pub enum AecTuning {
     /// 8.0 dB over 11 scenarios (library: -1.0 dB) and 8.6 dB over 80 more, with the near-end
     /// level within 1 dB; far-end single-talk ERLE stays >= 30 dB in every asserted case but is
     /// lower than the library's (34.7-64.8 dB against 55.4-66.8 dB over 16 scenarios). The
-    /// longer filter costs at most about 5% more per frame (the `aec` bench).
+    /// longer filter costs 0-12% more per frame (the `aec` bench).
     NearEnd,
 }
 
