@@ -323,6 +323,26 @@ impl AecConfig {
         self.tuning = tuning;
         self
     }
+
+    /// Check the settings that depend on each other: a tuning other than the library's is
+    /// AEC3's, so it is refused with the mobile canceller rather than ignored (mode off runs no
+    /// canceller and ignores it). [`EchoCanceller`] checks this in `prepare`; a caller can check
+    /// earlier.
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidParameter`] naming the tuning.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tuning != AecTuning::Library && self.mode == AecMode::Mobile {
+            return Err(ConfigError::InvalidParameter {
+                name: "aec tuning",
+                detail: format!(
+                    "the {} tuning applies to aec3 only, not {}",
+                    self.tuning, self.mode
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// What the library reports after a capture frame. Its own echo figures are estimates and were
@@ -445,6 +465,7 @@ impl Stage for EchoCanceller {
                 ),
             });
         }
+        self.config.validate()?;
         self.engine = match self.config.mode {
             AecMode::Off => Engine::Off,
             mode => Engine::Running(make_backend(&self.config, mode, rate)?),
@@ -592,9 +613,14 @@ mod tests {
             .mode(AecMode::Mobile)
             .tuning(AecTuning::NearEnd);
         assert!(matches!(
+            cfg.validate(),
+            Err(ConfigError::InvalidParameter { .. })
+        ));
+        assert!(matches!(
             EchoCanceller::new(cfg).prepare(16_000, 160),
             Err(ConfigError::InvalidParameter { .. })
         ));
+        assert!(cfg.mode(AecMode::Off).validate().is_ok());
         for (mode, tuning) in [
             (AecMode::Mobile, AecTuning::Library),
             (AecMode::Aec3, AecTuning::NearEnd),

@@ -2,7 +2,7 @@
 //! ABI can mirror it field by field.
 
 use parla_core::ConfigError;
-use parla_dsp::aec::{AecMode, AecTuning};
+use parla_dsp::aec::{AecConfig, AecMode, AecTuning};
 use parla_rtp::e2ee::CipherSuite;
 
 /// The Opus payload type Parla sends by default (a dynamic payload type, RFC 3551).
@@ -123,12 +123,11 @@ impl CallConfig {
             ));
         }
         parla_codec::opus::FrameDuration::from_millis(self.frame_ms)?;
-        if self.aec_tuning != AecTuning::Library && self.aec == AecMode::Mobile {
-            return Err(invalid(
-                "aec_tuning",
-                format!("{} (applies to aec3, not mobile)", self.aec_tuning),
-            ));
-        }
+        AecConfig::new()
+            .mode(self.aec)
+            .tuning(self.aec_tuning)
+            .validate()
+            .map_err(|e| invalid("aec_tuning", e.to_string()))?;
         if self.complexity > 10 {
             return Err(invalid(
                 "complexity",

@@ -26,16 +26,10 @@ unsafe impl Send for WebrtcAec {}
 impl WebrtcAec {
     pub(super) fn new(config: &AecConfig, mode: AecMode, rate: u32) -> Result<Self, ConfigError> {
         let mut code = 0;
-        let mut aec3_config = match (mode, config.tuning) {
-            (_, AecTuning::Library) => None,
-            (AecMode::Aec3, AecTuning::NearEnd) => Some(near_end_config()?),
-            // The tuning is AEC3's suppressor; AECM has none: say so rather than ignore it.
-            (other, tuning) => {
-                return Err(ConfigError::InvalidParameter {
-                    name: "aec tuning",
-                    detail: format!("the {tuning} tuning applies to aec3 only, not {other}"),
-                });
-            }
+        // `config.validate()` (run by `prepare`) has refused a non-library tuning with AECM.
+        let mut aec3_config = match config.tuning {
+            AecTuning::Library => None,
+            AecTuning::NearEnd => Some(near_end_config()?),
         };
         let config_ptr = aec3_config.as_mut().map_or(std::ptr::null_mut(), |c| {
             c as *mut ffi::EchoCanceller3Config
