@@ -17,7 +17,8 @@
 mod echo_scenarios;
 
 use echo_scenarios::{
-    alsa_double_talk, alsa_double_talk_from, backends, run_and_measure, seed, tunings,
+    alsa_double_talk, alsa_double_talk_from, backends, near_end_tuning_available, run_and_measure,
+    seed, tunings,
 };
 use parla_dsp::aec::{AecBackend, AecConfig, AecMode, AecTuning};
 use parla_metrics::echo::DoubleTalk;
@@ -210,8 +211,7 @@ fn near_end_tuning_keeps_recorded_speech() {
 /// loses the benefit fails here.
 #[test]
 fn near_end_tuning_beats_the_library_tuning() {
-    if !AecBackend::Webrtc.is_available() {
-        println!("skipped: the near-end tuning needs the webrtc backend");
+    if !near_end_tuning_available() {
         return;
     }
     let seed = seed(25);
@@ -289,8 +289,7 @@ fn aec3_recorded_speech_improves_si_sdr() {
 /// talk spurt. The library tuning is printed for comparison.
 #[test]
 fn near_end_tuning_improves_si_sdr_after_convergence() {
-    if !AecBackend::Webrtc.is_available() {
-        println!("skipped: the near-end tuning needs the webrtc backend");
+    if !near_end_tuning_available() {
         return;
     }
     let base = seed(21);
@@ -311,8 +310,7 @@ fn near_end_tuning_improves_si_sdr_after_convergence() {
 /// 8.6 dB, 70/80 at 6 dB or more, lowest -0.2 dB; about 35 s in the test build).
 #[test]
 fn near_end_tuning_over_many_converged_scenarios() {
-    if !AecBackend::Webrtc.is_available() {
-        println!("skipped: the near-end tuning needs the webrtc backend");
+    if !near_end_tuning_available() {
         return;
     }
     let mut gains = Vec::new();

@@ -5,34 +5,42 @@
 #[path = "common/echo_scenarios.rs"]
 mod echo_scenarios;
 
-use echo_scenarios::{backends, run_and_measure, seed, tunings};
+use echo_scenarios::{backends, near_end_tuning_available, run_and_measure, seed, tunings};
 use parla_dsp::aec::{AecConfig, AecMode, AecTuning};
-use parla_metrics::echo::scenario::{Room, ScenarioConfig};
+use parla_metrics::echo::scenario::{Room, Scenario, ScenarioConfig};
 
-fn check_aec3(rate: u32, room: Room, default_seed: u64) {
-    let seed = seed(default_seed);
-    let s = ScenarioConfig::single_talk(rate, room, seed).generate();
+/// ERLE after 2 s of AEC3 on every backend and tuning in the build over scenario `s` (`what`
+/// names it in the output), asserted >= 30 dB over more than 300 single-talk frames.
+fn check_erle(s: &Scenario, what: &str, seed: u64) {
     for backend in backends() {
         for tuning in tunings(backend) {
             let cfg = AecConfig::new()
                 .backend(backend)
                 .mode(AecMode::Aec3)
                 .tuning(tuning);
-            let r = run_and_measure(cfg, &s, &s.far);
+            let r = run_and_measure(cfg, s, &s.far);
             let erle = r.erle_db.expect("single-talk frames after 2 s");
             println!(
-                "{backend} aec3 {tuning} {rate} Hz, delay {} ms, tail {} ms: ERLE {erle:.1} dB \
-                 over {} frames",
-                room.bulk_delay_ms, room.length_ms, r.single_talk_frames
+                "{backend} aec3 {tuning} {what}: ERLE {erle:.1} dB over {} frames",
+                r.single_talk_frames
             );
             assert!(r.single_talk_frames > 300, "too few frames measured: {r:?}");
             assert!(
                 erle >= 30.0,
-                "{backend} aec3 {tuning} {rate} Hz {room:?}: ERLE {erle:.1} dB < 30 dB \
-                 (seed {seed})"
+                "{backend} aec3 {tuning} {what}: ERLE {erle:.1} dB < 30 dB (seed {seed})"
             );
         }
     }
+}
+
+fn check_aec3(rate: u32, room: Room, default_seed: u64) {
+    let seed = seed(default_seed);
+    let s = ScenarioConfig::single_talk(rate, room, seed).generate();
+    let what = format!(
+        "{rate} Hz, delay {} ms, tail {} ms",
+        room.bulk_delay_ms, room.length_ms
+    );
+    check_erle(&s, &what, seed);
 }
 
 #[test]
@@ -74,21 +82,7 @@ fn aec3_with_background_noise_cancels_down_to_the_noise() {
     let s = ScenarioConfig::single_talk(48_000, Room::SMALL, seed)
         .with_noise(-70.0)
         .generate();
-    for backend in backends() {
-        for tuning in tunings(backend) {
-            let cfg = AecConfig::new()
-                .backend(backend)
-                .mode(AecMode::Aec3)
-                .tuning(tuning);
-            let r = run_and_measure(cfg, &s, &s.far);
-            let erle = r.erle_db.expect("single-talk frames");
-            println!("{backend} aec3 {tuning} 48 kHz, noise -70 dBFS: ERLE {erle:.1} dB");
-            assert!(
-                erle >= 30.0,
-                "{backend} {tuning}: ERLE {erle:.1} dB (seed {seed})"
-            );
-        }
-    }
+    check_erle(&s, "48 kHz, noise -70 dBFS", seed);
 }
 
 #[test]
@@ -123,8 +117,7 @@ fn mobile_mode_cancels_some_echo_with_a_delay_hint() {
 /// near-end tuning does not use it there); now 55.4 dB at worst (near-end tuning: 34.7 dB).
 #[test]
 fn near_end_tuning_keeps_erle_over_many_scenarios() {
-    if !parla_dsp::aec::AecBackend::Webrtc.is_available() {
-        println!("skipped: the near-end tuning needs the webrtc backend");
+    if !near_end_tuning_available() {
         return;
     }
     let base = seed(100);

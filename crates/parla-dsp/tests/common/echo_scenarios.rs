@@ -24,6 +24,16 @@ pub fn backends() -> Vec<AecBackend> {
     AecBackend::available().collect()
 }
 
+/// Whether the `webrtc` backend (the only one running [`AecTuning::NearEnd`]) is in this build;
+/// prints why a test is skipped when it is not.
+pub fn near_end_tuning_available() -> bool {
+    let ok = AecBackend::Webrtc.is_available();
+    if !ok {
+        println!("skipped: the near-end tuning needs the webrtc backend");
+    }
+    ok
+}
+
 /// The modes a backend implements.
 pub fn modes(backend: AecBackend) -> Vec<AecMode> {
     match backend {
