@@ -285,8 +285,8 @@ fn aec3_recorded_speech_improves_si_sdr() {
 /// living rooms with noise, and recorded speech when installed. Asserted: the mean SI-SDR gain is
 /// at least 6 dB, at least three quarters of the scenarios reach 6 dB each, and the near end is
 /// never muted (level within 6 dB). Measured (docs/AEC.md): most scenarios gain 6-12 dB; about
-/// one in eight does not, mostly in the living room or where AEC3's near-end detector misses a
-/// talk spurt. The library tuning is printed for comparison.
+/// one in eight does not, mostly living rooms, or small rooms where a talk spurt is suppressed
+/// like echo. The library tuning is printed for comparison.
 #[test]
 fn near_end_tuning_improves_si_sdr_after_convergence() {
     if !near_end_tuning_available() {
