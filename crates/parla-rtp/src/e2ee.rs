@@ -51,6 +51,7 @@
 //! ```
 
 mod aead;
+mod commitment;
 mod header;
 mod key_agreement;
 mod replay;
@@ -59,6 +60,10 @@ mod session;
 pub use aead::{
     AeadError, MAX_KEY_LEN, MAX_TAG_LEN, NONCE_LEN, SframeAead, SframeKey, sframe_key_label,
     sframe_salt_label,
+};
+pub use commitment::{
+    COMMITMENT_BLOB_LEN, CommitmentError, SAS_DEFAULT_DIGITS, SAS_MAX_DIGITS, SAS_MIN_DIGITS,
+    ShortAuthString, check_commitment, commitment_blob, short_auth_string,
 };
 pub use header::{
     MAX_HEADER_LEN, SframeHeaderInfo, parse_sframe_header, sframe_header_len, write_sframe_header,
