@@ -14,6 +14,8 @@ log "cargo doc"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked -q
 log "cargo test"
 cargo test --workspace --locked
+log "cargo test --release: parser fuzzing (overflow checks off, as shipped)"
+cargo test --release --locked -p parla-rtp --test fuzz-parsers
 log "cargo bench --no-run"
 cargo bench --workspace --locked --no-run
 log "all checks passed"

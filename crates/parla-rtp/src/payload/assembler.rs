@@ -225,6 +225,8 @@ pub struct FrameAssembler<D> {
     next_seq: Option<u64>,
     highest: Option<u64>,
     emitted: bool,
+    /// One past the last sequence number passed on or dropped: nothing before it is taken again.
+    handed_on: u64,
     overflowed: bool,
     finishing: bool,
     broken: bool,
@@ -272,6 +274,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
             next_seq: None,
             highest: None,
             emitted: false,
+            handed_on: 0,
             overflowed: false,
             finishing: false,
             broken: false,
@@ -301,9 +304,22 @@ impl<D: Depacketizer> FrameAssembler<D> {
         }
         let seq = self.unwrap.unwrap(pkt.header.sequence);
         let start = self.depack.is_frame_start(pkt.payload);
+        if self.emitted && seq < self.handed_on {
+            // Already passed on or given up. Without this check a late frame start arriving
+            // while the window is unanchored (after a sequence jump) would move the assembler
+            // back over frames it already reported.
+            self.stats.late += 1;
+            return InsertOutcome::Late;
+        }
+        // A frame start can anchor the window only within the window of the newest packet
+        // held, so that `poll` never scans more than the window.
+        let can_anchor = start
+            && self
+                .highest
+                .is_none_or(|h| seq + self.slots.len() as u64 > h);
         match self.next_seq {
             Some(n) if seq < n => {
-                if !self.emitted && start {
+                if !self.emitted && can_anchor {
                     self.next_seq = Some(seq);
                 } else {
                     self.stats.late += 1;
@@ -322,7 +338,12 @@ impl<D: Depacketizer> FrameAssembler<D> {
                 self.next_seq = start.then_some(seq);
                 self.broken = true;
             }
-            None if start => self.next_seq = Some(seq),
+            None if can_anchor => self.next_seq = Some(seq),
+            None if start => {
+                // Far behind the newest packet held.
+                self.stats.late += 1;
+                return InsertOutcome::Late;
+            }
             _ => {}
         }
         let i = self.idx(seq);
@@ -447,6 +468,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
         }
         self.clear_range(start, end);
         self.next_seq = Some(end);
+        self.handed_on = end;
         self.emitted = true;
         self.broken = true;
         match reason {
@@ -495,6 +517,7 @@ impl<D: Depacketizer> FrameAssembler<D> {
         }
         self.clear_range(start, last + 1);
         self.next_seq = Some(last + 1);
+        self.handed_on = last + 1;
         self.emitted = true;
         let decodable = keyframe || !self.broken;
         if keyframe {
@@ -586,6 +609,86 @@ mod tests {
             }
         }
         out
+    }
+
+    fn insert_one(
+        asm: &mut FrameAssembler<Vp8Depacketizer>,
+        seq: u16,
+        ts: u32,
+        start: bool,
+        marker: bool,
+    ) -> InsertOutcome {
+        let payload = [if start { 0x10 } else { 0x00 }, 0xaa];
+        let spec = RtpPacketSpec {
+            header: RtpHeader {
+                marker,
+                sequence: seq,
+                timestamp: ts,
+                ..Default::default()
+            },
+            payload: &payload,
+            ..Default::default()
+        };
+        let mut pkt = [0u8; 64];
+        let n = spec.write_to(&mut pkt).unwrap();
+        asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), MediaTime::ZERO)
+    }
+
+    fn events(asm: &mut FrameAssembler<Vp8Depacketizer>) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        while let Some(ev) = asm.poll(MediaTime::ZERO) {
+            out.push(match ev {
+                AssemblerEvent::Frame(f) => (f.first_seq, f.last_seq + 1),
+                AssemblerEvent::Dropped(d) => (d.first_seq, d.end_seq),
+            });
+        }
+        out
+    }
+
+    /// Found by `tests/fuzz-parsers.rs`: after a sequence jump to a packet that does not start a
+    /// frame, a late frame start from before the jump re-anchored the assembler behind what it
+    /// had already passed on, and the next drop covered thousands of sequence numbers (already
+    /// reported ones included), scanning far more than the packet window.
+    #[test]
+    fn a_late_start_after_a_jump_does_not_move_back() {
+        let cfg = AssemblerConfig {
+            max_packets: 16,
+            max_payload: 100,
+            max_frame_bytes: 1000,
+            max_wait: Duration::from_millis(10),
+        };
+        let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
+        assert_eq!(
+            insert_one(&mut asm, 1000, 0, true, true),
+            InsertOutcome::Stored
+        );
+        assert_eq!(events(&mut asm), vec![(1000, 1001)]);
+        // Jump far ahead to a packet in the middle of a frame: the window is unanchored.
+        assert_eq!(
+            insert_one(&mut asm, 9000, 90, false, false),
+            InsertOutcome::Stored
+        );
+        assert!(events(&mut asm).is_empty());
+        // A frame start from before what was passed on is late...
+        assert_eq!(
+            insert_one(&mut asm, 990, 1, true, true),
+            InsertOutcome::Late
+        );
+        // ...and so is one after it but far behind the newest packet held.
+        assert_eq!(
+            insert_one(&mut asm, 2000, 2, true, true),
+            InsertOutcome::Late
+        );
+        assert!(events(&mut asm).is_empty());
+        // A start near the newest packet anchors the window as before.
+        assert_eq!(
+            insert_one(&mut asm, 9002, 91, true, true),
+            InsertOutcome::Stored
+        );
+        asm.finish();
+        let ev = events(&mut asm);
+        assert_eq!(ev, vec![(9002, 9003)]);
+        assert_eq!(asm.stats().late, 2);
     }
 
     #[test]
