@@ -85,6 +85,11 @@
 #define PARLA_KEY_BLOB_LEN 33
 
 /**
+ * Bytes of a commitment blob (`parla_call_local_commitment`).
+ */
+#define PARLA_COMMITMENT_LEN 33
+
+/**
  * Bytes a safety code needs as text: 12 groups of 5 digits separated by spaces, plus the
  * terminating NUL.
  */
@@ -425,6 +430,22 @@ typedef struct ParlaCallStats {
    * CPU per 10 ms: a whole tick of the media thread.
    */
   struct ParlaStageCpu cpu_tick;
+  /**
+   * The peer's send key epoch as seen here (the receiver follows the peer's rotations).
+   */
+  uint32_t peer_key_epoch;
+  /**
+   * The peer's old keys zeroized at the end of their grace period.
+   */
+  uint64_t keys_expired;
+  /**
+   * Times the peer's stream changed SSRC (accepted only from authenticated packets).
+   */
+  uint64_t ssrc_changes;
+  /**
+   * Frames not sent because a send stage failed (encoder, encryption, packetizer).
+   */
+  uint64_t send_failures;
 } ParlaCallStats;
 
 /**
@@ -649,6 +670,54 @@ ParlaStatus parla_call_set_peer_key(const struct ParlaCall *call,
                                     size_t call_id_len);
 
 /**
+ * Copy the commitment to our public key (`PARLA_COMMITMENT_LEN` bytes) into `buf`. For the
+ * short authentication string, send it to the peer first, and send our public key
+ * (`parla_call_local_public_key`) only after the peer's commitment arrived
+ * (`parla_call_set_peer_commitment`).
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `buf` is NULL or writable for `len` bytes (borrowed for the
+ * call only). Threads: any thread.
+ */
+ParlaStatus parla_call_local_commitment(const struct ParlaCall *call, uint8_t *buf, size_t len);
+
+/**
+ * Record the peer's commitment (received before its public key). `parla_call_set_peer_key`
+ * then refuses a key that does not match it (`PARLA_ERR_KEY_AGREEMENT`: a man in the middle;
+ * end the call), and `parla_call_short_auth_string` becomes available.
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_KEY_AGREEMENT` (malformed, a second
+ * commitment, or after the key agreement).
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `commitment` is NULL or readable for `len` bytes (borrowed
+ * for the call only). Threads: any thread.
+ */
+ParlaStatus parla_call_set_peer_commitment(const struct ParlaCall *call,
+                                           const uint8_t *commitment,
+                                           size_t len);
+
+/**
+ * Write the commitment-based short authentication string of `digits` digits (1 to 9; 6 is a
+ * good default) into `*out` (as a number: show it zero-padded to `digits` digits). Both users
+ * read it out loud; a man in the middle makes them match with probability about
+ * 10^-`digits`. Needs commitments exchanged before the keys (`parla_call_local_commitment`,
+ * `parla_call_set_peer_commitment`).
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY` (before
+ * `parla_call_set_peer_key`) or `PARLA_ERR_KEY_AGREEMENT` (no commitments were exchanged, or
+ * `digits` out of range).
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `out` is NULL or writable. Threads: any thread.
+ */
+ParlaStatus parla_call_short_auth_string(const struct ParlaCall *call,
+                                         uint32_t digits,
+                                         uint32_t *out);
+
+/**
  * Write the safety code as text (12 groups of 5 digits separated by spaces, NUL-terminated;
  * `PARLA_SAFETY_CODE_LEN` bytes with the NUL) into `buf`. Both users compare it to detect a
  * man in the middle.
@@ -832,15 +901,20 @@ ParlaStatus parla_call_set_muted(const struct ParlaCall *call, int32_t muted);
 ParlaStatus parla_call_set_bitrate(const struct ParlaCall *call, uint32_t bitrate_bps);
 
 /**
- * Rotate the end-to-end keys to the next epoch. Both ends must rotate (the app signals it);
- * the previous key stays accepted for `key_grace_ms`.
+ * Rotate this side's sending keys to the next epoch. The peer's receiver follows by itself
+ * (no signalling needed for the call to keep working); for forward secrecy in both directions
+ * the app asks the peer to rotate too. Atomic: on any error nothing changed and the call stays
+ * on the old epoch; a retry is safe. Unlimited: old keys retire `key_grace_ms` after the peer
+ * switched. Works on a running call, and on a created or stopped one (the next start uses
+ * the new epoch).
  *
- * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY`, `PARLA_ERR_WRONG_MODE`
- * (e2ee off) or `PARLA_ERR_TIMEOUT`.
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY` (before
+ * `parla_call_set_peer_key`), `PARLA_ERR_WRONG_MODE` (e2ee off) or `PARLA_ERR_BUSY` (the media
+ * thread's control queue is full: nothing changed, retry later).
  *
  * # Safety
- * `call` is NULL or a live handle. Threads: any thread (control side; waits for the media
- * thread, up to 2 s).
+ * `call` is NULL or a live handle. Threads: any thread (control side; never waits for the
+ * media thread).
  */
 ParlaStatus parla_call_rotate_key(const struct ParlaCall *call);
 

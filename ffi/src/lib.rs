@@ -136,6 +136,8 @@ pub const PARLA_CIPHER_AES_CTR_128_HMAC_SHA256_32: i32 = 4;
 
 /// Bytes of a public key blob (`parla_call_local_public_key`, `parla_call_set_peer_key`).
 pub const PARLA_KEY_BLOB_LEN: usize = 33;
+/// Bytes of a commitment blob (`parla_call_local_commitment`).
+pub const PARLA_COMMITMENT_LEN: usize = 33;
 /// Bytes a safety code needs as text: 12 groups of 5 digits separated by spaces, plus the
 /// terminating NUL.
 pub const PARLA_SAFETY_CODE_LEN: usize = 72;
@@ -481,6 +483,14 @@ pub struct ParlaCallStats {
     pub cpu_playout: ParlaStageCpu,
     /// CPU per 10 ms: a whole tick of the media thread.
     pub cpu_tick: ParlaStageCpu,
+    /// The peer's send key epoch as seen here (the receiver follows the peer's rotations).
+    pub peer_key_epoch: u32,
+    /// The peer's old keys zeroized at the end of their grace period.
+    pub keys_expired: u64,
+    /// Times the peer's stream changed SSRC (accepted only from authenticated packets).
+    pub ssrc_changes: u64,
+    /// Frames not sent because a send stage failed (encoder, encryption, packetizer).
+    pub send_failures: u64,
 }
 
 impl From<CallStats> for ParlaCallStats {
@@ -524,6 +534,10 @@ impl From<CallStats> for ParlaCallStats {
             device_recoveries,
             muted,
             key_epoch,
+            peer_key_epoch,
+            keys_expired,
+            ssrc_changes,
+            send_failures,
             cpu:
                 CpuStats {
                     resample_in: cpu_resample_in,
@@ -583,6 +597,10 @@ impl From<CallStats> for ParlaCallStats {
             cpu_decrypt: cpu_decrypt.into(),
             cpu_playout: cpu_playout.into(),
             cpu_tick: cpu_tick.into(),
+            peer_key_epoch,
+            keys_expired,
+            ssrc_changes,
+            send_failures,
         }
     }
 }
@@ -654,6 +672,7 @@ impl From<EngineError> for Failure {
             EngineError::WrongMode(_) => PARLA_ERR_WRONG_MODE,
             EngineError::InvalidLength(_) => PARLA_ERR_INVALID_ARG,
             EngineError::Timeout(_) => PARLA_ERR_TIMEOUT,
+            EngineError::ControlQueueFull => PARLA_ERR_BUSY,
             EngineError::Device(_) => PARLA_ERR_DEVICE,
             _ => PARLA_ERR_INTERNAL,
         };
@@ -1094,6 +1113,94 @@ pub unsafe extern "C" fn parla_call_set_peer_key(
     }
 }
 
+/// Copy the commitment to our public key (`PARLA_COMMITMENT_LEN` bytes) into `buf`. For the
+/// short authentication string, send it to the peer first, and send our public key
+/// (`parla_call_local_public_key`) only after the peer's commitment arrived
+/// (`parla_call_set_peer_commitment`).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `buf` is NULL or writable for `len` bytes (borrowed for the
+/// call only). Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_local_commitment(
+    call: *const ParlaCall,
+    buf: *mut u8,
+    len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = ptr::slice_mut(buf, len)?;
+            let commitment = c.call.local_commitment();
+            let dst = out.get_mut(..commitment.len()).ok_or_else(|| {
+                Failure::new(
+                    PARLA_ERR_BUFFER_TOO_SMALL,
+                    format!("commitment buffer has {len} bytes, needs {PARLA_COMMITMENT_LEN}"),
+                )
+            })?;
+            dst.copy_from_slice(&commitment);
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Record the peer's commitment (received before its public key). `parla_call_set_peer_key`
+/// then refuses a key that does not match it (`PARLA_ERR_KEY_AGREEMENT`: a man in the middle;
+/// end the call), and `parla_call_short_auth_string` becomes available.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_KEY_AGREEMENT` (malformed, a second
+/// commitment, or after the key agreement).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `commitment` is NULL or readable for `len` bytes (borrowed
+/// for the call only). Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_set_peer_commitment(
+    call: *const ParlaCall,
+    commitment: *const u8,
+    len: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let data = ptr::slice(commitment, len)?;
+            c.call.set_peer_commitment(data)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Write the commitment-based short authentication string of `digits` digits (1 to 9; 6 is a
+/// good default) into `*out` (as a number: show it zero-padded to `digits` digits). Both users
+/// read it out loud; a man in the middle makes them match with probability about
+/// 10^-`digits`. Needs commitments exchanged before the keys (`parla_call_local_commitment`,
+/// `parla_call_set_peer_commitment`).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY` (before
+/// `parla_call_set_peer_key`) or `PARLA_ERR_KEY_AGREEMENT` (no commitments were exchanged, or
+/// `digits` out of range).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable. Threads: any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_short_auth_string(
+    call: *const ParlaCall,
+    digits: u32,
+    out: *mut u32,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = out.as_mut().ok_or_else(|| Failure::null("out"))?;
+            let sas = c.call.short_auth_string(digits as usize)?;
+            *out = sas.value();
+            Ok(PARLA_OK)
+        })
+    }
+}
+
 /// Write the safety code as text (12 groups of 5 digits separated by spaces, NUL-terminated;
 /// `PARLA_SAFETY_CODE_LEN` bytes with the NUL) into `buf`. Both users compare it to detect a
 /// man in the middle.
@@ -1516,15 +1623,20 @@ pub unsafe extern "C" fn parla_call_set_bitrate(
     }
 }
 
-/// Rotate the end-to-end keys to the next epoch. Both ends must rotate (the app signals it);
-/// the previous key stays accepted for `key_grace_ms`.
+/// Rotate this side's sending keys to the next epoch. The peer's receiver follows by itself
+/// (no signalling needed for the call to keep working); for forward secrecy in both directions
+/// the app asks the peer to rotate too. Atomic: on any error nothing changed and the call stays
+/// on the old epoch; a retry is safe. Unlimited: old keys retire `key_grace_ms` after the peer
+/// switched. Works on a running call, and on a created or stopped one (the next start uses
+/// the new epoch).
 ///
-/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY`, `PARLA_ERR_WRONG_MODE`
-/// (e2ee off) or `PARLA_ERR_TIMEOUT`.
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_NO_PEER_KEY` (before
+/// `parla_call_set_peer_key`), `PARLA_ERR_WRONG_MODE` (e2ee off) or `PARLA_ERR_BUSY` (the media
+/// thread's control queue is full: nothing changed, retry later).
 ///
 /// # Safety
-/// `call` is NULL or a live handle. Threads: any thread (control side; waits for the media
-/// thread, up to 2 s).
+/// `call` is NULL or a live handle. Threads: any thread (control side; never waits for the
+/// media thread).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn parla_call_rotate_key(call: *const ParlaCall) -> ParlaStatus {
     // SAFETY: forwarded from the caller's guarantees.

@@ -93,6 +93,19 @@ impl<T> MessageQueue<T> {
         displaced
     }
 
+    /// Push `msg` unless the queue is full; a full queue hands `msg` back unchanged (nothing
+    /// is dropped). For control messages, whose sender must know whether they were delivered.
+    ///
+    /// # Errors
+    /// `Err(msg)` when the queue is full.
+    pub fn try_push(&self, msg: T) -> Result<(), T> {
+        // RT: lock-free, no allocation.
+        let (q, c) = &*self.inner;
+        q.push(msg)?;
+        c.pushed.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Take the oldest message, if any.
     pub fn pop(&self) -> Option<T> {
         // RT: lock-free, no allocation.

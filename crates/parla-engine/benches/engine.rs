@@ -20,15 +20,15 @@ fn tick(c: &mut Criterion) {
         let mut rng = rand::rng();
         let (ka, kb) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
         let (ba, bb) = (ka.public_blob(), kb.public_blob());
-        let keys_a = ka.finish(&bb, b"bench").unwrap();
-        let keys_b = kb.finish(&ba, b"bench").unwrap();
+        let mut keys_a = ka.finish(&bb, b"bench").unwrap();
+        let mut keys_b = kb.finish(&ba, b"bench").unwrap();
         let ids = StreamIds {
             ssrc: 1,
             first_seq: 0,
             timestamp_offset: 0,
         };
-        let mut a = MediaCore::new(&cfg, Some(&keys_a), ids).unwrap();
-        let mut b = MediaCore::new(&cfg, Some(&keys_b), ids).unwrap();
+        let mut a = MediaCore::new(&cfg, Some(&mut keys_a), ids).unwrap();
+        let mut b = MediaCore::new(&cfg, Some(&mut keys_b), ids).unwrap();
         let mic: Vec<f32> = (0..480).map(|i| (i as f32 * 0.05).sin() * 0.3).collect();
         let mut spk = vec![0.0f32; 480];
         let mut spk_b = vec![0.0f32; 480];

@@ -32,12 +32,12 @@ use parla_core::MediaTime;
 use parla_core::queue::{MessageQueue, SampleConsumer, SampleProducer, sample_ring};
 use parla_device::{CaptureStream, DeviceConfig, DeviceSelector, Direction, PlayoutStream};
 use parla_rtp::e2ee::{
-    CallKeys, KEY_BLOB_LEN, KeyAgreement, SafetyCode, SframeReceiver, SframeSender,
+    CallKeys, E2eeError, KEY_BLOB_LEN, KeyAgreement, MediaStream, SafetyCode, SframeSender,
 };
 
 use crate::config::{CallConfig, MAX_PACKET};
 use crate::error::EngineError;
-use crate::media::{MediaCore, StreamIds, rotate_sframe};
+use crate::media::{E2eeParts, MediaCore, SendState, StreamIds};
 use crate::stats::CallStats;
 
 /// Bytes a queued packet can hold.
@@ -89,8 +89,9 @@ struct PacketBuf {
 enum Control {
     Mute(bool),
     Bitrate(u32),
-    LendSframe,
-    ReturnSframe(Box<SframeSender>, Box<SframeReceiver>, u32),
+    /// Protect with this sender from now on (a key rotation); the old one comes back as
+    /// [`Reply::OldSender`] to be dropped off the media thread.
+    InstallSender(Box<SframeSender>),
     /// Device mode: use this capture ring from now on (a switched microphone).
     SwapMic(SampleConsumer),
     /// Device mode: use this playout ring from now on (a switched speaker).
@@ -112,7 +113,8 @@ type SwitchRequest = (
 );
 
 enum Reply {
-    Sframe(Box<SframeSender>, Box<SframeReceiver>),
+    /// A sender replaced by a rotation, to be dropped (zeroized, freed) on a control thread.
+    OldSender(Box<SframeSender>),
 }
 
 /// State shared by the call handle and its threads.
@@ -123,7 +125,12 @@ struct Shared {
     replies: MessageQueue<Reply>,
     old_rings: MessageQueue<OldRing>,
     stats: MessageQueue<CallStats>,
+    /// What the media thread hands back when it ends (even after a panic): the state the next
+    /// start continues with.
+    state_back: MessageQueue<SendState>,
     stop: AtomicBool,
+    /// The media thread's processing panicked (it ended; the keys went back to the call).
+    failed: AtomicBool,
     allocs: AtomicU64,
     device_events: AtomicU64,
     device_recoveries: AtomicU64,
@@ -164,6 +171,9 @@ pub struct Call {
     shared: Mutex<Option<Arc<Shared>>>,
     audio: Mutex<Option<AppAudio>>,
     last_stats: Mutex<CallStats>,
+    /// The send state between runs (encryption state and RTP stream), and when the call
+    /// stopped.
+    paused: Mutex<Option<(SendState, Instant)>>,
 }
 
 impl std::fmt::Debug for Call {
@@ -199,6 +209,7 @@ impl Call {
             shared: Mutex::new(None),
             audio: Mutex::new(None),
             last_stats: Mutex::new(CallStats::default()),
+            paused: Mutex::new(None),
         })
     }
 
@@ -226,17 +237,13 @@ impl Call {
         if k.keys.is_some() {
             return Err(EngineError::PeerKeyAlreadySet);
         }
-        // Catch the common mistakes before `finish`, which consumes the key pair.
-        if peer_blob.len() != KEY_BLOB_LEN {
-            return Err(parla_rtp::e2ee::KeyAgreementError::BadLength(peer_blob.len()).into());
-        }
-        if peer_blob == self.local_key {
-            return Err(parla_rtp::e2ee::KeyAgreementError::Reflected.into());
-        }
-        let Some(agreement) = k.agreement.take() else {
+        let Some(agreement) = k.agreement.as_mut() else {
             return Err(EngineError::KeyAgreementSpent);
         };
-        k.keys = Some(agreement.finish(peer_blob, call_id)?);
+        // Every check runs before the key pair is spent: a bad blob leaves it usable.
+        let keys = agreement.agree(peer_blob, call_id)?;
+        k.agreement = None;
+        k.keys = Some(keys);
         Ok(())
     }
 
@@ -263,7 +270,7 @@ impl Call {
         if run.is_some() {
             return Err(EngineError::AlreadyRunning);
         }
-        let keys = lock(&self.keys);
+        let mut keys = lock(&self.keys);
         if self.cfg.e2ee && keys.keys.is_none() {
             return Err(EngineError::NoPeerKey);
         }
@@ -272,10 +279,12 @@ impl Call {
             incoming: MessageQueue::new(q),
             outgoing: MessageQueue::new(q),
             control: MessageQueue::new(16),
-            replies: MessageQueue::new(4),
+            replies: MessageQueue::new(16),
             old_rings: MessageQueue::new(4),
             stats: MessageQueue::new(2),
+            state_back: MessageQueue::new(1),
             stop: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             allocs: AtomicU64::new(0),
             device_events: AtomicU64::new(0),
             device_recoveries: AtomicU64::new(0),
@@ -310,11 +319,8 @@ impl Call {
                 (io, Some(handle))
             }
         };
-        let built = MediaCore::new(
-            &cfg,
-            keys.keys.as_ref(),
-            StreamIds::random(&mut rand::rng()),
-        );
+        let paused = lock(&self.paused).take();
+        let built = build_core(&cfg, keys.keys.as_mut(), paused);
         drop(keys);
         let core = match built {
             Ok(c) => c,
@@ -348,16 +354,30 @@ impl Call {
     /// # Errors
     /// [`EngineError::NotRunning`]; [`EngineError::Thread`] if a thread panicked.
     pub fn stop(&self) -> Result<(), EngineError> {
-        let Some(r) = lock(&self.run).take() else {
+        // The run lock is held until the state is stored, so a rotation in between waits.
+        let mut run = lock(&self.run);
+        let Some(r) = run.take() else {
             return Err(EngineError::NotRunning);
         };
         r.shared.stop.store(true, Ordering::SeqCst);
         let media = r.media.join();
         let devices = r.devices.map(JoinHandle::join);
         self.refresh_stats(&r.shared);
+        // Keep the send state for the next start. A rotation the media thread did not apply
+        // before it ended is applied here, so its sender is not lost.
+        if let Some(mut state) = r.shared.state_back.pop() {
+            while let Some(msg) = r.shared.control.pop() {
+                if let (Control::InstallSender(tx), Some(parts)) = (msg, state.e2ee.as_mut()) {
+                    parts.tx = tx;
+                }
+            }
+            *lock(&self.paused) = Some((state, Instant::now()));
+        }
+        drain_replies(&r.shared);
         *lock(&self.audio) = None;
         *lock(&self.shared) = None;
-        if media.is_err() || matches!(devices, Some(Err(_))) {
+        let failed = r.shared.failed.load(Ordering::SeqCst);
+        if failed || media.is_err() || matches!(devices, Some(Err(_))) {
             return Err(EngineError::Thread("a call thread panicked".into()));
         }
         Ok(())
@@ -508,11 +528,12 @@ impl Call {
 
     fn send_control(&self, msg: Control) -> Result<Arc<Shared>, EngineError> {
         let shared = self.shared().ok_or(EngineError::NotRunning)?;
-        if shared.control.push(msg).is_some() {
-            // The queue was full and dropped the oldest request: only happens if the media
-            // thread is stuck.
-            return Err(EngineError::Timeout(0));
-        }
+        drain_replies(&shared);
+        // A full queue refuses the new message (nothing queued is dropped).
+        shared
+            .control
+            .try_push(msg)
+            .map_err(|_| EngineError::ControlQueueFull)?;
         Ok(shared)
     }
 
@@ -569,44 +590,95 @@ impl Call {
             .map_err(|_| EngineError::Timeout(limit.as_millis() as u64))?
     }
 
-    /// Rotate the end-to-end keys to the next epoch (both ends must do it; the app signals the
-    /// rotation). Key derivation runs here, on the caller's thread.
+    /// Rotate this side's sending keys to the next epoch. The peer's receiver follows by itself
+    /// (it always holds the next epoch's key), so no signalling is needed for the call to keep
+    /// working; for forward secrecy in both directions the app asks the peer to rotate too.
+    ///
+    /// Atomic: the new sender is derived here (on the caller's thread) and handed to the media
+    /// thread in one message; if the message cannot be delivered, nothing changes (the call
+    /// stays on the old epoch) and a retry derives the same next epoch, whose sender never
+    /// sent. Works on a running or stopped call (a stopped call starts again on the new epoch).
+    /// Unlimited: old keys retire on their own.
     ///
     /// # Errors
     /// [`EngineError::NoPeerKey`] before the key agreement, [`EngineError::WrongMode`] when
-    /// encryption is off, [`EngineError::Timeout`] if the media thread does not answer.
+    /// encryption is off, [`EngineError::ControlQueueFull`] if the media thread is not keeping
+    /// up (nothing changed), [`EngineError::E2ee`] when the epochs are used up.
     pub fn rotate_key(&self) -> Result<(), EngineError> {
         if !self.cfg.e2ee {
             return Err(EngineError::WrongMode("key rotation needs e2ee on"));
         }
+        // Lock order as in `start`: run, then keys, then the paused state. Holding the run lock
+        // keeps a concurrent start/stop from moving the state in between.
+        let run = lock(&self.run);
         let mut k = lock(&self.keys);
-        let next = k.keys.as_ref().ok_or(EngineError::NoPeerKey)?.next_epoch();
-        if let Some(shared) = self.shared() {
-            shared.control.push(Control::LendSframe);
-            let deadline = Instant::now() + CONTROL_TIMEOUT;
-            let (mut tx, mut rx) = loop {
-                if let Some(Reply::Sframe(tx, rx)) = shared.replies.pop() {
-                    break (tx, rx);
-                }
-                if Instant::now() > deadline {
-                    return Err(EngineError::Timeout(CONTROL_TIMEOUT.as_millis() as u64));
-                }
-                std::thread::sleep(Duration::from_micros(500));
-            };
-            let res = rotate_sframe(&mut tx, &mut rx, &next, self.cfg.cipher_suite);
-            let epoch = if res.is_ok() {
-                next.epoch()
-            } else {
-                k.keys.as_ref().map_or(0, CallKeys::epoch)
-            };
-            shared.control.push(Control::ReturnSframe(tx, rx, epoch));
-            res?;
+        let keys = k.keys.as_mut().ok_or(EngineError::NoPeerKey)?;
+        let mut next = keys.prepare_rotation()?;
+        let suite = self.cfg.cipher_suite;
+        if let Some(r) = run.as_ref() {
+            drain_replies(&r.shared);
+            let tx = Box::new(next.sender(MediaStream::Audio, suite)?);
+            if r.shared
+                .control
+                .try_push(Control::InstallSender(tx))
+                .is_err()
+            {
+                // Not delivered: the prepared sender is dropped unused; nothing changed.
+                return Err(EngineError::ControlQueueFull);
+            }
+        } else if let Some((state, _)) = lock(&self.paused).as_mut()
+            && let Some(parts) = state.e2ee.as_mut()
+        {
+            *parts.tx = next.sender(MediaStream::Audio, suite)?;
         }
-        k.keys = Some(next);
+        // Never started: the next start takes the new epoch's sender.
+        keys.commit_rotation(next)?;
         Ok(())
     }
 
+    /// The commitment to our public key, for the short authentication string: send it to the
+    /// peer before our key, and send our key ([`local_public_key`](Self::local_public_key))
+    /// only after the peer's commitment arrived
+    /// ([`set_peer_commitment`](Self::set_peer_commitment)).
+    pub fn local_commitment(&self) -> [u8; parla_rtp::e2ee::COMMITMENT_BLOB_LEN] {
+        parla_rtp::e2ee::commitment_blob(&self.local_key)
+    }
+
+    /// Records the peer's commitment (before its key). Then [`set_peer_key`](Self::set_peer_key)
+    /// refuses a key that does not match it, and [`short_auth_string`](Self::short_auth_string)
+    /// becomes available.
+    ///
+    /// # Errors
+    /// [`EngineError::PeerKey`] for a malformed or second commitment;
+    /// [`EngineError::PeerKeyAlreadySet`] after the key agreement.
+    pub fn set_peer_commitment(&self, commitment: &[u8]) -> Result<(), EngineError> {
+        let mut k = lock(&self.keys);
+        if k.keys.is_some() {
+            return Err(EngineError::PeerKeyAlreadySet);
+        }
+        let agreement = k.agreement.as_mut().ok_or(EngineError::KeyAgreementSpent)?;
+        agreement.receive_commitment(commitment)?;
+        Ok(())
+    }
+
+    /// The commitment-based short authentication string of `digits` digits (1..=9), after a key
+    /// agreement that exchanged commitments first: the users compare it out loud; a man in the
+    /// middle matches it with probability about 10^-digits.
+    ///
+    /// # Errors
+    /// [`EngineError::NoPeerKey`] before the key agreement; [`EngineError::PeerKey`] without
+    /// commitments or for `digits` out of range.
+    pub fn short_auth_string(
+        &self,
+        digits: usize,
+    ) -> Result<parla_rtp::e2ee::ShortAuthString, EngineError> {
+        let k = lock(&self.keys);
+        let keys = k.keys.as_ref().ok_or(EngineError::NoPeerKey)?;
+        Ok(keys.short_auth_string(digits)?)
+    }
+
     fn refresh_stats(&self, shared: &Shared) {
+        drain_replies(shared);
         let mut last = lock(&self.last_stats);
         while let Some(s) = shared.stats.pop() {
             *last = s;
@@ -709,17 +781,68 @@ fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
     let _ = core.tick(io.now(shared), &io.mic_mono, &mut io.spk_mono, &mut |pkt| {
         queue_packet(outgoing, pkt);
     });
-    // Nothing is allocated per step after this point (counted with `_test-alloc`).
-    while !shared.stop.load(Ordering::Acquire) {
-        let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared));
-        if allocs > 0 {
-            shared.allocs.fetch_add(allocs, Ordering::Relaxed);
+    // Nothing is allocated per step after this point (counted with `_test-alloc`). A panic in
+    // a step ends the loop but not the call's keys: the state still goes back to the call.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        while !shared.stop.load(Ordering::Acquire) {
+            let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared));
+            if allocs > 0 {
+                shared.allocs.fetch_add(allocs, Ordering::Relaxed);
+            }
+            if !worked {
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
-        if !worked {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+    }));
+    if ran.is_err() {
+        shared.failed.store(true, Ordering::SeqCst);
     }
     let _ = shared.stats.push(core.stats());
+    let _ = shared.state_back.push(core.into_state());
+}
+
+/// Drops (zeroizes and frees) the senders the media thread replaced, on the calling thread.
+fn drain_replies(shared: &Shared) {
+    while let Some(Reply::OldSender(tx)) = shared.replies.pop() {
+        drop(tx);
+    }
+}
+
+/// The media core for a start: continuing the paused state of an earlier run, or new (taking
+/// the current epoch's sender from the keys). If an earlier run's state was lost (its thread
+/// died before handing it back), the sender of its epoch is gone with it, so a new epoch is
+/// used: a counter is never reused.
+fn build_core(
+    cfg: &CallConfig,
+    keys: Option<&mut CallKeys>,
+    paused: Option<(SendState, Instant)>,
+) -> Result<MediaCore, EngineError> {
+    if let Some((state, at)) = paused {
+        return MediaCore::resume(cfg, state, at.elapsed());
+    }
+    let ids = StreamIds::random(&mut rand::rng());
+    match keys {
+        Some(keys) if cfg.e2ee => match E2eeParts::new(keys, cfg) {
+            Ok(parts) => MediaCore::new_with(cfg, Some(parts), ids),
+            Err(EngineError::E2ee(E2eeError::SenderTaken { .. })) => {
+                let mut next = keys.prepare_rotation()?;
+                let tx = next.sender(MediaStream::Audio, cfg.cipher_suite)?;
+                keys.commit_rotation(next)?;
+                let rx = keys.receiver(
+                    MediaStream::Audio,
+                    cfg.cipher_suite,
+                    Duration::from_millis(u64::from(cfg.key_grace_ms)),
+                )?;
+                let parts = E2eeParts {
+                    tx: Box::new(tx),
+                    rx: Box::new(rx),
+                };
+                MediaCore::new_with(cfg, Some(parts), ids)
+            }
+            Err(e) => Err(e),
+        },
+        keys => MediaCore::new(cfg, keys, ids),
+    }
 }
 
 #[cfg(feature = "_test-alloc")]
@@ -745,12 +868,13 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
                 // Validated on the control side, so this cannot fail with a message.
                 let _ = core.set_bitrate(b);
             }
-            Control::LendSframe => {
-                if let Some((tx, rx)) = core.take_sframe() {
-                    let _ = shared.replies.push(Reply::Sframe(tx, rx));
-                }
+            Control::InstallSender(tx) => {
+                // The replaced sender goes back to be freed off this thread.
+                let old = match core.install_sender(tx) {
+                    Ok(old) | Err(old) => old,
+                };
+                let _ = shared.replies.push(Reply::OldSender(old));
             }
-            Control::ReturnSframe(tx, rx, epoch) => core.put_sframe(tx, rx, epoch),
             Control::SwapMic(ring) => {
                 let old = std::mem::replace(&mut io.mic, ring);
                 let _ = shared.old_rings.push(OldRing::Mic(old));
@@ -800,9 +924,6 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
 
 fn take_packets(core: &mut MediaCore, io: &ThreadIo, shared: &Shared) -> bool {
     // RT: queue pops and the core's preallocated receive path.
-    if core.is_sframe_lent() {
-        return false;
-    }
     let mut any = false;
     while let Some(p) = shared.incoming.pop() {
         any = true;
@@ -1007,7 +1128,10 @@ fn switch_capture(
     let (mut new, ring, new_events) = CaptureStream::open(selector, cfg.sample_rate(Some(rate)))?;
     same_rate(Direction::Capture, new.format().sample_rate, rate)?;
     new.start()?;
-    let _ = shared.control.push(Control::SwapMic(ring));
+    shared
+        .control
+        .try_push(Control::SwapMic(ring))
+        .map_err(|_| EngineError::ControlQueueFull)?;
     collect_old_ring(shared)?;
     let mut old = std::mem::replace(mic, new);
     let _ = old.stop();
@@ -1031,7 +1155,10 @@ fn switch_playout(
     same_rate(Direction::Playout, new.format().sample_rate, rate)?;
     prefill(&mut ring, call_cfg, 1);
     new.start()?;
-    let _ = shared.control.push(Control::SwapSpeaker(ring));
+    shared
+        .control
+        .try_push(Control::SwapSpeaker(ring))
+        .map_err(|_| EngineError::ControlQueueFull)?;
     collect_old_ring(shared)?;
     let mut old = std::mem::replace(spk, new);
     let _ = old.stop();

@@ -50,6 +50,10 @@ pub enum EngineError {
     /// the call.
     #[error("the media thread did not answer within {0} ms")]
     Timeout(u64),
+    /// The control queue to the media thread is full (the media thread is not keeping up):
+    /// nothing was changed; retry later.
+    #[error("the control queue is full; nothing was changed")]
+    ControlQueueFull,
     /// The media thread could not be started or has died.
     #[error("media thread: {0}")]
     Thread(String),

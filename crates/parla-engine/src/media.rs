@@ -28,7 +28,9 @@ use parla_dsp::resample::{ResampleMode, StreamResampler};
 use parla_dsp::{SendChain, SendChainConfig};
 use parla_jitter::opus::OpusAudioDecoder;
 use parla_jitter::{JitterBuffer, JitterConfig, Packet};
-use parla_rtp::e2ee::{CallKeys, SframeReceiver, SframeSender, UnprotectError};
+use parla_rtp::e2ee::{
+    CallKeys, MediaStream, SframeSender, StreamReceiver, UnprotectError, rtp_aad, split_call_key_id,
+};
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
 use parla_rtp::rtp::RtpPacket;
 
@@ -61,6 +63,48 @@ impl StreamIds {
     }
 }
 
+/// The end-to-end encryption state of one endpoint's audio: its sender (the only owner of its
+/// key's counter) and its receiver of the peer's audio (with its replay windows and the peer's
+/// epoch). It outlives a [`MediaCore`]: a restarted call continues with the same state, so no
+/// nonce is ever used twice and nothing of the earlier session can be replayed.
+#[derive(Debug)]
+pub struct E2eeParts {
+    /// Our audio sender.
+    pub tx: Box<SframeSender>,
+    /// The receiver of the peer's audio.
+    pub rx: Box<StreamReceiver>,
+}
+
+impl E2eeParts {
+    /// Takes the audio sender of the current epoch from `keys` (once per epoch: see
+    /// [`CallKeys::sender`]) and a receiver of the peer's audio.
+    ///
+    /// # Errors
+    /// [`EngineError::E2ee`] if the sender was already taken, or derivation fails.
+    pub fn new(keys: &mut CallKeys, cfg: &CallConfig) -> Result<Self, EngineError> {
+        let tx = keys.sender(MediaStream::Audio, cfg.cipher_suite)?;
+        let rx = keys.receiver(
+            MediaStream::Audio,
+            cfg.cipher_suite,
+            Duration::from_millis(u64::from(cfg.key_grace_ms)),
+        )?;
+        Ok(E2eeParts {
+            tx: Box::new(tx),
+            rx: Box::new(rx),
+        })
+    }
+}
+
+/// What a stopped [`MediaCore`] hands back for the next start of the same call
+/// ([`MediaCore::into_state`], [`MediaCore::resume`]): the encryption state and the outgoing
+/// stream's RTP state (SSRC, sequence numbers, timestamps continue).
+#[derive(Debug)]
+pub struct SendState {
+    /// The encryption state (`None` when encryption is off).
+    pub e2ee: Option<E2eeParts>,
+    packetizer: OpusPacketizer,
+}
+
 /// What one [`MediaCore::tick`] did, for callers that trace a call (the harness).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TickReport {
@@ -81,7 +125,7 @@ pub struct MediaCore {
     protected: Vec<u8>,
     packet: Vec<u8>,
     tx: Option<Box<SframeSender>>,
-    rx: Option<Box<SframeReceiver>>,
+    rx: Option<Box<StreamReceiver>>,
     packetizer: OpusPacketizer,
     depack: OpusDepacketizer,
     plain: Vec<u8>,
@@ -89,7 +133,7 @@ pub struct MediaCore {
     jb_frame: Vec<f32>,
     play_rs: Option<StreamResampler>,
     muted: bool,
-    key_epoch: u32,
+    ssrc_changes: u64,
     last_now: MediaTime,
     stats: CallStats,
     h_encode: LatencyHistogram,
@@ -111,27 +155,90 @@ impl std::fmt::Debug for MediaCore {
 
 impl MediaCore {
     /// Build every stage of one call endpoint. With `cfg.e2ee` the call's keys (from the key
-    /// agreement) are required; without it `keys` is ignored.
+    /// agreement) are required: the audio sender of the current epoch is taken from them (see
+    /// [`E2eeParts::new`]); without it `keys` is ignored.
     ///
     /// # Errors
     /// [`EngineError::Config`] for an invalid configuration, [`EngineError::NoPeerKey`] when
     /// encryption is on and `keys` is `None`, and the stages' own set-up errors.
     pub fn new(
         cfg: &CallConfig,
-        keys: Option<&CallKeys>,
+        keys: Option<&mut CallKeys>,
         ids: StreamIds,
     ) -> Result<Self, EngineError> {
         cfg.validate()?;
-        let (tx, rx) = if cfg.e2ee {
+        let e2ee = if cfg.e2ee {
             let keys = keys.ok_or(EngineError::NoPeerKey)?;
-            let tx = keys.sender(cfg.cipher_suite)?;
-            let mut rx = SframeReceiver::new(Duration::from_millis(u64::from(cfg.key_grace_ms)));
-            // A fresh receiver holds only the current epoch's key (`install_receive_key` would
-            // rotate from the previous epoch's key, which a restarted call no longer has).
-            rx.add_key(cfg.cipher_suite, keys.recv_key_id(), keys.recv_base_key())?;
-            (Some(Box::new(tx)), Some(Box::new(rx)))
+            Some(E2eeParts::new(keys, cfg)?)
         } else {
-            (None, None)
+            None
+        };
+        Self::new_with(cfg, e2ee, ids)
+    }
+
+    /// Build a core with encryption state made by the caller (`None` with encryption off).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn new_with(
+        cfg: &CallConfig,
+        e2ee: Option<E2eeParts>,
+        ids: StreamIds,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        if cfg.e2ee && e2ee.is_none() {
+            return Err(EngineError::NoPeerKey);
+        }
+        let packetizer = OpusPacketizer::new(
+            ids.ssrc,
+            cfg.payload_type,
+            ids.first_seq,
+            ids.timestamp_offset,
+        );
+        Self::build(cfg, e2ee.filter(|_| cfg.e2ee), packetizer)
+    }
+
+    /// Build a core that continues a stopped one of the same call: the same encryption state
+    /// (counters continue, replay windows are kept) and the same outgoing stream, whose RTP
+    /// timestamps move on by `paused` (the receiver sees a pause in speech, as with DTX).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new); [`EngineError::NoPeerKey`] when encryption is on and the state
+    /// has none.
+    pub fn resume(
+        cfg: &CallConfig,
+        state: SendState,
+        paused: Duration,
+    ) -> Result<Self, EngineError> {
+        cfg.validate()?;
+        if cfg.e2ee && state.e2ee.is_none() {
+            return Err(EngineError::NoPeerKey);
+        }
+        let mut packetizer = state.packetizer;
+        packetizer.skip(paused);
+        Self::build(cfg, state.e2ee.filter(|_| cfg.e2ee), packetizer)
+    }
+
+    /// Ends the core and returns what the next start of the same call continues with.
+    pub fn into_state(self) -> SendState {
+        let e2ee = match (self.tx, self.rx) {
+            (Some(tx), Some(rx)) => Some(E2eeParts { tx, rx }),
+            _ => None,
+        };
+        SendState {
+            e2ee,
+            packetizer: self.packetizer,
+        }
+    }
+
+    fn build(
+        cfg: &CallConfig,
+        e2ee: Option<E2eeParts>,
+        packetizer: OpusPacketizer,
+    ) -> Result<Self, EngineError> {
+        let (tx, rx) = match e2ee {
+            Some(p) => (Some(p.tx), Some(p.rx)),
+            None => (None, None),
         };
         let chain_cfg = SendChainConfig::new(cfg.capture_rate)
             .output_rate(CODEC_RATE)
@@ -191,23 +298,14 @@ impl MediaCore {
             packet: vec![0; MAX_PACKET + 64],
             tx,
             rx,
-            packetizer: OpusPacketizer::new(
-                ids.ssrc,
-                cfg.payload_type,
-                ids.first_seq,
-                ids.timestamp_offset,
-            ),
+            packetizer,
             depack: OpusDepacketizer::new(Some(cfg.payload_type)),
             plain: Vec::with_capacity(MAX_PACKET + 64),
             jitter,
             jb_frame,
             play_rs,
             muted: false,
-            key_epoch: if cfg.e2ee {
-                keys.map_or(0, CallKeys::epoch)
-            } else {
-                0
-            },
+            ssrc_changes: 0,
             last_now: MediaTime::ZERO,
             stats,
             h_encode: LatencyHistogram::new(),
@@ -248,11 +346,12 @@ impl MediaCore {
         }
         let payload: &[u8] = if self.cfg.e2ee {
             let Some(rx) = self.rx.as_mut() else {
-                // The receiver is lent to the control side for a key rotation.
                 self.stats.e2ee_unknown_key += 1;
                 return;
             };
-            match rx.unprotect_into(&[], pkt.payload, &mut self.plain, arrival) {
+            // The RTP fields the receive side acts on are authenticated with the frame.
+            let aad = rtp_aad(&pkt.header);
+            match rx.unprotect_into(&aad, pkt.payload, &mut self.plain, arrival) {
                 Ok(u) => &self.plain[..u.len],
                 Err(UnprotectError::Rejected(_)) => return, // counted by the receiver
                 Err(_) => {
@@ -263,12 +362,22 @@ impl MediaCore {
         } else {
             pkt.payload
         };
-        // The SSRC is fixed by the first packet that authenticated, never by a forged one.
         let mut plain_pkt = pkt;
         plain_pkt.payload = payload;
         if self.depack.depacketize(&plain_pkt).is_err() {
-            self.stats.packets_invalid += 1;
-            return;
+            // The SSRC is locked by the first packet. With encryption on, this packet
+            // authenticated (its SSRC is in the AAD): the peer's stream really changed, so follow
+            // it. A forged packet never gets here.
+            if !self.cfg.e2ee || self.depack.locked_ssrc() == Some(pkt.header.ssrc) {
+                self.stats.packets_invalid += 1;
+                return;
+            }
+            self.depack = OpusDepacketizer::new(Some(self.cfg.payload_type));
+            self.ssrc_changes += 1;
+            if self.depack.depacketize(&plain_pkt).is_err() {
+                self.stats.packets_invalid += 1;
+                return;
+            }
         }
         let packet = Packet {
             seq: pkt.header.sequence,
@@ -307,6 +416,10 @@ impl MediaCore {
         }
         let t = Instant::now();
         self.last_now = now;
+        if let Some(rx) = self.rx.as_mut() {
+            // Retired keys are zeroized on time even when no packet arrives.
+            rx.expire(now);
+        }
         let concealed = self.pull_playout(now, speaker);
         if self.echo_on && self.chain.push_render(speaker).is_err() {
             self.stats.echo_render_underruns += 1;
@@ -348,9 +461,8 @@ impl MediaCore {
 
     fn push_capture(&mut self, mic: &[f32], emit: &mut dyn FnMut(&[u8])) -> u32 {
         if self.chain.push_capture(mic).is_err() {
-            // The chain stays usable; the frame is lost. Counted as a render underrun would
-            // hide it, so count it as a queue drop of audio.
-            self.stats.queue_drops += 1;
+            // The chain stays usable; the frame is lost and counted.
+            self.stats.send_failures += 1;
         }
         let mut sent = 0;
         while self.chain.available() >= self.enc_pcm.len() {
@@ -368,7 +480,7 @@ impl MediaCore {
     fn encode_and_send(&mut self, emit: &mut dyn FnMut(&[u8])) -> bool {
         let t = Instant::now();
         let Ok(pkt) = self.enc.encode(&self.enc_pcm, &mut self.enc_out) else {
-            self.stats.queue_drops += 1;
+            self.stats.send_failures += 1;
             return false;
         };
         self.h_encode.record(t.elapsed());
@@ -380,16 +492,21 @@ impl MediaCore {
         let opus = &self.enc_out[..pkt.len];
         let payload: &[u8] = match (self.cfg.e2ee, self.tx.as_mut()) {
             (true, Some(tx)) => {
-                if tx.protect_into(&[], opus, &mut self.protected).is_err() {
-                    self.stats.queue_drops += 1;
+                // Bind the header this packet will carry into the frame's AAD.
+                let aad = rtp_aad(&self.packetizer.peek_header());
+                if tx
+                    .protect_with_aad(&aad, opus, &mut self.protected)
+                    .is_err()
+                {
+                    self.stats.send_failures += 1;
                     return false;
                 }
                 &self.protected
             }
             (false, _) => opus,
-            // The sender is lent out for a key rotation: never send plaintext.
+            // Never send plaintext when encryption is on.
             (true, None) => {
-                self.stats.queue_drops += 1;
+                self.stats.send_failures += 1;
                 return false;
             }
         };
@@ -397,7 +514,7 @@ impl MediaCore {
             .packetizer
             .packetize(payload, pkt.duration, &mut self.packet)
         else {
-            self.stats.queue_drops += 1;
+            self.stats.send_failures += 1;
             return false;
         };
         self.h_encrypt.record(t.elapsed());
@@ -433,56 +550,32 @@ impl MediaCore {
         Ok(())
     }
 
-    /// Move to the next key epoch on both directions: our frames are protected under the new
-    /// send key from now on, and the peer's new key is accepted next to the old one (which
-    /// retires `key_grace_ms` after the first frame under the new key). Both ends must rotate
-    /// (the app signals it). Derives keys, so it allocates: call it from the control side, or
-    /// use [`take_sframe`](Self::take_sframe)/[`put_sframe`](Self::put_sframe) to do the work
-    /// off the media thread.
-    ///
-    /// # Errors
-    /// [`EngineError::WrongMode`] when encryption is off; key derivation errors.
-    pub fn rotate_keys(&mut self, next: &CallKeys) -> Result<(), EngineError> {
-        let (Some(tx), Some(rx)) = (self.tx.as_mut(), self.rx.as_mut()) else {
-            return Err(EngineError::WrongMode("key rotation needs e2ee on"));
-        };
-        rotate_sframe(tx, rx, next, self.cfg.cipher_suite)?;
-        self.key_epoch = next.epoch();
-        Ok(())
-    }
-
-    /// Lend the SFrame sender and receiver out (for a key rotation done on another thread).
-    /// While they are out, received packets are dropped (counted as unknown key) and nothing is
-    /// sent (the encoder output of those ticks is dropped and counted in `queue_drops`): the
-    /// call never sends plaintext when encryption is on.
+    /// Switch the audio sender to `next` (a sender of a newer epoch, made on the control side
+    /// from [`CallKeys::prepare_rotation`]) and return the old one, to be dropped off the
+    /// media thread. The peer's receiver follows the new epoch by itself.
     ///
     /// # Real-time safety
-    /// Moves two boxes; no allocation.
-    pub fn take_sframe(&mut self) -> Option<(Box<SframeSender>, Box<SframeReceiver>)> {
-        match (self.tx.take(), self.rx.take()) {
-            (Some(tx), Some(rx)) => Some((tx, rx)),
-            (tx, rx) => {
-                self.tx = tx;
-                self.rx = rx;
-                None
-            }
+    /// Moves two boxes; no allocation or deallocation.
+    ///
+    /// # Errors
+    /// [`EngineError::WrongMode`] when encryption is off (`next` is handed back in the error
+    /// path's `Err` so it is not dropped here).
+    pub fn install_sender(
+        &mut self,
+        next: Box<SframeSender>,
+    ) -> Result<Box<SframeSender>, Box<SframeSender>> {
+        match self.tx.as_mut() {
+            Some(tx) => Ok(std::mem::replace(tx, next)),
+            None => Err(next),
         }
     }
 
-    /// Give back what [`take_sframe`](Self::take_sframe) lent, at key epoch `epoch`.
-    ///
-    /// # Real-time safety
-    /// Moves two boxes; no allocation.
-    pub fn put_sframe(&mut self, tx: Box<SframeSender>, rx: Box<SframeReceiver>, epoch: u32) {
-        self.tx = Some(tx);
-        self.rx = Some(rx);
-        self.key_epoch = epoch;
-    }
-
-    /// Whether the SFrame state is lent out (see [`take_sframe`](Self::take_sframe)): received
-    /// packets should wait until it is back.
-    pub fn is_sframe_lent(&self) -> bool {
-        self.cfg.e2ee && self.rx.is_none()
+    /// The epoch of the audio sender (0 without encryption).
+    pub fn send_epoch(&self) -> u32 {
+        self.tx
+            .as_ref()
+            .and_then(|tx| split_call_key_id(tx.key_id()))
+            .map_or(0, |(e, _, _)| e)
     }
 
     /// The statistics so far.
@@ -503,6 +596,8 @@ impl MediaCore {
         s.jitter_mean_wait_ms = j.mean_waiting_ms;
         s.jitter_p95_wait_ms = j.p95_waiting_ms;
         if let Some(rx) = self.rx.as_ref() {
+            s.peer_key_epoch = rx.epoch();
+            s.keys_expired = rx.expired_keys();
             let r = rx.stats();
             s.e2ee_accepted = r.accepted;
             s.e2ee_auth_failures = r.authentication;
@@ -516,7 +611,8 @@ impl MediaCore {
         s.echo_voice = meta.echo_voice_detected.unwrap_or(false);
         s.echo_render_underruns += self.chain.render_underruns();
         s.muted = self.muted;
-        s.key_epoch = self.key_epoch;
+        s.key_epoch = self.send_epoch();
+        s.ssrc_changes = self.ssrc_changes;
         s.cpu = self.cpu();
         s
     }
@@ -570,19 +666,4 @@ fn jitter_pull(jb: &mut JitterBuffer<OpusAudioDecoder>, now: MediaTime, out: &mu
             false
         }
     }
-}
-
-/// Rotate a sender and receiver to the keys of `next` (allocates; control side).
-///
-/// # Errors
-/// Key derivation errors.
-pub fn rotate_sframe(
-    tx: &mut SframeSender,
-    rx: &mut SframeReceiver,
-    next: &CallKeys,
-    suite: parla_rtp::e2ee::CipherSuite,
-) -> Result<(), EngineError> {
-    tx.rotate(next.send_key_id(), next.send_base_key())?;
-    next.install_receive_key(rx, suite)?;
-    Ok(())
 }

@@ -128,6 +128,15 @@ pub struct CallStats {
     pub muted: bool,
     /// The current send key epoch (increments with each key rotation).
     pub key_epoch: u32,
+    /// The peer's send key epoch as seen here (the receiver follows the peer's rotations).
+    pub peer_key_epoch: u32,
+    /// The peer's old keys zeroized at the end of their grace period.
+    pub keys_expired: u64,
+    /// Times the peer's stream changed SSRC (accepted only from authenticated packets).
+    pub ssrc_changes: u64,
+    /// Frames not sent because a send stage failed (encoder, encryption, packetizer, a
+    /// capture frame the send chain refused); separate from queue drops.
+    pub send_failures: u64,
     /// CPU time per stage.
     pub cpu: CpuStats,
     /// Allocator calls counted on the media thread after its set-up (only counted in builds with

@@ -18,15 +18,15 @@ struct Run {
 /// A sends `mic` to B over a link of `delay_ms` one-way delay; every `tamper_every`-th packet
 /// (if any) has one payload byte flipped in flight.
 fn run(cfg: &CallConfig, mic: &[f32], delay_ms: u64, tamper_every: Option<usize>) -> Run {
-    let (ka, kb) = common::call_keys(b"core-call");
+    let (mut ka, mut kb) = common::call_keys(b"core-call");
     assert_eq!(ka.safety_code(), kb.safety_code());
     let ids = |s| StreamIds {
         ssrc: s,
         first_seq: 65_500,
         timestamp_offset: 4_000_000_000,
     };
-    let mut a = MediaCore::new(cfg, Some(&ka), ids(1)).unwrap();
-    let mut b = MediaCore::new(cfg, Some(&kb), ids(2)).unwrap();
+    let mut a = MediaCore::new(cfg, Some(&mut ka), ids(1)).unwrap();
+    let mut b = MediaCore::new(cfg, Some(&mut kb), ids(2)).unwrap();
     let f = cfg.capture_frame();
     let mut in_flight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let mut heard_b = Vec::with_capacity(mic.len());

@@ -70,14 +70,14 @@ fn media_core_tick_receive_and_stats_do_not_allocate() {
     use parla_engine::{MediaCore, StreamIds};
     assert!(is_installed(), "the counting allocator must be installed");
     let cfg = CallConfig::default();
-    let (ka, kb) = common::call_keys(b"core");
+    let (mut ka, mut kb) = common::call_keys(b"core");
     let ids = StreamIds {
         ssrc: 7,
         first_seq: 1,
         timestamp_offset: 2,
     };
-    let mut a = MediaCore::new(&cfg, Some(&ka), ids).unwrap();
-    let mut b = MediaCore::new(&cfg, Some(&kb), ids).unwrap();
+    let mut a = MediaCore::new(&cfg, Some(&mut ka), ids).unwrap();
+    let mut b = MediaCore::new(&cfg, Some(&mut kb), ids).unwrap();
     let speech = common::near_speech_48k();
     let mut spk = vec![0.0f32; 480];
     let mut spk_b = vec![0.0f32; 480];

@@ -1,15 +1,24 @@
 //! End-to-end encryption of media frames with SFrame (RFC 9605), and the two-party key agreement
 //! that feeds it.
 //!
-//! - [`SframeSender`] protects encoded frames (before packetization) under the sender's current
-//!   key; [`SframeReceiver`] holds the keys of every sender, rejects forged, replayed, truncated
-//!   and unknown-key frames and counts each rejection by reason ([`RejectStats`]).
-//! - Key rotation has no gap: [`SframeReceiver::rotate_key`] installs the new key next to the old
-//!   one; the old key stays accepted until `grace` after the first frame under the new key
-//!   authenticates, and is refused (as [`RejectReason::RetiredKey`]) after that.
-//! - [`KeyAgreement`] runs an X25519 exchange over the app's signalling (byte blobs in and out)
-//!   and derives per-direction base keys bound to both public keys and the call id, plus a
-//!   [`SafetyCode`] both users can compare.
+//! - [`KeyAgreement`] runs an X25519 exchange over the app's signalling (byte blobs in and out),
+//!   with an optional commitment round that gives a short authentication string
+//!   ([`CallKeys::short_auth_string`]: k digits hold against a man in the middle at about
+//!   10^-k), and a full [`SafetyCode`].
+//! - [`CallKeys`] derives one key per direction, stream ([`MediaStream`]) and epoch, and hands
+//!   out exactly one [`SframeSender`] per stream and epoch (one owner per nonce space). Each side
+//!   rotates its own sending direction ([`CallKeys::prepare_rotation`] then
+//!   [`CallKeys::commit_rotation`]: nothing changes until the commit, so a failed rotation
+//!   leaves both ends on the old epoch).
+//! - [`StreamReceiver`] receives one of the peer's streams and follows its epochs by itself
+//!   (the next epoch's key is always installed first; the previous one is zeroized a grace
+//!   period after the switch, with or without frames), so rotations are unlimited and a
+//!   one-sided rotation needs no signalling. It rejects forged, replayed, truncated and
+//!   unknown-key frames and counts each rejection by reason ([`RejectStats`]).
+//! - [`rtp_aad`] binds the RTP header fields the receiver acts on (payload type, marker,
+//!   sequence number, timestamp, SSRC) into the AEAD, so a relay cannot rewrite them.
+//! - [`SframeReceiver`] is the general multi-sender receiver with explicit key management
+//!   (`parla rtp recv`, conferences).
 //!
 //! Video: protect each encoded frame before packetization. For VP8, pass the frame's first
 //! [`vp8_unencrypted_prefix`](crate::payload::vp8::vp8_unencrypted_prefix) bytes as metadata so
@@ -22,31 +31,36 @@
 //! truncated HMAC composed as section 4.5.1 specifies), in place in caller buffers with no
 //! allocation per frame. Every RFC 9605 known-answer test runs through it
 //! (`tests/sframe-vectors.rs`), and it interoperates with the `sframe` crate in both directions
-//! (`tests/sframe-interop.rs`). On top of it this module adds key management, replay protection
-//! that is only updated after authentication, and rejection accounting. Why not the `sframe`
-//! crate itself, and the threat model: `docs/SECURITY.md`.
+//! (`tests/sframe-interop.rs`). Why not the `sframe` crate itself, and the threat model:
+//! `docs/SECURITY.md`.
 //!
 //! # Example
 //! ```
 //! use parla_core::MediaTime;
-//! use parla_rtp::e2ee::{CipherSuite, KeyAgreement, SframeReceiver};
+//! use parla_rtp::e2ee::{CipherSuite, KeyAgreement, MediaStream, rtp_aad};
+//! use parla_rtp::rtp::RtpHeader;
 //! use std::time::Duration;
 //!
 //! let mut rng = rand::rng();
-//! let (alice, bob) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
+//! let (mut alice, mut bob) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
+//! // Commitments first, through the app's signalling; keys only after the peer's commitment.
+//! let (a_commit, b_commit) = (alice.commitment(), bob.commitment());
+//! alice.receive_commitment(&b_commit).unwrap();
+//! bob.receive_commitment(&a_commit).unwrap();
 //! let (a_blob, b_blob) = (alice.public_blob(), bob.public_blob());
-//! // ... the blobs travel through the app's signalling ...
-//! let a = alice.finish(&b_blob, b"call-42").unwrap();
-//! let b = bob.finish(&a_blob, b"call-42").unwrap();
-//! assert_eq!(a.safety_code(), b.safety_code()); // the users compare these out loud
+//! let mut a = alice.agree(&b_blob, b"call-42").unwrap();
+//! let b = bob.agree(&a_blob, b"call-42").unwrap();
+//! // The users compare six digits out loud.
+//! assert_eq!(a.short_auth_string(6).unwrap(), b.short_auth_string(6).unwrap());
 //!
-//! let mut tx = a.sender(CipherSuite::default()).unwrap();
-//! let mut rx = SframeReceiver::new(Duration::from_secs(2));
-//! b.install_receive_key(&mut rx, CipherSuite::default()).unwrap();
+//! let suite = CipherSuite::default();
+//! let mut tx = a.sender(MediaStream::Audio, suite).unwrap();
+//! let mut rx = b.receiver(MediaStream::Audio, suite, Duration::from_secs(2)).unwrap();
 //!
+//! let header = RtpHeader { marker: true, payload_type: 111, sequence: 7, timestamp: 960, ssrc: 42 };
 //! let (mut wire, mut plain) = (Vec::with_capacity(1500), Vec::with_capacity(1500));
-//! tx.protect_into(&[], b"opus packet", &mut wire).unwrap();
-//! rx.unprotect_into(&[], &wire, &mut plain, MediaTime::ZERO).unwrap();
+//! tx.protect_with_aad(&rtp_aad(&header), b"opus packet", &mut wire).unwrap();
+//! rx.unprotect_into(&rtp_aad(&header), &wire, &mut plain, MediaTime::ZERO).unwrap();
 //! assert_eq!(plain, b"opus packet");
 //! ```
 
@@ -54,8 +68,12 @@ mod aead;
 mod commitment;
 mod header;
 mod key_agreement;
+#[cfg(feature = "_nonce-ledger")]
+pub mod ledger;
 mod replay;
+mod rtp_aad;
 mod session;
+mod stream;
 
 pub use aead::{
     AeadError, MAX_KEY_LEN, MAX_TAG_LEN, NONCE_LEN, SframeAead, SframeKey, sframe_key_label,
@@ -69,13 +87,16 @@ pub use header::{
     MAX_HEADER_LEN, SframeHeaderInfo, parse_sframe_header, sframe_header_len, write_sframe_header,
 };
 pub use key_agreement::{
-    CallKeys, KEY_BLOB_LEN, KeyAgreement, KeyAgreementError, SAFETY_CODE_DIGITS, SafetyCode,
+    CallKeys, KEY_BLOB_LEN, KeyAgreement, KeyAgreementError, PreparedRotation, SAFETY_CODE_DIGITS,
+    SafetyCode,
 };
 pub use replay::{REPLAY_WINDOW, ReplayWindow};
+pub use rtp_aad::{RTP_AAD_LEN, rtp_aad};
 pub use session::{
     MAX_KEYS, ProtectError, RejectReason, RejectStats, SframeReceiver, SframeSender,
     UnprotectError, Unprotected,
 };
+pub use stream::{MAX_EPOCH_SKIP, MediaStream, StreamReceiver, call_key_id, split_call_key_id};
 
 /// SFrame cipher suites (RFC 9605 section 4.5), and the AES-256-CTR-HMAC suites of the SFrame
 /// working group's test vectors.
@@ -206,4 +227,20 @@ pub enum E2eeError {
     /// The base key is too short to be a secret.
     #[error("base key of {0} bytes is shorter than 16")]
     WeakBaseKey(usize),
+    /// The key id was retired: its counters were used, so it is never installed again.
+    #[error("key id {0} was retired and cannot be installed again")]
+    RetiredKeyId(u64),
+    /// The sender of this key id was already handed out: one sender per nonce space.
+    #[error("the sender of key id {key_id} was already handed out (one sender per key)")]
+    SenderTaken {
+        /// The key id.
+        key_id: u64,
+    },
+    /// The key epoch cannot move further (2^32 - 1 rotations).
+    #[error("key epoch exhausted")]
+    EpochOverflow,
+    /// A prepared rotation does not follow the current epoch (it was prepared before another
+    /// rotation was committed).
+    #[error("the prepared rotation is stale")]
+    StaleRotation,
 }

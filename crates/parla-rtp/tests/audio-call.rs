@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use parla_core::MediaTime;
-use parla_rtp::e2ee::{CipherSuite, KeyAgreement, SframeReceiver};
+use parla_rtp::e2ee::{CipherSuite, KeyAgreement, MediaStream, rtp_aad};
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
 use parla_rtp::rtcp::{self, ReceiveStats, RtcpPacket, SenderInfo};
 use parla_rtp::rtp::RtpPacket;
@@ -21,12 +21,13 @@ fn encrypted_opus_stream_with_reports() {
     let mut rng = common::rng(7001);
     let (a, b) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
     let (ab, bb) = (a.public_blob(), b.public_blob());
-    let ka = a.finish(&bb, b"audio call").expect("a");
+    let mut ka = a.finish(&bb, b"audio call").expect("a");
     let kb = b.finish(&ab, b"audio call").expect("b");
     let suite = CipherSuite::default();
-    let mut e2ee_tx = ka.sender(suite).expect("sender");
-    let mut e2ee_rx = SframeReceiver::new(Duration::from_secs(2));
-    kb.install_receive_key(&mut e2ee_rx, suite).expect("key");
+    let mut e2ee_tx = ka.sender(MediaStream::Audio, suite).expect("sender");
+    let mut e2ee_rx = kb
+        .receiver(MediaStream::Audio, suite, Duration::from_secs(2))
+        .expect("receiver");
 
     let ssrc = 0x5151_5151;
     let mut pack = OpusPacketizer::new(ssrc, 111, rng.random(), rng.random());
@@ -53,8 +54,10 @@ fn encrypted_opus_stream_with_reports() {
             let n = rng.random_range(40..160);
             let mut frame = vec![(sent_frames % 251) as u8; n];
             frame[1] = (sent_frames / 251) as u8;
+            // The RTP header fields are authenticated with the frame (not sent twice).
+            let aad = rtp_aad(&pack.peek_header());
             e2ee_tx
-                .protect_into(&[], &frame, &mut protected)
+                .protect_with_aad(&aad, &frame, &mut protected)
                 .expect("protect");
             let len = pack
                 .packetize(&protected, Duration::from_millis(20), &mut packet)
@@ -116,7 +119,7 @@ fn encrypted_opus_stream_with_reports() {
             let f = depack.depacketize(&pkt).expect("opus");
             // Duplicates are rejected as replays and counted (checked below).
             if e2ee_rx
-                .unprotect_into(&[], f.payload, &mut plain, now)
+                .unprotect_into(&rtp_aad(&pkt.header), f.payload, &mut plain, now)
                 .is_ok()
             {
                 let idx = u64::from(plain[0]) + 251 * u64::from(plain[1]);

@@ -145,7 +145,8 @@ fn replay_truncation_and_unknown_keys() {
 fn rotation_without_gap_then_old_key_retired() {
     let suite = CipherSuite::default();
     let (mut tx, mut rx) = pair(suite);
-    let mut old_tx = SframeSender::new(suite, 10, KEY_A).expect("sender");
+    // Late frames of the old key, from counters `tx` never reaches (one nonce, one frame).
+    let mut old_tx = SframeSender::with_first_counter(suite, 10, KEY_A, 1_000).expect("sender");
     let mut wire = Vec::with_capacity(256);
     let mut out = Vec::with_capacity(256);
     let t0 = MediaTime::from_millis(1_000);
@@ -159,7 +160,7 @@ fn rotation_without_gap_then_old_key_retired() {
         .expect("protect");
     rx.unprotect_into(&[], &wire, &mut out, t0)
         .expect("old key still works");
-    tx.rotate(11, KEY_B).expect("sender rotates");
+    tx = SframeSender::new(suite, 11, KEY_B).expect("sender rotates");
     tx.protect_into(&[], b"new key", &mut wire)
         .expect("protect");
     rx.unprotect_into(&[], &wire, &mut out, t0)
@@ -193,6 +194,35 @@ fn rotation_without_gap_then_old_key_retired() {
     let r = rx.unprotect_into(&[], &wire, &mut out, t0 + Duration::from_secs(3));
     assert_eq!(rejected(r), RejectReason::RetiredKey);
     assert_eq!(rx.stats().retired_key, 2);
+    // A retired key id is never installed again (its counters were used).
+    assert!(matches!(
+        rx.add_key(suite, 11, KEY_B),
+        Err(E2eeError::RetiredKeyId(11))
+    ));
+}
+
+#[test]
+fn retiring_keys_expire_without_frames_and_slots_are_reused() {
+    // Unlimited rotations in MAX_KEYS slots: each old key is zeroized `grace` after its
+    // successor's first frame, by `expire` alone (no frame under the old key arrives).
+    let suite = CipherSuite::default();
+    let mut rx = SframeReceiver::new(Duration::from_millis(500));
+    rx.add_key(suite, 0, KEY_A).expect("first key");
+    let mut wire = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(256);
+    for kid in 1..1_000u64 {
+        let now = MediaTime::from_millis(kid * 1_000);
+        rx.rotate_key(suite, kid - 1, kid, KEY_B).expect("rotate");
+        let mut tx = SframeSender::new(suite, kid, KEY_B).expect("sender");
+        tx.protect_into(&[], b"x", &mut wire).expect("protect");
+        rx.unprotect_into(&[], &wire, &mut out, now)
+            .expect("new key");
+        assert!(rx.is_live(kid - 1, now), "grace period");
+        rx.expire(now + Duration::from_millis(500));
+        assert!(!rx.is_live(kid - 1, now + Duration::from_millis(500)));
+        assert_eq!(rx.live_keys(), 1);
+    }
+    assert_eq!(rx.stats().accepted, 999);
 }
 
 #[test]

@@ -242,3 +242,56 @@ fn video_path_does_not_allocate() {
     assert_eq!(frames, 1020);
     assert!(asm_vp8.stats().dropped_incomplete > 0);
 }
+
+#[test]
+fn stream_receiver_follows_epochs_without_allocating() {
+    // The receive path of a call: RTP AAD, unprotect, epoch changes (key derivation on the
+    // media thread), skips ahead, expiry. Senders and rotations are made on the control side
+    // (outside the guard), as the engine does.
+    use parla_rtp::e2ee::{KeyAgreement, MediaStream, rtp_aad};
+    let mut rng = rand::rng();
+    let (a, b) = (KeyAgreement::new(&mut rng), KeyAgreement::new(&mut rng));
+    let (ab, bb) = (a.public_blob(), b.public_blob());
+    let mut ka = a.finish(&bb, b"rt").expect("a");
+    let kb = b.finish(&ab, b"rt").expect("b");
+    let suite = CipherSuite::default();
+    let mut tx = ka.sender(MediaStream::Audio, suite).expect("sender");
+    let mut rx = kb
+        .receiver(MediaStream::Audio, suite, Duration::from_millis(100))
+        .expect("receiver");
+    let mut pack = OpusPacketizer::new(5, 111, 0, 0);
+    let (mut protected, mut plain) = (Vec::with_capacity(1500), Vec::with_capacity(1500));
+    let mut packet = [0u8; 1500];
+    let opus = [0x55u8; 120];
+    for round in 0..60u64 {
+        // Rotate on the control side (allocates: boxes), 1 or 3 epochs at once.
+        for _ in 0..(1 + 2 * (round % 2)) {
+            let mut next = ka.prepare_rotation().expect("prepare");
+            tx = next.sender(MediaStream::Audio, suite).expect("sender");
+            ka.commit_rotation(next).expect("commit");
+        }
+        for i in 0..10u64 {
+            let now = MediaTime::from_millis((round * 10 + i) * 20);
+            let aad = rtp_aad(&pack.peek_header());
+            tx.protect_with_aad(&aad, &opus, &mut protected)
+                .expect("protect");
+            let n = pack
+                .packetize(&protected, Duration::from_millis(20), &mut packet)
+                .expect("packetize");
+            let ((), allocs) = assert_no_alloc_count(|| {
+                let pkt = RtpPacket::parse(&packet[..n]).expect("parse");
+                rx.expire(now);
+                rx.unprotect_into(&rtp_aad(&pkt.header), pkt.payload, &mut plain, now)
+                    .expect("unprotect");
+            });
+            assert_eq!(allocs, 0, "round {round} frame {i}");
+        }
+    }
+    assert_eq!(rx.epoch(), ka.epoch());
+    assert_eq!(rx.stats().accepted, 600);
+}
+
+fn assert_no_alloc_count(f: impl FnOnce()) -> ((), u64) {
+    let ((), c) = parla_core::alloc_counter::count_allocations(f);
+    ((), c.total())
+}

@@ -457,9 +457,10 @@ fn run_simulated(s: &Setup<'_>, a: &mut Side, b: &mut Side) -> anyhow::Result<Ou
     };
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5151);
     let (ids_a, ids_b) = (StreamIds::random(&mut rng), StreamIds::random(&mut rng));
-    let mut core_a = MediaCore::new(&s.cfg, keys.as_ref().map(|k| &k.0), ids_a)
+    let mut keys = keys;
+    let mut core_a = MediaCore::new(&s.cfg, keys.as_mut().map(|k| &mut k.0), ids_a)
         .context("cannot build endpoint A")?;
-    let mut core_b = MediaCore::new(&s.cfg, keys.as_ref().map(|k| &k.1), ids_b)
+    let mut core_b = MediaCore::new(&s.cfg, keys.as_mut().map(|k| &mut k.1), ids_b)
         .context("cannot build endpoint B")?;
     // Each tap decodes what a side sends with the keys its peer receives with.
     a.tap = Some(SendTap::new(

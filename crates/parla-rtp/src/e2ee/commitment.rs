@@ -154,6 +154,15 @@ impl ShortAuthString {
     pub fn digits(&self) -> usize {
         usize::from(self.digits)
     }
+
+    /// The last `digits` digits (`digits` at most this string's own).
+    pub(crate) fn truncated(self, digits: usize) -> ShortAuthString {
+        let d = digits.min(usize::from(self.digits)) as u8;
+        ShortAuthString {
+            value: self.value % 10u32.pow(u32::from(d)),
+            digits: d,
+        }
+    }
 }
 
 impl std::fmt::Display for ShortAuthString {

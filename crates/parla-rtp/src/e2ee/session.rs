@@ -35,15 +35,25 @@ pub enum ProtectError {
     Encryption,
 }
 
-/// Protects frames under one sender's current key.
+/// Protects frames under one key: one owner per nonce space.
+///
+/// A sender is the only holder of its (key, key id) pair's counter: it is not `Clone`, its key
+/// material lives in a box (moves copy a pointer, not the key schedule) and is zeroized when the
+/// sender is dropped. In a call, senders come from [`CallKeys::sender`](super::CallKeys::sender),
+/// which hands out exactly one per stream and key epoch; keep the sender across a restart (its
+/// counter continues) instead of making a new one.
 #[derive(Debug)]
 pub struct SframeSender {
-    key: SframeKey,
+    key: Box<SframeKey>,
     counter: u64,
 }
 
 impl SframeSender {
-    /// A sender using `base_key` (at least 16 bytes of secret) under `key_id`.
+    /// A sender using `base_key` (at least 16 bytes of secret) under `key_id`, from counter 0.
+    ///
+    /// Only for a base key that is used for this key id by no other sender, ever (e.g. a fresh
+    /// key id per run: `parla rtp send` draws a random one). Call keys give out senders through
+    /// [`CallKeys::sender`](super::CallKeys::sender) instead.
     ///
     /// # Errors
     /// [`E2eeError`] if the base key is too short or key derivation fails.
@@ -51,8 +61,9 @@ impl SframeSender {
         Self::with_first_counter(suite, key_id, base_key, 0)
     }
 
-    /// A sender whose first frame gets counter `first_counter`, for resuming a key after a
-    /// restart: counters must never repeat under one key (a repeated counter repeats the nonce).
+    /// A sender whose first frame gets counter `first_counter`, for resuming a key whose earlier
+    /// counters were used: counters must never repeat under one key (a repeated counter repeats
+    /// the nonce).
     ///
     /// # Errors
     /// As [`new`](Self::new).
@@ -63,24 +74,27 @@ impl SframeSender {
         first_counter: u64,
     ) -> Result<Self, E2eeError> {
         Ok(SframeSender {
-            key: SframeKey::derive(suite, key_id, base_key)?,
+            key: Box::new(SframeKey::derive(suite, key_id, base_key)?),
             counter: first_counter,
         })
     }
 
-    /// Switches to a new key (control side: derives a key). Frame counters restart at zero,
-    /// which is safe because the nonce salt is per key.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub fn rotate(&mut self, key_id: u64, base_key: &[u8]) -> Result<(), E2eeError> {
-        *self = SframeSender::new(self.key.suite(), key_id, base_key)?;
-        Ok(())
+    /// A sender under an already derived key, from counter 0 (crate-internal: call keys).
+    pub(crate) fn from_key(key: SframeKey) -> Self {
+        SframeSender {
+            key: Box::new(key),
+            counter: 0,
+        }
     }
 
     /// The key id frames are protected under.
     pub fn key_id(&self) -> u64 {
         self.key.key_id()
+    }
+
+    /// The counter the next frame gets.
+    pub fn next_counter(&self) -> u64 {
+        self.counter
     }
 
     /// The cipher suite.
@@ -109,6 +123,37 @@ impl SframeSender {
         out: &mut Vec<u8>,
     ) -> Result<usize, ProtectError> {
         // RT: no allocation while `out` has the capacity.
+        self.protect_inner(metadata, true, frame, out)
+    }
+
+    /// Protects `frame` and authenticates `aad` with it without sending `aad`: `out` receives
+    /// the SFrame ciphertext only (header, encrypted frame, tag). The receiver must rebuild the
+    /// same `aad` from what it received (RFC 9605 section 4.4.3 "metadata"), e.g. the RTP header
+    /// fields from [`rtp_aad`](super::rtp_aad). Returns the length written.
+    ///
+    /// # Real-time safety
+    /// No allocation as long as `out.capacity()` is at least `aad.len()` plus the frame and
+    /// [`max_overhead`](Self::max_overhead) (it is never grown).
+    ///
+    /// # Errors
+    /// [`ProtectError`]; on error nothing usable is in `out`.
+    pub fn protect_with_aad(
+        &mut self,
+        aad: &[u8],
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ProtectError> {
+        // RT: no allocation while `out` has the capacity.
+        self.protect_inner(aad, false, frame, out)
+    }
+
+    fn protect_inner(
+        &mut self,
+        metadata: &[u8],
+        keep_metadata: bool,
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ProtectError> {
         if self.counter == u64::MAX {
             return Err(ProtectError::CounterExhausted);
         }
@@ -124,7 +169,8 @@ impl SframeSender {
             });
         }
         // Lay out header || metadata (the AAD, RFC 9605 4.4.3) || frame || tag, encrypt in
-        // place, then swap the front to the wire order metadata || header.
+        // place, then either swap the front to the wire order metadata || header, or drop the
+        // metadata (authenticated, not sent).
         out.clear();
         out.extend_from_slice(&header[..h]);
         out.extend_from_slice(metadata);
@@ -140,7 +186,14 @@ impl SframeSender {
             out.clear();
             return Err(ProtectError::Encryption);
         }
-        out[..h + m].rotate_left(h);
+        #[cfg(feature = "_nonce-ledger")]
+        super::ledger::record(&self.key, self.counter);
+        if keep_metadata {
+            out[..h + m].rotate_left(h);
+        } else {
+            out.copy_within(h + m.., h);
+            out.truncate(needed - m);
+        }
         self.counter += 1;
         Ok(out.len())
     }
@@ -185,7 +238,7 @@ impl RejectStats {
         self.malformed + self.unknown_key + self.retired_key + self.replay + self.authentication
     }
 
-    fn bump(&mut self, r: RejectReason) {
+    pub(crate) fn bump(&mut self, r: RejectReason) {
         let c = match r {
             RejectReason::Malformed => &mut self.malformed,
             RejectReason::UnknownKey => &mut self.unknown_key,
@@ -236,17 +289,91 @@ enum KeyState {
 #[derive(Debug)]
 struct KeySlot {
     key_id: u64,
-    key: SframeKey,
+    /// `None` once retired: the key schedule and salt are zeroized (dropped) at retirement.
+    key: Option<SframeKey>,
     window: ReplayWindow,
     state: KeyState,
     /// The key this one replaces; it starts retiring when this key is first used.
     replaces: Option<u64>,
 }
 
+/// Why [`open_frame`] refused a frame.
+pub(crate) enum OpenError {
+    Rejected(RejectReason),
+    BufferTooSmall { needed: usize, got: usize },
+}
+
+impl From<RejectReason> for OpenError {
+    fn from(r: RejectReason) -> Self {
+        OpenError::Rejected(r)
+    }
+}
+
+/// Checks freshness, authenticates and decrypts one frame (`data`: header, ciphertext, tag,
+/// with the header already parsed as `header_len` bytes and `counter`) under `key`, with
+/// `metadata` as the rest of the AAD. On success the plaintext is in `out` and `window` records
+/// the counter; on failure `out` is empty and nothing changed.
+///
+/// # Real-time safety
+/// No allocation while `out.capacity() >= metadata.len() + data.len()`.
+pub(crate) fn open_frame(
+    key: &SframeKey,
+    window: &mut ReplayWindow,
+    header_len: usize,
+    counter: u64,
+    metadata: &[u8],
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, OpenError> {
+    // RT: stack and `out` only.
+    out.clear();
+    let body = data.len() - header_len;
+    let tag_len = key.suite().tag_len();
+    if body < tag_len {
+        return Err(RejectReason::Malformed.into());
+    }
+    if !window.is_fresh(counter) {
+        return Err(RejectReason::Replay.into());
+    }
+    let needed = metadata.len() + data.len();
+    if out.capacity() < needed {
+        return Err(OpenError::BufferTooSmall {
+            needed,
+            got: out.capacity(),
+        });
+    }
+    // AAD = header || metadata (RFC 9605 4.4.3), followed by ciphertext || tag, decrypted in
+    // place.
+    out.extend_from_slice(&data[..header_len]);
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(&data[header_len..]);
+    let aad_len = header_len + metadata.len();
+    let plain = body - tag_len;
+    let (aad, rest) = out.split_at_mut(aad_len);
+    let (ciphertext, tag) = rest.split_at_mut(plain);
+    if key.decrypt_in_place(counter, aad, ciphertext, tag).is_err() {
+        out.clear();
+        return Err(RejectReason::Authentication.into());
+    }
+    window.record(counter);
+    // Keep the plaintext only.
+    out.copy_within(aad_len..aad_len + plain, 0);
+    out.truncate(plain);
+    Ok(plain)
+}
+
 /// Holds the keys of every sender in a call and unprotects their frames.
 ///
-/// Key management (`add_key`, `rotate_key`, `retire_key`) derives keys and may allocate: call it
-/// from the control side. [`unprotect_into`](Self::unprotect_into) is the per-frame path.
+/// Key management (`add_key`, `rotate_key`, `retire_key`) derives keys: call it from the
+/// control side. [`unprotect_into`](Self::unprotect_into) and [`expire`](Self::expire) are the
+/// per-frame path. A two-party call uses [`StreamReceiver`](super::StreamReceiver) instead,
+/// which follows the peer's key epochs by itself.
+///
+/// Lifecycle of a key: installed (`add_key`, or `rotate_key` as the successor of another) ->
+/// active -> retiring once its successor authenticated a frame -> retired `grace` later (or at
+/// once with `retire_key`). Retirement zeroizes the key; the slot is reused by the next key, so
+/// any number of rotations fits in [`MAX_KEYS`] slots as long as at most `MAX_KEYS` are live at
+/// once.
 #[derive(Debug)]
 pub struct SframeReceiver {
     slots: Vec<KeySlot>,
@@ -270,7 +397,11 @@ impl SframeReceiver {
     }
 
     fn insert(&mut self, slot: KeySlot) -> Result<(), E2eeError> {
-        if self.find(slot.key_id).is_some() {
+        if let Some(i) = self.find(slot.key_id) {
+            if self.slots[i].state == KeyState::Retired {
+                // A retired key id never comes back: its counters were used.
+                return Err(E2eeError::RetiredKeyId(slot.key_id));
+            }
             return Err(E2eeError::DuplicateKeyId(slot.key_id));
         }
         if self.slots.len() < MAX_KEYS {
@@ -295,7 +426,7 @@ impl SframeReceiver {
     ) -> Result<KeySlot, E2eeError> {
         Ok(KeySlot {
             key_id,
-            key: SframeKey::derive(suite, key_id, base_key)?,
+            key: Some(SframeKey::derive(suite, key_id, base_key)?),
             window: ReplayWindow::new(),
             state: KeyState::Active,
             replaces,
@@ -305,7 +436,7 @@ impl SframeReceiver {
     /// Installs the key of a new sender.
     ///
     /// # Errors
-    /// [`E2eeError`] for a duplicate key id, a full key table or a failed derivation.
+    /// [`E2eeError`] for a duplicate or retired key id, a full key table or a failed derivation.
     pub fn add_key(
         &mut self,
         suite: CipherSuite,
@@ -336,15 +467,31 @@ impl SframeReceiver {
         self.insert(slot)
     }
 
-    /// Retires a key now (a sender left, or a key is known to be compromised). Its frames are
-    /// rejected as [`RejectReason::RetiredKey`] from then on.
+    /// Retires a key now (a sender left, or a key is known to be compromised): it is zeroized,
+    /// and its frames are rejected as [`RejectReason::RetiredKey`] from then on.
     ///
     /// # Errors
     /// [`E2eeError::UnknownKeyId`] if no such key is installed.
     pub fn retire_key(&mut self, key_id: u64) -> Result<(), E2eeError> {
         let i = self.find(key_id).ok_or(E2eeError::UnknownKeyId(key_id))?;
-        self.slots[i].state = KeyState::Retired;
+        retire(&mut self.slots[i]);
         Ok(())
+    }
+
+    /// Retires (and zeroizes) every key whose grace period has ended by `now`, whether or not
+    /// a frame arrives. Call it regularly (the engine does every 10 ms tick).
+    ///
+    /// # Real-time safety
+    /// No allocation: dropping a key zeroizes memory inside the receiver.
+    pub fn expire(&mut self, now: MediaTime) {
+        // RT: a pass over at most MAX_KEYS slots.
+        for slot in &mut self.slots {
+            if let KeyState::Retiring { until } = slot.state
+                && now >= until
+            {
+                retire(slot);
+            }
+        }
     }
 
     /// Whether `key_id` is installed and not retired at `now`.
@@ -355,6 +502,14 @@ impl SframeReceiver {
                 KeyState::Retiring { until } => now < until,
                 KeyState::Retired => false,
             })
+    }
+
+    /// Keys installed and not retired (live or in their grace period), at the last call.
+    pub fn live_keys(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.state != KeyState::Retired)
+            .count()
     }
 
     /// The counters.
@@ -391,6 +546,7 @@ impl SframeReceiver {
     ) -> Result<Unprotected, UnprotectError> {
         // RT: no allocation while `out` has the capacity.
         out.clear();
+        self.expire(now);
         let Some(header) = parse_sframe_header(data) else {
             return self.reject(RejectReason::Malformed, out);
         };
@@ -398,66 +554,53 @@ impl SframeReceiver {
         let Some(i) = self.find(key_id) else {
             return self.reject(RejectReason::UnknownKey, out);
         };
-        if let KeyState::Retiring { until } = self.slots[i].state
-            && now >= until
-        {
-            self.slots[i].state = KeyState::Retired;
-        }
-        if self.slots[i].state == KeyState::Retired {
-            return self.reject(RejectReason::RetiredKey, out);
-        }
-        let body = data.len() - header.len;
-        let tag_len = self.slots[i].key.suite().tag_len();
-        if body < tag_len {
-            return self.reject(RejectReason::Malformed, out);
-        }
-        if !self.slots[i].window.is_fresh(counter) {
-            return self.reject(RejectReason::Replay, out);
-        }
-        let needed = metadata.len() + data.len();
-        if out.capacity() < needed {
-            return Err(UnprotectError::BufferTooSmall {
-                needed,
-                got: out.capacity(),
-            });
-        }
-        // AAD = header || metadata (RFC 9605 4.4.3), followed by ciphertext || tag, decrypted in
-        // place.
-        out.extend_from_slice(&data[..header.len]);
-        out.extend_from_slice(metadata);
-        out.extend_from_slice(&data[header.len..]);
-        let aad_len = header.len + metadata.len();
-        let plain = body - tag_len;
-        let (aad, rest) = out.split_at_mut(aad_len);
-        let (ciphertext, tag) = rest.split_at_mut(plain);
-        if self.slots[i]
-            .key
-            .decrypt_in_place(counter, aad, ciphertext, tag)
-            .is_err()
-        {
-            return self.reject(RejectReason::Authentication, out);
-        }
-        // Authentic: now the state may move.
         let slot = &mut self.slots[i];
-        slot.window.record(counter);
-        if let Some(old) = slot.replaces.take()
-            && let Some(j) = self.find(old)
-            && self.slots[j].state == KeyState::Active
-        {
-            self.slots[j].state = KeyState::Retiring {
-                until: now + self.grace,
-            };
-        }
-        // Keep the plaintext only.
-        out.copy_within(aad_len..aad_len + plain, 0);
-        out.truncate(plain);
-        self.stats.accepted += 1;
-        Ok(Unprotected {
-            key_id,
+        let Some(key) = slot
+            .key
+            .as_ref()
+            .filter(|_| slot.state != KeyState::Retired)
+        else {
+            return self.reject(RejectReason::RetiredKey, out);
+        };
+        match open_frame(
+            key,
+            &mut slot.window,
+            header.len,
             counter,
-            len: out.len(),
-        })
+            metadata,
+            data,
+            out,
+        ) {
+            Ok(len) => {
+                // Authentic: now the state may move.
+                if let Some(old) = self.slots[i].replaces.take()
+                    && let Some(j) = self.find(old)
+                    && self.slots[j].state == KeyState::Active
+                {
+                    self.slots[j].state = KeyState::Retiring {
+                        until: now + self.grace,
+                    };
+                }
+                self.stats.accepted += 1;
+                Ok(Unprotected {
+                    key_id,
+                    counter,
+                    len,
+                })
+            }
+            Err(OpenError::Rejected(r)) => self.reject(r, out),
+            Err(OpenError::BufferTooSmall { needed, got }) => {
+                Err(UnprotectError::BufferTooSmall { needed, got })
+            }
+        }
     }
+}
+
+/// Retires a slot: the key material is dropped (zeroized), the id stays known as retired.
+fn retire(slot: &mut KeySlot) {
+    slot.state = KeyState::Retired;
+    slot.key = None;
+    slot.replaces = None;
 }
 
 #[cfg(test)]

@@ -79,6 +79,19 @@ impl OpusPacketizer {
         &self.seq
     }
 
+    /// The header the next [`packetize`](Self::packetize) will write (nothing moves): what an
+    /// SFrame sender binds into the frame's authenticated data before packetizing
+    /// ([`rtp_aad`](crate::e2ee::rtp_aad)).
+    pub fn peek_header(&self) -> crate::rtp::RtpHeader {
+        crate::rtp::RtpHeader {
+            marker: self.talkspurt_start,
+            payload_type: self.seq.payload_type(),
+            sequence: self.seq.next_sequence(),
+            timestamp: self.next_timestamp(),
+            ssrc: self.seq.ssrc(),
+        }
+    }
+
     /// RTP timestamp the next packet will carry.
     pub fn next_timestamp(&self) -> u32 {
         self.seq.rtp_timestamp(self.samples)
@@ -115,6 +128,11 @@ impl OpusDepacketizer {
             payload_type,
             ..Default::default()
         }
+    }
+
+    /// The SSRC the depacketizer locked to (the first packet's), if any.
+    pub fn locked_ssrc(&self) -> Option<u32> {
+        self.ssrc
     }
 
     /// The Opus packet carried by `pkt`.

@@ -139,6 +139,16 @@ impl RtpSequencer {
         self.timestamp_offset.wrapping_add(samples as u32)
     }
 
+    /// The stream's SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The stream's payload type.
+    pub fn payload_type(&self) -> u8 {
+        self.payload_type
+    }
+
     /// The sequence number the next packet will get.
     pub fn next_sequence(&self) -> u16 {
         self.next_seq

@@ -3,7 +3,7 @@
 
 use parla_codec::opus::OpusDecoder;
 use parla_core::MediaTime;
-use parla_rtp::e2ee::{CallKeys, CipherSuite, SframeReceiver};
+use parla_rtp::e2ee::{CallKeys, CipherSuite, MediaStream, StreamReceiver, rtp_aad};
 use parla_rtp::rtp::RtpPacket;
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex32;
@@ -162,7 +162,7 @@ pub fn mouth_to_ear(talker: &[f32], heard: &[f32], rate: u32) -> DelayReport {
 /// chain's output can be compared with its input. With encryption on it holds the peer's receive
 /// key (from the peer's own [`CallKeys`]), exactly like the peer.
 pub struct SendTap {
-    rx: Option<SframeReceiver>,
+    rx: Option<StreamReceiver>,
     dec: OpusDecoder,
     plain: Vec<u8>,
     frame: Vec<f32>,
@@ -185,9 +185,7 @@ impl SendTap {
     pub fn new(peer_keys: Option<&CallKeys>, suite: CipherSuite) -> anyhow::Result<Self> {
         let rx = match peer_keys {
             Some(k) => {
-                let mut rx = SframeReceiver::new(std::time::Duration::from_secs(2));
-                k.install_receive_key(&mut rx, suite)?;
-                Some(rx)
+                Some(k.receiver(MediaStream::Audio, suite, std::time::Duration::from_secs(2))?)
             }
             None => None,
         };
@@ -211,7 +209,8 @@ impl SendTap {
         };
         let payload: &[u8] = match self.rx.as_mut() {
             Some(rx) => {
-                match rx.unprotect_into(&[], pkt.payload, &mut self.plain, MediaTime::ZERO) {
+                let aad = rtp_aad(&pkt.header);
+                match rx.unprotect_into(&aad, pkt.payload, &mut self.plain, MediaTime::ZERO) {
                     Ok(u) => &self.plain[..u.len],
                     Err(_) => {
                         self.failed += 1;
