@@ -35,6 +35,17 @@ static int32_t n_pubkey_buf(void) { return parla_call_local_public_key(g_call, N
 static int32_t n_peer_call(void) { return parla_call_set_peer_key(NULL, g_buf, 33, g_buf, 4); }
 static int32_t n_peer_key(void) { return parla_call_set_peer_key(g_call, NULL, 33, g_buf, 4); }
 static int32_t n_peer_id(void) { return parla_call_set_peer_key(g_call, g_buf, 33, NULL, 4); }
+static int32_t n_commit_call(void) { return parla_call_local_commitment(NULL, g_buf, 64); }
+static int32_t n_commit_buf(void) { return parla_call_local_commitment(g_call, NULL, 64); }
+static int32_t n_peer_commit_call(void) {
+  return parla_call_set_peer_commitment(NULL, g_buf, PARLA_COMMITMENT_LEN);
+}
+static int32_t n_peer_commit_data(void) {
+  return parla_call_set_peer_commitment(g_call, NULL, PARLA_COMMITMENT_LEN);
+}
+static uint32_t g_sas;
+static int32_t n_sas_call(void) { return parla_call_short_auth_string(NULL, 6, &g_sas); }
+static int32_t n_sas_out(void) { return parla_call_short_auth_string(g_call, 6, NULL); }
 static int32_t n_safety_call(void) { return parla_call_safety_code(NULL, (char *)g_buf, 128); }
 static int32_t n_safety_buf(void) { return parla_call_safety_code(g_call, NULL, 128); }
 static int32_t n_start_call(void) { return parla_call_start(NULL, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL); }
@@ -78,6 +89,12 @@ static const struct row NULL_ROWS[] = {
     {"parla_call_set_peer_key(call=NULL)", n_peer_call},
     {"parla_call_set_peer_key(peer_key=NULL)", n_peer_key},
     {"parla_call_set_peer_key(call_id=NULL)", n_peer_id},
+    {"parla_call_local_commitment(call=NULL)", n_commit_call},
+    {"parla_call_local_commitment(buf=NULL)", n_commit_buf},
+    {"parla_call_set_peer_commitment(call=NULL)", n_peer_commit_call},
+    {"parla_call_set_peer_commitment(commitment=NULL)", n_peer_commit_data},
+    {"parla_call_short_auth_string(call=NULL)", n_sas_call},
+    {"parla_call_short_auth_string(out=NULL)", n_sas_out},
     {"parla_call_safety_code(call=NULL)", n_safety_call},
     {"parla_call_safety_code(buf=NULL)", n_safety_buf},
     {"parla_call_start(call=NULL)", n_start_call},
