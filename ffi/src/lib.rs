@@ -1048,6 +1048,20 @@ pub unsafe extern "C" fn parla_call_last_error_copy(
     .unwrap_or(PARLA_ERR_PANIC)
 }
 
+/// Copies `blob` to the front of `out`, or fails with `PARLA_ERR_BUFFER_TOO_SMALL` naming
+/// `what`.
+fn copy_blob(out: &mut [u8], blob: &[u8], what: &str) -> Result<ParlaStatus, Failure> {
+    let len = out.len();
+    let dst = out.get_mut(..blob.len()).ok_or_else(|| {
+        Failure::new(
+            PARLA_ERR_BUFFER_TOO_SMALL,
+            format!("{what} buffer has {len} bytes, needs {}", blob.len()),
+        )
+    })?;
+    dst.copy_from_slice(blob);
+    Ok(PARLA_OK)
+}
+
 /// Copy our public key blob (`PARLA_KEY_BLOB_LEN` bytes) into `buf`, to send to the peer
 /// through the app's signalling.
 ///
@@ -1065,16 +1079,7 @@ pub unsafe extern "C" fn parla_call_local_public_key(
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_call(call, |c| {
-            let out = ptr::slice_mut(buf, len)?;
-            let key = c.call.local_public_key();
-            let dst = out.get_mut(..key.len()).ok_or_else(|| {
-                Failure::new(
-                    PARLA_ERR_BUFFER_TOO_SMALL,
-                    format!("key buffer has {len} bytes, needs {PARLA_KEY_BLOB_LEN}"),
-                )
-            })?;
-            dst.copy_from_slice(&key);
-            Ok(PARLA_OK)
+            copy_blob(ptr::slice_mut(buf, len)?, &c.call.local_public_key(), "key")
         })
     }
 }
@@ -1132,16 +1137,11 @@ pub unsafe extern "C" fn parla_call_local_commitment(
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_call(call, |c| {
-            let out = ptr::slice_mut(buf, len)?;
-            let commitment = c.call.local_commitment();
-            let dst = out.get_mut(..commitment.len()).ok_or_else(|| {
-                Failure::new(
-                    PARLA_ERR_BUFFER_TOO_SMALL,
-                    format!("commitment buffer has {len} bytes, needs {PARLA_COMMITMENT_LEN}"),
-                )
-            })?;
-            dst.copy_from_slice(&commitment);
-            Ok(PARLA_OK)
+            copy_blob(
+                ptr::slice_mut(buf, len)?,
+                &c.call.local_commitment(),
+                "commitment",
+            )
         })
     }
 }

@@ -16,9 +16,13 @@
 //!   [`Call::receive_packet`] and [`Call::poll_packet`] use bounded lock-free queues; a full
 //!   queue drops its oldest packet (counted).
 //! - **Control side** (any other thread): start, stop, mute, bitrate, key agreement and
-//!   rotation, stats. These may allocate and take the call's control lock. Key rotation derives
-//!   keys on the control side: the media thread lends its SFrame state out and takes it back
-//!   (two moves of a box), so no key derivation runs on the media thread.
+//!   rotation, stats. These may allocate and take the call's control locks, never waiting for
+//!   the media thread. Key rotation derives the new sender on the control side and hands it over
+//!   in one control message (a full queue refuses it: nothing changes); the replaced sender comes
+//!   back to be dropped here. The only derivation on the media thread is the receiver following
+//!   the peer's new epoch (HKDF and a key schedule, no allocation: `tests/rt_no_alloc.rs`).
+//!   The encryption state and the outgoing RTP stream outlive a run: `stop` keeps them and the
+//!   next `start` continues them, so counters continue and replay windows are kept.
 //!
 //! `Call` is `Send + Sync`: every method takes `&self`, so the C ABI can share one call between
 //! the app's threads.
@@ -873,6 +877,8 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
                 let old = match core.install_sender(tx) {
                     Ok(old) | Err(old) => old,
                 };
+                // Cannot displace anything: `rotate_key` drains the replies before each
+                // message, so at most one per rotation in flight (16 control slots, 16 here).
                 let _ = shared.replies.push(Reply::OldSender(old));
             }
             Control::SwapMic(ring) => {

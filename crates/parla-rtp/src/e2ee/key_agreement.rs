@@ -228,16 +228,9 @@ impl KeyAgreement {
         // Spend the secret only now that everything succeeded.
         self.secret = None;
         Ok(CallKeys {
-            send: Box::new(Chain {
-                key: send,
-                epoch: 0,
-            }),
-            recv: Box::new(Chain {
-                key: recv,
-                epoch: 0,
-            }),
+            send: Box::new(Chain::new(send, 0)),
+            recv: Box::new(Chain::new(recv, 0)),
             role,
-            issued: 0,
             safety: SafetyCode::compute(call_id, &lo, &hi),
             sas,
         })
@@ -293,10 +286,41 @@ pub(crate) fn stream_key(
     SframeKey::derive(suite, key_id, base.as_ref())
 }
 
-/// A direction's chain key and its epoch (boxed in [`CallKeys`], so moves do not copy it).
+/// A direction's chain key and its epoch (boxed in [`CallKeys`], so moves do not copy it), and
+/// which streams' senders of that epoch were handed out.
 struct Chain {
     key: Zeroizing<[u8; 32]>,
     epoch: u32,
+    /// Bit `i`: the sender of stream index `i` at this epoch was handed out.
+    issued: u8,
+}
+
+impl Chain {
+    fn new(key: Zeroizing<[u8; 32]>, epoch: u32) -> Self {
+        Chain {
+            key,
+            epoch,
+            issued: 0,
+        }
+    }
+
+    /// The one sender of `stream` at this epoch, for the side with `role`.
+    fn sender(
+        &mut self,
+        stream: MediaStream,
+        role: u8,
+        suite: CipherSuite,
+    ) -> Result<SframeSender, E2eeError> {
+        let bit = 1u8 << stream.index();
+        if self.issued & bit != 0 {
+            return Err(E2eeError::SenderTaken {
+                key_id: call_key_id(self.epoch, stream, role),
+            });
+        }
+        let key = stream_key(suite, &self.key, self.epoch, stream, role)?;
+        self.issued |= bit;
+        Ok(SframeSender::from_key(key))
+    }
 }
 
 /// The keys of one two-party call: a chain key per direction, our role, and the safety code.
@@ -318,8 +342,6 @@ pub struct CallKeys {
     send: Box<Chain>,
     recv: Box<Chain>,
     role: u8,
-    /// Bit `i`: the sender of stream index `i` at the current send epoch was handed out.
-    issued: u8,
     safety: SafetyCode,
     /// The 9-digit short authentication string, when the peer's commitment was checked.
     sas: Option<ShortAuthString>,
@@ -340,7 +362,6 @@ impl std::fmt::Debug for CallKeys {
 pub struct PreparedRotation {
     chain: Box<Chain>,
     role: u8,
-    issued: u8,
 }
 
 impl std::fmt::Debug for PreparedRotation {
@@ -366,34 +387,8 @@ impl PreparedRotation {
         stream: MediaStream,
         suite: CipherSuite,
     ) -> Result<SframeSender, E2eeError> {
-        issue(
-            &mut self.issued,
-            &self.chain.key,
-            self.chain.epoch,
-            stream,
-            self.role,
-            suite,
-        )
+        self.chain.sender(stream, self.role, suite)
     }
-}
-
-fn issue(
-    issued: &mut u8,
-    chain: &[u8; 32],
-    epoch: u32,
-    stream: MediaStream,
-    role: u8,
-    suite: CipherSuite,
-) -> Result<SframeSender, E2eeError> {
-    let bit = 1u8 << stream.index();
-    if *issued & bit != 0 {
-        return Err(E2eeError::SenderTaken {
-            key_id: call_key_id(epoch, stream, role),
-        });
-    }
-    let key = stream_key(suite, chain, epoch, stream, role)?;
-    *issued |= bit;
-    Ok(SframeSender::from_key(key))
 }
 
 impl CallKeys {
@@ -449,14 +444,7 @@ impl CallKeys {
         stream: MediaStream,
         suite: CipherSuite,
     ) -> Result<SframeSender, E2eeError> {
-        issue(
-            &mut self.issued,
-            &self.send.key,
-            self.send.epoch,
-            stream,
-            self.role,
-            suite,
-        )
+        self.send.sender(stream, self.role, suite)
     }
 
     /// A receiver of the peer's `stream` that follows the peer's epochs by itself (see
@@ -494,12 +482,8 @@ impl CallKeys {
             .checked_add(1)
             .ok_or(E2eeError::EpochOverflow)?;
         Ok(PreparedRotation {
-            chain: Box::new(Chain {
-                key: ratchet(&self.send.key)?,
-                epoch,
-            }),
+            chain: Box::new(Chain::new(ratchet(&self.send.key)?, epoch)),
             role: self.role,
-            issued: 0,
         })
     }
 
@@ -513,7 +497,6 @@ impl CallKeys {
             return Err(E2eeError::StaleRotation);
         }
         self.send = next.chain;
-        self.issued = next.issued;
         Ok(self.send.epoch)
     }
 }

@@ -517,16 +517,6 @@ impl SframeReceiver {
         self.stats
     }
 
-    fn reject(
-        &mut self,
-        r: RejectReason,
-        out: &mut Vec<u8>,
-    ) -> Result<Unprotected, UnprotectError> {
-        out.clear();
-        self.stats.bump(r);
-        Err(UnprotectError::Rejected(r))
-    }
-
     /// Authenticates and decrypts one SFrame ciphertext `data` received at `now`, with the
     /// `metadata` the sender authenticated alongside it (`&[]` for none). On success `out` holds
     /// the plaintext; on any rejection `out` is empty, the reason is counted, and no state
@@ -547,51 +537,70 @@ impl SframeReceiver {
         // RT: no allocation while `out` has the capacity.
         out.clear();
         self.expire(now);
-        let Some(header) = parse_sframe_header(data) else {
-            return self.reject(RejectReason::Malformed, out);
-        };
-        let (key_id, counter) = (header.key_id, header.counter);
-        let Some(i) = self.find(key_id) else {
-            return self.reject(RejectReason::UnknownKey, out);
-        };
+        let res = self.open(metadata, data, out, now);
+        settle(&mut self.stats, res, out)
+    }
+
+    fn open(
+        &mut self,
+        metadata: &[u8],
+        data: &[u8],
+        out: &mut Vec<u8>,
+        now: MediaTime,
+    ) -> Result<Unprotected, OpenError> {
+        let header = parse_sframe_header(data).ok_or(RejectReason::Malformed)?;
+        let i = self.find(header.key_id).ok_or(RejectReason::UnknownKey)?;
         let slot = &mut self.slots[i];
-        let Some(key) = slot
+        let key = slot
             .key
             .as_ref()
             .filter(|_| slot.state != KeyState::Retired)
-        else {
-            return self.reject(RejectReason::RetiredKey, out);
-        };
-        match open_frame(
+            .ok_or(RejectReason::RetiredKey)?;
+        let len = open_frame(
             key,
             &mut slot.window,
             header.len,
-            counter,
+            header.counter,
             metadata,
             data,
             out,
-        ) {
-            Ok(len) => {
-                // Authentic: now the state may move.
-                if let Some(old) = self.slots[i].replaces.take()
-                    && let Some(j) = self.find(old)
-                    && self.slots[j].state == KeyState::Active
-                {
-                    self.slots[j].state = KeyState::Retiring {
-                        until: now + self.grace,
-                    };
-                }
-                self.stats.accepted += 1;
-                Ok(Unprotected {
-                    key_id,
-                    counter,
-                    len,
-                })
-            }
-            Err(OpenError::Rejected(r)) => self.reject(r, out),
-            Err(OpenError::BufferTooSmall { needed, got }) => {
-                Err(UnprotectError::BufferTooSmall { needed, got })
-            }
+        )?;
+        // Authentic: now the state may move.
+        if let Some(old) = self.slots[i].replaces.take()
+            && let Some(j) = self.find(old)
+            && self.slots[j].state == KeyState::Active
+        {
+            self.slots[j].state = KeyState::Retiring {
+                until: now + self.grace,
+            };
+        }
+        Ok(Unprotected {
+            key_id: header.key_id,
+            counter: header.counter,
+            len,
+        })
+    }
+}
+
+/// Counts the outcome of an unprotect in `stats` and turns it into the public result; on a
+/// rejection `out` is left empty.
+pub(crate) fn settle(
+    stats: &mut RejectStats,
+    res: Result<Unprotected, OpenError>,
+    out: &mut Vec<u8>,
+) -> Result<Unprotected, UnprotectError> {
+    match res {
+        Ok(u) => {
+            stats.accepted += 1;
+            Ok(u)
+        }
+        Err(OpenError::Rejected(r)) => {
+            out.clear();
+            stats.bump(r);
+            Err(UnprotectError::Rejected(r))
+        }
+        Err(OpenError::BufferTooSmall { needed, got }) => {
+            Err(UnprotectError::BufferTooSmall { needed, got })
         }
     }
 }

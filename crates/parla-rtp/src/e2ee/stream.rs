@@ -17,7 +17,7 @@ use super::header::parse_sframe_header;
 use super::key_agreement::{ratchet, stream_key};
 use super::replay::ReplayWindow;
 use super::session::{
-    OpenError, RejectReason, RejectStats, UnprotectError, Unprotected, open_frame,
+    OpenError, RejectReason, RejectStats, UnprotectError, Unprotected, open_frame, settle,
 };
 use super::{CipherSuite, E2eeError};
 
@@ -223,16 +223,6 @@ impl StreamReceiver {
         }
     }
 
-    fn reject(
-        &mut self,
-        r: RejectReason,
-        out: &mut Vec<u8>,
-    ) -> Result<Unprotected, UnprotectError> {
-        out.clear();
-        self.stats.bump(r);
-        Err(UnprotectError::Rejected(r))
-    }
-
     /// Authenticates and decrypts one SFrame ciphertext `data` received at `now`, with the
     /// `aad` the sender authenticated with it (e.g. [`rtp_aad`](super::rtp_aad) of the packet's
     /// RTP header; `&[]` for none). On success `out` holds the plaintext; on any rejection `out`
@@ -254,60 +244,53 @@ impl StreamReceiver {
         // RT: stack, the receiver's own slots and `out` only.
         out.clear();
         self.expire(now);
-        let Some(header) = parse_sframe_header(data) else {
-            return self.reject(RejectReason::Malformed, out);
-        };
+        let res = self.open(aad, data, out, now);
+        settle(&mut self.stats, res, out)
+    }
+
+    fn open(
+        &mut self,
+        aad: &[u8],
+        data: &[u8],
+        out: &mut Vec<u8>,
+        now: MediaTime,
+    ) -> Result<Unprotected, OpenError> {
+        let header = parse_sframe_header(data).ok_or(RejectReason::Malformed)?;
         let (key_id, counter) = (header.key_id, header.counter);
-        let Some((epoch, stream, role)) = split_call_key_id(key_id) else {
-            return self.reject(RejectReason::UnknownKey, out);
-        };
+        let (epoch, stream, role) = split_call_key_id(key_id).ok_or(RejectReason::UnknownKey)?;
         if stream != self.stream.index() || role != self.peer_role {
-            return self.reject(RejectReason::UnknownKey, out);
+            return Err(RejectReason::UnknownKey.into());
         }
-        let res = if epoch == self.cur.epoch {
-            open_slot(&mut self.cur, &header, counter, aad, data, out)
+        let len = if epoch == self.cur.epoch {
+            open_slot(&mut self.cur, &header, aad, data, out)?
         } else if epoch == self.next.epoch {
-            let r = open_slot(&mut self.next, &header, counter, aad, data, out);
-            if r.is_ok() {
-                let promoted = std::mem::replace(&mut self.next, EpochKey::empty());
-                self.advance(promoted, now);
-            }
-            r
+            let len = open_slot(&mut self.next, &header, aad, data, out)?;
+            let promoted = std::mem::replace(&mut self.next, EpochKey::empty());
+            self.advance(promoted, now);
+            len
         } else if epoch < self.cur.epoch {
-            if epoch == self.prev.epoch && self.prev.key.is_some() {
-                open_slot(&mut self.prev, &header, counter, aad, data, out)
-            } else {
-                Err(RejectReason::RetiredKey.into())
+            if epoch != self.prev.epoch {
+                return Err(RejectReason::RetiredKey.into());
             }
+            open_slot(&mut self.prev, &header, aad, data, out)?
         } else if epoch - self.next.epoch <= MAX_EPOCH_SKIP {
-            self.open_ahead(epoch, &header, counter, aad, data, out, now)
+            self.open_ahead(epoch, &header, aad, data, out, now)?
         } else {
-            Err(RejectReason::UnknownKey.into())
+            return Err(RejectReason::UnknownKey.into());
         };
-        match res {
-            Ok(len) => {
-                self.stats.accepted += 1;
-                Ok(Unprotected {
-                    key_id,
-                    counter,
-                    len,
-                })
-            }
-            Err(OpenError::Rejected(r)) => self.reject(r, out),
-            Err(OpenError::BufferTooSmall { needed, got }) => {
-                Err(UnprotectError::BufferTooSmall { needed, got })
-            }
-        }
+        Ok(Unprotected {
+            key_id,
+            counter,
+            len,
+        })
     }
 
     /// Tries a frame under an epoch past the next one: derives forward on a copy of the chain
     /// and adopts the result only if the frame authenticates.
-    #[allow(clippy::too_many_arguments)]
     fn open_ahead(
         &mut self,
         epoch: u32,
         header: &super::SframeHeaderInfo,
-        counter: u64,
         aad: &[u8],
         data: &[u8],
         out: &mut Vec<u8>,
@@ -324,7 +307,7 @@ impl StreamReceiver {
             key: Some(key),
             window: ReplayWindow::new(),
         };
-        let len = open_slot(&mut slot, header, counter, aad, data, out)?;
+        let len = open_slot(&mut slot, header, aad, data, out)?;
         self.chain = chain;
         self.advance(slot, now);
         Ok(len)
@@ -377,18 +360,24 @@ fn chain_at(chain: &[u8; 32], from: u32, to: u32) -> Result<Zeroizing<[u8; 32]>,
     Ok(c)
 }
 
+/// Opens a frame under `slot`'s key; a slot whose key was zeroized refuses it as retired.
 fn open_slot(
     slot: &mut EpochKey,
     header: &super::SframeHeaderInfo,
-    counter: u64,
     aad: &[u8],
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<usize, OpenError> {
-    let Some(key) = slot.key.as_ref() else {
-        return Err(RejectReason::RetiredKey.into());
-    };
-    open_frame(key, &mut slot.window, header.len, counter, aad, data, out)
+    let key = slot.key.as_ref().ok_or(RejectReason::RetiredKey)?;
+    open_frame(
+        key,
+        &mut slot.window,
+        header.len,
+        header.counter,
+        aad,
+        data,
+        out,
+    )
 }
 
 #[cfg(test)]
