@@ -209,6 +209,20 @@ fn c_call_between_two_engines_carries_speech() {
     run_c_test("c_call.c", &[&wav, &secs]);
 }
 
+/// E2EE over a call's life through the C ABI: commitments and short codes, stop/start of one
+/// and both sides, rotations on both sides, no (key id, counter) twice on the wire. CI runs 30
+/// rotations per side 0.25 s apart; `PARLA_C_E2EE_SPACING=2.5` runs the 2.5 s spacing
+/// (about 80 s per build).
+#[test]
+fn c_e2ee_restarts_and_rotations() {
+    let wav = speech();
+    let rotations = PathBuf::from("30");
+    let spacing = PathBuf::from(
+        std::env::var("PARLA_C_E2EE_SPACING").unwrap_or_else(|_| "0.25".into()),
+    );
+    run_c_test("c_e2ee.c", &[&wav, &rotations, &spacing]);
+}
+
 /// The public functions the header declares.
 fn header_functions() -> Vec<String> {
     let header = std::fs::read_to_string(manifest_dir().join("include").join("parla.h"))
