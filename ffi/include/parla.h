@@ -102,6 +102,25 @@
 #define PARLA_MAX_PACKET 1464
 
 /**
+ * `ParlaCallEvent::kind`: `value` frames failed authentication in the last second (at least
+ * 10): packets are being forged, altered or injected, or the peer uses other keys. Raised at
+ * most once per second while it lasts.
+ */
+#define PARLA_EVENT_AUTH_FAILURES 1
+
+/**
+ * `ParlaCallEvent::kind`: the peer's sending keys moved to epoch `value` (it rotated; this
+ * side followed by itself).
+ */
+#define PARLA_EVENT_PEER_ROTATED 2
+
+/**
+ * `ParlaCallEvent::kind`: the media thread's processing failed and the run ended (`value` 0);
+ * the keys were kept: call `parla_call_stop` (it reports the failure) and start again.
+ */
+#define PARLA_EVENT_MEDIA_FAILED 3
+
+/**
  * A call handle (opaque in C). Created by [`parla_call_new`], freed by [`parla_call_free`].
  */
 typedef struct ParlaCall ParlaCall;
@@ -226,6 +245,20 @@ typedef void (*ParlaSendFn)(void *user_data, const uint8_t *data, size_t len);
  * callback, stops the call or frees it.
  */
 typedef void (*ParlaDestroyFn)(void *user_data);
+
+/**
+ * An event of a call (`parla_call_poll_event`).
+ */
+typedef struct ParlaCallEvent {
+  /**
+   * `PARLA_EVENT_*`.
+   */
+  int32_t kind;
+  /**
+   * The event's number (see each kind).
+   */
+  uint64_t value;
+} ParlaCallEvent;
 
 /**
  * CPU time of one processing stage per frame, microseconds.
@@ -463,6 +496,11 @@ typedef struct ParlaCallStats {
  * dropped) or the playout ring ran short (the rest is silence). Both are counted in the stats.
  */
 #define PARLA_PARTIAL 2
+
+/**
+ * `parla_call_poll_event`: no event is waiting (not an error).
+ */
+#define PARLA_NO_EVENT 3
 
 /**
  * A required pointer argument was NULL.
@@ -917,6 +955,17 @@ ParlaStatus parla_call_set_bitrate(const struct ParlaCall *call, uint32_t bitrat
  * media thread).
  */
 ParlaStatus parla_call_rotate_key(const struct ParlaCall *call);
+
+/**
+ * Take the next event of the call into `*out`. Events are kept across stop and start; the
+ * queue holds the newest 32.
+ *
+ * Returns `PARLA_OK` (an event in `*out`), `PARLA_NO_EVENT` or `PARLA_ERR_NULL_ARG`.
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `out` is NULL or writable. Threads: any thread; wait-free.
+ */
+ParlaStatus parla_call_poll_event(const struct ParlaCall *call, struct ParlaCallEvent *out);
 
 /**
  * Copy the latest statistics (published by the media thread every 50 ms; after a stop, the

@@ -57,8 +57,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parla_engine::{
-    AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallStats, CipherSuite, CpuStats,
-    DeviceSelector, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
+    AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallEvent, CallStats, CipherSuite,
+    CpuStats, DeviceSelector, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
 };
 
 /// A status code: 0 is success, > 0 a non-error state, < 0 an error.
@@ -72,6 +72,8 @@ pub const PARLA_NO_PACKET: ParlaStatus = 1;
 /// Audio push/pull moved fewer samples than asked: the capture ring was full (the rest were
 /// dropped) or the playout ring ran short (the rest is silence). Both are counted in the stats.
 pub const PARLA_PARTIAL: ParlaStatus = 2;
+/// `parla_call_poll_event`: no event is waiting (not an error).
+pub const PARLA_NO_EVENT: ParlaStatus = 3;
 /// A required pointer argument was NULL.
 pub const PARLA_ERR_NULL_ARG: ParlaStatus = -1;
 /// An argument is out of range (a length, a mode, a rate...).
@@ -895,6 +897,7 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
         PARLA_OK => c"PARLA_OK: success",
         PARLA_NO_PACKET => c"PARLA_NO_PACKET: no packet is waiting",
         PARLA_PARTIAL => c"PARLA_PARTIAL: fewer samples were moved than asked",
+        PARLA_NO_EVENT => c"PARLA_NO_EVENT: no event is waiting",
         PARLA_ERR_NULL_ARG => c"PARLA_ERR_NULL_ARG: a required pointer argument was NULL",
         PARLA_ERR_INVALID_ARG => c"PARLA_ERR_INVALID_ARG: an argument is out of range",
         PARLA_ERR_INVALID_CONFIG => c"PARLA_ERR_INVALID_CONFIG: the call configuration is invalid",
@@ -904,7 +907,9 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
         PARLA_ERR_NO_PEER_KEY => c"PARLA_ERR_NO_PEER_KEY: the peer's public key is not set",
         PARLA_ERR_KEY_AGREEMENT => c"PARLA_ERR_KEY_AGREEMENT: the key agreement failed",
         PARLA_ERR_WRONG_MODE => c"PARLA_ERR_WRONG_MODE: the operation needs another mode",
-        PARLA_ERR_BUSY => c"PARLA_ERR_BUSY: another thread is using the audio functions",
+        PARLA_ERR_BUSY => {
+            c"PARLA_ERR_BUSY: another thread is in the audio functions, or the control queue is full"
+        }
         PARLA_ERR_DEVICE => c"PARLA_ERR_DEVICE: an audio device could not be opened",
         PARLA_ERR_TIMEOUT => c"PARLA_ERR_TIMEOUT: the media thread did not answer",
         PARLA_ERR_PANIC => c"PARLA_ERR_PANIC: a panic was caught at the ABI boundary",
@@ -1644,6 +1649,76 @@ pub unsafe extern "C" fn parla_call_rotate_key(call: *const ParlaCall) -> ParlaS
         guard_call(call, |c| {
             c.call.rotate_key()?;
             Ok(PARLA_OK)
+        })
+    }
+}
+
+/// `ParlaCallEvent::kind`: `value` frames failed authentication in the last second (at least
+/// 10): packets are being forged, altered or injected, or the peer uses other keys. Raised at
+/// most once per second while it lasts.
+pub const PARLA_EVENT_AUTH_FAILURES: i32 = 1;
+/// `ParlaCallEvent::kind`: the peer's sending keys moved to epoch `value` (it rotated; this
+/// side followed by itself).
+pub const PARLA_EVENT_PEER_ROTATED: i32 = 2;
+/// `ParlaCallEvent::kind`: the media thread's processing failed and the run ended (`value` 0);
+/// the keys were kept: call `parla_call_stop` (it reports the failure) and start again.
+pub const PARLA_EVENT_MEDIA_FAILED: i32 = 3;
+
+/// An event of a call (`parla_call_poll_event`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParlaCallEvent {
+    /// `PARLA_EVENT_*`.
+    pub kind: i32,
+    /// The event's number (see each kind).
+    pub value: u64,
+}
+
+impl From<CallEvent> for ParlaCallEvent {
+    fn from(e: CallEvent) -> Self {
+        match e {
+            CallEvent::AuthFailures { count } => ParlaCallEvent {
+                kind: PARLA_EVENT_AUTH_FAILURES,
+                value: count,
+            },
+            CallEvent::PeerRotated { epoch } => ParlaCallEvent {
+                kind: PARLA_EVENT_PEER_ROTATED,
+                value: u64::from(epoch),
+            },
+            CallEvent::MediaFailed => ParlaCallEvent {
+                kind: PARLA_EVENT_MEDIA_FAILED,
+                value: 0,
+            },
+            // Kinds added later are reported as "media failed" only if they mean it; none do
+            // yet. The engine's enum is non-exhaustive.
+            _ => ParlaCallEvent::default(),
+        }
+    }
+}
+
+/// Take the next event of the call into `*out`. Events are kept across stop and start; the
+/// queue holds the newest 32.
+///
+/// Returns `PARLA_OK` (an event in `*out`), `PARLA_NO_EVENT` or `PARLA_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable. Threads: any thread; wait-free.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_poll_event(
+    call: *const ParlaCall,
+    out: *mut ParlaCallEvent,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let out = out.as_mut().ok_or_else(|| Failure::null("out"))?;
+            Ok(match c.call.poll_event() {
+                Some(e) => {
+                    *out = e.into();
+                    PARLA_OK
+                }
+                None => PARLA_NO_EVENT,
+            })
         })
     }
 }

@@ -202,6 +202,23 @@ int main(int argc, char **argv) {
   CHECK(sa.peer_key_epoch == (uint32_t)rotations && sb.peer_key_epoch == (uint32_t)rotations);
   CHECK(sa.e2ee_auth_failures == 0 && sb.e2ee_auth_failures == 0);
   CHECK(sa.e2ee_replays == 0 && sb.e2ee_replays == 0);
+  /* B was told of A's rotations; the last event names A's current epoch. */
+  ParlaCallEvent ev;
+  uint64_t last_rotation = 0;
+  int rotation_events = 0, other_events = 0;
+  while (parla_call_poll_event(b, &ev) == PARLA_OK) {
+    if (ev.kind == PARLA_EVENT_PEER_ROTATED) {
+      CHECK(ev.value > last_rotation);
+      last_rotation = ev.value;
+      rotation_events++;
+    } else {
+      other_events++;
+    }
+  }
+  CHECK_STATUS(parla_call_poll_event(b, &ev), PARLA_NO_EVENT);
+  printf("events at B: %d peer rotations (last epoch %llu), %d others\n", rotation_events,
+         (unsigned long long)last_rotation, other_events);
+  CHECK(last_rotation == (uint64_t)rotations && other_events == 0);
   CHECK_STATUS(parla_call_stop(a), PARLA_OK);
   CHECK_STATUS(parla_call_stop(b), PARLA_OK);
 

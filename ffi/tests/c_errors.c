@@ -46,6 +46,9 @@ static int32_t n_peer_commit_data(void) {
 static uint32_t g_sas;
 static int32_t n_sas_call(void) { return parla_call_short_auth_string(NULL, 6, &g_sas); }
 static int32_t n_sas_out(void) { return parla_call_short_auth_string(g_call, 6, NULL); }
+static ParlaCallEvent g_event;
+static int32_t n_event_call(void) { return parla_call_poll_event(NULL, &g_event); }
+static int32_t n_event_out(void) { return parla_call_poll_event(g_call, NULL); }
 static int32_t n_safety_call(void) { return parla_call_safety_code(NULL, (char *)g_buf, 128); }
 static int32_t n_safety_buf(void) { return parla_call_safety_code(g_call, NULL, 128); }
 static int32_t n_start_call(void) { return parla_call_start(NULL, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL); }
@@ -95,6 +98,8 @@ static const struct row NULL_ROWS[] = {
     {"parla_call_set_peer_commitment(commitment=NULL)", n_peer_commit_data},
     {"parla_call_short_auth_string(call=NULL)", n_sas_call},
     {"parla_call_short_auth_string(out=NULL)", n_sas_out},
+    {"parla_call_poll_event(call=NULL)", n_event_call},
+    {"parla_call_poll_event(out=NULL)", n_event_out},
     {"parla_call_safety_code(call=NULL)", n_safety_call},
     {"parla_call_safety_code(buf=NULL)", n_safety_buf},
     {"parla_call_start(call=NULL)", n_start_call},
@@ -140,7 +145,7 @@ static void null_arguments(void) {
   CHECK(parla_version() != NULL && strlen(parla_version()) > 0);
   CHECK(parla_last_error() != NULL);
   CHECK(strcmp(parla_status_str(123456), "unknown status") == 0);
-  for (int32_t s = -14; s <= 2; s++) CHECK(strncmp(parla_status_str(s), "PARLA_", 6) == 0);
+  for (int32_t s = -14; s <= 3; s++) CHECK(strncmp(parla_status_str(s), "PARLA_", 6) == 0);
 }
 
 static void bad_config(const char *field, const char *want, ParlaCallConfig cfg) {

@@ -217,9 +217,8 @@ fn c_call_between_two_engines_carries_speech() {
 fn c_e2ee_restarts_and_rotations() {
     let wav = speech();
     let rotations = PathBuf::from("30");
-    let spacing = PathBuf::from(
-        std::env::var("PARLA_C_E2EE_SPACING").unwrap_or_else(|_| "0.25".into()),
-    );
+    let spacing =
+        PathBuf::from(std::env::var("PARLA_C_E2EE_SPACING").unwrap_or_else(|_| "0.25".into()));
     run_c_test("c_e2ee.c", &[&wav, &rotations, &spacing]);
 }
 

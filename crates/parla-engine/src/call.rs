@@ -41,6 +41,7 @@ use parla_rtp::e2ee::{
 
 use crate::config::{CallConfig, MAX_PACKET};
 use crate::error::EngineError;
+use crate::events::{CallEvent, EVENT_QUEUE_LEN, EventWatch};
 use crate::media::{E2eeParts, MediaCore, SendState, StreamIds};
 use crate::stats::CallStats;
 
@@ -129,6 +130,8 @@ struct Shared {
     replies: MessageQueue<Reply>,
     old_rings: MessageQueue<OldRing>,
     stats: MessageQueue<CallStats>,
+    /// Events for the app (the call's queue, shared by every run).
+    events: MessageQueue<CallEvent>,
     /// What the media thread hands back when it ends (even after a panic): the state the next
     /// start continues with.
     state_back: MessageQueue<SendState>,
@@ -178,6 +181,7 @@ pub struct Call {
     /// The send state between runs (encryption state and RTP stream), and when the call
     /// stopped.
     paused: Mutex<Option<(SendState, Instant)>>,
+    events: MessageQueue<CallEvent>,
 }
 
 impl std::fmt::Debug for Call {
@@ -214,6 +218,7 @@ impl Call {
             audio: Mutex::new(None),
             last_stats: Mutex::new(CallStats::default()),
             paused: Mutex::new(None),
+            events: MessageQueue::new(EVENT_QUEUE_LEN),
         })
     }
 
@@ -286,6 +291,7 @@ impl Call {
             replies: MessageQueue::new(16),
             old_rings: MessageQueue::new(4),
             stats: MessageQueue::new(2),
+            events: self.events.clone(),
             state_back: MessageQueue::new(1),
             stop: AtomicBool::new(false),
             failed: AtomicBool::new(false),
@@ -681,6 +687,12 @@ impl Call {
         Ok(keys.short_auth_string(digits)?)
     }
 
+    /// The next event for the app, if any (any thread; wait-free). Events are kept across
+    /// stop and start; a full queue (32) drops the oldest.
+    pub fn poll_event(&self) -> Option<CallEvent> {
+        self.events.pop()
+    }
+
     fn refresh_stats(&self, shared: &Shared) {
         drain_replies(shared);
         let mut last = lock(&self.last_stats);
@@ -734,6 +746,8 @@ struct ThreadIo {
     sample_clock: bool,
     /// Ticks run so far (the sample clock in device mode; the statistics cadence in both).
     clock_ticks: u64,
+    /// Turns the core's counters into events for the app.
+    watch: EventWatch,
 }
 
 impl ThreadIo {
@@ -760,6 +774,7 @@ impl ThreadIo {
             max_backlog: fin * ch_in * (cfg.ring_ms as usize / 20).max(2),
             sample_clock: false,
             clock_ticks: 0,
+            watch: EventWatch::default(),
         }
     }
 }
@@ -775,6 +790,9 @@ impl ThreadIo {
 }
 
 fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
+    // A resumed core keeps its counters: events only for what happens from now on.
+    let (auth_failures, peer_epoch) = core.e2ee_watch();
+    io.watch = EventWatch::start_at(auth_failures, peer_epoch);
     // Warm-up, outside the counted region: the first tick on a new thread lets the libraries
     // set up their per-thread state (measured: 46 allocations in the first tick on this
     // thread, none after). One silent frame goes into the send chain and its playout is
@@ -800,6 +818,7 @@ fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
     }));
     if ran.is_err() {
         shared.failed.store(true, Ordering::SeqCst);
+        let _ = shared.events.push(CallEvent::MediaFailed);
     }
     let _ = shared.stats.push(core.stats());
     let _ = shared.state_back.push(core.into_state());
@@ -917,6 +936,15 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
         }
         upmix(&io.spk_mono, io.ch_out, &mut io.spk_buf);
         io.speaker.write(&io.spk_buf);
+        let (auth_failures, peer_epoch) = core.e2ee_watch();
+        for ev in io
+            .watch
+            .tick(auth_failures, peer_epoch)
+            .into_iter()
+            .flatten()
+        {
+            let _ = shared.events.push(ev);
+        }
         if io.clock_ticks.is_multiple_of(STATS_EVERY) {
             let mut s = core.stats();
             s.capture_overrun_samples = io.mic.stats().dropped;

@@ -41,6 +41,7 @@
 pub mod call;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod media;
 pub mod pool;
 pub mod stats;
@@ -49,6 +50,7 @@ pub mod transport;
 pub use call::{AudioIo, AudioMode, Call};
 pub use config::{CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
 pub use error::EngineError;
+pub use events::CallEvent;
 pub use media::{CODEC_RATE, MediaCore, StreamIds, TickReport};
 pub use parla_device::{DeviceSelector, Direction};
 pub use parla_dsp::aec::{AecMode, AecTuning};

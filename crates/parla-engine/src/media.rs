@@ -570,6 +570,17 @@ impl MediaCore {
         }
     }
 
+    /// Frames that failed authentication so far, and the peer's current send epoch (both 0
+    /// without encryption): what the media thread watches for events.
+    ///
+    /// # Real-time safety
+    /// Reads two counters.
+    pub fn e2ee_watch(&self) -> (u64, u32) {
+        self.rx
+            .as_ref()
+            .map_or((0, 0), |rx| (rx.stats().authentication, rx.epoch()))
+    }
+
     /// The epoch of the audio sender (0 without encryption).
     pub fn send_epoch(&self) -> u32 {
         self.tx

@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use parla_engine::{AecMode, AudioMode, Call, CallConfig, CallStats};
+use parla_engine::{AecMode, AudioMode, Call, CallConfig, CallEvent, CallStats};
 use parla_rtp::e2ee::{ledger, parse_sframe_header};
 use parla_rtp::rtp::RtpPacket;
 
@@ -133,6 +133,15 @@ fn thirty_rotations_per_side_and_one_sided_rotations() {
     assert_eq!(b.stats().peer_key_epoch, 35);
     assert_eq!(b.stats().key_epoch, 30);
     assert!(got_b >= 20);
+    // B was told of every rotation of A's, in order (the queue keeps the newest 32).
+    let rotated: Vec<u32> = std::iter::from_fn(|| b.poll_event())
+        .filter_map(|e| match e {
+            CallEvent::PeerRotated { epoch } => Some(epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rotated.last(), Some(&35), "{rotated:?}");
+    assert!(rotated.windows(2).all(|w| w[0] < w[1]), "{rotated:?}");
     assert_eq!(wire.repeats, 0);
     assert_eq!(ledger::repeats(), before);
 }
@@ -174,6 +183,24 @@ fn rotation_of_a_stopped_call_and_rewritten_headers() {
         sa.e2ee_auth_failures, sb.e2ee_auth_failures, sb.jitter_target_ms
     );
     assert_eq!(sa.e2ee_auth_failures + sb.e2ee_auth_failures, flipped);
+    assert!(
+        !std::iter::from_fn(|| b.poll_event()).any(|e| matches!(e, CallEvent::AuthFailures { .. })),
+        "8 failures in 1.5 s stay below the event rate"
+    );
+    // Every packet altered for 2 s: the app is told, about once per second.
+    common::drive_pair(&a, &b, &speech, 200, &mut |p| {
+        p[4] ^= 0x01;
+        true
+    });
+    let bursts: Vec<u64> = std::iter::from_fn(|| b.poll_event())
+        .filter_map(|e| match e {
+            CallEvent::AuthFailures { count } => Some(count),
+            _ => None,
+        })
+        .collect();
+    println!("auth failure events: {bursts:?}");
+    assert!(!bursts.is_empty() && bursts.len() <= 3, "{bursts:?}");
+    assert!(bursts.iter().all(|&c| c >= 10));
     assert!(
         sb.jitter_target_ms <= target_before.max(40.0) + 20.0,
         "jitter target moved: {target_before} -> {}",
