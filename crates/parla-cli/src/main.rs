@@ -1,8 +1,8 @@
 //! The `parla` command: Parla's offline jobs (process files, simulate calls, run the harness).
 //!
 //! Each subcommand lives in `cmd/<name>.rs` with an `Args` struct (clap) and a `run` function.
-//! Errors are printed as one line, `parla: error: ...`, with a non-zero exit; nothing panics on
-//! bad input.
+//! Errors are printed as one line, `parla: error: ...`, with a non-zero exit (2 for usage errors,
+//! as clap uses for the ones it finds; 1 otherwise); nothing panics on bad input.
 
 use std::process::ExitCode;
 
@@ -55,7 +55,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("parla: error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<cmd::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

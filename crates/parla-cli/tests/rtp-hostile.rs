@@ -1,6 +1,8 @@
 //! `parla rtp recv` fed hostile datagrams (random bytes, truncated headers, empty datagrams,
 //! garbage Opus, wild timestamp jumps, other payload types and SSRCs): it never fails, counts
-//! what it drops, and writes a valid WAV whose length stays bounded.
+//! what it drops, and writes a valid WAV whose length stays bounded. Genuine encrypted packets
+//! whose RTP header a relay rewrote (timestamp, marker) fail authentication and are never
+//! played.
 // Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
 #![allow(clippy::unwrap_used)]
 
@@ -32,6 +34,8 @@ fn hostile_datagrams_are_counted_and_do_not_lock_out_the_real_stream() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let (_d, dir) = tempdir();
     let out = dir.join("out.wav");
+    let key = key_file(&dir, "key.hex", &"11".repeat(16));
+    let key = key.to_str().unwrap();
     let rx = Receiver::start(
         &out,
         &[
@@ -39,8 +43,8 @@ fn hostile_datagrams_are_counted_and_do_not_lock_out_the_real_stream() {
             "700",
             "--seconds",
             "30",
-            "--e2ee-key",
-            &"11".repeat(16),
+            "--e2ee-key-file",
+            key,
         ],
     );
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -88,7 +92,7 @@ fn hostile_datagrams_are_counted_and_do_not_lock_out_the_real_stream() {
             .args(["rtp", "send", "--input"])
             .arg(&input)
             .args(["--dest", &format!("127.0.0.1:{}", rx.port)])
-            .args(["--e2ee-key", &"11".repeat(16)])
+            .args(["--e2ee-key-file", key])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped()),
     );
@@ -114,6 +118,83 @@ fn hostile_datagrams_are_counted_and_do_not_lock_out_the_real_stream() {
         speech.len(),
         "only the authentic second is written"
     );
+}
+
+#[test]
+fn rewritten_rtp_headers_fail_authentication_and_are_never_played() {
+    let (_d, dir) = tempdir();
+    let out = dir.join("out.wav");
+    let key = key_file(&dir, "key.hex", &"22".repeat(16));
+    let key = key.to_str().unwrap();
+    let rx = Receiver::start(
+        &out,
+        &[
+            "--idle-stop-ms",
+            "700",
+            "--seconds",
+            "30",
+            "--e2ee-key-file",
+            key,
+        ],
+    );
+    // A relay between sender and receiver: it forwards every packet, and ahead of some it sends
+    // a copy with a rewritten header: the timestamp moved 0.5 s ahead (which would write half
+    // a second of concealment if believed), or the marker bit flipped.
+    let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
+    relay
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let fwd = UdpSocket::bind("127.0.0.1:0").unwrap();
+    fwd.connect(("127.0.0.1", rx.port)).unwrap();
+    let (speech, rate) = speech(1.0);
+    let input = dir.join("in.wav");
+    write_wav(&input, &speech, rate);
+    let sender = Guard::spawn(
+        "parla rtp send",
+        parla()
+            .args(["rtp", "send", "--input"])
+            .arg(&input)
+            .args(["--dest", &relay.local_addr().unwrap().to_string()])
+            .args(["--e2ee-key-file", key])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let mut buf = [0u8; 2048];
+    let mut rewritten = 0;
+    for i in 0..50 {
+        let n = relay.recv(&mut buf).unwrap();
+        let mut copy = buf[..n].to_vec();
+        match i % 5 {
+            1 => {
+                let ts = u32::from_be_bytes(copy[4..8].try_into().unwrap());
+                copy[4..8].copy_from_slice(&ts.wrapping_add(24_000).to_be_bytes());
+            }
+            3 => copy[1] ^= 0x80,
+            _ => {}
+        }
+        if copy[..] != buf[..n] {
+            fwd.send(&copy).unwrap();
+            rewritten += 1;
+        }
+        fwd.send(&buf[..n]).unwrap();
+    }
+    sender.finish(Duration::from_secs(20));
+    let summary = rx.finish(Duration::from_secs(20));
+    println!("{summary}");
+    assert_eq!(rewritten, 20);
+    // Every rewritten copy fails authentication; every genuine packet (sent after its copy, so
+    // a failed frame does not burn its counter) plays.
+    assert_eq!(number_after(&summary, "e2ee: accepted "), 50.0, "{summary}");
+    assert_eq!(number_after(&summary, ", rejected "), 20.0, "{summary}");
+    assert_eq!(
+        number_after(&summary, "(authentication "),
+        20.0,
+        "{summary}"
+    );
+    assert_eq!(number_after(&summary, "decoded: "), 50.0, "{summary}");
+    assert_eq!(number_after(&summary, "concealed "), 0.0, "{summary}");
+    let (got, _, _) = read_wav(&out);
+    assert_eq!(got.len(), speech.len(), "no gap, no extra audio");
 }
 
 #[test]

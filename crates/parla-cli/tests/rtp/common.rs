@@ -11,9 +11,37 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `parla` binary under test.
+/// The environment variable `parla rtp` reads a key from.
+pub const KEY_ENV: &str = "PARLA_E2EE_KEY";
+
+/// The `parla` binary under test, without a key in its environment (unless a test adds one).
 pub fn parla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_parla"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_parla"));
+    cmd.env_remove(KEY_ENV);
+    cmd
+}
+
+/// Writes `hex` (with a trailing newline, as an editor would) to `dir/name` and returns the
+/// path, for `--e2ee-key-file`.
+pub fn key_file(dir: &Path, name: &str, hex: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{hex}\n")).unwrap();
+    path
+}
+
+/// The SFrame key id in a summary line (`... key id 0x0123456789ab)` from `parla rtp send`,
+/// `current 0x0123456789ab` from `parla rtp recv`), after `key`.
+pub fn key_id_after(text: &str, key: &str) -> u64 {
+    let i = text
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key:?} in:\n{text}"))
+        + key.len();
+    let hex: String = text[i..]
+        .trim_start_matches("0x")
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    u64::from_str_radix(&hex, 16).unwrap_or_else(|_| panic!("no key id after {key:?} in:\n{text}"))
 }
 
 /// Whether `tool` runs (`tool VERSION_FLAG`); prints why the test is skipped when not.

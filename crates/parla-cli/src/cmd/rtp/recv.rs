@@ -4,11 +4,18 @@
 //! buffer: this is a tool for interop and for checking a stream, not a call): a packet whose
 //! timestamp is ahead of the write position is preceded by Opus concealment for the gap; one
 //! that ends at or behind it (late, duplicate or replayed) is dropped and counted; one that starts
-//! behind it but reaches past it is decoded and only its new part written (counted as trimmed). Packets that fail SFrame
-//! authentication are dropped and counted and leave a gap like a lost packet; their unauthenticated
-//! RTP timestamps are never used. With a key, the stream's SSRC is fixed by the first frame that
-//! authenticates, not by the first packet that arrives. The WAV is written as packets come in and finalized on every
-//! exit path (end of `--seconds`, idle stream, Ctrl-C or an error).
+//! behind it but reaches past it is decoded and only its new part written (counted as trimmed).
+//!
+//! With a key, every packet is authenticated before anything else looks at it: the SFrame AEAD
+//! covers the frame and the RTP header fields used here (`rtp_aad`: payload type, marker,
+//! sequence number, timestamp, SSRC). Packets that fail are dropped and counted and leave a gap
+//! like a lost packet; their unauthenticated headers are never used, so the stream's SSRC is
+//! fixed by the first frame that authenticates, not by the first packet that arrives. Each
+//! sender run uses its own key id, adopted on its first authentic frame (`receive_keys`); a new
+//! one (the sender restarted) becomes the stream played, continuing the WAV where it stands.
+//!
+//! The WAV is written as packets come in and finalized on every exit path (end of `--seconds`,
+//! idle stream, Ctrl-C or an error).
 
 use std::fs::File;
 use std::io::{BufWriter, ErrorKind, Write as _};
@@ -22,11 +29,13 @@ use anyhow::{Context, bail};
 use parla_codec::opus::OpusDecoder;
 use parla_core::MediaTime;
 use parla_rtp::ParseError;
-use parla_rtp::e2ee::{CipherSuite, SframeReceiver};
+use parla_rtp::e2ee::{CipherSuite, RTP_AAD_LEN, rtp_aad};
 use parla_rtp::payload::opus::{OPUS_CLOCK_RATE, OpusDepacketizer};
 use parla_rtp::rtp::RtpPacket;
 
-use super::{is_dynamic_pt, parse_key};
+use super::is_dynamic_pt;
+use super::key::{load_key, removed_key_flag};
+use super::receive_keys::ReceiveKeys;
 
 /// A timestamp jump (either way) larger than this many 48 kHz units (2 s) is taken as a new
 /// stream position (the sender restarted or jumped): playout re-anchors instead of concealing
@@ -54,10 +63,17 @@ pub struct Args {
     /// Output sample rate (8000, 12000, 16000, 24000 or 48000).
     #[arg(long, default_value_t = 48_000)]
     pub rate: u32,
-    /// The stream is SFrame-encrypted (AES-128-GCM, key id 0) under this base key (hex, 16-64
-    /// bytes). Frames that do not authenticate are dropped and counted, never played.
-    #[arg(long, value_name = "HEX")]
-    pub e2ee_key: Option<String>,
+    /// The stream is SFrame-encrypted (RFC 9605, AES-128-GCM) under the base key in this file:
+    /// 16-64 bytes as hexadecimal, surrounding whitespace ignored. Or set PARLA_E2EE_KEY to the
+    /// hex key instead (not both). The sender's key id is learnt from the first frame that
+    /// authenticates; a restarted sender's new key id is followed. Frames that do not
+    /// authenticate are dropped and counted, never played.
+    #[arg(long, value_name = "PATH")]
+    pub e2ee_key_file: Option<PathBuf>,
+    /// Removed (a key on the command line is visible in `ps` and shell history): refused with
+    /// a message pointing to --e2ee-key-file and PARLA_E2EE_KEY.
+    #[arg(long = "e2ee-key", hide = true, num_args = 0..=1)]
+    pub removed_e2ee_key: Option<Option<String>>,
     /// Stop after this many seconds (wall clock from the start).
     #[arg(long)]
     pub seconds: Option<f64>,
@@ -185,10 +201,22 @@ impl Playout {
         self.next_ts = Some(ts + n as u64 * self.units);
         Ok(())
     }
+
+    /// Follows a new stream (a restarted sender, with new timestamps): its first packet is
+    /// played right after what was written.
+    fn restart(&mut self) -> anyhow::Result<()> {
+        self.dec.reset()?;
+        self.next_ts = None;
+        Ok(())
+    }
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.removed_e2ee_key.is_some() {
+        return Err(removed_key_flag());
+    }
+    let key = load_key(args.e2ee_key_file.as_deref())?;
     if let Some(pt) = args.pt
         && !is_dynamic_pt(pt)
     {
@@ -198,14 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--seconds must be a positive number of seconds");
     }
     let dec = OpusDecoder::new(args.rate, 1)?;
-    let mut e2ee = match &args.e2ee_key {
-        Some(hex) => {
-            let mut rx = SframeReceiver::new(Duration::from_secs(2));
-            rx.add_key(CipherSuite::default(), 0, &parse_key(hex)?)?;
-            Some(rx)
-        }
-        None => None,
-    };
+    let mut e2ee = key.map(|key| ReceiveKeys::new(CipherSuite::default(), key));
     let socket = UdpSocket::bind(args.listen)
         .with_context(|| format!("cannot receive on {}", args.listen))?;
     socket.set_read_timeout(Some(POLL))?;
@@ -239,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut c = Counters::default();
     let mut depack = OpusDepacketizer::new(args.pt);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut plain = Vec::with_capacity(MAX_DATAGRAM);
+    let mut plain = Vec::with_capacity(MAX_DATAGRAM + RTP_AAD_LEN);
     let start = Instant::now();
     let deadline = args.seconds.map(|s| start + Duration::from_secs_f64(s));
     let idle = (args.idle_stop_ms > 0).then(|| Duration::from_millis(args.idle_stop_ms));
@@ -282,9 +303,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 continue;
             }
         };
-        if !is_dynamic_pt(pkt.header.payload_type) {
+        if !is_dynamic_pt(pkt.header.payload_type)
+            || args.pt.is_some_and(|pt| pt != pkt.header.payload_type)
+        {
             c.other_stream += 1;
             continue;
+        }
+        if let Some(keys) = e2ee.as_mut() {
+            if pkt.payload.is_empty() {
+                c.malformed_rtp += 1;
+                continue;
+            }
+            let now = MediaTime::from_micros(start.elapsed().as_micros() as u64);
+            // Rejections are counted inside; the frame is dropped (a gap, like a lost packet).
+            match keys.unprotect(&rtp_aad(&pkt.header), pkt.payload, &mut plain, now) {
+                Err(e) => break Err(e),
+                Ok(None) => continue,
+                Ok(Some(a)) if a.new_sender => {
+                    // A new sender run (key id, SSRC, sequence numbers, timestamps): follow it.
+                    depack = OpusDepacketizer::new(args.pt);
+                    if let Err(e) = play.restart() {
+                        break Err(e);
+                    }
+                }
+                Ok(Some(a)) if Some(a.key_id) != keys.current() => {
+                    // The replaced run's frame in its grace period: authentic, but playout
+                    // follows the current run.
+                    c.other_stream += 1;
+                    continue;
+                }
+                Ok(Some(_)) => {}
+            }
         }
         let frame = match depack.depacketize(&pkt) {
             Ok(f) => f,
@@ -297,24 +346,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let opus = match e2ee.as_mut() {
-            Some(rx) => {
-                let now = MediaTime::from_micros(start.elapsed().as_micros() as u64);
-                // Rejections are counted inside the receiver; the frame is dropped.
-                if rx
-                    .unprotect_into(&[], frame.payload, &mut plain, now)
-                    .is_err()
-                {
-                    if rx.stats().accepted == 0 {
-                        // The depacketizer locks onto the first packet's SSRC; until a frame
-                        // authenticates, do not let a forged packet lock the real stream out.
-                        depack = OpusDepacketizer::new(args.pt);
-                    }
-                    continue;
-                }
-                &plain[..]
-            }
-            None => frame.payload,
+        // With a key, only authentic packets got here and `plain` holds the frame.
+        let opus = if e2ee.is_some() {
+            &plain[..]
+        } else {
+            frame.payload
         };
         if let Err(e) = play.push(frame.timestamp, opus, &mut c) {
             break Err(e);
@@ -338,17 +374,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "rtp: malformed {}, other stream (payload type or SSRC) {}",
         c.malformed_rtp, c.other_stream
     );
-    if let Some(rx) = &e2ee {
-        let s = rx.stats();
+    if let Some(keys) = &e2ee {
+        let s = keys.stats();
+        let current = keys
+            .current()
+            .map_or_else(|| "none".to_string(), |k| format!("{k:#014x}"));
         println!(
-            "e2ee: accepted {}, rejected {} (authentication {}, unknown key {}, replay {}, malformed {}, retired key {})",
+            "e2ee: accepted {}, rejected {} (authentication {}, unknown key {}, replay {}, malformed {}, retired key {}); key ids adopted {}, current {current}",
             s.accepted,
             s.rejected(),
             s.authentication,
             s.unknown_key,
             s.replay,
             s.malformed,
-            s.retired_key
+            s.retired_key,
+            keys.adopted()
         );
     }
     println!(

@@ -1,4 +1,9 @@
 //! `parla rtp send`: WAV -> Opus -> (SFrame) -> RTP -> UDP, one 20 ms packet every 20 ms.
+//!
+//! With a key, every run protects under a fresh random 48-bit key id from counter 0: RFC 9605's
+//! key schedule binds the key id into the frame key and nonce salt, so two runs with the same
+//! base key never share a nonce. The RTP header fields the receiver acts on are authenticated
+//! with each frame (`rtp_aad`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -6,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use parla_codec::opus::{OpusEncoder, OpusEncoderConfig};
-use parla_rtp::e2ee::{CipherSuite, SframeSender};
+use parla_rtp::e2ee::{CipherSuite, SframeSender, rtp_aad};
 use parla_rtp::payload::opus::OpusPacketizer;
 use parla_rtp::sdp::OpusSdp;
 use rand::Rng;
 
-use super::{is_dynamic_pt, parse_key};
+use super::is_dynamic_pt;
+use super::key::{load_key, removed_key_flag};
 use crate::wav;
 
 /// Audio per packet.
@@ -42,10 +48,16 @@ pub struct Args {
     /// Opus target bitrate in bits per second.
     #[arg(long, default_value_t = 32_000)]
     pub bitrate: u32,
-    /// Encrypt every Opus frame with SFrame (AES-128-GCM, key id 0) under this base key,
-    /// given as 16-64 bytes of hexadecimal. Peers without the key cannot decode the stream.
-    #[arg(long, value_name = "HEX")]
-    pub e2ee_key: Option<String>,
+    /// Encrypt every Opus frame end to end with SFrame (RFC 9605, AES-128-GCM) under the base
+    /// key in this file: 16-64 bytes as hexadecimal, surrounding whitespace ignored. Or set
+    /// PARLA_E2EE_KEY to the hex key instead (not both). Each run uses a fresh random key id,
+    /// printed in the summary. Peers without the key cannot decode the stream.
+    #[arg(long, value_name = "PATH")]
+    pub e2ee_key_file: Option<PathBuf>,
+    /// Removed (a key on the command line is visible in `ps` and shell history): refused with
+    /// a message pointing to --e2ee-key-file and PARLA_E2EE_KEY.
+    #[arg(long = "e2ee-key", hide = true, num_args = 0..=1)]
+    pub removed_e2ee_key: Option<Option<String>>,
     /// Wait this long after writing the SDP before sending the first packet (time for the
     /// receiver to start).
     #[arg(long, default_value_t = 0)]
@@ -54,6 +66,10 @@ pub struct Args {
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.removed_e2ee_key.is_some() {
+        return Err(removed_key_flag());
+    }
+    let key = load_key(args.e2ee_key_file.as_deref())?;
     if !is_dynamic_pt(args.pt) {
         bail!(
             "--pt must be a dynamic payload type (96-127), got {}",
@@ -68,14 +84,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.input.display()
         )
     })?;
-    let mut e2ee = match &args.e2ee_key {
-        Some(hex) => Some(SframeSender::new(
+    let mut rng = rand::rng();
+    // A never-used key id per run (48 random bits: two runs collide with probability 2^-48), so
+    // counter 0 starts a fresh nonce space.
+    let mut e2ee = match &key {
+        Some(key) => Some(SframeSender::new(
             CipherSuite::default(),
-            0,
-            &parse_key(hex)?,
+            rng.random::<u64>() >> 16,
+            key,
         )?),
         None => None,
     };
+    drop(key);
 
     let bind: SocketAddr = match args.dest.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
@@ -88,7 +108,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot send to {}", args.dest))?;
     let local = socket.local_addr()?;
 
-    let mut rng = rand::rng();
     let ssrc = args.ssrc.unwrap_or_else(|| rng.random());
     // Random first sequence number and timestamp (RFC 3550 5.1).
     let mut pack = OpusPacketizer::new(ssrc, args.pt, rng.random(), rng.random());
@@ -131,7 +150,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let payload = &opus[..encoded.len];
         let payload = match e2ee.as_mut() {
             Some(tx) => {
-                tx.protect_into(&[], payload, &mut protected)
+                // The header fields the packet will carry are authenticated with the frame.
+                let aad = rtp_aad(&pack.peek_header());
+                tx.protect_with_aad(&aad, payload, &mut protected)
                     .map_err(|e| anyhow::anyhow!("SFrame protection failed: {e}"))?;
                 &protected[..]
             }
@@ -157,16 +178,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "sent: {packets} packets ({seconds:.2} s of audio, {bytes} bytes) from {local} to {}",
         args.dest
     );
+    let e2ee = match &e2ee {
+        Some(tx) => format!("SFrame AES-128-GCM (key id {:#014x})", tx.key_id()),
+        None => "not encrypted".into(),
+    };
     println!(
-        "stream: SSRC {ssrc:#010x}, payload type {}, Opus {} Hz mono at {} bps, {}",
-        args.pt,
-        audio.rate,
-        args.bitrate,
-        if e2ee.is_some() {
-            "SFrame AES-128-GCM (key id 0)"
-        } else {
-            "not encrypted"
-        }
+        "stream: SSRC {ssrc:#010x}, payload type {}, Opus {} Hz mono at {} bps, {e2ee}",
+        args.pt, audio.rate, args.bitrate,
     );
     println!(
         "pacing: {:.2} s wall clock, latest packet {:.1} ms behind schedule",
