@@ -9,7 +9,8 @@ mod common;
 
 use std::collections::HashSet;
 
-use parla_engine::{AecMode, AudioMode, Call, CallConfig, CallEvent, CallStats};
+use parla_engine::media::SendState;
+use parla_engine::{AecMode, AudioMode, Call, CallConfig, CallEvent, CallStats, MediaCore};
 use parla_rtp::e2ee::{ledger, parse_sframe_header};
 use parla_rtp::rtp::RtpPacket;
 
@@ -206,4 +207,159 @@ fn rotation_of_a_stopped_call_and_rewritten_headers() {
         "jitter target moved: {target_before} -> {}",
         sb.jitter_target_ms
     );
+}
+
+/// One endpoint of the sans-IO lifecycle test: its keys and media core (`None` while stopped).
+struct Endpoint {
+    keys: parla_engine::CallKeys,
+    core: Option<MediaCore>,
+    paused: Option<(SendState, u64)>,
+}
+
+/// `PARLA_LIFECYCLES` (default 1,000; about 30 s in the debug suite) random call lifecycles through `MediaCore`,
+/// the code `Call` runs on its media thread, in simulated time: 0-5 restarts of either side
+/// (`into_state`/`resume`, as `Call::stop`/`start` do), 0-50 rotations of either side of which
+/// 20% fail to be handed over (the prepared sender is dropped, as when the control queue is
+/// full) and are retried, 0-50% random loss. After every event audio must flow again in both
+/// directions, and the nonce ledger must never see a repeat. At the end, the first packets of
+/// the call, recorded before any restart, are replayed: none is accepted.
+#[test]
+fn random_core_lifecycles_never_reuse_a_nonce() {
+    use parla_core::MediaTime;
+    use parla_engine::StreamIds;
+    use parla_rtp::e2ee::MediaStream;
+    use rand::{Rng, SeedableRng};
+
+    let lifecycles: u32 = std::env::var("PARLA_LIFECYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let seed = std::env::var("PARLA_TEST_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15_014u64);
+    println!("seed {seed} (PARLA_TEST_SEED), {lifecycles} lifecycles (PARLA_LIFECYCLES)");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let cfg = CallConfig {
+        aec: AecMode::Off,
+        noise_suppression: false,
+        key_grace_ms: 200,
+        ..CallConfig::default()
+    };
+    let f = cfg.capture_frame();
+    let speech = common::near_speech_48k();
+    let before = ledger::repeats();
+    let (mut events_total, mut ticks_total, mut worst_ticks) = (0u64, 0u64, 0u64);
+    let mut replayed = 0u64;
+    for call in 0..lifecycles {
+        let (ka, kb) = common::call_keys(&call.to_be_bytes());
+        let mut ends = [ka, kb].map(|mut keys| {
+            let core = MediaCore::new(&cfg, Some(&mut keys), StreamIds::random(&mut rng)).unwrap();
+            Endpoint {
+                keys,
+                core: Some(core),
+                paused: None,
+            }
+        });
+        let loss = rng.random_range(0.0..0.5);
+        let mut events: Vec<u8> = std::iter::repeat_n(0, rng.random_range(0..=5))
+            .chain(std::iter::repeat_n(1, rng.random_range(0..=50)))
+            .collect();
+        for i in (1..events.len()).rev() {
+            events.swap(i, rng.random_range(0..=i));
+        }
+        let mut t_ms = 0u64;
+        let mut recorded: Vec<Vec<u8>> = Vec::new();
+        for ev in events {
+            let side = rng.random_range(0..2);
+            let e = &mut ends[side];
+            match ev {
+                // Restart: stop now, start again after a pause.
+                0 => {
+                    let core = e.core.take().unwrap();
+                    e.paused = Some((core.into_state(), t_ms));
+                    t_ms += rng.random_range(20..2_000);
+                    let (state, at) = e.paused.take().unwrap();
+                    let paused = std::time::Duration::from_millis(t_ms - at);
+                    e.core = Some(MediaCore::resume(&cfg, state, paused).unwrap());
+                }
+                // Rotation, handed over or failed (then retried once).
+                _ => {
+                    let deliver = rng.random_bool(0.8);
+                    for attempt in [deliver, true] {
+                        let mut next = e.keys.prepare_rotation().unwrap();
+                        let tx = next.sender(MediaStream::Audio, cfg.cipher_suite).unwrap();
+                        if attempt {
+                            let core = e.core.as_mut().unwrap();
+                            drop(core.install_sender(Box::new(tx)).unwrap());
+                            e.keys.commit_rotation(next).unwrap();
+                            break;
+                        }
+                    }
+                }
+            }
+            events_total += 1;
+            // Audio flows again: both sides accept a new frame within 2 s of call time.
+            let start = [0, 1].map(|i| ends[i].core.as_ref().unwrap().stats().e2ee_accepted);
+            let mut ticks = 0u64;
+            loop {
+                let now = MediaTime::from_millis(t_ms);
+                let mic = &speech[(t_ms as usize / 10 * f) % (speech.len() - f)..][..f];
+                let mut spk = vec![0.0; f];
+                let mut out: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+                for (i, o) in out.iter_mut().enumerate() {
+                    let core = ends[i].core.as_mut().unwrap();
+                    core.tick(now, mic, &mut spk, &mut |p| o.push(p.to_vec()))
+                        .unwrap();
+                }
+                for (i, pkts) in out.iter().enumerate() {
+                    for p in pkts {
+                        if !rng.random_bool(loss) {
+                            ends[1 - i].core.as_mut().unwrap().receive_packet(p, now);
+                            // What an attacker recorded of A -> B (delivered packets: a lost
+                            // one arriving late within the replay window is not a replay).
+                            if i == 0 && recorded.len() < 20 {
+                                recorded.push(p.clone());
+                            }
+                        }
+                    }
+                }
+                t_ms += 10;
+                ticks += 1;
+                let now_acc = [0, 1].map(|i| ends[i].core.as_ref().unwrap().stats().e2ee_accepted);
+                if now_acc[0] > start[0] && now_acc[1] > start[1] {
+                    break;
+                }
+                assert!(
+                    ticks < 200,
+                    "call {call}: no audio 2 s after an event (loss {loss:.2})"
+                );
+            }
+            ticks_total += ticks;
+            worst_ticks = worst_ticks.max(ticks);
+            for e in &ends {
+                let s = e.core.as_ref().unwrap().stats();
+                assert_eq!(s.e2ee_replays, 0, "call {call}: {s:?}");
+                assert_eq!(s.e2ee_auth_failures, 0, "call {call}: {s:?}");
+            }
+        }
+        // A whole earlier stretch of the call, replayed after the restarts and rotations.
+        let b = ends[1].core.as_mut().unwrap();
+        let accepted = b.stats().e2ee_accepted;
+        for p in &recorded {
+            b.receive_packet(p, MediaTime::from_millis(t_ms));
+        }
+        assert_eq!(
+            b.stats().e2ee_accepted,
+            accepted,
+            "call {call}: a replay was accepted"
+        );
+        replayed += recorded.len() as u64;
+    }
+    println!(
+        "{lifecycles} lifecycles, {events_total} events; ticks to audio after an event: mean {:.1}, worst {worst_ticks}; {replayed} old packets replayed, 0 accepted; ledger repeats {}",
+        ticks_total as f64 / events_total.max(1) as f64,
+        ledger::repeats() - before
+    );
+    assert_eq!(ledger::repeats(), before, "the nonce ledger saw a repeat");
 }
