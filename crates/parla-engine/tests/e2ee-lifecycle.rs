@@ -363,3 +363,73 @@ fn random_core_lifecycles_never_reuse_a_nonce() {
     );
     assert_eq!(ledger::repeats(), before, "the nonce ledger saw a repeat");
 }
+
+/// The peer's stream may change SSRC (a peer that rebuilt its sending stream under its keys):
+/// the receiver follows only an authenticated packet; a forged packet with another SSRC changes
+/// nothing.
+#[test]
+fn a_new_ssrc_is_followed_only_when_authenticated() {
+    use parla_core::MediaTime;
+    use parla_engine::StreamIds;
+    use parla_engine::media::E2eeParts;
+    use parla_rtp::e2ee::MediaStream;
+
+    let cfg = CallConfig {
+        aec: AecMode::Off,
+        noise_suppression: false,
+        ..CallConfig::default()
+    };
+    let (mut ka, mut kb) = common::call_keys(b"ssrc");
+    let ids = |ssrc| StreamIds {
+        ssrc,
+        first_seq: 100,
+        timestamp_offset: 1_000,
+    };
+    let mut a = MediaCore::new(&cfg, Some(&mut ka), ids(0x1111)).unwrap();
+    let mut b = MediaCore::new(&cfg, Some(&mut kb), ids(0x2222)).unwrap();
+    let f = cfg.capture_frame();
+    let speech = common::near_speech_48k();
+    let mut spk = vec![0.0; f];
+    let mut t = 0u64;
+    let mut talk = |a: &mut MediaCore, b: &mut MediaCore, ticks: usize, tamper: bool| {
+        for _ in 0..ticks {
+            let now = MediaTime::from_millis(t);
+            let mic = &speech[(t as usize / 10 * f) % (speech.len() - f)..][..f];
+            let mut out = Vec::new();
+            a.tick(now, mic, &mut spk, &mut |p| out.push(p.to_vec()))
+                .unwrap();
+            for mut p in out {
+                if tamper {
+                    p[11] ^= 0x5a; // another SSRC, as a forger would send
+                }
+                b.receive_packet(&p, now);
+            }
+            b.tick(now, &vec![0.0; f], &mut spk, &mut |_| {}).unwrap();
+            t += 10;
+        }
+    };
+    talk(&mut a, &mut b, 50, false);
+    let s = b.stats();
+    assert_eq!(s.ssrc_changes, 0);
+    // Forged SSRC: rejected by authentication, the lock stays.
+    talk(&mut a, &mut b, 20, true);
+    let s = b.stats();
+    assert_eq!((s.ssrc_changes, s.e2ee_auth_failures), (0, 10), "{s:?}");
+    // A's stream rebuilt under a new SSRC (a new epoch's sender, the same receiver).
+    let mut next = ka.prepare_rotation().unwrap();
+    let tx = next.sender(MediaStream::Audio, cfg.cipher_suite).unwrap();
+    ka.commit_rotation(next).unwrap();
+    let old = a.into_state();
+    let parts = E2eeParts {
+        tx: Box::new(tx),
+        rx: old.e2ee.unwrap().rx,
+    };
+    let mut a2 = MediaCore::new_with(&cfg, Some(parts), ids(0x3333)).unwrap();
+    let accepted = b.stats().e2ee_accepted;
+    talk(&mut a2, &mut b, 100, false);
+    let s = b.stats();
+    println!("after the new SSRC: {s:?}");
+    assert_eq!(s.ssrc_changes, 1);
+    assert!(s.e2ee_accepted >= accepted + 45, "{s:?}");
+    assert!(s.playout_level_dbfs > -60.0, "B hears A again: {s:?}");
+}

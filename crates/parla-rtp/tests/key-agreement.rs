@@ -164,6 +164,26 @@ fn bad_peer_keys_are_refused() {
         mk(&mut rng).finish(&one, b"c").unwrap_err(),
         KeyAgreementError::NonContributory
     );
+    // None of these spends the key pair: after every bad blob, a good one still agrees.
+    let (mut x, y) = (mk(&mut rng), mk(&mut rng));
+    let good = y.public_blob();
+    let mut bad_version = good;
+    bad_version[0] = 9;
+    for bad in [
+        &bad_version[..],
+        &good[..20],
+        &zero[..],
+        &one[..],
+        &x.public_blob()[..],
+    ] {
+        assert!(x.agree(bad, b"c").is_err());
+        assert!(!x.is_spent());
+    }
+    let kx = x
+        .agree(&good, b"c")
+        .expect("the pair survived the bad blobs");
+    let ky = y.finish(&x.public_blob(), b"c").expect("y");
+    assert_eq!(kx.safety_code(), ky.safety_code());
 }
 
 #[test]
