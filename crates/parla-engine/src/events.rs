@@ -81,16 +81,20 @@ mod tests {
             w.tick(0, 1),
             [Some(CallEvent::PeerRotated { epoch: 1 }), None]
         );
-        // 9 failures in a second: no event; 10 in the next: one event.
-        for t in 2..=100 {
+        // Ticks 3-101: 9 failures in the first second (evaluated at tick 100): no event.
+        for t in 3..=101 {
             assert_eq!(w.tick(9, 1), [None, None], "tick {t}");
         }
-        for _ in 1..100 {
-            assert_eq!(w.tick(19, 1), [None, None]);
+        // 10 more by the end of the second second (tick 200): one event, then quiet.
+        for t in 102..200 {
+            assert_eq!(w.tick(19, 1), [None, None], "tick {t}");
         }
         assert_eq!(
             w.tick(19, 1),
             [None, Some(CallEvent::AuthFailures { count: 10 })]
         );
+        for t in 201..=300 {
+            assert_eq!(w.tick(19, 1), [None, None], "tick {t}");
+        }
     }
 }
