@@ -479,6 +479,14 @@ typedef struct ParlaCallStats {
    * Frames not sent because a send stage failed (encoder, encryption, packetizer).
    */
   uint64_t send_failures;
+  /**
+   * Capture samples that were NaN, infinite or beyond full scale (replaced or clamped).
+   */
+  uint64_t capture_sanitized_samples;
+  /**
+   * Playout samples that were NaN, infinite or beyond full scale (clamped).
+   */
+  uint64_t playout_clamped_samples;
 } ParlaCallStats;
 
 /**

@@ -493,6 +493,10 @@ pub struct ParlaCallStats {
     pub ssrc_changes: u64,
     /// Frames not sent because a send stage failed (encoder, encryption, packetizer).
     pub send_failures: u64,
+    /// Capture samples that were NaN, infinite or beyond full scale (replaced or clamped).
+    pub capture_sanitized_samples: u64,
+    /// Playout samples that were NaN, infinite or beyond full scale (clamped).
+    pub playout_clamped_samples: u64,
 }
 
 impl From<CallStats> for ParlaCallStats {
@@ -540,6 +544,8 @@ impl From<CallStats> for ParlaCallStats {
             keys_expired,
             ssrc_changes,
             send_failures,
+            capture_sanitized_samples,
+            playout_clamped_samples,
             cpu:
                 CpuStats {
                     resample_in: cpu_resample_in,
@@ -603,6 +609,8 @@ impl From<CallStats> for ParlaCallStats {
             keys_expired,
             ssrc_changes,
             send_failures,
+            capture_sanitized_samples,
+            playout_clamped_samples,
         }
     }
 }

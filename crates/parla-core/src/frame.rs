@@ -108,6 +108,56 @@ impl AudioFrame {
     }
 }
 
+/// Samples smaller than this in magnitude (but not zero) are flushed to zero by [`sanitize_into`]:
+/// far below 24-bit resolution, and denormal-range values cost some CPUs dearly in the stages.
+pub const FLUSH_BELOW: f32 = 1e-30;
+
+/// Copies `input` into `out` (the same length) made safe for the stages: NaN and infinities
+/// become 0, values beyond full scale are clamped to `[-1, 1]`, tiny values (below
+/// [`FLUSH_BELOW`], denormals included) become 0. Returns how many samples were not finite or
+/// out of range (flushed tiny values are not counted: they are harmless input).
+///
+/// # Real-time safety
+/// No allocation; one pass.
+pub fn sanitize_into(input: &[f32], out: &mut [f32]) -> usize {
+    // RT: one pass over stack slices.
+    let mut bad = 0;
+    for (o, &x) in out.iter_mut().zip(input) {
+        let (v, was_bad) = clean(x);
+        *o = v;
+        bad += usize::from(was_bad);
+    }
+    bad
+}
+
+/// One sample made safe, and whether it was not finite or out of range.
+fn clean(x: f32) -> (f32, bool) {
+    if !x.is_finite() {
+        (0.0, true)
+    } else if x.abs() > 1.0 {
+        (x.clamp(-1.0, 1.0), true)
+    } else if x.abs() < FLUSH_BELOW {
+        (0.0, false)
+    } else {
+        (x, false)
+    }
+}
+
+/// [`sanitize_into`] in place.
+///
+/// # Real-time safety
+/// No allocation; one pass.
+pub fn sanitize_in_place(samples: &mut [f32]) -> usize {
+    // RT: one pass.
+    let mut bad = 0;
+    for x in samples.iter_mut() {
+        let (v, was_bad) = clean(*x);
+        *x = v;
+        bad += usize::from(was_bad);
+    }
+    bad
+}
+
 /// RMS level of `samples` in dBFS, clamped to -120 dB for silence.
 pub fn level_dbfs(samples: &[f32]) -> f32 {
     if samples.is_empty() {
@@ -124,6 +174,26 @@ pub fn level_dbfs(samples: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sanitize_cleans_bad_samples_and_counts_them() {
+        let input = [
+            0.5,
+            f32::NAN,
+            f32::INFINITY,
+            -1e30,
+            1.5,
+            1e-40,
+            -0.25,
+            f32::NEG_INFINITY,
+        ];
+        let mut out = [9.0; 8];
+        assert_eq!(super::sanitize_into(&input, &mut out), 5);
+        assert_eq!(out, [0.5, 0.0, 0.0, -1.0, 1.0, 0.0, -0.25, 0.0]);
+        let mut again = input;
+        assert_eq!(super::sanitize_in_place(&mut again), 5);
+        assert_eq!(again, out);
+    }
+
     use super::*;
 
     #[test]

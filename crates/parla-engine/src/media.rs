@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use parla_codec::opus::{FrameDuration, OpusEncoder, OpusEncoderConfig};
 use parla_core::MediaTime;
-use parla_core::frame::level_dbfs;
+use parla_core::frame::{level_dbfs, sanitize_in_place, sanitize_into};
 use parla_core::stats::LatencyHistogram;
 use parla_dsp::aec::{AecConfig, AecMode, EchoCanceller};
 use parla_dsp::resample::{ResampleMode, StreamResampler};
@@ -121,6 +121,8 @@ pub struct MediaCore {
     echo_on: bool,
     enc: OpusEncoder,
     enc_pcm: Vec<f32>,
+    /// The microphone frame after [`sanitize_into`].
+    mic_clean: Vec<f32>,
     enc_out: Vec<u8>,
     protected: Vec<u8>,
     packet: Vec<u8>,
@@ -293,6 +295,7 @@ impl MediaCore {
             echo_on,
             enc,
             enc_pcm,
+            mic_clean: vec![0.0; cfg.capture_frame()],
             enc_out: vec![0; MAX_PACKET],
             protected: Vec::with_capacity(MAX_PACKET + 64),
             packet: vec![0; MAX_PACKET + 64],
@@ -421,10 +424,19 @@ impl MediaCore {
             rx.expire(now);
         }
         let concealed = self.pull_playout(now, speaker);
+        // Playout never leaves full scale, and never carries NaN (a decoder or stretcher fault
+        // must not reach the speaker or the echo canceller's reference).
+        self.stats.playout_clamped_samples += sanitize_in_place(speaker) as u64;
         if self.echo_on && self.chain.push_render(speaker).is_err() {
             self.stats.echo_render_underruns += 1;
         }
-        let packets_sent = self.push_capture(mic, emit);
+        // Capture is sanitized at the boundary: one bad frame (NaN, Inf, 1e30) must not poison
+        // the stages' state for the rest of the call (NaN made RNNoise's FFT hit an unreachable
+        // path: a panic that ended the media thread).
+        let mut mic_clean = std::mem::take(&mut self.mic_clean);
+        self.stats.capture_sanitized_samples += sanitize_into(mic, &mut mic_clean) as u64;
+        let packets_sent = self.push_capture(&mic_clean, emit);
+        self.mic_clean = mic_clean;
         self.stats.ticks += 1;
         self.h_tick.record(t.elapsed());
         Ok(TickReport {

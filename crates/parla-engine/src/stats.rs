@@ -134,6 +134,11 @@ pub struct CallStats {
     pub keys_expired: u64,
     /// Times the peer's stream changed SSRC (accepted only from authenticated packets).
     pub ssrc_changes: u64,
+    /// Capture samples that were not finite or beyond full scale, replaced (NaN, Inf -> 0) or
+    /// clamped to [-1, 1] before the send chain.
+    pub capture_sanitized_samples: u64,
+    /// Playout samples that were not finite or beyond full scale, clamped before the speaker.
+    pub playout_clamped_samples: u64,
     /// Frames not sent because a send stage failed (encoder, encryption, packetizer, a
     /// capture frame the send chain refused); separate from queue drops.
     pub send_failures: u64,
