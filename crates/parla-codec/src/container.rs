@@ -1,6 +1,6 @@
 //! The small file formats Parla's tools and interop tests need.
 //!
-//! - [`ogg_opus`]: Ogg Opus files (RFC 7845) over the `ogg` crate, which does the Ogg page layer
+//! - `ogg_opus` (feature `opus`): Ogg Opus files (RFC 7845) over the `ogg` crate, which does the Ogg page layer
 //!   (RFC 3533: CRC-32, lacing, page splitting and re-assembly) and is well kept and pure Rust;
 //!   the Opus mapping on top (ID and comment headers, pre-skip, granule positions, end trimming)
 //!   is ours.
@@ -13,6 +13,7 @@
 
 pub mod annexb;
 pub mod ivf;
+#[cfg(feature = "opus")]
 pub mod ogg_opus;
 pub mod y4m;
 

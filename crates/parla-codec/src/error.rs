@@ -1,11 +1,12 @@
 //! The crate's error types (STYLE.md section 4).
 //!
 //! Construction errors are [`parla_core::ConfigError`]. Per-frame errors are `Copy` and carry
-//! numbers only: [`crate::opus::OpusError`] for audio, [`VideoError`] for video and scaling.
-//! [`Error`] wraps them all for callers that want one type.
+//! numbers only: `crate::opus::OpusError` for audio (feature `opus`), `VideoError` for video
+//! and scaling (feature `video`). [`Error`] wraps them all for callers that want one type.
 
 pub use parla_core::ConfigError;
 
+#[cfg(feature = "opus")]
 pub use crate::opus::OpusError;
 
 /// A per-frame video or scaling failure.
@@ -13,6 +14,7 @@ pub use crate::opus::OpusError;
 /// What the caller can do next: [`VideoError::InvalidData`] means the input was corrupt or
 /// undecodable: drop it, keep the decoder, and ask the sender for a keyframe. The others are
 /// caller bugs or a broken backend.
+#[cfg(feature = "video")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VideoError {
@@ -50,6 +52,7 @@ pub enum VideoError {
     },
 }
 
+#[cfg(feature = "video")]
 impl From<ffmpeg_next::Error> for VideoError {
     fn from(e: ffmpeg_next::Error) -> Self {
         match e {
@@ -72,9 +75,11 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// An Opus frame failed.
+    #[cfg(feature = "opus")]
     #[error(transparent)]
     Opus(#[from] OpusError),
     /// A video frame failed.
+    #[cfg(feature = "video")]
     #[error(transparent)]
     Video(#[from] VideoError),
     /// Reading or writing a file format failed.

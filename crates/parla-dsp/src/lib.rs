@@ -6,7 +6,6 @@
 //! - [`resample`]: streaming resampling (rubato), fixed-ratio and drift-adjustable.
 //! - [`aec`]: acoustic echo cancellation (WebRTC AEC3/AECM through webrtc-audio-processing, or
 //!   the pure-Rust sonora port), an [`EchoStage`].
-//! - [`stretch`]: pitch-preserving time stretching for the jitter buffer.
 //! - [`chain`]: [`SendChain`], which runs the stages in order on 10 ms frames between a
 //!   device/file rate and the processing and output rates, with per-stage timing.
 //!
@@ -28,7 +27,6 @@ pub mod chain;
 pub mod ns;
 pub mod resample;
 pub mod stage;
-pub mod stretch;
 
 pub use chain::{SendChain, SendChainConfig};
 pub use stage::{EchoStage, Stage};

@@ -1,7 +1,7 @@
 //! The adaptive audio jitter buffer.
 
 use parla_core::MediaTime;
-use parla_dsp::stretch::TimeStretcher;
+use crate::stretch::TimeStretcher;
 
 use crate::decoder::AudioDecoder;
 use crate::delay::{DelayManager, DelayPolicy};

@@ -27,11 +27,17 @@
 //!   far behind the target are dropped as late. During DTX it plays comfort noise.
 //!   Between those, it keeps the playout offset near the target: accelerate by one pitch period
 //!   above the target, fast accelerate far above it, preemptive expand below it, using the
-//!   pitch-synchronous stretcher of `parla_dsp::stretch`.
+//!   pitch-synchronous stretcher of [`stretch`].
 //! - **Decoder**: any [`AudioDecoder`]; the trait is shaped for Opus (10-60 ms packets, in-band
 //!   FEC, DTX and comfort noise). The Opus adapter is `opus::OpusAudioDecoder` (feature
-//!   `opus`, on by default); [`pcm`] is a simple deterministic PCM payload for tests and tools
-//!   that need exact, codec-free audio.
+//!   `opus`, off by default: it links libopus through parla-codec); [`pcm`] is a simple
+//!   deterministic PCM payload for tests and tools that need exact, codec-free audio.
+//!
+//! # Features
+//! - `opus` (off by default): the Opus adapter `opus::OpusAudioDecoder`, through parla-codec
+//!   with only its `opus` feature (libopus; never FFmpeg). Without it the crate is pure Rust
+//!   with no native dependency: the buffer, the delay estimators, the time stretcher and the
+//!   PCM payload need none.
 //!
 //! # Example: the owner's loop
 //! ```no_run
@@ -64,6 +70,7 @@ pub mod pcm;
 pub mod replay;
 pub mod seq;
 pub mod stats;
+pub mod stretch;
 
 pub use buffer::{Action, InsertOutcome, JitterBuffer, JitterConfig, Packet, PullReport, Started};
 pub use decoder::{AudioDecoder, DecodeError};

@@ -8,10 +8,10 @@
 //! - DTX: `1u8`, `n: u16`: `n` samples of silence described only by its level (comfort noise).
 //!
 //! [`PcmDecoder::conceal`] repeats the last pitch period of what it decoded (found with
-//! [`parla_dsp::stretch::TimeStretcher::find_period`]) with a fading gain, the classic
+//! [`crate::stretch::TimeStretcher::find_period`]) with a fading gain, the classic
 //! periodic-extension PLC (ITU-T G.711 Appendix I in spirit).
 
-use parla_dsp::stretch::TimeStretcher;
+use crate::stretch::TimeStretcher;
 
 use crate::decoder::{AudioDecoder, DecodeError};
 

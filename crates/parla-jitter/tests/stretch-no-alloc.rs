@@ -1,5 +1,5 @@
 //! The time stretcher never allocates once built (STYLE.md T1).
-use parla_dsp::stretch::TimeStretcher;
+use parla_jitter::stretch::TimeStretcher;
 
 #[global_allocator]
 static A: parla_core::alloc_counter::CountingAllocator =

@@ -1,6 +1,6 @@
 //! The time stretcher keeps the pitch of voiced speech and adds no clicks when speeding it up or
 //! slowing it down by 10-30%.
-use parla_dsp::stretch::{CLICK_STEP_RATIO, TimeStretcher};
+use parla_jitter::stretch::{CLICK_STEP_RATIO, TimeStretcher};
 
 const RATE: u32 = 48_000;
 

@@ -1,6 +1,6 @@
 //! Cost of one accelerate or expand of a 30 ms block, per sample rate.
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use parla_dsp::stretch::TimeStretcher;
+use parla_jitter::stretch::TimeStretcher;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("stretch");
