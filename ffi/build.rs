@@ -1,24 +1,49 @@
-//! Writes `parla.pc` (pkg-config) for the library being built next to it in the target
-//! directory (`target/<profile>/parla.pc`), from `parla.pc.in`, and tells the crate's tests the
-//! native libraries the static library needs.
+//! Writes the pkg-config files of the library being built (`target/<profile>/parla*.pc`, from
+//! `parla.pc.in`, one pair per library variant, docs/FFI.md "Library variants"), copies the
+//! header next to them (`target/<profile>/include/parla.h`) so the directory is a relocatable
+//! bundle, bundles the abseil static libraries into `libparla_ffi.a`, and tells the crate's
+//! tests the native libraries the static library needs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// What `libparla_ffi.a` needs from the system besides itself, in link order: FFmpeg's codec
-/// libraries (parla-codec), ALSA (cpal), and the C++, threading and math runtimes of the bundled
-/// WebRTC audio processing and libopus. The list comes from
-/// `cargo rustc -p parla-ffi --lib --crate-type staticlib -- --print native-static-libs`;
-/// `tests/c_tests.rs` links the C tests with exactly this list, so a missing library fails
-/// there. The abseil static libraries depend on each other, hence the linker group. Refresh
-/// the list when a native dependency changes (docs/FFI.md).
-const NATIVE_LIBS: &str = "-lavutil -lavformat -lavfilter -lavdevice -lswscale -lswresample \
-     -lavcodec -Wl,--start-group -labsl_strings -labsl_base -labsl_raw_logging_internal \
-     -labsl_log_severity -labsl_spinlock_wait -Wl,--end-group -lrt -lstdc++ -lasound -lgcc_s \
-     -lutil -lpthread -lm -ldl -lc";
+/// What `libparla_ffi.a` needs from the system besides itself when the `video` feature is on:
+/// FFmpeg's libraries (parla-codec's `video`), in link order, before the [`AUDIO_LIBS`].
+/// From `cargo rustc -p parla-ffi --lib --crate-type staticlib -- --print native-static-libs`.
+const VIDEO_LIBS: &str =
+    "-lavutil -lavformat -lavfilter -lavdevice -lswscale -lswresample -lavcodec";
 
-/// Where the abseil static libraries of the bundled WebRTC build are (scripts/setup.d/30-aec3.sh
-/// puts them in the cache and scripts/env.sh on `PKG_CONFIG_PATH`): a `-L` flag, or nothing.
-fn abseil_dir() -> String {
+/// What every variant needs from the system: ALSA (cpal, through parla-device) and the C++,
+/// threading and math runtimes of the bundled WebRTC audio processing and libopus. From the
+/// same command with `--no-default-features`, less the abseil libraries, which are bundled into
+/// the static library (see [`ABSEIL`]). `tests/c_tests.rs` links the C tests with exactly this
+/// list (`PARLA_NATIVE_LIBS`), so a missing library fails there. Refresh both lists when a
+/// native dependency changes (docs/FFI.md).
+const AUDIO_LIBS: &str = "-lrt -lstdc++ -lasound -lgcc_s -lutil -lpthread -lm -ldl -lc";
+
+/// The abseil static libraries the bundled WebRTC audio processing links (it asks for them by
+/// name, not bundled). They are not a system library (scripts/setup.d/30-aec3.sh builds them into
+/// a cache), so this crate bundles them into `libparla_ffi.a`: an app links no abseil itself.
+const ABSEIL: [&str; 5] = [
+    "absl_strings",
+    "absl_base",
+    "absl_raw_logging_internal",
+    "absl_log_severity",
+    "absl_spinlock_wait",
+];
+
+/// A library variant: the pkg-config names it is described by and the system libraries it needs.
+struct Variant {
+    /// Name of the shared-library file (`<name>.pc`); `<name>-static.pc` is the static one.
+    name: &'static str,
+    /// What it is, for the `Description` field.
+    what: &'static str,
+    /// The `-l` flags of the system libraries the static library needs.
+    libs: String,
+}
+
+/// Where the abseil static libraries of the bundled WebRTC build are (scripts/env.sh puts their
+/// pkg-config files on `PKG_CONFIG_PATH`).
+fn abseil_dir() -> Option<String> {
     std::process::Command::new("pkg-config")
         .args(["--variable=libdir", "absl_base"])
         .output()
@@ -26,15 +51,42 @@ fn abseil_dir() -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|d| !d.is_empty())
-        .map_or_else(String::new, |d| format!("-L{d} "))
 }
 
 fn main() {
     println!("cargo:rerun-if-changed=parla.pc.in");
+    println!("cargo:rerun-if-changed=include/parla.h");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
-    let native = format!("{}{}", abseil_dir(), NATIVE_LIBS);
-    println!("cargo:rustc-env=PARLA_NATIVE_LIBS={native}");
+    match abseil_dir() {
+        Some(dir) => {
+            println!("cargo:rustc-link-search=native={dir}");
+            for lib in ABSEIL {
+                println!("cargo:rustc-link-lib=static:+bundle={lib}");
+            }
+        }
+        None => println!(
+            "cargo:warning=abseil not found through pkg-config (source scripts/env.sh): \
+             libparla_ffi.a will not contain it"
+        ),
+    }
+    let full = Variant {
+        name: "parla",
+        what: "audio calls and FFmpeg video codecs; default features",
+        libs: format!("{VIDEO_LIBS} {AUDIO_LIBS}"),
+    };
+    let audio = Variant {
+        name: "parla-audio",
+        what: "audio calls only, no FFmpeg; built with --no-default-features",
+        libs: AUDIO_LIBS.to_owned(),
+    };
+    let this = if std::env::var_os("CARGO_FEATURE_VIDEO").is_some() {
+        &full
+    } else {
+        &audio
+    };
+    println!("cargo:rustc-env=PARLA_NATIVE_LIBS={}", this.libs);
+
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
         return;
@@ -48,34 +100,45 @@ fn main() {
         println!("cargo:warning=parla.pc.in is missing: parla.pc not written");
         return;
     };
-    let include = manifest.join("include");
-    // parla.pc links the shared library by default (the static one with `--static`);
-    // parla-static.pc always links the static library.
-    let files = [
-        (
-            "parla.pc",
-            "-L${libdir} -lparla_ffi".to_owned(),
-            native.as_str(),
-        ),
-        (
-            "parla-static.pc",
-            format!("${{libdir}}/libparla_ffi.a {native}"),
-            "",
-        ),
-    ];
-    for (name, libs, private) in files {
-        let pc = render(&template, libdir, &include, &libs, private);
-        if let Err(e) = std::fs::write(libdir.join(name), pc) {
-            println!("cargo:warning=cannot write {name}: {e}");
+    let include = libdir.join("include");
+    if let Err(e) = std::fs::create_dir_all(&include)
+        .and_then(|()| std::fs::copy(manifest.join("include/parla.h"), include.join("parla.h")))
+    {
+        println!(
+            "cargo:warning=cannot copy parla.h to {}: {e}",
+            include.display()
+        );
+    }
+    // Both variants' files are written whatever this build is: each describes its variant (the
+    // library in the directory is the one built last). `<name>.pc` links the shared library
+    // (the static one with `--static`); `<name>-static.pc` always links the static library.
+    for v in [&full, &audio] {
+        let files = [
+            (
+                format!("{}.pc", v.name),
+                "-L${libdir} -lparla_ffi".to_owned(),
+                v.libs.as_str(),
+            ),
+            (
+                format!("{}-static.pc", v.name),
+                format!("${{libdir}}/libparla_ffi.a {}", v.libs),
+                "",
+            ),
+        ];
+        for (file, libs, private) in files {
+            let pc = render(&template, v, &libs, private);
+            if let Err(e) = std::fs::write(libdir.join(&file), pc) {
+                println!("cargo:warning=cannot write {file}: {e}");
+            }
         }
     }
 }
 
-fn render(template: &str, libdir: &Path, includedir: &Path, libs: &str, private: &str) -> String {
+fn render(template: &str, v: &Variant, libs: &str, private: &str) -> String {
     template
+        .replace("@NAME@", v.name)
+        .replace("@WHAT@", v.what)
         .replace("@LIBS@", libs)
         .replace("@VERSION@", env!("CARGO_PKG_VERSION"))
-        .replace("@LIBDIR@", &libdir.display().to_string())
-        .replace("@INCLUDEDIR@", &includedir.display().to_string())
         .replace("@NATIVE_LIBS@", private)
 }

@@ -1,13 +1,13 @@
 //! The adaptive audio jitter buffer.
 
 use parla_core::MediaTime;
-use crate::stretch::TimeStretcher;
 
 use crate::decoder::AudioDecoder;
 use crate::delay::{DelayManager, DelayPolicy};
 use crate::error::{InsertError, JitterConfigError, PullError};
 use crate::seq::Unwrapper;
 use crate::stats::{JitterStats, WaitingTimes};
+use crate::stretch::TimeStretcher;
 
 /// A sequence jump larger than this (in packets) is a stream discontinuity.
 const MAX_SEQ_JUMP: i64 = 1000;

@@ -11,9 +11,8 @@
 //! [`crate::stretch::TimeStretcher::find_period`]) with a fading gain, the classic
 //! periodic-extension PLC (ITU-T G.711 Appendix I in spirit).
 
-use crate::stretch::TimeStretcher;
-
 use crate::decoder::{AudioDecoder, DecodeError};
+use crate::stretch::TimeStretcher;
 
 const KIND_AUDIO: u8 = 0;
 const KIND_DTX: u8 = 1;
