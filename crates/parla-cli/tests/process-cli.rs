@@ -1,20 +1,16 @@
 //! `parla process` end to end: the bundled sample, other WAV formats, and every kind of bad input
 //! (one-line error, non-zero exit, never a panic).
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+use parla_testkit::data::sample_path as sample;
 
 fn parla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_parla"))
         .args(args)
         .output()
         .expect("run parla")
-}
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(name)
 }
 
 fn write_wav(path: &Path, spec: hound::WavSpec, frames: usize) {

@@ -26,12 +26,7 @@ fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn hostile_datagrams_are_counted_and_do_not_lock_out_the_real_stream() {
-    let seed = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7u64);
-    println!("seed {seed} (PARLA_TEST_SEED overrides)");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = parla_testkit::seed::seeded_rng(7);
     let (_d, dir) = tempdir();
     let out = dir.join("out.wav");
     let key = key_file(&dir, "key.hex", &"11".repeat(16));

@@ -193,18 +193,7 @@ fn clean_round_trip_at_32_kbps_matches_the_input() {
 fn recorded_speech_sample_round_trip_at_32_kbps() {
     // samples/near_speech_clean.wav: synthesized speech (espeak-ng), 48 kHz mono, see
     // samples/PROVENANCE.md.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples/near_speech_clean.wav");
-    let Ok(mut reader) = hound::WavReader::open(&path) else {
-        eprintln!("SKIPPED: {} is missing", path.display());
-        return;
-    };
-    let spec = reader.spec();
-    assert_eq!((spec.sample_rate, spec.channels), (48_000, 1));
-    let pcm: Vec<f32> = reader
-        .samples::<i16>()
-        .map(|s| f32::from(s.unwrap()) / 32768.0)
-        .collect();
+    let pcm = parla_testkit::speech::near_speech_48k();
     let cfg = OpusEncoderConfig::voice(48_000, 1).bitrate(32_000);
     let mut enc = OpusEncoder::new(&cfg).unwrap();
     let packets = encode_all(&mut enc, &pcm);

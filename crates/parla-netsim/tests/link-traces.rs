@@ -7,19 +7,7 @@ use parla_netsim::link::LinkTrace;
 use parla_netsim::scenario::{LinkConfig, ScenarioKind, run_link, scenarios};
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("PARLA_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let traces = dir.join("net-traces");
-    if traces.is_dir() {
-        Some(traces)
-    } else {
-        eprintln!(
-            "skipping: no {} (set PARLA_SHARED_DIR to the shared data folder)",
-            traces.display()
-        );
-        None
-    }
+    parla_testkit::data::shared("net-traces")
 }
 
 #[test]

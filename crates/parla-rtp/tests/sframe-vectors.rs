@@ -30,14 +30,9 @@ use std::time::Duration;
 use common::hex;
 
 fn load(name: &str) -> Option<Value> {
-    let path = common::shared_dir().join("test-vectors/sframe").join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(s) => Some(serde_json::from_str(&s).expect("valid JSON")),
-        Err(_) => {
-            println!("SKIP: {} not found (set PARLA_SHARED_DIR)", path.display());
-            None
-        }
-    }
+    let path = parla_testkit::data::shared(&format!("test-vectors/sframe/{name}"))?;
+    let text = std::fs::read_to_string(&path).expect("readable test vectors");
+    Some(serde_json::from_str(&text).expect("valid JSON"))
 }
 
 fn u64_of(v: &Value, k: &str) -> u64 {

@@ -60,47 +60,19 @@ pub fn have_tool(tool: &str, version_flag: &str, test: &str) -> bool {
 
 /// The first `seconds` of the recorded speech sample (48 kHz mono), from `samples/`.
 pub fn speech(seconds: f64) -> (Vec<f32>, u32) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let (mut s, rate, ch) = read_wav(&root.join("samples/near_speech_clean.wav"));
-    assert_eq!(ch, 1);
-    s.truncate((seconds * f64::from(rate)) as usize);
-    (s, rate)
+    (parla_testkit::speech::near_speech_seconds(seconds), 48_000)
 }
 
 /// Writes mono 16-bit PCM.
 pub fn write_wav(path: &Path, samples: &[f32], rate: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
+    parla_testkit::write_wav(path, samples, rate).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Reads a WAV file (integer or float): the first channel's samples, the rate and the
 /// channel count. Panics (fails the test) if the file is not a valid, complete WAV.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32, u16) {
-    let r = hound::WavReader::open(path)
-        .unwrap_or_else(|e| panic!("{} is not a valid WAV file: {e}", path.display()));
-    let spec = r.spec();
-    let ch = usize::from(spec.channels);
-    let all: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => r.into_samples::<f32>().map(|s| s.unwrap()).collect(),
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.into_samples::<i32>()
-                .map(|s| s.unwrap() as f32 * scale)
-                .collect()
-        }
-    };
-    let first = all.iter().step_by(ch).copied().collect();
-    (first, spec.sample_rate, spec.channels)
+    let wav = parla_testkit::read_wav(path).unwrap_or_else(|e| panic!("not a valid WAV: {e}"));
+    (wav.channel(0).unwrap_or_default(), wav.rate, wav.channels)
 }
 
 /// A child process that is killed (and reaped) when dropped, so a failing test leaves no

@@ -1,27 +1,14 @@
-//! Shared helpers for parla-codec's integration tests: seeded test material and tool checks.
-#![allow(dead_code)]
+//! Shared helpers for parla-codec's integration tests: seeded test material and tool checks
+//! (seeds come from parla-testkit).
+#![allow(dead_code, unused_imports)] // each test uses a subset
 
 use std::process::Command;
 
 use parla_core::MediaTime;
 use parla_core::video::{PixelFormat, VideoFrame};
-use rand::{Rng, SeedableRng};
+pub use parla_testkit::seed::{rng, seed};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-
-/// The test seed: `PARLA_TEST_SEED` if set, else `default`. Printed so a failure can be replayed.
-pub fn seed(default: u64) -> u64 {
-    let s = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    eprintln!("seed {s} (set PARLA_TEST_SEED to replay)");
-    s
-}
-
-/// A seeded RNG.
-pub fn rng(seed: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed)
-}
 
 /// Speech-like test material at `rate` Hz: a glottal pulse train (pitch gliding 90-220 Hz)
 /// through three formant resonators that move every syllable (~180 ms), with a syllable

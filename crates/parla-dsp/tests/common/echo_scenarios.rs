@@ -1,6 +1,6 @@
 //! Shared by the `aec-*` tests: run an echo canceller over a seeded scenario from
 //! `parla_metrics::echo::scenario` and measure it with `parla_metrics::echo`.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test uses a subset
 
 use parla_core::FrameMeta;
 use parla_dsp::aec::{AecBackend, AecConfig, AecMode, AecTuning, EchoCanceller};
@@ -11,13 +11,8 @@ use parla_metrics::echo::{EchoReport, EchoSignals, measure};
 /// The settling time excluded from the figures (the acceptance figures are "after 2 s").
 pub const SETTLE_S: f64 = 2.0;
 
-/// The scenario seed: `PARLA_TEST_SEED` when set, else `default`. Tests print it on failure.
-pub fn seed(default: u64) -> u64 {
-    std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+/// The scenario seed: `PARLA_TEST_SEED` when set, else `default` (printed for a replay).
+pub use parla_testkit::seed::seed;
 
 /// The backends compiled into this build (each test runs on all of them).
 pub fn backends() -> Vec<AecBackend> {
@@ -55,14 +50,8 @@ pub fn tunings(backend: AecBackend) -> Vec<AecTuning> {
 pub const ALSA_SOUNDS: &str = "/usr/share/sounds/alsa";
 
 fn read_wav(path: &std::path::Path) -> Option<Vec<f32>> {
-    let mut r = hound::WavReader::open(path).ok()?;
-    let spec = r.spec();
-    if spec.channels != 1 || spec.bits_per_sample != 16 || spec.sample_rate != 48_000 {
-        return None;
-    }
-    r.samples::<i16>()
-        .map(|s| s.ok().map(|v| f32::from(v) / 32768.0))
-        .collect()
+    let wav = parla_testkit::read_wav(path).ok()?;
+    (wav.channels == 1 && wav.rate == 48_000).then_some(wav.samples)
 }
 
 /// The recordings `names` placed one after another at `starts` (seconds) in a signal of `len`

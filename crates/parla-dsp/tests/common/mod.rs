@@ -1,36 +1,16 @@
-//! Shared test support: bundled samples, seeded noise, mixing.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Shared test support: seeded noise, mixing (bundled samples and seeds come from
+//! parla-testkit).
+#![allow(dead_code, unused_imports, clippy::unwrap_used)] // each test uses a subset
 
+pub use parla_testkit::seed::seed;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// The workspace root.
-pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Read a bundled sample (mono 16-bit WAV) as f32 in [-1, 1], with its rate.
+/// Read a bundled mono sample as f32 in [-1, 1], with its rate.
 pub fn read_sample(name: &str) -> (Vec<f32>, u32) {
-    let path = workspace_root().join("samples").join(name);
-    let mut r = hound::WavReader::open(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    let spec = r.spec();
-    assert_eq!(spec.channels, 1);
-    assert_eq!(spec.bits_per_sample, 16);
-    let s = r
-        .samples::<i16>()
-        .map(|s| f32::from(s.unwrap()) / 32768.0)
-        .collect();
-    (s, spec.sample_rate)
-}
-
-/// The seed: `PARLA_TEST_SEED` if set, else `default`. Printed so a failure can be replayed.
-pub fn seed(default: u64) -> u64 {
-    let s = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    eprintln!("seed = {s} (set PARLA_TEST_SEED to replay)");
-    s
+    let wav = parla_testkit::speech::sample(name).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wav.channels, 1, "{name}");
+    (wav.samples, wav.rate)
 }
 
 /// Gaussian-ish white noise (sum of uniforms), unit-ish variance.

@@ -1,47 +1,9 @@
-//! Shared helpers of the engine tests: the bundled speech samples and key agreement.
-#![allow(dead_code, clippy::unwrap_used)]
-
-use std::path::PathBuf;
+//! Shared helpers of the engine tests: key agreement, call drivers and measurements. The bundled
+//! speech samples come from parla-testkit (re-exported here; seeds are `parla_testkit::seed`).
+#![allow(dead_code, unused_imports, clippy::unwrap_used)] // each test uses a subset
 
 use parla_engine::{CallKeys, KeyAgreement};
-
-/// The workspace's `samples/` folder.
-pub fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-/// A bundled WAV as mono `f32` and its rate.
-pub fn read_wav(name: &str) -> (Vec<f32>, u32) {
-    let mut r = hound::WavReader::open(samples_dir().join(name)).unwrap();
-    let spec = r.spec();
-    let ch = usize::from(spec.channels);
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => r
-            .samples::<i32>()
-            .map(|s| s.unwrap() as f32 / (1u32 << (spec.bits_per_sample - 1)) as f32)
-            .collect(),
-        hound::SampleFormat::Float => r.samples::<f32>().map(Result::unwrap).collect(),
-    };
-    let mono = samples
-        .chunks(ch)
-        .map(|f| f.iter().sum::<f32>() / ch as f32)
-        .collect();
-    (mono, spec.sample_rate)
-}
-
-/// Near-end speech at 48 kHz (the bundled sample is at 48 kHz; checked).
-pub fn near_speech_48k() -> Vec<f32> {
-    let (x, rate) = read_wav("near_speech_clean.wav");
-    assert_eq!(rate, 48_000, "sample rate of near_speech_clean.wav");
-    x
-}
-
-/// Far-end speech at 48 kHz.
-pub fn far_speech_48k() -> Vec<f32> {
-    let (x, rate) = read_wav("far_speech_clean.wav");
-    assert_eq!(rate, 48_000, "sample rate of far_speech_clean.wav");
-    x
-}
+pub use parla_testkit::speech::{far_speech_48k, near_speech_48k};
 
 /// Keys for both ends of a call.
 pub fn call_keys(call_id: &[u8]) -> (CallKeys, CallKeys) {

@@ -1,17 +1,12 @@
 //! Shared helpers of the jitter buffer's integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test uses a subset
 
 use parla_core::MediaTime;
 use parla_jitter::pcm::{self, PcmDecoder};
 use parla_jitter::{JitterBuffer, JitterConfig, Packet, PullReport};
 
-/// The test seed: `PARLA_TEST_SEED` overrides `default`.
-pub fn seed(default: u64) -> u64 {
-    std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
-}
+/// The test seed: `PARLA_TEST_SEED` overrides `default` (printed for a replay).
+pub use parla_testkit::seed::seed;
 
 /// Synthetic voiced audio: sample `i` of the stream.
 pub fn voice(i: u64, rate: u32) -> f32 {

@@ -1,32 +1,13 @@
 //! Shared helpers of the parla-rtp integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test uses a subset
 
-use std::path::PathBuf;
-
+pub use parla_testkit::seed::seed;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-/// The test seed: `PARLA_TEST_SEED` if set, else `default`. Printed so a failure can be rerun.
-pub fn seed(default: u64) -> u64 {
-    let s = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    println!("seed {s} (override with PARLA_TEST_SEED)");
-    s
-}
-
-/// A seeded RNG (see [`seed`]).
+/// A seeded RNG (see [`seed`]; ChaCha20, the stream these tests were written against).
 pub fn rng(default_seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed(default_seed))
-}
-
-/// The shared data folder: `PARLA_SHARED_DIR`, else `<workspace>/../shared`.
-pub fn shared_dir() -> PathBuf {
-    match std::env::var_os("PARLA_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    }
 }
 
 /// Decodes a lowercase hex string.
