@@ -542,6 +542,11 @@ impl MediaCore {
         self.muted = muted;
     }
 
+    /// Whether the microphone is muted.
+    pub fn muted(&self) -> bool {
+        self.muted
+    }
+
     /// Change the Opus bitrate.
     ///
     /// # Errors

@@ -142,6 +142,9 @@ pub struct CallStats {
     /// Frames not sent because a send stage failed (encoder, encryption, packetizer, a
     /// capture frame the send chain refused); separate from queue drops.
     pub send_failures: u64,
+    /// The media thread failed (its processing panicked) and the run ended; `stop` and
+    /// `start` recover the call.
+    pub media_failed: bool,
     /// CPU time per stage.
     pub cpu: CpuStats,
     /// Allocator calls counted on the media thread after its set-up (only counted in builds with
