@@ -4,6 +4,7 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
 pub mod alr;
+pub mod auth;
 pub mod delay;
 pub mod error;
 pub mod estimator;
