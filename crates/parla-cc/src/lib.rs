@@ -11,6 +11,7 @@ pub mod estimator;
 pub mod pacer;
 pub mod probe;
 pub mod rate;
+pub mod rtcp;
 pub mod twcc;
 
 pub use error::{ConfigError, FeedbackError, WriteError};
