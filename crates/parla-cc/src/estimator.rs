@@ -250,8 +250,6 @@ impl BandwidthEstimator {
             self.window_received = 0;
             self.window_lost = 0;
             self.window_start_us = Some(now_us);
-        } else {
-            self.loss.update(self.loss.loss().min(0.019), rate, now_us);
         }
         self.update_target(now_us);
     }
@@ -290,7 +288,12 @@ impl BandwidthEstimator {
         self.target = t;
         self.alr.set_estimate(t);
         if self.cfg.probing {
-            self.probes.update(t, self.alr.alr_since().is_some(), now_us);
+            self.probes.update(
+                t,
+                self.alr.alr_since().is_some(),
+                self.aimd.near_capacity(now_us),
+                now_us,
+            );
         }
     }
 

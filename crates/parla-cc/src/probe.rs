@@ -28,6 +28,7 @@ const DROP_WINDOW_US: i64 = 5_000_000;
 const RECOVERY_FRACTION: f64 = 0.85;
 const ALR_PROBE_INTERVAL_US: i64 = 5_000_000;
 const RESULT_TIMEOUT_US: i64 = 1_000_000;
+const GROWTH_WINDOW_US: i64 = 2_000_000;
 
 /// Decides when and how fast to probe.
 #[derive(Debug, Clone)]
@@ -44,6 +45,7 @@ pub struct ProbeController {
     last_estimate: f64,
     last_probe_us: Option<i64>,
     recovery_done: bool,
+    growth_mark: Option<(i64, f64)>,
 }
 
 impl ProbeController {
@@ -60,6 +62,7 @@ impl ProbeController {
             last_estimate: 0.0,
             last_probe_us: None,
             recovery_done: true,
+            growth_mark: None,
         }
     }
 
@@ -90,11 +93,12 @@ impl ProbeController {
     }
 
     /// Call on every estimate change and periodically, with whether the sender is
-    /// application-limited. May queue probe clusters.
+    /// application-limited and whether the rate control works near a known link capacity
+    /// (then growth probing is off). May queue probe clusters.
     ///
     /// # Real-time safety
     /// Constant time, no allocation.
-    pub fn update(&mut self, estimate: f64, alr: bool, now_us: i64) {
+    pub fn update(&mut self, estimate: f64, alr: bool, near_capacity: bool, now_us: i64) {
         // RT: constant time.
         if !self.started {
             self.started = true;
@@ -127,6 +131,21 @@ impl ProbeController {
             self.recovery_done = true;
             if RECOVERY_FRACTION * before > estimate {
                 self.push(RECOVERY_FRACTION * before, now_us);
+            }
+        }
+        // Steady growth for 2 s without push-back: the capacity is far above; look ahead with
+        // a probe at twice the estimate rather than climbing 8% per second.
+        let (mark_at, mark) = *self.growth_mark.get_or_insert((now_us, estimate));
+        if estimate < mark || near_capacity {
+            self.growth_mark = Some((now_us, estimate));
+        } else if now_us - mark_at >= GROWTH_WINDOW_US {
+            self.growth_mark = Some((now_us, estimate));
+            if estimate > 1.1 * mark
+                && self.waiting_since_us.is_none()
+                && self.last_probe_us.is_none_or(|t| now_us - t >= GROWTH_WINDOW_US)
+            {
+                self.push(2.0 * estimate, now_us);
+                return;
             }
         }
         if alr
@@ -272,7 +291,7 @@ mod tests {
     #[test]
     fn start_probes_then_further() {
         let mut p = ProbeController::new(10e6);
-        p.update(300_000.0, false, 0);
+        p.update(300_000.0, false, false, 0);
         let a = p.take_cluster().unwrap();
         let b = p.take_cluster().unwrap();
         assert_eq!((a.bps, b.bps), (900_000, 1_800_000));
@@ -287,13 +306,13 @@ mod tests {
     #[test]
     fn recovery_probe_after_drop() {
         let mut p = ProbeController::new(10e6);
-        p.update(1e6, false, 0);
+        p.update(1e6, false, false, 0);
         while p.take_cluster().is_some() {}
         p.on_probe_result(0.0, 0);
-        p.update(1e6, false, 2_000_000);
-        p.update(0.5e6, false, 2_100_000);
+        p.update(1e6, false, false, 2_000_000);
+        p.update(0.5e6, false, false, 2_100_000);
         assert!(p.take_cluster().is_none(), "not at once");
-        p.update(0.5e6, false, 3_200_000);
+        p.update(0.5e6, false, false, 3_200_000);
         assert_eq!(p.take_cluster().unwrap().bps, 850_000);
     }
 

@@ -134,6 +134,18 @@ impl AimdRateControl {
         self.decreased_once
     }
 
+    /// Whether the rate is within the link capacity estimate's band (additive increase), or
+    /// the last over-use decrease is less than 4 s old: the network pushed back recently.
+    pub fn near_capacity(&self, now_us: i64) -> bool {
+        if self.last_decrease_us.is_some_and(|t| now_us - t < 4_000_000) {
+            return true;
+        }
+        self.capacity
+            .lower()
+            .is_some_and(|lo| self.rate >= lo.max(0.0))
+            && self.capacity.upper().is_some_and(|u| self.rate <= u)
+    }
+
     /// The round-trip time used for the increase response.
     pub fn set_rtt(&mut self, rtt_us: i64) {
         self.rtt_us = rtt_us.clamp(1_000, 10_000_000);
