@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::disallowed_methods, clippy::disallowed_macros)]
 
+pub mod allocator;
 pub mod alr;
 pub mod auth;
 pub mod delay;
