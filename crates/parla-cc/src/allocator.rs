@@ -143,7 +143,11 @@ impl AudioAdaptor {
     /// Constant time, no allocation.
     pub fn update(&mut self, audio_bps: u64, loss: f64) -> Option<AudioSettings> {
         // RT: constant time.
-        let loss = if loss.is_finite() { loss.clamp(0.0, 1.0) } else { 0.0 };
+        let loss = if loss.is_finite() {
+            loss.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         self.smoothed_loss = 0.7 * self.smoothed_loss + 0.3 * loss;
         let l = self.smoothed_loss;
         let old = self.settings;
@@ -154,7 +158,11 @@ impl AudioAdaptor {
         } else if l <= FEC_OFF_LOSS {
             s.fec = false;
         }
-        s.expected_loss_percent = if s.fec { (l * 100.0).round().clamp(1.0, 50.0) as u8 } else { 0 };
+        s.expected_loss_percent = if s.fec {
+            (l * 100.0).round().clamp(1.0, 50.0) as u8
+        } else {
+            0
+        };
         // Packet overhead (IP/UDP/RTP/SFrame, about 60 bytes) per frame comes off the payload.
         let overhead = |frame_ms: u32| 60 * 8 * 1000 / frame_ms;
         let heavy_loss = if l >= LONG_FRAMES_ON_LOSS {
@@ -215,8 +223,20 @@ mod tests {
     #[test]
     fn audio_first_minimums_respected() {
         let a = alloc(true);
-        assert_eq!(a.allocate(10_000), Allocation { audio_bps: 10_000, video_bps: 0 });
-        assert_eq!(a.allocate(100_000), Allocation { audio_bps: 64_000, video_bps: 0 });
+        assert_eq!(
+            a.allocate(10_000),
+            Allocation {
+                audio_bps: 10_000,
+                video_bps: 0
+            }
+        );
+        assert_eq!(
+            a.allocate(100_000),
+            Allocation {
+                audio_bps: 64_000,
+                video_bps: 0
+            }
+        );
         let r = a.allocate(1_000_000);
         assert_eq!(r.audio_bps + r.video_bps, 1_000_000);
         assert_eq!(r.audio_bps, 64_000);
@@ -236,7 +256,10 @@ mod tests {
             ad.update(64_000, 0.25);
         }
         let s = ad.settings();
-        assert!(s.fec && s.frame_ms == 60 && s.expected_loss_percent >= 20, "{s:?}");
+        assert!(
+            s.fec && s.frame_ms == 60 && s.expected_loss_percent >= 20,
+            "{s:?}"
+        );
         // 3% loss: within both hysteresis bands' middle after settling: FEC stays on.
         for _ in 0..20 {
             ad.update(64_000, 0.03);
@@ -246,7 +269,10 @@ mod tests {
             ad.update(64_000, 0.0);
         }
         let s = ad.settings();
-        assert!(!s.fec && s.frame_ms == 20 && s.expected_loss_percent == 0, "{s:?}");
+        assert!(
+            !s.fec && s.frame_ms == 20 && s.expected_loss_percent == 0,
+            "{s:?}"
+        );
         // Low rate: 60 ms frames, bitrate floor 6 kbit/s.
         let s = ad.update(10_000, 0.0).unwrap();
         assert_eq!((s.frame_ms, s.bitrate_bps), (60, OPUS_MIN_BPS));

@@ -49,7 +49,11 @@ impl AlrDetector {
         self.budget_bytes = (self.budget_bytes + self.rate_bps * dt / 8e6).min(max);
         self.budget_bytes = (self.budget_bytes - f64::from(size)).max(-max);
         self.last_us = Some(now_us);
-        let ratio = if max > 0.0 { self.budget_bytes / max } else { 0.0 };
+        let ratio = if max > 0.0 {
+            self.budget_bytes / max
+        } else {
+            0.0
+        };
         if ratio > START_RATIO && self.alr_since_us.is_none() {
             self.alr_since_us = Some(now_us);
         } else if ratio < STOP_RATIO {

@@ -187,6 +187,9 @@ mod tests {
         let n3 = a.protect(&mut buf, 8).unwrap();
         assert_eq!(a.unprotect(&buf[..n3]), Err(FeedbackError::Authentication));
         let s = b.stats();
-        assert_eq!((s.accepted, s.replayed, s.forged, s.truncated), (1, 1, 1, 1));
+        assert_eq!(
+            (s.accepted, s.replayed, s.forged, s.truncated),
+            (1, 1, 1, 1)
+        );
     }
 }

@@ -71,7 +71,9 @@ impl InterArrival {
         let arrival_delta = arrival - c.last_arrival;
         let send_delta = send - c.last_send;
         let propagation = arrival_delta - send_delta;
-        propagation < 0 && arrival_delta <= BURST_ARRIVAL_US && arrival - c.first_arrival < MAX_BURST_US
+        propagation < 0
+            && arrival_delta <= BURST_ARRIVAL_US
+            && arrival - c.first_arrival < MAX_BURST_US
     }
 
     /// Adds a received packet (in arrival order) sent at `send_us` (sender clock) that arrived
@@ -244,7 +246,13 @@ impl OveruseDetector {
     ///
     /// # Real-time safety
     /// Constant time, no allocation.
-    pub fn detect(&mut self, trend: f64, raw_slope: f64, send_delta_ms: f64, now_us: i64) -> BandwidthUsage {
+    pub fn detect(
+        &mut self,
+        trend: f64,
+        raw_slope: f64,
+        send_delta_ms: f64,
+        now_us: i64,
+    ) -> BandwidthUsage {
         // RT: constant time.
         if trend > self.threshold {
             let t = match self.overuse_time_ms {
@@ -374,7 +382,11 @@ mod tests {
             state = det.on_packet(send, arrival, 1200);
             seen_over |= state == BandwidthUsage::Overusing;
         }
-        if seen_over { BandwidthUsage::Overusing } else { state }
+        if seen_over {
+            BandwidthUsage::Overusing
+        } else {
+            state
+        }
     }
 
     #[test]

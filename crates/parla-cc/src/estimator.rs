@@ -221,7 +221,9 @@ impl BandwidthEstimator {
             self.acked.add(arrival, size);
             usage = self.delay.on_packet(send, arrival, size);
             if cluster != 0
-                && let Some(r) = self.probe_est.on_packet(cluster, send, arrival, size, now_us)
+                && let Some(r) = self
+                    .probe_est
+                    .on_packet(cluster, send, arrival, size, now_us)
             {
                 probe_result = Some(probe_result.map_or(r, |p: f64| p.max(r)));
             }

@@ -335,18 +335,20 @@ impl Pacer {
             return out;
         }
         if !self.media.is_empty() {
-            if self.budget >= 0.0 {
-                if let Some(p) = self.media.pop_front() {
-                    self.media_bytes -= u64::from(p.size);
-                    self.budget -= f64::from(p.size);
-                    self.stats.sent += 1;
-                    return PacerOutput::Send {
-                        packet: p,
-                        cluster: None,
-                    };
-                }
+            if self.budget >= 0.0
+                && let Some(p) = self.media.pop_front()
+            {
+                self.media_bytes -= u64::from(p.size);
+                self.budget -= f64::from(p.size);
+                self.stats.sent += 1;
+                return PacerOutput::Send {
+                    packet: p,
+                    cluster: None,
+                };
             }
-            return PacerOutput::Wait(now_us + ((-self.budget).max(1.0) * 8e6 / rate).ceil() as i64);
+            return PacerOutput::Wait(
+                now_us + ((-self.budget).max(1.0) * 8e6 / rate).ceil() as i64,
+            );
         }
         if self.padding_bps > 0.0 {
             if self.padding_budget >= 0.0 {
@@ -418,7 +420,13 @@ mod tests {
         });
         let sent = drain(&mut p, 0, 1_000_000);
         assert!(sent.len() >= 5);
-        assert!(sent.iter().all(|(_, o)| matches!(o, PacerOutput::Padding { cluster: Some(7), .. })));
+        assert!(sent.iter().all(|(_, o)| matches!(
+            o,
+            PacerOutput::Padding {
+                cluster: Some(7),
+                ..
+            }
+        )));
         let bytes: u32 = sent
             .iter()
             .map(|(_, o)| match o {
@@ -448,6 +456,15 @@ mod tests {
         assert_eq!(p.stats().dropped, 1);
         assert_eq!(p.queued_media_bytes(), 200);
         assert!(matches!(p.poll(0), PacerOutput::Send { packet, .. } if packet.id == 1));
-        assert!(Pacer::new(PacerConfig { pacing_factor: 0.5, ..cfg }, 1).is_err());
+        assert!(
+            Pacer::new(
+                PacerConfig {
+                    pacing_factor: 0.5,
+                    ..cfg
+                },
+                1
+            )
+            .is_err()
+        );
     }
 }

@@ -142,7 +142,9 @@ impl ProbeController {
             self.growth_mark = Some((now_us, estimate));
             if estimate > 1.1 * mark
                 && self.waiting_since_us.is_none()
-                && self.last_probe_us.is_none_or(|t| now_us - t >= GROWTH_WINDOW_US)
+                && self
+                    .last_probe_us
+                    .is_none_or(|t| now_us - t >= GROWTH_WINDOW_US)
             {
                 self.push(2.0 * estimate, now_us);
                 return;
@@ -214,7 +216,11 @@ impl ProbeEstimator {
                 *c = None;
             }
         }
-        let idx = match self.clusters.iter().position(|c| c.is_some_and(|s| s.id == cluster)) {
+        let idx = match self
+            .clusters
+            .iter()
+            .position(|c| c.is_some_and(|s| s.id == cluster))
+        {
             Some(i) => i,
             None => {
                 let i = self

@@ -72,7 +72,9 @@ pub fn validate(buf: &[u8], mode: RtcpMode) -> Result<usize, FeedbackError> {
         return Err(FeedbackError::Truncated { needed: 4, got: 0 });
     }
     if mode == RtcpMode::ReducedSize && count > 1 && buf[1] != PT_SR && buf[1] != PT_RR {
-        return Err(FeedbackError::Malformed("compound packet not led by SR or RR"));
+        return Err(FeedbackError::Malformed(
+            "compound packet not led by SR or RR",
+        ));
     }
     // Every packet must also parse.
     for p in parse_compound(buf) {
@@ -242,7 +244,9 @@ impl RemoteReports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parla_rtp::rtcp::{ReceiveStats, SenderInfo, ntp_from_media_time, write_pli, write_rr, write_sr};
+    use parla_rtp::rtcp::{
+        ReceiveStats, SenderInfo, ntp_from_media_time, write_pli, write_rr, write_sr,
+    };
 
     #[test]
     fn interval_follows_rfc3550() {
@@ -293,7 +297,11 @@ mod tests {
         let mut peer = ReceiveStats::new(0xabc, 48_000);
         for s in 0..10u16 {
             if s != 4 {
-                peer.on_packet(s, u32::from(s) * 960, MediaTime::from_millis(900 + u64::from(s) * 10));
+                peer.on_packet(
+                    s,
+                    u32::from(s) * 960,
+                    MediaTime::from_millis(900 + u64::from(s) * 10),
+                );
             }
         }
         peer.on_sender_report(ntp_from_media_time(sr_at), MediaTime::from_millis(1040));
@@ -305,6 +313,9 @@ mod tests {
         assert!((r.rtt_us.unwrap() - 80_000).abs() < 100, "{r:?}");
         assert_eq!(r.cumulative_lost, 1);
         assert_eq!(r.fraction_lost, 25);
-        assert_eq!(RemoteReports::new(5).on_rtcp(&buf[..n], MediaTime::ZERO), None);
+        assert_eq!(
+            RemoteReports::new(5).on_rtcp(&buf[..n], MediaTime::ZERO),
+            None
+        );
     }
 }

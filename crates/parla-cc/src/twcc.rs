@@ -32,7 +32,8 @@ pub const REFERENCE_TICK_US: i64 = 64_000;
 /// The most packets one feedback packet written by [`FeedbackRecorder`] reports.
 pub const MAX_PACKETS_PER_FEEDBACK: usize = 1024;
 /// The largest feedback packet [`FeedbackRecorder`] writes (header, chunks, 2-byte deltas).
-pub const MAX_FEEDBACK_LEN: usize = 20 + 2 * MAX_PACKETS_PER_FEEDBACK + 2 * MAX_PACKETS_PER_FEEDBACK;
+pub const MAX_FEEDBACK_LEN: usize =
+    20 + 2 * MAX_PACKETS_PER_FEEDBACK + 2 * MAX_PACKETS_PER_FEEDBACK;
 
 /// The transport-wide sequence number carried by `packet` in the extension element `id`.
 ///
@@ -465,7 +466,11 @@ impl FeedbackRecorder {
 /// The chunk that encodes the start of `symbols`, and how many symbols it covers.
 fn next_chunk(symbols: &[u8]) -> (u16, usize) {
     let first = symbols[0];
-    let run = symbols.iter().take_while(|&&s| s == first).count().min(0x1fff);
+    let run = symbols
+        .iter()
+        .take_while(|&&s| s == first)
+        .count()
+        .min(0x1fff);
     let one_bit = symbols.iter().take(14).all(|&s| s <= 1);
     if run >= 14 || (run >= 7 && !one_bit) || run == symbols.len() && run >= 7 {
         return ((u16::from(first) << 13) | run as u16, run);

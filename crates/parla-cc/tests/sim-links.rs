@@ -116,7 +116,9 @@ fn simulate(trace: &LinkTrace, queue_limit: usize, seconds: f64, sender: Sender)
     let mut next_wake = 0i64;
     while now < end_us {
         // The bottleneck serves up to now; deliveries travel on to the receiver.
-        link.advance(now as u64, |d| to_receiver.push_back((d.at_us as i64 + ONE_WAY_US, d.tag)));
+        link.advance(now as u64, |d| {
+            to_receiver.push_back((d.at_us as i64 + ONE_WAY_US, d.tag))
+        });
         while to_receiver.front().is_some_and(|&(t, _)| t <= now) {
             let (t, seq) = to_receiver.pop_front().expect("front");
             let i = seq as usize;
@@ -223,12 +225,10 @@ fn simulate(trace: &LinkTrace, queue_limit: usize, seconds: f64, sender: Sender)
     // Capacity over the measured period.
     let opp_per_ms = trace.mean_packets_per_ms();
     let measured_ms = (end_us - WARMUP_US) as f64 / 1000.0;
-    let capacity_bytes = exact_capacity(trace, WARMUP_US, end_us).unwrap_or(opp_per_ms * measured_ms * f64::from(MTU_BYTES));
+    let capacity_bytes = exact_capacity(trace, WARMUP_US, end_us)
+        .unwrap_or(opp_per_ms * measured_ms * f64::from(MTU_BYTES));
     out.utilization = delivered_after_warmup as f64 / capacity_bytes;
-    let floor = delays
-        .iter()
-        .map(|d| d.1)
-        .fold(f64::INFINITY, f64::min);
+    let floor = delays.iter().map(|d| d.1).fold(f64::INFINITY, f64::min);
     let mut q: Vec<f64> = delays
         .iter()
         .filter(|d| d.0 >= WARMUP_US)
@@ -299,7 +299,11 @@ fn step_2mbps_500kbps_2mbps() {
     row("step 2 -> 0.5 -> 2 Mbit/s, fixed 2.25 Mbit/s", &fixed);
     // Convergence after the step down at 20 s: the estimate stays within 20% of 500 kbit/s.
     let within = |t: &(f64, f64, f64)| (t.1 - 0.5e6).abs() <= 0.2 * 0.5e6;
-    let down: Vec<_> = cc.timeline.iter().filter(|t| t.0 >= 20.0 && t.0 < 40.0).collect();
+    let down: Vec<_> = cc
+        .timeline
+        .iter()
+        .filter(|t| t.0 >= 20.0 && t.0 < 40.0)
+        .collect();
     let converged_at = down
         .iter()
         .rposition(|t| !within(t))
@@ -322,12 +326,35 @@ fn step_2mbps_500kbps_2mbps() {
     );
     let cap = |t: f64| capacity_bps_at(&pieces, (t * 1e6) as i64);
     for t in cc.timeline.iter().step_by(20) {
-        println!("  t {:>4.1} s  capacity {:>7.0}  target {:>7.0}  queue {:>6.1} ms", t.0, cap(t.0), t.1, t.2);
+        println!(
+            "  t {:>4.1} s  capacity {:>7.0}  target {:>7.0}  queue {:>6.1} ms",
+            t.0,
+            cap(t.0),
+            t.1,
+            t.2
+        );
     }
-    assert!(converged_at - 20.0 <= 5.0, "converged after {}", converged_at - 20.0);
-    assert!(drained_at - 20.0 <= 5.0, "drained after {}", drained_at - 20.0);
-    assert!(recovered_at - 40.0 <= 10.0, "recovered after {}", recovered_at - 40.0);
-    assert!(cc.p95_ms < fixed.p95_ms / 2.0, "{} vs {}", cc.p95_ms, fixed.p95_ms);
+    assert!(
+        converged_at - 20.0 <= 5.0,
+        "converged after {}",
+        converged_at - 20.0
+    );
+    assert!(
+        drained_at - 20.0 <= 5.0,
+        "drained after {}",
+        drained_at - 20.0
+    );
+    assert!(
+        recovered_at - 40.0 <= 10.0,
+        "recovered after {}",
+        recovered_at - 40.0
+    );
+    assert!(
+        cc.p95_ms < fixed.p95_ms / 2.0,
+        "{} vs {}",
+        cc.p95_ms,
+        fixed.p95_ms
+    );
     assert!(cc.utilization >= 0.7, "{}", cc.utilization);
 }
 
@@ -341,11 +368,18 @@ fn shared_dir() -> PathBuf {
 #[test]
 fn cellular_traces() {
     let dir = shared_dir().join("net-traces/mahimahi");
-    let names = ["TMobile-UMTS-driving.up", "Verizon-EVDO-driving.up", "Verizon-LTE-short.up"];
+    let names = [
+        "TMobile-UMTS-driving.up",
+        "Verizon-EVDO-driving.up",
+        "Verizon-LTE-short.up",
+    ];
     let mut ran = 0;
     for name in names {
         let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
-            println!("skipping {name}: not found under {} (set PARLA_SHARED_DIR)", dir.display());
+            println!(
+                "skipping {name}: not found under {} (set PARLA_SHARED_DIR)",
+                dir.display()
+            );
             continue;
         };
         let trace = LinkTrace::parse(&text).expect("trace");
@@ -357,8 +391,18 @@ fn cellular_traces() {
         row("  estimator", &cc);
         row("  fixed at 1.5x mean", &fixed);
         row("  fixed at the mean", &same);
-        assert!(cc.p95_ms < fixed.p95_ms, "{name}: {} vs {}", cc.p95_ms, fixed.p95_ms);
-        assert!(cc.p95_ms <= same.p95_ms, "{name}: {} vs {}", cc.p95_ms, same.p95_ms);
+        assert!(
+            cc.p95_ms < fixed.p95_ms,
+            "{name}: {} vs {}",
+            cc.p95_ms,
+            fixed.p95_ms
+        );
+        assert!(
+            cc.p95_ms <= same.p95_ms,
+            "{name}: {} vs {}",
+            cc.p95_ms,
+            same.p95_ms
+        );
         assert!(cc.loss_percent <= same.loss_percent + 0.5, "{name}");
         ran += 1;
     }
