@@ -8,10 +8,10 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use parla_benches::corpus::{SpeechSet, Suite, default_shared_dir};
-use parla_benches::regress::{Tolerance, compare, load_baseline};
-use parla_benches::suites::Degrade;
-use parla_benches::{Options, report};
+use parla_harness::corpus::{SpeechSet, Suite, default_shared_dir};
+use parla_harness::regress::{Tolerance, compare, load_baseline};
+use parla_harness::suites::Degrade;
+use parla_harness::{Options, report};
 
 /// Arguments of `parla bench`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
         degrade: Degrade::from_env()?,
     };
-    let mut rep = parla_benches::run(&opts)?;
+    let mut rep = parla_harness::run(&opts)?;
     if let Some((name, base)) = &baseline {
         rep.regression = Some(compare(name, base, &rep.outcomes, tolerance));
     }

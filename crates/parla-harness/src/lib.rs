@@ -1,5 +1,5 @@
-//! Parla's benchmark harness, run by `parla bench`, and the criterion benches of the send chain
-//! (`cargo bench -p parla-benches`; see `benches/README.md` and `docs/HARNESS.md` for the method).
+//! Parla's benchmark harness, run by `parla bench` (see `docs/HARNESS.md` for the method; the
+//! criterion benches of whole chains are the separate `parla-benches` package in `benches/`).
 //!
 //! - [`corpus`]: the seeded corpus of call scenarios, generated in memory.
 //! - [`suites`]: runs Parla's stages over the cases and scores them.

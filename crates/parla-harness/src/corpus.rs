@@ -989,12 +989,12 @@ pub fn material_hash(m: &Material) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The shared data folder: `PARLA_SHARED_DIR`, else `<workspace>/../shared` (workspace = two
-/// levels above this crate's manifest is the repository; this crate lives in `benches/`).
+/// The shared data folder: `PARLA_SHARED_DIR`, else `<repository>/../shared` (this crate lives in
+/// `crates/parla-harness/`, two levels below the repository).
 pub fn default_shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARLA_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     dir.is_dir().then_some(dir)
 }
 
