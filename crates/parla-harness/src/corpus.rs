@@ -177,7 +177,8 @@ impl Suite {
             .into_iter()
             .find(|x| x.as_str() == s)
             .with_context(|| {
-                format!("unknown suite {s:?} (ns, aec, chain, codec, jitter, resample)")
+                let all: Vec<&str> = Suite::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown suite {s:?} ({})", all.join(", "))
             })
     }
 }
