@@ -158,10 +158,7 @@ fn shards_merge_into_the_unsharded_report_and_regression_mode_works_on_it() {
         &parla(&m, &[&x, s(0), &bad.join("2/report.json"), s(2)]),
         "shard count",
     );
-    failed(
-        &parla(&m, &[&x, &merged.join("report.md")]),
-        "as a report",
-    );
+    failed(&parla(&m, &[&x, &merged.join("report.md")]), "as a report");
     failed(&parla(&m, &[&x, &d.join("nothing.json")]), "reading");
 }
 

@@ -181,10 +181,18 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
     for (i, r) in shards.iter().enumerate().skip(1) {
         let li = label(i);
         let (a, b) = (l0.as_str(), li.as_str());
-        same("the shard count N", (a, &infos[0].spec.count), (b, &infos[i].spec.count))?;
+        same(
+            "the shard count N",
+            (a, &infos[0].spec.count),
+            (b, &infos[i].spec.count),
+        )?;
         same("the corpus seed", (a, &first.seed), (b, &r.seed))?;
         same("--seconds", (a, &first.seconds), (b, &r.seconds))?;
-        same("--network-seconds", (a, &first.network_seconds), (b, &r.network_seconds))?;
+        same(
+            "--network-seconds",
+            (a, &first.network_seconds),
+            (b, &r.network_seconds),
+        )?;
         same("the degradation hook", (a, &first.degrade), (b, &r.degrade))?;
         same("--peers", (a, &infos[0].peers), (b, &infos[i].peers))?;
         same(
@@ -192,7 +200,11 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
             (a, &speakers_key(first)),
             (b, &speakers_key(r)),
         )?;
-        same("the corpus notes", (a, &first.corpus_notes), (b, &r.corpus_notes))?;
+        same(
+            "the corpus notes",
+            (a, &first.corpus_notes),
+            (b, &r.corpus_notes),
+        )?;
         same(
             "the selected cases",
             (a, &infos[0].cases),
@@ -232,10 +244,17 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
     for (i, info) in infos.iter().enumerate() {
         for c in &info.assigned {
             let p = *position.get(c.as_str()).with_context(|| {
-                format!("shard {} ran case {c}, which is not in the selection", label(i))
+                format!(
+                    "shard {} ran case {c}, which is not in the selection",
+                    label(i)
+                )
             })?;
             if let Some(j) = owner[p] {
-                anyhow::bail!("case {c} is in shards {} and {}: shards overlap", label(j), label(i));
+                anyhow::bail!(
+                    "case {c} is in shards {} and {}: shards overlap",
+                    label(j),
+                    label(i)
+                );
             }
             owner[p] = Some(i);
         }
@@ -273,11 +292,7 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
         }
         for p in &r.peers {
             match peers.iter().find(|(_, q)| q.name == p.name) {
-                Some((j, q)) => same(
-                    &format!("peer {}", p.name),
-                    (&label(*j), q),
-                    (&label(i), p),
-                )?,
+                Some((j, q)) => same(&format!("peer {}", p.name), (&label(*j), q), (&label(i), p))?,
                 None => peers.push((i, p.clone())),
             }
         }
@@ -373,8 +388,13 @@ mod tests {
             ShardSpec::parse("3/8").expect("parse"),
             ShardSpec { index: 3, count: 8 }
         );
-        assert_eq!(ShardSpec::parse(" 1 / 1 ").expect("parse").to_string(), "1/1");
-        for bad in ["0/3", "4/3", "3", "a/3", "1/b", "1/0", "-1/3", "1/100001", ""] {
+        assert_eq!(
+            ShardSpec::parse(" 1 / 1 ").expect("parse").to_string(),
+            "1/1"
+        );
+        for bad in [
+            "0/3", "4/3", "3", "a/3", "1/b", "1/0", "-1/3", "1/100001", "",
+        ] {
             let e = ShardSpec::parse(bad).expect_err(bad);
             assert!(format!("{e:#}").contains("--shard"), "{bad}: {e:#}");
         }
@@ -414,7 +434,11 @@ mod tests {
         let total = corpus.cases.iter().filter(|c| echo(&c.name)).count();
         for k in 1..=2 {
             let part = ShardSpec { index: k, count: 2 }.assign(&corpus.cases);
-            assert_eq!(part.iter().filter(|c| echo(c)).count(), total / 2, "{part:?}");
+            assert_eq!(
+                part.iter().filter(|c| echo(c)).count(),
+                total / 2,
+                "{part:?}"
+            );
             assert!(part.iter().any(|c| c.starts_with("ns/")), "{part:?}");
         }
     }

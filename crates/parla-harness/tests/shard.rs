@@ -52,7 +52,11 @@ fn json(r: &Report) -> serde_json::Value {
 fn three_shards_merge_into_the_unsharded_report() {
     let dir = tempfile::tempdir().expect("tmp");
     let whole = run(&options(&dir.path().join("whole"), 5, None)).expect("whole run");
-    assert_eq!(whole.corpus_hashes.len(), 9, "3 codec, 4 resample, 2 jitter");
+    assert_eq!(
+        whole.corpus_hashes.len(),
+        9,
+        "3 codec, 4 resample, 2 jitter"
+    );
     assert!(whole.failures.is_empty(), "{:?}", whole.failures);
 
     let shards: Vec<Report> = [3, 1, 2].map(|k| shard(dir.path(), 5, k, 3)).into();
@@ -72,10 +76,7 @@ fn three_shards_merge_into_the_unsharded_report() {
     };
     assert_eq!(cases(&merged), cases(&whole));
     assert_eq!(merged.shard_runs.len(), 3);
-    assert_eq!(
-        merged.shard_runs.iter().map(|s| s.cases).sum::<usize>(),
-        9
-    );
+    assert_eq!(merged.shard_runs.iter().map(|s| s.cases).sum::<usize>(), 9);
     // The run-specific fields are really the ones that differ between two runs: a second
     // whole run is equal to the first once they are cleared, and differs in wall times.
     let again = run(&options(&dir.path().join("again"), 5, None)).expect("whole run");
@@ -86,7 +87,12 @@ fn three_shards_merge_into_the_unsharded_report() {
     let err = |r: &[Report]| format!("{:#}", merge(r).expect_err("must be refused"));
     let e = err(&shards[..2]);
     assert!(e.contains("missing: 2/3"), "{e}");
-    let e = err(&[shards[0].clone(), shards[1].clone(), shards[1].clone(), shards[2].clone()]);
+    let e = err(&[
+        shards[0].clone(),
+        shards[1].clone(),
+        shards[1].clone(),
+        shards[2].clone(),
+    ]);
     assert!(e.contains("given twice"), "{e}");
     let e = err(&[shards[0].clone(), whole.clone()]);
     assert!(e.contains("not a shard report"), "{e}");
