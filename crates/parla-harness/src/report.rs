@@ -411,6 +411,13 @@ pub fn markdown(r: &Report) -> String {
     s
 }
 
+/// The text of a `report.json`, refusing files over 512 MiB.
+pub(crate) fn read_report_text(path: &Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(meta.len() < 512 << 20, "{} is too large", path.display());
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// Write `report.json` and `report.md` into `dir`, and the plots (skipped with a note when no
 /// font is installed). Returns the notes.
 ///

@@ -121,10 +121,7 @@ pub struct ShardRun {
 /// # Errors
 /// When the file cannot be read, is over 512 MiB, or is not a report.
 pub fn load_report(path: &Path) -> anyhow::Result<Report> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(meta.len() < 512 << 20, "{} is too large", path.display());
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::report::read_report_text(path)?;
     serde_json::from_str(&text).with_context(|| format!("parsing {} as a report", path.display()))
 }
 
