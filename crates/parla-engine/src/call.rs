@@ -682,6 +682,19 @@ impl Call {
             .map_err(|_| EngineError::ControlQueueFull)
     }
 
+    /// Test builds (feature `_test-hooks`): make the media thread's processing panic, to test
+    /// how a failed call is reported and recovered.
+    ///
+    /// # Errors
+    /// [`EngineError::ControlQueueFull`].
+    #[cfg(feature = "_test-hooks")]
+    pub fn fail_media_thread(&self) -> Result<(), EngineError> {
+        self.shared
+            .control
+            .try_push(Control::Panic)
+            .map_err(|_| EngineError::ControlQueueFull)
+    }
+
     fn refresh_stats(&self) {
         let shared = &self.shared;
         drain_replies(shared);

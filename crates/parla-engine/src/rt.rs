@@ -69,6 +69,9 @@ pub(crate) enum Control {
     /// Test builds: the media thread stops working for this long (to force control timeouts).
     #[cfg(feature = "_test-hooks")]
     Stall(std::time::Duration),
+    /// Test builds: the media thread's processing panics (to test failure reporting).
+    #[cfg(feature = "_test-hooks")]
+    Panic,
 }
 
 /// What the media thread replaced and gives back, to be freed off it.
@@ -309,6 +312,8 @@ fn apply_control(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bo
                 std::thread::sleep(d);
                 continue;
             }
+            #[cfg(feature = "_test-hooks")]
+            Control::Panic => panic!("test hook: the media thread fails"),
         };
         let _ = shared.replies.push(reply);
     }
