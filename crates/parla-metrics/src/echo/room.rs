@@ -50,6 +50,53 @@ impl Room {
 /// One impulse-response tap: `(sample offset, gain)`.
 pub type Tap = (usize, f32);
 
+/// The reverberant tail of a room's impulse response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tail {
+    /// A few early reflections, then velvet noise: sparse random-sign taps, about 2000 per
+    /// second, under the decay (the echo scenarios of the tests and the harness).
+    #[default]
+    Velvet,
+    /// A dense tail: a Gaussian reflection at every sample under the decay (the rooms of the
+    /// call simulation; AEC3 converges deeper on it: see docs/CALL.md).
+    Dense,
+}
+
+/// The room impulse response for `room` at `rate` Hz with the given tail, as taps: the direct
+/// sound after the bulk delay, the tail under an exponential decay (`rt60_ms`) over `length_ms`,
+/// all scaled to the room's echo path gain.
+pub fn impulse_response_with(rate: u32, room: &Room, tail: Tail, rng: &mut ChaCha8Rng) -> Vec<Tap> {
+    match tail {
+        Tail::Velvet => impulse_response(rate, room, rng),
+        Tail::Dense => {
+            let fs = f64::from(rate);
+            let direct = (room.bulk_delay_ms * fs / 1000.0).round() as usize;
+            let len = (room.length_ms * fs / 1000.0) as usize;
+            let rt60 = room.rt60_ms.max(1.0) / 1000.0;
+            let mut taps: Vec<Tap> = vec![(direct, 1.0)];
+            for i in 1..len {
+                let t = i as f64 / fs;
+                let env = (-6.91 * t / rt60).exp();
+                // Box-Muller: a Gaussian from two uniforms.
+                let u1: f64 = rng.random::<f64>().max(1e-12);
+                let u2: f64 = rng.random::<f64>();
+                let g = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+                taps.push((direct + i, (0.05 * env * g) as f32));
+            }
+            scale_to_gain(&mut taps, room.gain_db);
+            taps
+        }
+    }
+}
+
+fn scale_to_gain(taps: &mut [Tap], gain_db: f64) {
+    let energy: f64 = taps.iter().map(|&(_, a)| f64::from(a).powi(2)).sum();
+    if energy > 0.0 {
+        let scale = (10f64.powf(gain_db / 20.0) / energy.sqrt()) as f32;
+        taps.iter_mut().for_each(|t| t.1 *= scale);
+    }
+}
+
 /// A sparse room impulse response for `room` at `rate` Hz.
 pub fn impulse_response(rate: u32, room: &Room, rng: &mut ChaCha8Rng) -> Vec<Tap> {
     let fs = f64::from(rate);
@@ -75,9 +122,7 @@ pub fn impulse_response(rate: u32, room: &Room, rng: &mut ChaCha8Rng) -> Vec<Tap
         taps.push((at, (sign * 0.35 * decay(t)) as f32));
         pos += cell;
     }
-    let energy: f64 = taps.iter().map(|&(_, a)| f64::from(a).powi(2)).sum();
-    let scale = (10f64.powf(room.gain_db / 20.0) / energy.sqrt()) as f32;
-    taps.iter_mut().for_each(|t| t.1 *= scale);
+    scale_to_gain(&mut taps, room.gain_db);
     taps
 }
 
@@ -235,7 +280,6 @@ mod tests {
     #[test]
     fn block_convolution_matches_direct_convolution() {
         let rate = 8_000;
-        let block = 80;
         let room = Room {
             bulk_delay_ms: 35.0,
             rt60_ms: 200.0,
@@ -243,7 +287,15 @@ mod tests {
             gain_db: -10.0,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let taps = impulse_response(rate, &room, &mut rng);
+        for tail in [Tail::Velvet, Tail::Dense] {
+            let taps = impulse_response_with(rate, &room, tail, &mut rng);
+            check_block_convolution(&taps, &mut rng);
+        }
+    }
+
+    fn check_block_convolution(taps: &[Tap], rng: &mut ChaCha8Rng) {
+        let block = 80;
+        let taps = taps.to_vec();
         let h = dense(&taps);
         assert!(EchoPath::fits(&h, block));
         assert_eq!(h.iter().position(|&v| v != 0.0), Some(280));
