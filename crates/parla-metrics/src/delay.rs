@@ -315,7 +315,7 @@ impl DelayStream {
         let mut r = self.r.clone();
         let b = self.corr.block();
         let y: Vec<f32> = self.y.iter().copied().collect();
-        let x: Vec<f32> = self.x.iter().copied().collect();
+        let x = self.x.clone();
         for (k, xb) in x.chunks(b).enumerate() {
             let yb = y.get(k * b..).unwrap_or(&[]);
             self.corr.accumulate(xb, yb, &mut r);
@@ -376,7 +376,10 @@ mod tests {
             })
             .collect();
         let mut y = vec![0.0f32; 137];
-        y.extend(x.iter().map(|v| 0.5 * v + 0.02 * (rng.random::<f32>() - 0.5)));
+        y.extend(
+            x.iter()
+                .map(|v| 0.5 * v + 0.02 * (rng.random::<f32>() - 0.5)),
+        );
         let (lag, c) = estimate_delay(&x, &y, 400);
         assert_eq!(lag, 137);
         assert!(c > 0.99, "{c}");
@@ -447,7 +450,10 @@ mod tests {
             .collect();
         let d = 777;
         let mut y = vec![0.0f32; d];
-        y.extend(x.iter().map(|v| 0.3 * v + 0.05 * (rng.random::<f32>() - 0.5)));
+        y.extend(
+            x.iter()
+                .map(|v| 0.3 * v + 0.05 * (rng.random::<f32>() - 0.5)),
+        );
         y.truncate(x.len() - 300);
         let whole = estimate_delay(&x, &y, max_lag);
         assert_eq!(whole.0, d);

@@ -257,7 +257,11 @@ impl EchoAccumulator {
             b.double_frames += 1;
             for ((&n, &m), &o) in near.iter().zip(mic).zip(out) {
                 let (n, m, o) = (f64::from(n), f64::from(m), f64::from(o));
-                for (acc, v) in b.double.iter_mut().zip([n, m, o, n * n, m * m, o * o, n * m, n * o]) {
+                for (acc, v) in
+                    b.double
+                        .iter_mut()
+                        .zip([n, m, o, n * n, m * m, o * o, n * m, n * o])
+                {
                     *acc += v;
                 }
             }
@@ -282,9 +286,8 @@ impl EchoAccumulator {
             }
         }
         let n = (total.single_frames * self.frame_len) as f64;
-        let erle_db = (n > 0.0 && total.single_mic > 0.0).then(|| {
-            10.0 * (total.single_mic / total.single_out.max(ENERGY_FLOOR * n)).log10()
-        });
+        let erle_db = (n > 0.0 && total.single_mic > 0.0)
+            .then(|| 10.0 * (total.single_mic / total.single_out.max(ENERGY_FLOOR * n)).log10());
         let double_talk = (total.double_frames > 0).then(|| {
             let n = (total.double_frames * self.frame_len) as f64;
             let [sn, sm, so, snn, smm, soo, snm, sno] = total.double;

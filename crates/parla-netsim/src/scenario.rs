@@ -379,7 +379,7 @@ pub fn scenario(name: &str) -> Result<Scenario, NetsimError> {
         .filter(|v: &f64| (0.0..=FIXED_MAX_MS).contains(v))
         .ok_or(NetsimError::InvalidParameter {
             name: "fixedN",
-            detail: "N must be a delay in milliseconds from 0 to 5000 (e.g. fixed40)",
+            detail: "fixedN needs N in milliseconds, 0 to 5000 (e.g. fixed40)",
         })?;
     Ok(Scenario {
         name: FIXED.0,

@@ -278,7 +278,7 @@ pub struct EchoFigures {
 enum SendPath {
     /// Still measuring: the frames so far are kept (at most [`SEND_PATH_MAX_S`]).
     Measuring {
-        est: DelayStream,
+        est: Box<DelayStream>,
         active_frames: usize,
     },
     /// Settled at this lag, samples.
@@ -324,7 +324,7 @@ impl EchoAnalysis {
             speaker_energy: 0.0,
             echo_energy: 0.0,
             path: SendPath::Measuring {
-                est: DelayStream::new(max_lag),
+                est: Box::new(DelayStream::new(max_lag)),
                 active_frames: 0,
             },
             pending: VecDeque::new(),
@@ -534,7 +534,12 @@ mod tests {
             let mut a = EchoAnalysis::new(rate, peak);
             for i in 0..n / 80 {
                 let r = i * 80..(i + 1) * 80;
-                a.push_frame(&mic[r.clone()], &echo[r.clone()], &near[r.clone()], &echo[r]);
+                a.push_frame(
+                    &mic[r.clone()],
+                    &echo[r.clone()],
+                    &near[r.clone()],
+                    &echo[r],
+                );
                 // The send signal in 20 ms pieces, a frame behind.
                 if i % 2 == 1 {
                     a.push_sent(&sent[(i - 1) * 80..(i + 1) * 80]);

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use parla_core::MediaTime;
-use parla_engine::{AudioMode, Call, CallConfig, CallKeys, CallStats, KeyAgreement, MediaCore, StreamIds};
+use parla_engine::{
+    AudioMode, Call, CallConfig, CallKeys, CallStats, KeyAgreement, MediaCore, StreamIds,
+};
 use parla_metrics::echo::room::{EchoPath, Room, Tail, dense, impulse_response_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -134,7 +136,13 @@ struct Side {
 }
 
 impl Side {
-    fn new(who: Who, conv: &Conversation, n: usize, seed: u64, wav: Option<&Path>) -> Result<Self, SimError> {
+    fn new(
+        who: Who,
+        conv: &Conversation,
+        n: usize,
+        seed: u64,
+        wav: Option<&Path>,
+    ) -> Result<Self, SimError> {
         // The room: a bulk delay of 30-60 ms (loudspeaker-to-microphone distance plus the
         // device's buffering), RT60 200 ms over 150 ms with a dense tail, about 10 dB echo return
         // loss.
@@ -261,8 +269,14 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     let mut core_b = MediaCore::new(&s.cfg, keys.as_mut().map(|k| &mut k.1), ids_b)
         .step("cannot build endpoint B")?;
     // Each tap decodes what a side sends with the keys its peer receives with.
-    w.a.tap = Some(SendTap::new(keys.as_ref().map(|k| &k.1), s.cfg.cipher_suite)?);
-    w.b.tap = Some(SendTap::new(keys.as_ref().map(|k| &k.0), s.cfg.cipher_suite)?);
+    w.a.tap = Some(SendTap::new(
+        keys.as_ref().map(|k| &k.1),
+        s.cfg.cipher_suite,
+    )?);
+    w.b.tap = Some(SendTap::new(
+        keys.as_ref().map(|k| &k.0),
+        s.cfg.cipher_suite,
+    )?);
     drop(keys);
     let mut out: Vec<Vec<u8>> = Vec::new();
     let started = Instant::now();
@@ -451,7 +465,12 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
     };
     let (jb_a, jb_b) = (a.jb_delay.clone(), b.jb_delay.clone());
     Ok(Report {
-        mode: if cfg.realtime { "realtime" } else { "simulated" }.to_string(),
+        mode: if cfg.realtime {
+            "realtime"
+        } else {
+            "simulated"
+        }
+        .to_string(),
         network: cfg.network_name.clone(),
         seed: cfg.seed,
         seconds: ticks as f64 / 100.0,

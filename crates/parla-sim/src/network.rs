@@ -9,10 +9,10 @@
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 
+use parla_netsim::PacketRecord;
 use parla_netsim::link::LinkTrace;
 use parla_netsim::model::{self, ModelConfig};
 use parla_netsim::scenario::{self, LinkConfig, Scenario, ScenarioKind};
-use parla_netsim::PacketRecord;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -107,7 +107,10 @@ impl NetworkSpec {
     ) -> Result<Vec<PacketRecord>, SimError> {
         let interval_ms = u64::from(interval_ms);
         let link_rows = |link: &LinkTrace, cfg: &LinkConfig| {
-            let cfg = LinkConfig { interval_ms, ..*cfg };
+            let cfg = LinkConfig {
+                interval_ms,
+                ..*cfg
+            };
             scenario::run_link(link, &cfg, seconds, seed)
         };
         Ok(match self {
@@ -127,7 +130,12 @@ impl NetworkSpec {
                     let m = ModelConfig { interval_ms, ..*m };
                     model::generate(&m, seconds, seed)?
                 }
-                _ => return Err(SimError::Config(format!("network '{}': unsupported kind", s.name))),
+                _ => {
+                    return Err(SimError::Config(format!(
+                        "network '{}': unsupported kind",
+                        s.name
+                    )));
+                }
             },
             NetworkSpec::Trace { path, cfg } => link_rows(&read_link_trace(path)?, cfg)?,
         })
@@ -302,7 +310,9 @@ mod tests {
 
     #[test]
     fn names_resolve_through_the_netsim_registry() {
-        assert!(matches!(NetworkSpec::named("mobile-4g"), Ok(NetworkSpec::Named(s)) if s.name == "mobile-4g"));
+        assert!(
+            matches!(NetworkSpec::named("mobile-4g"), Ok(NetworkSpec::Named(s)) if s.name == "mobile-4g")
+        );
         let e = NetworkSpec::named("nope").unwrap_err().to_string();
         assert!(e.contains("mobile-4g") && e.contains("fixedN"), "{e}");
         let e = NetworkSpec::named("fixed-3").unwrap_err().to_string();
@@ -328,7 +338,10 @@ mod tests {
         let mut path = NetPath::new(&rows, Some(3), 1);
         let mut got = Vec::new();
         for k in 0..100u64 {
-            path.send(&[0x80, 0x60, 0, k as u8, 0, 0, 0, 0, 0, 0, 0, 1, 7, 7, 7], k * 10_000);
+            path.send(
+                &[0x80, 0x60, 0, k as u8, 0, 0, 0, 0, 0, 0, 0, 1, 7, 7, 7],
+                k * 10_000,
+            );
             path.deliver_due(k * 10_000, |d, at| got.push((d.to_vec(), at)));
         }
         path.deliver_due(u64::MAX, |d, at| got.push((d.to_vec(), at)));

@@ -176,8 +176,16 @@ mod tests {
     fn bundled_speech_decodes_and_the_turns_match_the_stored_conversation() {
         let a = Bundled::Near.samples().expect("near");
         let b = Bundled::Far.samples().expect("far");
-        assert!((10.0..11.5).contains(&(a.len() as f64 / 48_000.0)), "{}", a.len());
-        assert!((6.0..7.5).contains(&(b.len() as f64 / 48_000.0)), "{}", b.len());
+        assert!(
+            (10.0..11.5).contains(&(a.len() as f64 / 48_000.0)),
+            "{}",
+            a.len()
+        );
+        assert!(
+            (6.0..7.5).contains(&(b.len() as f64 / 48_000.0)),
+            "{}",
+            b.len()
+        );
         let n = 48_000 * 45;
         let (xa, xb) = stored(&a, &b, n);
         let c = Conversation::new(a, b).expect("long enough");
