@@ -377,6 +377,7 @@ impl Call {
         if !s.running.load(Ordering::Acquire) || data.len() > PACKET_CAP {
             return false;
         }
+        s.received.fetch_add(1, Ordering::Relaxed);
         let _ = s.incoming.push(PacketBuf::new(data, s.now().as_micros()));
         true
     }
@@ -709,6 +710,8 @@ impl Call {
         last.device_events = shared.device_events.load(Ordering::Relaxed);
         last.device_recoveries = shared.device_recoveries.load(Ordering::Relaxed);
         last.media_failed = shared.failed.load(Ordering::Relaxed);
+        // Every packet handed over, also those the full queue dropped (in `queue_drops`).
+        last.packets_received = shared.received.load(Ordering::Relaxed);
     }
 
     /// The latest statistics (published by the media thread every 50 ms; after `stop`, the

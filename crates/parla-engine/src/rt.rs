@@ -119,6 +119,12 @@ pub(crate) struct Shared {
     pub(crate) allocs: AtomicU64,
     pub(crate) device_events: AtomicU64,
     pub(crate) device_recoveries: AtomicU64,
+    /// Packets handed to `receive_packet` while running (also those a full queue dropped).
+    pub(crate) received: AtomicU64,
+    /// Capture samples dropped by the rings of earlier runs.
+    pub(crate) overrun_before: AtomicU64,
+    /// Playout samples missing from the rings of earlier runs.
+    pub(crate) underrun_before: AtomicU64,
     created: Instant,
     /// When the current run started, microseconds after `created` (the run's clock origin).
     run_start_us: AtomicU64,
@@ -148,6 +154,9 @@ impl Shared {
             allocs: AtomicU64::new(0),
             device_events: AtomicU64::new(0),
             device_recoveries: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            overrun_before: AtomicU64::new(0),
+            underrun_before: AtomicU64::new(0),
             created: Instant::now(),
             run_start_us: AtomicU64::new(0),
         }
@@ -265,7 +274,13 @@ pub(crate) fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared)
         shared.failed.store(true, Ordering::SeqCst);
         let _ = shared.events.push(CallEvent::MediaFailed);
     }
-    let _ = shared.stats.push(core.stats());
+    let _ = shared.stats.push(ring_stats(core.stats(), &io, shared));
+    shared
+        .overrun_before
+        .fetch_add(io.mic.stats().dropped, Ordering::SeqCst);
+    shared
+        .underrun_before
+        .fetch_add(io.speaker.stats().underrun, Ordering::SeqCst);
     let _ = shared.state_back.push(core.into_state());
 }
 
@@ -360,14 +375,21 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
             let _ = shared.events.push(ev);
         }
         if io.clock_ticks.is_multiple_of(STATS_EVERY) {
-            let mut s = core.stats();
-            s.capture_overrun_samples = io.mic.stats().dropped;
-            s.playout_underrun_samples = io.speaker.stats().underrun;
-            s.queue_drops += shared.incoming.stats().dropped + shared.outgoing.stats().dropped;
-            let _ = shared.stats.push(s);
+            let _ = shared.stats.push(ring_stats(core.stats(), io, shared));
         }
     }
     worked
+}
+
+/// The core's statistics with the rings' and queues' counters (of this run and the earlier
+/// ones).
+fn ring_stats(mut s: CallStats, io: &ThreadIo, shared: &Shared) -> CallStats {
+    s.capture_overrun_samples =
+        shared.overrun_before.load(Ordering::Relaxed) + io.mic.stats().dropped;
+    s.playout_underrun_samples =
+        shared.underrun_before.load(Ordering::Relaxed) + io.speaker.stats().underrun;
+    s.queue_drops += shared.incoming.stats().dropped + shared.outgoing.stats().dropped;
+    s
 }
 
 fn take_packets(core: &mut MediaCore, io: &ThreadIo, shared: &Shared) -> bool {
