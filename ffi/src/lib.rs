@@ -176,9 +176,11 @@ pub struct ParlaCallConfig {
     /// the struct (the library reads and writes only that many bytes).
     pub size: u32,
     /// Rate of the microphone audio (the rate the app pushes, or the device rate), Hz: 8000,
-    /// 16000, 24000, 32000, 44100 or 48000. Default 48000.
+    /// 16000, 32000, 44100, 48000 or 96000 (others, e.g. 22050 or 24000, are refused with a
+    /// message naming the field). Default 48000.
     pub capture_rate: u32,
-    /// Rate of the speaker audio (the rate the app pulls, or the device rate), Hz. Default 48000.
+    /// Rate of the speaker audio (the rate the app pulls, or the device rate), Hz: as
+    /// `capture_rate`. Default 48000.
     pub playout_rate: u32,
     /// Interleaved channels of the app's capture and playout buffers: 1 or 2. Default 1.
     pub channels: u32,

@@ -327,7 +327,10 @@ fn a_switch_while_the_media_thread_is_stalled_leaves_a_working_call() {
                 median_tone_share(late, &SECOND),
             );
             println!("after the stall: first tones {a_late:.3}, second {b_late:.3}");
-            assert!(b_late > 0.5 && a_late < 0.05, "the new microphone is not heard");
+            assert!(
+                b_late > 0.5 && a_late < 0.05,
+                "the new microphone is not heard"
+            );
         },
     );
 }
