@@ -12,13 +12,16 @@ use std::path::PathBuf;
 const VIDEO_LIBS: &str =
     "-lavutil -lavformat -lavfilter -lavdevice -lswscale -lswresample -lavcodec";
 
-/// What every variant needs from the system: ALSA (cpal, through parla-device) and the C++,
-/// threading and math runtimes of the bundled WebRTC audio processing and libopus. From the
-/// same command with `--no-default-features`, less the abseil libraries, which are bundled into
-/// the static library (see [`ABSEIL`]). `tests/c_tests.rs` links the C tests with exactly this
-/// list (`PARLA_NATIVE_LIBS`), so a missing library fails there. Refresh both lists when a
-/// native dependency changes (docs/FFI.md).
-const AUDIO_LIBS: &str = "-lrt -lstdc++ -lasound -lgcc_s -lutil -lpthread -lm -ldl -lc";
+/// What the `devices` feature adds: ALSA (cpal, through parla-device), before [`AUDIO_LIBS`].
+const DEVICE_LIBS: &str = "-lasound";
+
+/// What every variant needs from the system: the C++, threading and math runtimes of the bundled
+/// WebRTC audio processing and libopus. From the same command with `--no-default-features`,
+/// less the abseil libraries, which are bundled into the static library (see [`ABSEIL`]).
+/// `tests/c_tests.rs` links the C tests with the current build's list (`PARLA_NATIVE_LIBS`), so
+/// a missing library fails there. Refresh the lists when a native dependency changes
+/// (docs/FFI.md).
+const AUDIO_LIBS: &str = "-lrt -lstdc++ -lgcc_s -lutil -lpthread -lm -ldl -lc";
 
 /// The abseil static libraries the bundled WebRTC audio processing links (it asks for them by
 /// name, not bundled). They are not a system library (scripts/setup.d/30-aec3.sh builds them into
@@ -72,20 +75,25 @@ fn main() {
     }
     let full = Variant {
         name: "parla",
-        what: "audio calls and FFmpeg video codecs; default features",
-        libs: format!("{VIDEO_LIBS} {AUDIO_LIBS}"),
+        what: "audio calls, device audio and FFmpeg video codecs; default features",
+        libs: format!("{VIDEO_LIBS} {DEVICE_LIBS} {AUDIO_LIBS}"),
     };
     let audio = Variant {
         name: "parla-audio",
-        what: "audio calls only, no FFmpeg; built with --no-default-features",
+        what: "audio calls with app-owned audio, no FFmpeg, no ALSA; --no-default-features",
         libs: AUDIO_LIBS.to_owned(),
     };
-    let this = if std::env::var_os("CARGO_FEATURE_VIDEO").is_some() {
-        &full
-    } else {
-        &audio
-    };
-    println!("cargo:rustc-env=PARLA_NATIVE_LIBS={}", this.libs);
+    // The libraries this build needs (any feature combination), for the C tests.
+    let feature = |f: &str| std::env::var_os(format!("CARGO_FEATURE_{f}")).is_some();
+    let this: Vec<&str> = [
+        (feature("VIDEO"), VIDEO_LIBS),
+        (feature("DEVICES"), DEVICE_LIBS),
+        (true, AUDIO_LIBS),
+    ]
+    .into_iter()
+    .filter_map(|(on, libs)| on.then_some(libs))
+    .collect();
+    println!("cargo:rustc-env=PARLA_NATIVE_LIBS={}", this.join(" "));
 
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let Some(out) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {

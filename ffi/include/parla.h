@@ -132,10 +132,25 @@ typedef struct ParlaCall ParlaCall;
 typedef int32_t ParlaStatus;
 
 /**
- * The configuration of a call: a plain struct. Fill it with [`parla_call_config_default`],
- * change what differs, and pass it to [`parla_call_new`] (which copies it).
+ * The configuration of a call: a plain struct that carries its size. Set `size`, fill it
+ * with [`parla_call_config_default`], change what differs, and pass it to [`parla_call_new`]
+ * (which copies it):
+ *
+ * ```c
+ * ParlaCallConfig cfg = { .size = sizeof cfg };
+ * parla_call_config_default(&cfg);
+ * ```
+ *
+ * Fields are only ever appended. A library newer than the app's header reads only the fields
+ * the app's struct has (newer ones take their defaults); an older library refuses a newer
+ * app's struct only if a field it does not know is set (non-zero).
  */
 typedef struct ParlaCallConfig {
+  /**
+   * `sizeof(ParlaCallConfig)` as the app was compiled: set it before any call that takes
+   * the struct (the library reads and writes only that many bytes).
+   */
+  uint32_t size;
   /**
    * Rate of the microphone audio (the rate the app pushes, or the device rate), Hz: 8000,
    * 16000, 24000, 32000, 44100 or 48000. Default 48000.
@@ -241,8 +256,11 @@ typedef struct ParlaCallConfig {
 typedef void (*ParlaSendFn)(void *user_data, const uint8_t *data, size_t len);
 
 /**
- * Releases the user data of a callback. Called once, from the thread that replaces the
- * callback, stops the call or frees it.
+ * Releases the user data of a callback. Called exactly once per registration: from the thread
+ * that replaces or removes the callback (`parla_call_set_send_callback`) or frees the call
+ * (`parla_call_free`), before that function returns; when the callback is replaced or removed
+ * from inside itself, on the send thread just after the callback returns. Stopping a call
+ * does not release it (the callback stays registered for the next start).
  */
 typedef void (*ParlaDestroyFn)(void *user_data);
 
@@ -283,10 +301,18 @@ typedef struct ParlaStageCpu {
 } ParlaStageCpu;
 
 /**
- * The statistics of a call: a plain struct filled by [`parla_call_get_stats`]. Counters start
- * at zero when the call is created and only grow; levels and delays are the latest values.
+ * The statistics of a call: a plain struct that carries its size, filled by
+ * [`parla_call_get_stats`] (`ParlaCallStats st = { .size = sizeof st };`). Counters start at
+ * zero when the call is created and only grow (across stop and start); levels and delays are
+ * the latest values. Fields are only ever appended: the library writes only the fields the
+ * app's struct has, and zeros in the fields of a newer app's struct that it does not know.
  */
 typedef struct ParlaCallStats {
+  /**
+   * `sizeof(ParlaCallStats)` as the app was compiled: set it before the call (the library
+   * writes only that many bytes and leaves this field as it is).
+   */
+  uint32_t size;
   /**
    * 10 ms ticks the media thread has run.
    */
@@ -487,6 +513,11 @@ typedef struct ParlaCallStats {
    * Playout samples that were NaN, infinite or beyond full scale (clamped).
    */
   uint64_t playout_clamped_samples;
+  /**
+   * 1 when the media thread failed and the run ended (`PARLA_ERR_MEDIA_FAILED`); stop and
+   * start recover the call.
+   */
+  int32_t media_failed;
 } ParlaCallStats;
 
 /**
@@ -582,6 +613,14 @@ typedef struct ParlaCallStats {
  */
 #define PARLA_ERR_INTERNAL -14
 
+/**
+ * The call's media thread failed (its processing panicked) and the run ended; the keys and
+ * the stream were kept: `parla_call_stop` then `parla_call_start` recover the call. Returned by
+ * push/pull until then (also reported by `ParlaCallStats::media_failed` and
+ * `PARLA_EVENT_MEDIA_FAILED`).
+ */
+#define PARLA_ERR_MEDIA_FAILED -15
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -622,29 +661,36 @@ const char *parla_last_error(void);
 
 /**
  * Fill `cfg` with the default configuration (48 kHz mono, Opus 20 ms at 32 kbps with FEC,
- * AEC3, noise suppression, SFrame AES-128-GCM). Change fields afterwards as needed.
+ * AEC3, noise suppression, SFrame AES-128-GCM). Set `cfg->size = sizeof *cfg` first; the
+ * size is kept. Change fields afterwards as needed.
  *
- * Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`size` is not the size
+ * of any `ParlaCallConfig` layout, e.g. 0; `parla_last_error()` says which). Sets the thread's
+ * last error on failure.
  *
  * # Safety
- * `cfg` is NULL or points to a writable `ParlaCallConfig`, borrowed for the call only.
- * Threads: any thread.
+ * `cfg` is NULL or points to a writable `ParlaCallConfig` of `cfg->size` bytes, borrowed for
+ * the call only. Threads: any thread.
  */
 ParlaStatus parla_call_config_default(struct ParlaCallConfig *cfg);
 
 /**
  * Create a call with a copy of `cfg` and a fresh key pair. On success `*out_call` receives the
  * handle; on failure it is set to NULL and `parla_last_error()` says why (e.g. which config
- * field is out of range).
+ * field is out of range). Only the fields `cfg->size` covers are read; newer fields take
+ * their defaults.
  *
- * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG`.
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (`cfg->size` is not the size
+ * of any `ParlaCallConfig` layout) or `PARLA_ERR_INVALID_CONFIG` (a field is out of range, or
+ * a newer app set a field this library does not know).
  *
  * # Safety
- * `cfg` is NULL or points to a readable, initialised `ParlaCallConfig` (borrowed for the call
- * only); `out_call` is NULL or writable. Ownership: the caller owns the new handle and
+ * `cfg` is NULL or points to a readable, initialised `ParlaCallConfig` of `cfg->size` bytes
+ * (borrowed for the call only); `out_call` is NULL or writable. Ownership: the caller owns the new handle and
  * releases it with `parla_call_free`. Threads: any thread.
  */
-ParlaStatus parla_call_new(const struct ParlaCallConfig *cfg, struct ParlaCall **out_call);
+ParlaStatus parla_call_new(const struct ParlaCallConfig *cfg,
+                           struct ParlaCall **out_call);
 
 /**
  * Stop the call if it runs (joining its threads), drop the send callback (calling its
@@ -910,7 +956,11 @@ ParlaStatus parla_call_poll_packet(const struct ParlaCall *call,
  * takes every outgoing packet and calls `send(user_data, data, len)`, instead of the app
  * polling with `parla_call_poll_packet`. The previous callback's `destroy` (if any) is called
  * before this returns. `destroy` (may be NULL) is called with `user_data` when the callback
- * is replaced or the call is freed.
+ * is replaced or removed or the call is freed (`ParlaDestroyFn` says on which thread).
+ *
+ * The callback may call back into the API (poll, stats, mute, rotate, and this function: a
+ * callback that removes or replaces itself gets `PARLA_OK` at once, and its `destroy` runs
+ * after it returns). It must not free the call from inside itself.
  *
  * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` (`call` NULL) or `PARLA_ERR_INTERNAL` (the thread
  * could not start; `destroy` has been called then).
@@ -977,13 +1027,16 @@ ParlaStatus parla_call_poll_event(const struct ParlaCall *call, struct ParlaCall
 
 /**
  * Copy the latest statistics (published by the media thread every 50 ms; after a stop, the
- * final ones) into `*out`.
+ * final ones) into `*out`. Set `out->size = sizeof *out` first: only that many bytes are
+ * written (an older app's struct gets the fields it knows; a newer app's unknown fields are
+ * zeroed), and `size` is kept. Counters continue across stop and start.
  *
- * Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`size` is not the size
+ * of any `ParlaCallStats` layout, e.g. 0).
  *
  * # Safety
- * `call` is NULL or a live handle; `out` is NULL or writable (borrowed for the call only).
- * Threads: any thread.
+ * `call` is NULL or a live handle; `out` is NULL or writable for `out->size` bytes (borrowed
+ * for the call only). Threads: any thread.
  */
 ParlaStatus parla_call_get_stats(const struct ParlaCall *call, struct ParlaCallStats *out);
 

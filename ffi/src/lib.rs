@@ -56,9 +56,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+#[cfg(feature = "devices")]
+use parla_engine::DeviceSelector;
 use parla_engine::{
     AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallEvent, CallStats, CipherSuite,
-    CpuStats, DeviceSelector, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
+    CpuStats, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
 };
 
 /// A status code: 0 is success, > 0 a non-error state, < 0 an error.
@@ -104,6 +106,11 @@ pub const PARLA_ERR_TIMEOUT: ParlaStatus = -12;
 pub const PARLA_ERR_PANIC: ParlaStatus = -13;
 /// Any other internal failure (thread creation, socket, encryption set-up).
 pub const PARLA_ERR_INTERNAL: ParlaStatus = -14;
+/// The call's media thread failed (its processing panicked) and the run ended; the keys and
+/// the stream were kept: `parla_call_stop` then `parla_call_start` recover the call. Returned by
+/// push/pull until then (also reported by `ParlaCallStats::media_failed` and
+/// `PARLA_EVENT_MEDIA_FAILED`).
+pub const PARLA_ERR_MEDIA_FAILED: ParlaStatus = -15;
 
 /// `parla_call_start` mode: the app owns the audio session and pushes/pulls samples.
 pub const PARLA_AUDIO_MODE_APP_OWNED: i32 = 0;
@@ -150,15 +157,30 @@ pub const PARLA_MAX_PACKET: usize = 1464;
 const _: () = assert!(PARLA_KEY_BLOB_LEN == KEY_BLOB_LEN);
 const _: () = assert!(PARLA_MAX_PACKET == MAX_PACKET + 64);
 
-/// The configuration of a call: a plain struct. Fill it with [`parla_call_config_default`],
-/// change what differs, and pass it to [`parla_call_new`] (which copies it).
+/// The configuration of a call: a plain struct that carries its size. Set `size`, fill it
+/// with [`parla_call_config_default`], change what differs, and pass it to [`parla_call_new`]
+/// (which copies it):
+///
+/// ```c
+/// ParlaCallConfig cfg = { .size = sizeof cfg };
+/// parla_call_config_default(&cfg);
+/// ```
+///
+/// Fields are only ever appended. A library newer than the app's header reads only the fields
+/// the app's struct has (newer ones take their defaults); an older library refuses a newer
+/// app's struct only if a field it does not know is set (non-zero).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct ParlaCallConfig {
+    /// `sizeof(ParlaCallConfig)` as the app was compiled: set it before any call that takes
+    /// the struct (the library reads and writes only that many bytes).
+    pub size: u32,
     /// Rate of the microphone audio (the rate the app pushes, or the device rate), Hz: 8000,
-    /// 16000, 24000, 32000, 44100 or 48000. Default 48000.
+    /// 16000, 32000, 44100, 48000 or 96000 (others, e.g. 22050 or 24000, are refused with a
+    /// message naming the field). Default 48000.
     pub capture_rate: u32,
-    /// Rate of the speaker audio (the rate the app pulls, or the device rate), Hz. Default 48000.
+    /// Rate of the speaker audio (the rate the app pulls, or the device rate), Hz: as
+    /// `capture_rate`. Default 48000.
     pub playout_rate: u32,
     /// Interleaved channels of the app's capture and playout buffers: 1 or 2. Default 1.
     pub channels: u32,
@@ -211,6 +233,22 @@ impl Default for ParlaCallConfig {
     }
 }
 
+// SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers, floats and C `bool`s.
+unsafe impl ptr::SizedStruct for ParlaCallConfig {
+    // The first sized layout is the current one.
+    const OLDER_SIZES: &'static [usize] = &[];
+    const NAME: &'static str = "ParlaCallConfig";
+}
+
+/// `ParlaCallStats` as first laid out with a size (version 1), before `media_failed`.
+const STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaCallStats, media_failed);
+
+// SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers and floats.
+unsafe impl ptr::SizedStruct for ParlaCallStats {
+    const OLDER_SIZES: &'static [usize] = &[STATS_V1_SIZE];
+    const NAME: &'static str = "ParlaCallStats";
+}
+
 fn aec_code(m: AecMode) -> i32 {
     match m {
         AecMode::Aec3 => PARLA_AEC_AEC3,
@@ -242,6 +280,7 @@ fn cipher_code(s: CipherSuite) -> i32 {
 impl ParlaCallConfig {
     fn from_engine(c: &CallConfig) -> Self {
         ParlaCallConfig {
+            size: size_of::<ParlaCallConfig>() as u32,
             capture_rate: c.capture_rate,
             playout_rate: c.playout_rate,
             channels: u32::from(c.channels),
@@ -392,11 +431,17 @@ impl From<StageCpu> for ParlaStageCpu {
     }
 }
 
-/// The statistics of a call: a plain struct filled by [`parla_call_get_stats`]. Counters start
-/// at zero when the call is created and only grow; levels and delays are the latest values.
+/// The statistics of a call: a plain struct that carries its size, filled by
+/// [`parla_call_get_stats`] (`ParlaCallStats st = { .size = sizeof st };`). Counters start at
+/// zero when the call is created and only grow (across stop and start); levels and delays are
+/// the latest values. Fields are only ever appended: the library writes only the fields the
+/// app's struct has, and zeros in the fields of a newer app's struct that it does not know.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ParlaCallStats {
+    /// `sizeof(ParlaCallStats)` as the app was compiled: set it before the call (the library
+    /// writes only that many bytes and leaves this field as it is).
+    pub size: u32,
     /// 10 ms ticks the media thread has run.
     pub ticks: u64,
     /// Packets sent.
@@ -497,6 +542,9 @@ pub struct ParlaCallStats {
     pub capture_sanitized_samples: u64,
     /// Playout samples that were NaN, infinite or beyond full scale (clamped).
     pub playout_clamped_samples: u64,
+    /// 1 when the media thread failed and the run ended (`PARLA_ERR_MEDIA_FAILED`); stop and
+    /// start recover the call.
+    pub media_failed: i32,
 }
 
 impl From<CallStats> for ParlaCallStats {
@@ -559,8 +607,10 @@ impl From<CallStats> for ParlaCallStats {
                 },
             // Only counted in test builds (`_test-alloc`); not part of the C ABI.
             media_thread_allocs: _,
+            media_failed,
         } = s;
         ParlaCallStats {
+            size: size_of::<ParlaCallStats>() as u32,
             ticks,
             packets_sent,
             bytes_sent,
@@ -611,6 +661,7 @@ impl From<CallStats> for ParlaCallStats {
             send_failures,
             capture_sanitized_samples,
             playout_clamped_samples,
+            media_failed: i32::from(media_failed),
         }
     }
 }
@@ -683,6 +734,7 @@ impl From<EngineError> for Failure {
             EngineError::InvalidLength(_) => PARLA_ERR_INVALID_ARG,
             EngineError::Timeout(_) => PARLA_ERR_TIMEOUT,
             EngineError::ControlQueueFull => PARLA_ERR_BUSY,
+            #[cfg(feature = "devices")]
             EngineError::Device(_) => PARLA_ERR_DEVICE,
             _ => PARLA_ERR_INTERNAL,
         };
@@ -695,6 +747,7 @@ fn audio_status(e: AudioIo) -> ParlaStatus {
         AudioIo::NotRunning => PARLA_ERR_NOT_RUNNING,
         AudioIo::Busy => PARLA_ERR_BUSY,
         AudioIo::BadLength => PARLA_ERR_INVALID_ARG,
+        AudioIo::Failed => PARLA_ERR_MEDIA_FAILED,
     }
 }
 
@@ -762,9 +815,15 @@ impl ParlaCall {
         *lock(&self.last_error) = to_cstring(msg);
     }
 
+    /// Ends the send thread and returns its callback (to be dropped, calling `destroy`, by the
+    /// caller). Called from inside the callback (the send thread itself), the thread cannot be
+    /// joined: it is told to end and drops the callback itself after the callback returns.
     fn stop_sender(&self) -> Option<SendCallback> {
         let pump = lock(&self.sender).take()?;
         pump.stop.store(true, Ordering::Release);
+        if pump.thread.thread().id() == std::thread::current().id() {
+            return None;
+        }
         pump.thread.join().ok()
     }
 }
@@ -922,6 +981,9 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
         PARLA_ERR_TIMEOUT => c"PARLA_ERR_TIMEOUT: the media thread did not answer",
         PARLA_ERR_PANIC => c"PARLA_ERR_PANIC: a panic was caught at the ABI boundary",
         PARLA_ERR_INTERNAL => c"PARLA_ERR_INTERNAL: internal failure",
+        PARLA_ERR_MEDIA_FAILED => {
+            c"PARLA_ERR_MEDIA_FAILED: the media thread failed; stop and start the call"
+        }
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -939,32 +1001,37 @@ pub extern "C" fn parla_last_error() -> *const c_char {
 }
 
 /// Fill `cfg` with the default configuration (48 kHz mono, Opus 20 ms at 32 kbps with FEC,
-/// AEC3, noise suppression, SFrame AES-128-GCM). Change fields afterwards as needed.
+/// AEC3, noise suppression, SFrame AES-128-GCM). Set `cfg->size = sizeof *cfg` first; the
+/// size is kept. Change fields afterwards as needed.
 ///
-/// Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`size` is not the size
+/// of any `ParlaCallConfig` layout, e.g. 0; `parla_last_error()` says which). Sets the thread's
+/// last error on failure.
 ///
 /// # Safety
-/// `cfg` is NULL or points to a writable `ParlaCallConfig`, borrowed for the call only.
-/// Threads: any thread.
+/// `cfg` is NULL or points to a writable `ParlaCallConfig` of `cfg->size` bytes, borrowed for
+/// the call only. Threads: any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn parla_call_config_default(cfg: *mut ParlaCallConfig) -> ParlaStatus {
     guard_global(|| {
         // SAFETY: the caller guarantees `cfg` is NULL or writable.
-        let cfg = unsafe { cfg.as_mut() }.ok_or_else(|| Failure::null("cfg"))?;
-        *cfg = ParlaCallConfig::default();
+        unsafe { ptr::write_sized(cfg, ParlaCallConfig::default()) }?;
         Ok(PARLA_OK)
     })
 }
 
 /// Create a call with a copy of `cfg` and a fresh key pair. On success `*out_call` receives the
 /// handle; on failure it is set to NULL and `parla_last_error()` says why (e.g. which config
-/// field is out of range).
+/// field is out of range). Only the fields `cfg->size` covers are read; newer fields take
+/// their defaults.
 ///
-/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG`.
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (`cfg->size` is not the size
+/// of any `ParlaCallConfig` layout) or `PARLA_ERR_INVALID_CONFIG` (a field is out of range, or
+/// a newer app set a field this library does not know).
 ///
 /// # Safety
-/// `cfg` is NULL or points to a readable, initialised `ParlaCallConfig` (borrowed for the call
-/// only); `out_call` is NULL or writable. Ownership: the caller owns the new handle and
+/// `cfg` is NULL or points to a readable, initialised `ParlaCallConfig` of `cfg->size` bytes
+/// (borrowed for the call only); `out_call` is NULL or writable. Ownership: the caller owns the new handle and
 /// releases it with `parla_call_free`. Threads: any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn parla_call_new(
@@ -975,8 +1042,8 @@ pub unsafe extern "C" fn parla_call_new(
         // SAFETY: the caller guarantees `out_call` is NULL or writable.
         let out = unsafe { out_call.as_mut() }.ok_or_else(|| Failure::null("out_call"))?;
         *out = std::ptr::null_mut();
-        // SAFETY: the caller guarantees `cfg` is NULL or readable.
-        let cfg = unsafe { cfg.as_ref() }.ok_or_else(|| Failure::null("cfg"))?;
+        // SAFETY: the caller guarantees `cfg` is NULL or readable for its `size`.
+        let cfg = unsafe { ptr::read_sized(cfg, ParlaCallConfig::default()) }?;
         let call = Call::new(cfg.to_engine()?)?;
         *out = Box::into_raw(Box::new(ParlaCall {
             call: Arc::new(call),
@@ -1276,6 +1343,7 @@ pub unsafe extern "C" fn parla_call_start(
         guard_call(call, |c| {
             let capture = ptr::opt_str(capture_device)?;
             let playout = ptr::opt_str(playout_device)?;
+            #[cfg(feature = "devices")]
             let select = |n: Option<&str>| {
                 n.map_or(DeviceSelector::Default, |s| {
                     DeviceSelector::Name(s.to_owned())
@@ -1290,10 +1358,20 @@ pub unsafe extern "C" fn parla_call_start(
                     }
                     AudioMode::AppOwned
                 }
+                #[cfg(feature = "devices")]
                 PARLA_AUDIO_MODE_DEVICES => AudioMode::Devices {
                     capture: select(capture),
                     playout: select(playout),
                 },
+                #[cfg(not(feature = "devices"))]
+                PARLA_AUDIO_MODE_DEVICES => {
+                    return Err(Failure::new(
+                        PARLA_ERR_WRONG_MODE,
+                        "this library was built without device support (feature `devices`): \
+                         use PARLA_AUDIO_MODE_APP_OWNED"
+                            .into(),
+                    ));
+                }
                 m => return Err(Failure::arg(format!("unknown audio mode {m}"))),
             };
             c.call.start(mode)?;
@@ -1407,6 +1485,14 @@ pub unsafe extern "C" fn parla_call_pull_playout_f32(
     n: usize,
 ) -> ParlaStatus {
     // RT: a pointer check and the engine's wait-free ring read.
+    if call.is_null() {
+        // Silence even without a call, so a speaker callback never plays stale memory.
+        // SAFETY: forwarded from the caller's guarantees.
+        if let Ok(s) = unsafe { ptr::slice_mut(out, n) } {
+            s.fill(0.0);
+        }
+        return PARLA_ERR_NULL_ARG;
+    }
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_rt(call, |c| match ptr::slice_mut(out, n) {
@@ -1431,6 +1517,14 @@ pub unsafe extern "C" fn parla_call_pull_playout_i16(
     n: usize,
 ) -> ParlaStatus {
     // RT: a pointer check and the engine's wait-free ring read.
+    if call.is_null() {
+        // Silence even without a call, so a speaker callback never plays stale memory.
+        // SAFETY: forwarded from the caller's guarantees.
+        if let Ok(s) = unsafe { ptr::slice_mut(out, n) } {
+            s.fill(0);
+        }
+        return PARLA_ERR_NULL_ARG;
+    }
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_rt(call, |c| match ptr::slice_mut(out, n) {
@@ -1528,8 +1622,11 @@ pub unsafe extern "C" fn parla_call_poll_packet(
 pub type ParlaSendFn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize)>;
 
-/// Releases the user data of a callback. Called once, from the thread that replaces the
-/// callback, stops the call or frees it.
+/// Releases the user data of a callback. Called exactly once per registration: from the thread
+/// that replaces or removes the callback (`parla_call_set_send_callback`) or frees the call
+/// (`parla_call_free`), before that function returns; when the callback is replaced or removed
+/// from inside itself, on the send thread just after the callback returns. Stopping a call
+/// does not release it (the callback stays registered for the next start).
 pub type ParlaDestroyFn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 fn spawn_sender(call: Arc<Call>, cb: SendCallback) -> Result<SendPump, Failure> {
@@ -1563,7 +1660,11 @@ fn restart_sender(c: &ParlaCall, cb: SendCallback) -> Result<(), Failure> {
 /// takes every outgoing packet and calls `send(user_data, data, len)`, instead of the app
 /// polling with `parla_call_poll_packet`. The previous callback's `destroy` (if any) is called
 /// before this returns. `destroy` (may be NULL) is called with `user_data` when the callback
-/// is replaced or the call is freed.
+/// is replaced or removed or the call is freed (`ParlaDestroyFn` says on which thread).
+///
+/// The callback may call back into the API (poll, stats, mute, rotate, and this function: a
+/// callback that removes or replaces itself gets `PARLA_OK` at once, and its `destroy` runs
+/// after it returns). It must not free the call from inside itself.
 ///
 /// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` (`call` NULL) or `PARLA_ERR_INTERNAL` (the thread
 /// could not start; `destroy` has been called then).
@@ -1609,7 +1710,7 @@ pub unsafe extern "C" fn parla_call_set_muted(call: *const ParlaCall, muted: i32
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_call(call, |c| {
-            c.call.set_muted(muted != 0)?;
+            c.call.set_muted(muted != 0);
             Ok(PARLA_OK)
         })
     }
@@ -1732,13 +1833,16 @@ pub unsafe extern "C" fn parla_call_poll_event(
 }
 
 /// Copy the latest statistics (published by the media thread every 50 ms; after a stop, the
-/// final ones) into `*out`.
+/// final ones) into `*out`. Set `out->size = sizeof *out` first: only that many bytes are
+/// written (an older app's struct gets the fields it knows; a newer app's unknown fields are
+/// zeroed), and `size` is kept. Counters continue across stop and start.
 ///
-/// Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`size` is not the size
+/// of any `ParlaCallStats` layout, e.g. 0).
 ///
 /// # Safety
-/// `call` is NULL or a live handle; `out` is NULL or writable (borrowed for the call only).
-/// Threads: any thread.
+/// `call` is NULL or a live handle; `out` is NULL or writable for `out->size` bytes (borrowed
+/// for the call only). Threads: any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn parla_call_get_stats(
     call: *const ParlaCall,
@@ -1747,8 +1851,7 @@ pub unsafe extern "C" fn parla_call_get_stats(
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
         guard_call(call, |c| {
-            let out = out.as_mut().ok_or_else(|| Failure::null("out"))?;
-            *out = c.call.stats().into();
+            ptr::write_sized(out, c.call.stats().into())?;
             Ok(PARLA_OK)
         })
     }

@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
   if (frames * FRAME > n_in) frames = n_in / FRAME;
   size_t n = frames * FRAME;
 
-  ParlaCallConfig cfg;
+  ParlaCallConfig cfg = {.size = sizeof cfg};
   CHECK_STATUS(parla_call_config_default(&cfg), PARLA_OK);
   ParlaCall *a = NULL, *b = NULL;
   CHECK_STATUS(parla_call_new(&cfg, &a), PARLA_OK);
@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
   CHECK_STATUS(parla_call_stop(a), PARLA_OK);
   CHECK_STATUS(parla_call_stop(b), PARLA_OK);
 
-  ParlaCallStats sa, sb;
+  ParlaCallStats sa = {.size = sizeof sa}, sb = {.size = sizeof sb};
   CHECK_STATUS(parla_call_get_stats(a, &sa), PARLA_OK);
   CHECK_STATUS(parla_call_get_stats(b, &sb), PARLA_OK);
   printf("packets A->B %llu, B->A %llu; B: received %llu, e2ee accepted %llu, auth failures %llu, "

@@ -93,7 +93,7 @@ static void run_with(ParlaCall *a, ParlaCall *b, size_t frames, int a_stopped) {
 static void run(ParlaCall *a, ParlaCall *b, size_t frames) { run_with(a, b, frames, 0); }
 
 static uint64_t accepted(ParlaCall *c) {
-  ParlaCallStats s;
+  ParlaCallStats s = {.size = sizeof s};
   CHECK_STATUS(parla_call_get_stats(c, &s), PARLA_OK);
   return s.e2ee_accepted;
 }
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
   g_speech = speech;
   g_speech_frames = n_in / FRAME;
 
-  ParlaCallConfig cfg;
+  ParlaCallConfig cfg = {.size = sizeof cfg};
   CHECK_STATUS(parla_call_config_default(&cfg), PARLA_OK);
   cfg.aec_mode = PARLA_AEC_OFF;
   ParlaCall *a = NULL, *b = NULL;
@@ -187,7 +187,7 @@ int main(int argc, char **argv) {
     run(a, b, between);
   }
   audio_within_a_second(a, b, "after the last rotation");
-  ParlaCallStats sa, sb;
+  ParlaCallStats sa = {.size = sizeof sa}, sb = {.size = sizeof sb};
   CHECK_STATUS(parla_call_get_stats(a, &sa), PARLA_OK);
   CHECK_STATUS(parla_call_get_stats(b, &sb), PARLA_OK);
   printf("%d rotations per side %.2f s apart: %d failed; epochs A %u/%u B %u/%u (own/peer); "

@@ -145,7 +145,7 @@ static void null_arguments(void) {
   CHECK(parla_version() != NULL && strlen(parla_version()) > 0);
   CHECK(parla_last_error() != NULL);
   CHECK(strcmp(parla_status_str(123456), "unknown status") == 0);
-  for (int32_t s = -14; s <= 3; s++) CHECK(strncmp(parla_status_str(s), "PARLA_", 6) == 0);
+  for (int32_t s = -15; s <= 3; s++) CHECK(strncmp(parla_status_str(s), "PARLA_", 6) == 0);
 }
 
 static void bad_config(const char *field, const char *want, ParlaCallConfig cfg) {
@@ -174,8 +174,10 @@ static void bad_config(const char *field, const char *want, ParlaCallConfig cfg)
 #define BAD(field, value) BAD_MSG(field, value, #field)
 
 static void invalid_configs(void) {
-  BAD_MSG(capture_rate, 12345, "12345");
-  BAD_MSG(playout_rate, 0, "sample rate 0");
+  BAD(capture_rate, 12345);
+  BAD(capture_rate, 24000);
+  BAD(capture_rate, 22050);
+  BAD(playout_rate, 0);
   BAD(channels, 3);
   BAD(channels, 70000);
   BAD(bitrate_bps, 100);
@@ -240,8 +242,10 @@ static void invalid_arguments(void) {
   g_len = 99;
   CHECK_STATUS(parla_call_poll_packet(g_call, g_buf, sizeof g_buf, &g_len), PARLA_NO_PACKET);
   CHECK(g_len == 0);
-  CHECK_STATUS(parla_call_set_muted(g_call, 1), PARLA_ERR_NOT_RUNNING);
-  CHECK_STATUS(parla_call_set_bitrate(g_call, 24000), PARLA_ERR_NOT_RUNNING);
+  /* Mute and bitrate work in any state (applied from the next start). */
+  CHECK_STATUS(parla_call_set_muted(g_call, 1), PARLA_OK);
+  CHECK_STATUS(parla_call_set_muted(g_call, 0), PARLA_OK);
+  CHECK_STATUS(parla_call_set_bitrate(g_call, 24000), PARLA_OK);
   CHECK_STATUS(parla_call_set_bitrate(g_call, 100), PARLA_ERR_INVALID_CONFIG);
   CHECK_STATUS(parla_call_set_bitrate(g_call, 600000), PARLA_ERR_INVALID_CONFIG);
   CHECK_STATUS(parla_call_rotate_key(g_call), PARLA_ERR_NO_PEER_KEY);
@@ -277,13 +281,63 @@ static void invalid_arguments(void) {
   parla_call_free(st);
 }
 
+/* Sized structs: the size must be one of a layout's; a newer app's struct is accepted when the
+ * fields this library does not know are zero; a NULL call still silences the speaker buffer. */
+static void sized_structs(void) {
+  ParlaCallConfig c = {.size = 0};
+  CHECK_STATUS(parla_call_config_default(&c), PARLA_ERR_INVALID_ARG);
+  CHECK(strstr(parla_last_error(), "size") != NULL);
+  c.size = 7;
+  CHECK_STATUS(parla_call_config_default(&c), PARLA_ERR_INVALID_ARG);
+  ParlaCall *call = NULL;
+  CHECK_STATUS(parla_call_new(&c, &call), PARLA_ERR_INVALID_ARG);
+  CHECK(call == NULL);
+  ParlaCallStats st = {.size = 0};
+  CHECK_STATUS(parla_call_get_stats(g_call, &st), PARLA_ERR_INVALID_ARG);
+  CHECK(strstr(parla_call_last_error(g_call), "ParlaCallStats.size") != NULL);
+  /* A newer app: its struct is 16 bytes longer. */
+  struct {
+    ParlaCallConfig cfg;
+    uint32_t newer[4];
+  } big;
+  memset(&big, 0, sizeof big);
+  big.cfg.size = sizeof big;
+  CHECK_STATUS(parla_call_config_default(&big.cfg), PARLA_OK);
+  CHECK(big.cfg.size == sizeof big && big.cfg.capture_rate == 48000 && big.newer[3] == 0);
+  CHECK_STATUS(parla_call_new(&big.cfg, &call), PARLA_OK);
+  struct {
+    ParlaCallStats st;
+    uint64_t newer[2];
+  } bigst;
+  memset(&bigst, 0xAB, sizeof bigst);
+  bigst.st.size = sizeof bigst;
+  CHECK_STATUS(parla_call_get_stats(call, &bigst.st), PARLA_OK);
+  CHECK(bigst.st.size == sizeof bigst && bigst.newer[0] == 0 && bigst.newer[1] == 0);
+  CHECK(bigst.st.ticks == 0 && bigst.st.media_failed == 0);
+  parla_call_free(call);
+  call = NULL;
+  big.newer[1] = 1; /* an option this library does not know: refused */
+  CHECK_STATUS(parla_call_new(&big.cfg, &call), PARLA_ERR_INVALID_CONFIG);
+  CHECK(strstr(parla_last_error(), "does not know") != NULL);
+  CHECK(call == NULL);
+  /* Pull with a NULL call: silence in the buffer. */
+  float f[4] = {1, 1, 1, 1};
+  int16_t i[4] = {1, 1, 1, 1};
+  CHECK_STATUS(parla_call_pull_playout_f32(NULL, f, 4), PARLA_ERR_NULL_ARG);
+  CHECK_STATUS(parla_call_pull_playout_i16(NULL, i, 4), PARLA_ERR_NULL_ARG);
+  CHECK(f[0] == 0.0f && f[3] == 0.0f && i[0] == 0 && i[3] == 0);
+}
+
 int main(void) {
+  g_cfg.size = sizeof g_cfg;
+  g_stats.size = sizeof g_stats;
   CHECK_STATUS(parla_call_config_default(&g_cfg), PARLA_OK);
   CHECK_STATUS(parla_call_new(&g_cfg, &g_call), PARLA_OK);
   if (!g_call) return finish("c_errors");
   null_arguments();
   invalid_configs();
   invalid_arguments();
+  sized_structs();
   parla_call_free(g_call);
   return finish("c_errors");
 }

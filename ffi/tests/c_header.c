@@ -6,6 +6,8 @@
 int main(void) {
   ParlaCallConfig cfg;
   ParlaCallStats stats;
+  cfg.size = sizeof cfg;
+  stats.size = sizeof stats;
   (void)stats;
   return parla_call_config_default(&cfg) == PARLA_OK ? 0 : 1;
 }

@@ -62,6 +62,9 @@ int main(void) {
 
   ParlaCallConfig cfg;
   memset(&cfg, 0xAB, sizeof cfg);
+  /* An uninitialised size is refused (and nothing is read past the struct). */
+  CHECK_STATUS(parla_call_config_default(&cfg), PARLA_ERR_INVALID_ARG);
+  cfg.size = sizeof cfg;
   CHECK_STATUS(parla_call_config_default(&cfg), PARLA_OK);
   CHECK(cfg.capture_rate == 48000 && cfg.playout_rate == 48000 && cfg.channels == 1);
   CHECK(cfg.frame_ms == 20 && cfg.e2ee && cfg.aec_mode == PARLA_AEC_AEC3);
@@ -82,7 +85,7 @@ int main(void) {
   run_audio(a, 10);
   CHECK_STATUS(parla_call_stop(a), PARLA_OK);
   CHECK_STATUS(parla_call_stop(a), PARLA_ERR_NOT_RUNNING);
-  ParlaCallStats st;
+  ParlaCallStats st = {.size = sizeof st};
   CHECK_STATUS(parla_call_get_stats(a, &st), PARLA_OK);
   CHECK(st.ticks >= 5 && st.packets_sent >= 2);
   printf("after 100 ms: ticks %llu, packets sent %llu, tick cpu median %.1f us\n",

@@ -222,6 +222,22 @@ fn c_e2ee_restarts_and_rotations() {
     run_c_test("c_e2ee.c", &[&wav, &rotations, &spacing]);
 }
 
+/// The app's threads: paced capture and playout threads per call, aligned to the same 10 ms
+/// grid, with network and control threads beside them: no `PARLA_ERR_BUSY`
+/// (`PARLA_C_THREADS_FRAMES` callbacks per audio thread, default 750: 3,000 in all).
+#[test]
+fn c_threads_capture_and_playout_never_busy() {
+    let frames =
+        PathBuf::from(std::env::var("PARLA_C_THREADS_FRAMES").unwrap_or_else(|_| "750".into()));
+    run_c_test("c_threads.c", &[&frames]);
+}
+
+/// An app built against the first sized `ParlaCallStats` layout, run with this library.
+#[test]
+fn c_old_layout_app_runs_with_the_new_library() {
+    run_c_test("c_old_layout.c", &[]);
+}
+
 /// The public functions the header declares.
 fn header_functions() -> Vec<String> {
     let header = std::fs::read_to_string(manifest_dir().join("include").join("parla.h"))

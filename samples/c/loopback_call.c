@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
   printf("parla %s: loopback call of %.2f s from %s\n", parla_version(), frames / 100.0, argv[1]);
 
   /* Both sides use the defaults: 48 kHz mono, Opus 20 ms, AEC3, noise suppression, SFrame. */
-  ParlaCallConfig cfg;
+  ParlaCallConfig cfg = {.size = sizeof cfg};
   TRY(parla_call_config_default(&cfg));
   ParlaCall *a = NULL, *b = NULL;
   if (parla_call_new(&cfg, &a) < 0 || parla_call_new(&cfg, &b) < 0) {
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
   TRY(parla_call_stop(a));
   TRY(parla_call_stop(b));
 
-  ParlaCallStats st;
+  ParlaCallStats st = {.size = sizeof st};
   TRY(parla_call_get_stats(b, &st));
   printf("B received %llu packets (%llu authenticated, %llu rejected), lost %llu, concealed %llu "
          "samples, jitter buffer delay %.1f ms\n",

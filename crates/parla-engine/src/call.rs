@@ -1,56 +1,64 @@
-//! [`Call`]: one call endpoint with its media thread, audio rings, packet queues and control.
+//! [`Call`]: one call endpoint with its media thread, audio endpoints, packet queues and control.
 //!
-//! Threads and what they may do (DESIGN.md, STYLE.md section 2):
-//! - **App audio thread** (app-owned mode): [`Call::push_capture`] / [`Call::pull_playout`] copy
-//!   between the app's buffers and two wait-free sample rings. They never allocate, block or
-//!   make syscalls; the rings' ends sit behind a `try_lock` that only fails (with
-//!   [`AudioIo::Busy`]) if two threads call them at once, which is a caller bug.
-//! - **Device callbacks** (device mode): cpal's callbacks do the same copies (`parla-device`).
+//! Threads and what they may do (DESIGN.md, STYLE.md section 2, `docs/REALTIME.md`); the
+//! control side and the processor are separate types, after Firewheel: [`Call`] is the control
+//! handle, the media thread owns a [`MediaCore`] and the ring ends, and they meet only in
+//! lock-free queues and atomics ([`rt`](crate::rt)).
+//! - **App audio threads** (app-owned mode): [`Call::push_capture`] (the capture thread) and
+//!   [`Call::pull_playout`] (the playout thread) each own one end of a wait-free ring, passed
+//!   like a token: the two directions share nothing, so paced capture and playout callbacks
+//!   never get [`AudioIo::Busy`] (only two threads calling the *same* direction at once do).
+//!   They never allocate, block or make syscalls.
+//! - **Device callbacks** (device mode, feature `devices`): cpal's callbacks do the same copies
+//!   (`parla-device`); a device thread owns the streams.
 //! - **Media thread** (one per call, taken from a small pool of reused threads: see
-//!   [`pool`](crate::pool)): runs [`MediaCore::tick`] whenever 10 ms of microphone
-//!   audio is in the capture ring, after inserting the packets that arrived; it publishes
-//!   statistics every 50 ms on a lock-free queue. Between ticks it sleeps 1 ms (the only syscall
-//!   it makes, outside the processing). With the test feature `_test-alloc` every step of it is
-//!   counted by the counting allocator ([`CallStats::media_thread_allocs`]).
+//!   [`pool`](crate::pool)): runs [`MediaCore::tick`] whenever 10 ms of microphone audio is in
+//!   the capture ring, after inserting the packets that arrived; it publishes statistics every
+//!   50 ms on a lock-free queue. Between ticks it sleeps 1 ms (the only syscall it makes,
+//!   outside the processing). With the test feature `_test-alloc` every step of it is counted by
+//!   the counting allocator ([`CallStats::media_thread_allocs`]). If its processing panics, the
+//!   run ends, its state goes back to the call, and the call reports it: push/pull return
+//!   [`AudioIo::Failed`], [`CallStats::media_failed`] is set, a [`CallEvent::MediaFailed`] is
+//!   queued; `stop` then `start` recovers.
 //! - **Network side** (the app's or [`UdpTransport`](crate::UdpTransport)'s thread):
-//!   [`Call::receive_packet`] and [`Call::poll_packet`] use bounded lock-free queues; a full
-//!   queue drops its oldest packet (counted).
+//!   [`Call::receive_packet`] and [`Call::poll_packet`] are lock-free (bounded queues that live
+//!   as long as the call; a full queue drops its oldest packet, counted).
 //! - **Control side** (any other thread): start, stop, mute, bitrate, key agreement and
-//!   rotation, stats. These may allocate and take the call's control locks, never waiting for
-//!   the media thread. Key rotation derives the new sender on the control side and hands it over
-//!   in one control message (a full queue refuses it: nothing changes); the replaced sender comes
-//!   back to be dropped here. The only derivation on the media thread is the receiver following
-//!   the peer's new epoch (HKDF and a key schedule, no allocation: `tests/rt_no_alloc.rs`).
-//!   The encryption state and the outgoing RTP stream outlive a run: `stop` keeps them and the
-//!   next `start` continues them, so counters continue and replay windows are kept.
+//!   rotation, device switches, stats. These may allocate and take the call's control locks,
+//!   never waiting for the media thread. Mute and bitrate are atomics the media thread reads
+//!   every pass (never refused, kept across runs). Key rotation derives the new sender on the
+//!   control side and hands it over in one control message (a full queue refuses it: nothing
+//!   changes); a device switch hands over the new ring the same way. What the media thread
+//!   replaces (an old sender, an old ring end) comes back on a queue and is freed by the next
+//!   control call. The only derivation on the media thread is the receiver following the peer's
+//!   new epoch (HKDF and a key schedule, no allocation: `tests/rt_no_alloc.rs`). The encryption
+//!   state and the outgoing RTP stream outlive a run: `stop` keeps them and the next `start`
+//!   continues them, so counters continue and replay windows are kept.
 //!
 //! `Call` is `Send + Sync`: every method takes `&self`, so the C ABI can share one call between
 //! the app's threads.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
-use std::thread::JoinHandle;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use parla_core::MediaTime;
-use parla_core::queue::{MessageQueue, SampleConsumer, SampleProducer, sample_ring};
-use parla_device::{CaptureStream, DeviceConfig, DeviceSelector, Direction, PlayoutStream};
-use parla_rtp::e2ee::{
-    CallKeys, E2eeError, KEY_BLOB_LEN, KeyAgreement, MediaStream, SafetyCode, SframeSender,
-};
+use parla_core::queue::{MessageQueue, SampleProducer, sample_ring};
+#[cfg(feature = "devices")]
+use parla_device::{DeviceSelector, Direction};
+use parla_rtp::e2ee::{CallKeys, E2eeError, KEY_BLOB_LEN, KeyAgreement, MediaStream, SafetyCode};
 
-use crate::config::{CallConfig, MAX_PACKET};
+use crate::config::CallConfig;
 use crate::error::EngineError;
-use crate::events::{CallEvent, EVENT_QUEUE_LEN, EventWatch};
+use crate::events::{CallEvent, EVENT_QUEUE_LEN};
 use crate::media::{E2eeParts, MediaCore, SendState, StreamIds};
+use crate::rt::{Control, PACKET_CAP, PacketBuf, Reply, Shared, ThreadIo, with_end};
 use crate::stats::CallStats;
 
-/// Bytes a queued packet can hold.
-const PACKET_CAP: usize = MAX_PACKET + 64;
-/// How long a control request waits for the media thread.
-const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
-/// The media thread publishes statistics every this many ticks.
-const STATS_EVERY: u64 = 5;
+/// How long a device switch waits for the device thread's answer (opening a device).
+#[cfg(feature = "devices")]
+const SWITCH_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long `stop` waits for an app audio thread to hand back a ring end it is using.
+const END_RETURN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where the call's audio comes from and goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +67,9 @@ pub enum AudioMode {
     /// microphone frames with [`Call::push_capture`] and pulls speaker frames with
     /// [`Call::pull_playout`] from its own real-time callback.
     AppOwned,
-    /// The engine opens the devices through cpal (desktop). Failed devices are reopened (the
-    /// default device if the selected one is gone).
+    /// The engine opens the devices through cpal (desktop; feature `devices`). Failed devices
+    /// are reopened (the default device if the selected one is gone).
+    #[cfg(feature = "devices")]
     Devices {
         /// The microphone.
         capture: DeviceSelector,
@@ -75,93 +84,23 @@ pub enum AudioIo {
     /// The call is not running in app-owned mode.
     #[error("the call is not running in app-owned mode")]
     NotRunning,
-    /// Another thread is in push/pull at the same time (a caller bug: one audio thread only).
-    #[error("another thread is using the audio rings")]
+    /// Another thread is pushing (or pulling) at the same time: a caller bug, one capture
+    /// thread and one playout thread per call. Capture and playout never block each other.
+    #[error("another thread is using this direction's ring")]
     Busy,
+    /// The media thread failed (its processing panicked): the run is over; `stop` and `start`
+    /// recover the call.
+    #[error("the call's media thread failed; stop and start the call")]
+    Failed,
     /// The buffer is not a whole number of interleaved frames.
     #[error("buffer length is not a multiple of the channel count")]
     BadLength,
 }
 
-/// A packet in a queue (fixed size, moved by value: no allocation).
-#[derive(Clone, Copy)]
-struct PacketBuf {
-    len: usize,
-    arrival_us: u64,
-    data: [u8; PACKET_CAP],
-}
-
-enum Control {
-    Mute(bool),
-    Bitrate(u32),
-    /// Protect with this sender from now on (a key rotation); the old one comes back as
-    /// [`Reply::OldSender`] to be dropped off the media thread.
-    InstallSender(Box<SframeSender>),
-    /// Device mode: use this capture ring from now on (a switched microphone).
-    SwapMic(SampleConsumer),
-    /// Device mode: use this playout ring from now on (a switched speaker).
-    SwapSpeaker(SampleProducer),
-}
-
-/// The ring ends the media thread gave up after a device switch, to be dropped off the media
-/// thread (dropping the last end of a ring frees its buffer).
-enum OldRing {
-    Mic(SampleConsumer),
-    Speaker(SampleProducer),
-}
-
-/// A device switch request to the device thread, with where to answer.
-type SwitchRequest = (
-    Direction,
-    DeviceSelector,
-    mpsc::Sender<Result<(), EngineError>>,
-);
-
-enum Reply {
-    /// A sender replaced by a rotation, to be dropped (zeroized, freed) on a control thread.
-    OldSender(Box<SframeSender>),
-}
-
-/// State shared by the call handle and its threads.
-struct Shared {
-    incoming: MessageQueue<PacketBuf>,
-    outgoing: MessageQueue<PacketBuf>,
-    control: MessageQueue<Control>,
-    replies: MessageQueue<Reply>,
-    old_rings: MessageQueue<OldRing>,
-    stats: MessageQueue<CallStats>,
-    /// Events for the app (the call's queue, shared by every run).
-    events: MessageQueue<CallEvent>,
-    /// What the media thread hands back when it ends (even after a panic): the state the next
-    /// start continues with.
-    state_back: MessageQueue<SendState>,
-    stop: AtomicBool,
-    /// The media thread's processing panicked (it ended; the keys went back to the call).
-    failed: AtomicBool,
-    allocs: AtomicU64,
-    device_events: AtomicU64,
-    device_recoveries: AtomicU64,
-    epoch: Instant,
-}
-
-impl Shared {
-    fn now(&self) -> MediaTime {
-        MediaTime::from_micros(self.epoch.elapsed().as_micros() as u64)
-    }
-}
-
-/// The app's ends of the audio rings (app-owned mode).
-struct AppAudio {
-    mic: SampleProducer,
-    speaker: SampleConsumer,
-    channels: usize,
-}
-
 struct Running {
     media: crate::pool::JobHandle,
-    devices: Option<JoinHandle<()>>,
-    switch: Option<mpsc::Sender<SwitchRequest>>,
-    shared: Arc<Shared>,
+    #[cfg(feature = "devices")]
+    devices: Option<crate::devices::DeviceThread>,
 }
 
 struct Keys {
@@ -175,8 +114,7 @@ pub struct Call {
     local_key: [u8; KEY_BLOB_LEN],
     keys: Mutex<Keys>,
     run: Mutex<Option<Running>>,
-    shared: Mutex<Option<Arc<Shared>>>,
-    audio: Mutex<Option<AppAudio>>,
+    shared: Arc<Shared>,
     last_stats: Mutex<CallStats>,
     /// The send state between runs (encryption state and RTP stream), and when the call
     /// stopped.
@@ -206,6 +144,7 @@ impl Call {
     pub fn new(cfg: CallConfig) -> Result<Self, EngineError> {
         cfg.validate()?;
         let agreement = KeyAgreement::new(&mut rand::rng());
+        let events = MessageQueue::new(EVENT_QUEUE_LEN);
         Ok(Call {
             cfg,
             local_key: agreement.public_blob(),
@@ -214,11 +153,10 @@ impl Call {
                 keys: None,
             }),
             run: Mutex::new(None),
-            shared: Mutex::new(None),
-            audio: Mutex::new(None),
+            shared: Arc::new(Shared::new(&cfg, events.clone())),
             last_stats: Mutex::new(CallStats::default()),
             paused: Mutex::new(None),
-            events: MessageQueue::new(EVENT_QUEUE_LEN),
+            events,
         })
     }
 
@@ -283,153 +221,175 @@ impl Call {
         if self.cfg.e2ee && keys.keys.is_none() {
             return Err(EngineError::NoPeerKey);
         }
-        let q = self.cfg.packet_queue;
-        let shared = Arc::new(Shared {
-            incoming: MessageQueue::new(q),
-            outgoing: MessageQueue::new(q),
-            control: MessageQueue::new(16),
-            replies: MessageQueue::new(16),
-            old_rings: MessageQueue::new(4),
-            stats: MessageQueue::new(2),
-            events: self.events.clone(),
-            state_back: MessageQueue::new(1),
-            stop: AtomicBool::new(false),
-            failed: AtomicBool::new(false),
-            allocs: AtomicU64::new(0),
-            device_events: AtomicU64::new(0),
-            device_recoveries: AtomicU64::new(0),
-            epoch: Instant::now(),
-        });
+        let shared = &self.shared;
+        // A clean run: nothing left over from the last one (its packets are stale, a device
+        // ring swap that did not happen has no device any more).
+        drain_replies(shared);
+        while shared.incoming.pop().is_some() {}
+        while shared.control.pop().is_some() {}
+        shared.stop.store(false, Ordering::SeqCst);
+        shared.failed.store(false, Ordering::SeqCst);
+        shared.start_clock();
         let mut cfg = self.cfg;
-        let mut switch = None;
-        let (io, devices) = match mode {
-            AudioMode::AppOwned => {
-                let ch = usize::from(cfg.channels);
-                let ring = |rate: u32| (rate as usize * cfg.ring_ms as usize / 1000) * ch;
-                let (mic_tx, mic_rx) = sample_ring(ring(cfg.capture_rate));
-                let (mut spk_tx, spk_rx) = sample_ring(ring(cfg.playout_rate));
-                prefill(&mut spk_tx, &cfg, ch);
-                *lock(&self.audio) = Some(AppAudio {
-                    mic: mic_tx,
-                    speaker: spk_rx,
-                    channels: ch,
-                });
-                (ThreadIo::new(&cfg, mic_rx, spk_tx, ch, ch), None)
-            }
+        cfg.bitrate_bps = shared.bitrate_bps.load(Ordering::SeqCst);
+        #[cfg(feature = "devices")]
+        let mut devices = None;
+        let io = match mode {
+            AudioMode::AppOwned => self.open_app_audio(&cfg),
+            #[cfg(feature = "devices")]
             AudioMode::Devices { capture, playout } => {
-                let (opened, handle, switch_tx) =
-                    open_devices(capture, playout, &cfg, Arc::clone(&shared))?;
-                switch = Some(switch_tx);
+                let (opened, thread) =
+                    crate::devices::open_devices(capture, playout, &cfg, Arc::clone(shared))?;
+                devices = Some(thread);
                 cfg.capture_rate = opened.capture_rate;
                 cfg.playout_rate = opened.playout_rate;
                 let mut spk_tx = opened.speaker;
                 prefill(&mut spk_tx, &cfg, 1);
                 let mut io = ThreadIo::new(&cfg, opened.mic, spk_tx, 1, 1);
                 io.sample_clock = true;
-                (io, Some(handle))
+                io
             }
         };
         let paused = lock(&self.paused).take();
         let built = build_core(&cfg, keys.keys.as_mut(), paused);
         drop(keys);
+        #[cfg_attr(not(feature = "devices"), allow(unused_mut))]
+        let mut undo = || {
+            shared.stop.store(true, Ordering::SeqCst);
+            self.close_app_audio();
+            #[cfg(feature = "devices")]
+            if let Some(d) = devices.take() {
+                let _ = d.handle.join();
+            }
+        };
         let core = match built {
             Ok(c) => c,
             Err(e) => {
-                shared.stop.store(true, Ordering::SeqCst);
-                if let Some(d) = devices {
-                    let _ = d.join();
-                }
-                *lock(&self.audio) = None;
+                undo();
                 return Err(e);
             }
         };
-        let thread_shared = Arc::clone(&shared);
-        let media = crate::pool::run(move || media_loop(core, io, &thread_shared))
-            .map_err(|e| EngineError::Thread(e.to_string()))?;
-        *lock(&self.shared) = Some(Arc::clone(&shared));
+        shared.running.store(true, Ordering::SeqCst);
+        let thread_shared = Arc::clone(shared);
+        let media = match crate::pool::run(move || crate::rt::media_loop(core, io, &thread_shared))
+        {
+            Ok(m) => m,
+            Err(e) => {
+                shared.running.store(false, Ordering::SeqCst);
+                undo();
+                return Err(EngineError::Thread(e.to_string()));
+            }
+        };
         *run = Some(Running {
             media,
+            #[cfg(feature = "devices")]
             devices,
-            switch,
-            shared,
         });
         Ok(())
+    }
+
+    /// App-owned mode: new rings for the run, their app ends handed out (see the module docs).
+    fn open_app_audio(&self, cfg: &CallConfig) -> ThreadIo {
+        let ch = usize::from(cfg.channels);
+        let ring = |rate: u32| (rate as usize * cfg.ring_ms as usize / 1000) * ch;
+        let (mic_tx, mic_rx) = sample_ring(ring(cfg.capture_rate));
+        let (mut spk_tx, spk_rx) = sample_ring(ring(cfg.playout_rate));
+        prefill(&mut spk_tx, cfg, ch);
+        let s = &self.shared;
+        // An end an app thread kept past the last stop's wait may have come back since.
+        while s.mic_end.pop().is_some() {}
+        while s.speaker_end.pop().is_some() {}
+        let _ = s.mic_end.try_push(mic_tx);
+        let _ = s.speaker_end.try_push(spk_rx);
+        s.app_audio.store(true, Ordering::SeqCst);
+        ThreadIo::new(cfg, mic_rx, spk_tx, ch, ch)
+    }
+
+    /// Takes the app ends back (waiting, bounded, for an app thread in push/pull to return its
+    /// end), so app threads get [`AudioIo::NotRunning`] from now on.
+    fn close_app_audio(&self) {
+        let s = &self.shared;
+        if !s.app_audio.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let deadline = Instant::now() + END_RETURN_TIMEOUT;
+        let (mut mic, mut spk) = (false, false);
+        while !(mic && spk) && Instant::now() < deadline {
+            mic |= s.mic_end.pop().is_some();
+            spk |= s.speaker_end.pop().is_some();
+            if !(mic && spk) {
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// Stop the media thread (and the devices) and wait for every thread the call used: the
     /// device thread is joined, the media thread has returned to the pool
     /// ([`pool`](crate::pool) says why media threads are reused). The call can be started
-    /// again; the last statistics stay readable.
+    /// again; the statistics stay readable and continue from where they were.
     ///
     /// # Errors
-    /// [`EngineError::NotRunning`]; [`EngineError::Thread`] if a thread panicked.
+    /// [`EngineError::NotRunning`]; [`EngineError::Thread`] if a thread panicked (the media
+    /// thread's failure was also reported by push/pull, the stats and an event).
     pub fn stop(&self) -> Result<(), EngineError> {
         // The run lock is held until the state is stored, so a rotation in between waits.
         let mut run = lock(&self.run);
         let Some(r) = run.take() else {
             return Err(EngineError::NotRunning);
         };
-        r.shared.stop.store(true, Ordering::SeqCst);
+        let shared = &self.shared;
+        shared.running.store(false, Ordering::SeqCst);
+        self.close_app_audio();
+        shared.stop.store(true, Ordering::SeqCst);
         let media = r.media.join();
-        let devices = r.devices.map(JoinHandle::join);
-        self.refresh_stats(&r.shared);
+        #[cfg(feature = "devices")]
+        let devices_ok = r.devices.is_none_or(|d| d.handle.join().is_ok());
+        #[cfg(not(feature = "devices"))]
+        let devices_ok = true;
+        self.refresh_stats();
         // Keep the send state for the next start. A rotation the media thread did not apply
         // before it ended is applied here, so its sender is not lost.
-        if let Some(mut state) = r.shared.state_back.pop() {
-            while let Some(msg) = r.shared.control.pop() {
+        if let Some(mut state) = shared.state_back.pop() {
+            while let Some(msg) = shared.control.pop() {
                 if let (Control::InstallSender(tx), Some(parts)) = (msg, state.e2ee.as_mut()) {
                     parts.tx = tx;
                 }
             }
             *lock(&self.paused) = Some((state, Instant::now()));
         }
-        drain_replies(&r.shared);
-        *lock(&self.audio) = None;
-        *lock(&self.shared) = None;
-        let failed = r.shared.failed.load(Ordering::SeqCst);
-        if failed || media.is_err() || matches!(devices, Some(Err(_))) {
+        drain_replies(shared);
+        let failed = shared.failed.load(Ordering::SeqCst);
+        if failed || media.is_err() || !devices_ok {
             return Err(EngineError::Thread("a call thread panicked".into()));
         }
         Ok(())
     }
 
-    fn shared(&self) -> Option<Arc<Shared>> {
-        lock(&self.shared).clone()
-    }
-
-    /// Hand a packet received from the peer to the call (any thread). It takes the call's
-    /// state lock for the moment of cloning a reference (never held across work), then pushes
-    /// into a lock-free queue. Returns `false` if the call is not running or the packet is
-    /// larger than the maximum (dropped).
+    /// Hand a packet received from the peer to the call (any thread; lock-free: a copy into a
+    /// bounded queue whose oldest packet is dropped, and counted, when it is full). Returns
+    /// `false` if the call is not running or the packet is larger than [`MAX_PACKET`] + 64
+    /// bytes (dropped).
+    ///
+    /// [`MAX_PACKET`]: crate::MAX_PACKET
     pub fn receive_packet(&self, data: &[u8]) -> bool {
-        // A `try_lock` here dropped packets whenever `stats()` held the lock at that moment.
-        let Some(shared) = self.shared() else {
-            return false;
-        };
-        if data.len() > PACKET_CAP {
+        // RT-safe: an atomic load, a clock read and a lock-free push.
+        let s = &self.shared;
+        if !s.running.load(Ordering::Acquire) || data.len() > PACKET_CAP {
             return false;
         }
-        let mut p = PacketBuf {
-            len: data.len(),
-            arrival_us: shared.now().as_micros(),
-            data: [0; PACKET_CAP],
-        };
-        p.data[..data.len()].copy_from_slice(data);
-        let _ = shared.incoming.push(p);
+        s.received.fetch_add(1, Ordering::Relaxed);
+        let _ = s.incoming.push(PacketBuf::new(data, s.now().as_micros()));
         true
     }
 
     /// Take the next packet to send, copying it into `out`; returns its length, or `None` when
-    /// there is none (or the call is not running).
+    /// there is none (any thread; lock-free).
     ///
     /// # Errors
     /// [`EngineError::InvalidLength`] when `out` is smaller than the packet (the packet is
-    /// dropped: size `out` for [`MAX_PACKET`] + 64 bytes).
+    /// dropped: size `out` for [`MAX_PACKET`](crate::MAX_PACKET) + 64 bytes).
     pub fn poll_packet(&self, out: &mut [u8]) -> Result<Option<usize>, EngineError> {
-        let Some(shared) = self.shared() else {
-            return Ok(None);
-        };
-        let Some(p) = shared.outgoing.pop() else {
+        let Some(p) = self.shared.outgoing.pop() else {
             return Ok(None);
         };
         if out.len() < p.len {
@@ -441,22 +401,46 @@ impl Call {
         Ok(Some(p.len))
     }
 
+    /// Why the app ends cannot be used right now, if they cannot.
+    fn audio_state(&self) -> Result<(), AudioIo> {
+        let s = &self.shared;
+        if s.failed.load(Ordering::Relaxed) {
+            Err(AudioIo::Failed)
+        } else if !s.app_audio.load(Ordering::Relaxed) {
+            Err(AudioIo::NotRunning)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The app end was not in its slot: another thread of the same direction has it, or the
+    /// run just ended.
+    fn end_missing(&self) -> AudioIo {
+        self.audio_state().err().unwrap_or(AudioIo::Busy)
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), AudioIo> {
+        self.audio_state()?;
+        if len.is_multiple_of(usize::from(self.cfg.channels)) {
+            Ok(())
+        } else {
+            Err(AudioIo::BadLength)
+        }
+    }
+
     /// App-owned mode: push interleaved microphone samples (`channels` per frame, capture
-    /// rate). Returns how many samples the ring took (the rest were dropped and counted).
+    /// rate) from the app's capture thread. Returns how many samples the ring took (the rest
+    /// were dropped and counted).
     ///
     /// # Real-time safety
-    /// Wait-free: a `try_lock` and a copy.
+    /// Wait-free in practice: atomics, a lock-free take and return of the ring end, a copy.
+    /// Never blocks on the playout direction.
     ///
     /// # Errors
     /// [`AudioIo`].
     pub fn push_capture(&self, samples: &[f32]) -> Result<usize, AudioIo> {
-        // RT: try_lock (never waits) and a wait-free ring write.
-        let mut guard = self.audio.try_lock().map_err(|_| AudioIo::Busy)?;
-        let audio = guard.as_mut().ok_or(AudioIo::NotRunning)?;
-        if !samples.len().is_multiple_of(audio.channels) {
-            return Err(AudioIo::BadLength);
-        }
-        Ok(audio.mic.write(samples))
+        self.check_len(samples.len())?;
+        with_end(&self.shared.mic_end, |mic| mic.write(samples)).ok_or_else(|| self.end_missing())
     }
 
     /// As [`push_capture`](Self::push_capture) for 16-bit samples.
@@ -465,45 +449,39 @@ impl Call {
     /// [`AudioIo`].
     pub fn push_capture_i16(&self, samples: &[i16]) -> Result<usize, AudioIo> {
         // RT: converts through a stack buffer.
-        let mut guard = self.audio.try_lock().map_err(|_| AudioIo::Busy)?;
-        let audio = guard.as_mut().ok_or(AudioIo::NotRunning)?;
-        if !samples.len().is_multiple_of(audio.channels) {
-            return Err(AudioIo::BadLength);
-        }
-        let mut buf = [0.0f32; 256];
-        let mut written = 0;
-        for chunk in samples.chunks(buf.len()) {
-            for (d, s) in buf.iter_mut().zip(chunk) {
-                *d = f32::from(*s) / 32_768.0;
+        self.check_len(samples.len())?;
+        with_end(&self.shared.mic_end, |mic| {
+            let mut buf = [0.0f32; 256];
+            let mut written = 0;
+            for chunk in samples.chunks(buf.len()) {
+                for (d, s) in buf.iter_mut().zip(chunk) {
+                    *d = f32::from(*s) / 32_768.0;
+                }
+                written += mic.write(&buf[..chunk.len()]);
             }
-            written += audio.mic.write(&buf[..chunk.len()]);
-        }
-        Ok(written)
+            written
+        })
+        .ok_or_else(|| self.end_missing())
     }
 
-    /// App-owned mode: fill `out` with interleaved speaker samples (playout rate); what the ring
-    /// lacks is silence (counted as underrun). Returns the samples that came from the ring.
+    /// App-owned mode: fill `out` with interleaved speaker samples (playout rate) from the
+    /// app's playout thread; what the ring lacks is silence (counted as underrun). Returns the
+    /// samples that came from the ring.
     ///
     /// # Real-time safety
-    /// Wait-free: a `try_lock` and a copy.
+    /// As [`push_capture`](Self::push_capture); never blocks on the capture direction.
     ///
     /// # Errors
     /// [`AudioIo`] (then `out` is silence).
     pub fn pull_playout(&self, out: &mut [f32]) -> Result<usize, AudioIo> {
-        // RT: try_lock (never waits) and a wait-free ring read.
-        let Ok(mut guard) = self.audio.try_lock() else {
+        let r = self.check_len(out.len()).and_then(|()| {
+            with_end(&self.shared.speaker_end, |spk| spk.read(out))
+                .ok_or_else(|| self.end_missing())
+        });
+        if r.is_err() {
             out.fill(0.0);
-            return Err(AudioIo::Busy);
-        };
-        let Some(audio) = guard.as_mut() else {
-            out.fill(0.0);
-            return Err(AudioIo::NotRunning);
-        };
-        if !out.len().is_multiple_of(audio.channels) {
-            out.fill(0.0);
-            return Err(AudioIo::BadLength);
         }
-        Ok(audio.speaker.read(out))
+        r
     }
 
     /// As [`pull_playout`](Self::pull_playout) for 16-bit samples.
@@ -512,73 +490,70 @@ impl Call {
     /// [`AudioIo`] (then `out` is silence).
     pub fn pull_playout_i16(&self, out: &mut [i16]) -> Result<usize, AudioIo> {
         // RT: converts through a stack buffer.
-        let Ok(mut guard) = self.audio.try_lock() else {
+        let r = self.check_len(out.len()).and_then(|()| {
+            with_end(&self.shared.speaker_end, |spk| {
+                let mut buf = [0.0f32; 256];
+                let mut got = 0;
+                for chunk in out.chunks_mut(buf.len()) {
+                    let b = &mut buf[..chunk.len()];
+                    got += spk.read(b);
+                    for (d, s) in chunk.iter_mut().zip(b.iter()) {
+                        *d = (s.clamp(-1.0, 1.0) * 32_767.0).round() as i16;
+                    }
+                }
+                got
+            })
+            .ok_or_else(|| self.end_missing())
+        });
+        if r.is_err() {
             out.fill(0);
-            return Err(AudioIo::Busy);
-        };
-        let Some(audio) = guard.as_mut() else {
-            out.fill(0);
-            return Err(AudioIo::NotRunning);
-        };
-        if !out.len().is_multiple_of(audio.channels) {
-            out.fill(0);
-            return Err(AudioIo::BadLength);
         }
-        let mut buf = [0.0f32; 256];
-        let mut got = 0;
-        for chunk in out.chunks_mut(buf.len()) {
-            let b = &mut buf[..chunk.len()];
-            got += audio.speaker.read(b);
-            for (d, s) in chunk.iter_mut().zip(b.iter()) {
-                *d = (s.clamp(-1.0, 1.0) * 32_767.0).round() as i16;
-            }
-        }
-        Ok(got)
+        r
     }
 
-    fn send_control(&self, msg: Control) -> Result<Arc<Shared>, EngineError> {
-        let shared = self.shared().ok_or(EngineError::NotRunning)?;
-        drain_replies(&shared);
-        // A full queue refuses the new message (nothing queued is dropped).
-        shared
-            .control
-            .try_push(msg)
-            .map_err(|_| EngineError::ControlQueueFull)?;
-        Ok(shared)
+    /// Mute or unmute the microphone: silence is encoded and sent while muted, so the far end
+    /// hears a steady stream, and the send level reads silence. Works in any state (before a
+    /// start, it applies from the start; it is kept across stop and start). Never blocks.
+    pub fn set_muted(&self, muted: bool) {
+        self.shared.muted.store(muted, Ordering::Relaxed);
     }
 
-    /// Mute or unmute the microphone (silence is sent while muted).
+    /// Whether the microphone is muted (as set by [`set_muted`](Self::set_muted)).
+    pub fn is_muted(&self) -> bool {
+        self.shared.muted.load(Ordering::Relaxed)
+    }
+
+    /// Change the Opus bitrate (6000..=510000 bits per second). Works in any state (kept
+    /// across stop and start); the media thread applies it before its next tick. Never blocks.
     ///
     /// # Errors
-    /// [`EngineError::NotRunning`].
-    pub fn set_muted(&self, muted: bool) -> Result<(), EngineError> {
-        self.send_control(Control::Mute(muted)).map(|_| ())
-    }
-
-    /// Change the Opus bitrate (6000..=510000 bits per second).
-    ///
-    /// # Errors
-    /// [`EngineError::Config`] out of range, [`EngineError::NotRunning`].
+    /// [`EngineError::Config`] out of range (nothing changes).
     pub fn set_bitrate(&self, bps: u32) -> Result<(), EngineError> {
         let cfg = CallConfig {
             bitrate_bps: bps,
             ..self.cfg
         };
         cfg.validate()?;
-        self.send_control(Control::Bitrate(bps)).map(|_| ())
+        self.shared.bitrate_bps.store(bps, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Device mode: move the microphone (`Direction::Capture`) or the speaker
     /// (`Direction::Playout`) to another device during the call. The new device is opened at
-    /// the call's rate for that direction and started before the media thread is handed its
-    /// ring; the old one is closed after. The call keeps running on the old device if the new
-    /// one cannot be opened.
+    /// the call's rate for that direction and started, its ring is handed to the media thread
+    /// in one message, and the old device is closed; nothing waits for the media thread, so a
+    /// stalled media thread cannot strand the switch (it uses the new device when it runs
+    /// again). The call keeps running on the old device if the new one cannot be opened.
     ///
     /// # Errors
     /// [`EngineError::NotRunning`]; [`EngineError::WrongMode`] in app-owned mode;
     /// [`EngineError::Device`] if the device cannot be opened or started;
-    /// [`EngineError::Config`] if it cannot run at the call's rate; [`EngineError::Timeout`] if
-    /// the device or media thread does not answer.
+    /// [`EngineError::Config`] if it cannot run at the call's rate;
+    /// [`EngineError::ControlQueueFull`] if the media thread has 16 messages waiting (nothing
+    /// changed); [`EngineError::Timeout`] if the device thread does not answer within 4 s
+    /// (opening the device hangs; the switch then completes or fails on its own, either way
+    /// the call keeps a working device).
+    #[cfg(feature = "devices")]
     pub fn switch_device(
         &self,
         direction: Direction,
@@ -587,17 +562,18 @@ impl Call {
         let tx = {
             let run = lock(&self.run);
             let r = run.as_ref().ok_or(EngineError::NotRunning)?;
-            r.switch
-                .clone()
+            r.devices
+                .as_ref()
+                .map(|d| d.switch.clone())
                 .ok_or(EngineError::WrongMode("device switching needs device mode"))?
         };
-        let (answer_tx, answer) = mpsc::channel();
+        drain_replies(&self.shared);
+        let (answer_tx, answer) = std::sync::mpsc::channel();
         tx.send((direction, selector, answer_tx))
             .map_err(|_| EngineError::Thread("the device thread has ended".into()))?;
-        let limit = 2 * CONTROL_TIMEOUT;
         answer
-            .recv_timeout(limit)
-            .map_err(|_| EngineError::Timeout(limit.as_millis() as u64))?
+            .recv_timeout(SWITCH_TIMEOUT)
+            .map_err(|_| EngineError::Timeout(SWITCH_TIMEOUT.as_millis() as u64))?
     }
 
     /// Rotate this side's sending keys to the next epoch. The peer's receiver follows by itself
@@ -625,10 +601,11 @@ impl Call {
         let keys = k.keys.as_mut().ok_or(EngineError::NoPeerKey)?;
         let mut next = keys.prepare_rotation()?;
         let suite = self.cfg.cipher_suite;
-        if let Some(r) = run.as_ref() {
-            drain_replies(&r.shared);
+        if run.is_some() {
+            drain_replies(&self.shared);
             let tx = Box::new(next.sender(MediaStream::Audio, suite)?);
-            if r.shared
+            if self
+                .shared
                 .control
                 .try_push(Control::InstallSender(tx))
                 .is_err()
@@ -693,7 +670,34 @@ impl Call {
         self.events.pop()
     }
 
-    fn refresh_stats(&self, shared: &Shared) {
+    /// Test builds (feature `_test-hooks`): make the media thread stall for `d` (it sleeps when
+    /// it takes this message), to test control that times out while it does not answer.
+    ///
+    /// # Errors
+    /// [`EngineError::ControlQueueFull`].
+    #[cfg(feature = "_test-hooks")]
+    pub fn stall_media_thread(&self, d: Duration) -> Result<(), EngineError> {
+        self.shared
+            .control
+            .try_push(Control::Stall(d))
+            .map_err(|_| EngineError::ControlQueueFull)
+    }
+
+    /// Test builds (feature `_test-hooks`): make the media thread's processing panic, to test
+    /// how a failed call is reported and recovered.
+    ///
+    /// # Errors
+    /// [`EngineError::ControlQueueFull`].
+    #[cfg(feature = "_test-hooks")]
+    pub fn fail_media_thread(&self) -> Result<(), EngineError> {
+        self.shared
+            .control
+            .try_push(Control::Panic)
+            .map_err(|_| EngineError::ControlQueueFull)
+    }
+
+    fn refresh_stats(&self) {
+        let shared = &self.shared;
         drain_replies(shared);
         let mut last = lock(&self.last_stats);
         while let Some(s) = shared.stats.pop() {
@@ -705,14 +709,15 @@ impl Call {
         last.media_thread_allocs = shared.allocs.load(Ordering::Relaxed);
         last.device_events = shared.device_events.load(Ordering::Relaxed);
         last.device_recoveries = shared.device_recoveries.load(Ordering::Relaxed);
+        last.media_failed = shared.failed.load(Ordering::Relaxed);
+        // Every packet handed over, also those the full queue dropped (in `queue_drops`).
+        last.packets_received = shared.received.load(Ordering::Relaxed);
     }
 
     /// The latest statistics (published by the media thread every 50 ms; after `stop`, the
-    /// final ones).
+    /// final ones). Counters continue across stop and start.
     pub fn stats(&self) -> CallStats {
-        if let Some(shared) = self.shared() {
-            self.refresh_stats(&shared);
-        }
+        self.refresh_stats();
         *lock(&self.last_stats)
     }
 }
@@ -723,111 +728,24 @@ impl Drop for Call {
     }
 }
 
-fn prefill(spk: &mut SampleProducer, cfg: &CallConfig, channels: usize) {
+/// Fills the start of a playout ring with the call's headroom of silence.
+pub(crate) fn prefill(spk: &mut SampleProducer, cfg: &CallConfig, channels: usize) {
     let n = cfg.playout_rate as usize * cfg.playout_headroom_ms as usize / 1000 * channels;
     let zeros = vec![0.0f32; n];
     spk.write(&zeros);
 }
 
-/// The media thread's ends of the rings and its frame buffers.
-struct ThreadIo {
-    mic: SampleConsumer,
-    speaker: SampleProducer,
-    ch_in: usize,
-    ch_out: usize,
-    mic_buf: Vec<f32>,
-    mic_mono: Vec<f32>,
-    spk_mono: Vec<f32>,
-    spk_buf: Vec<f32>,
-    max_backlog: usize,
-    /// Device mode: the capture device's sample clock is the call's clock (ticks count 10 ms
-    /// of captured audio, packets are stamped when the media thread takes them). App-owned
-    /// mode: the monotonic wall clock (packets stamped on arrival).
-    sample_clock: bool,
-    /// Ticks run so far (the sample clock in device mode; the statistics cadence in both).
-    clock_ticks: u64,
-    /// Turns the core's counters into events for the app.
-    watch: EventWatch,
-}
-
-impl ThreadIo {
-    fn new(
-        cfg: &CallConfig,
-        mic: SampleConsumer,
-        speaker: SampleProducer,
-        ch_in: usize,
-        ch_out: usize,
-    ) -> Self {
-        let fin = cfg.capture_frame();
-        let fout = cfg.playout_frame();
-        ThreadIo {
-            mic,
-            speaker,
-            ch_in,
-            ch_out,
-            mic_buf: vec![0.0; fin * ch_in],
-            mic_mono: vec![0.0; fin],
-            spk_mono: vec![0.0; fout],
-            spk_buf: vec![0.0; fout * ch_out],
-            // Capture that piles up beyond half the ring (the media thread was starved) is
-            // dropped rather than adding delay for the rest of the call.
-            max_backlog: fin * ch_in * (cfg.ring_ms as usize / 20).max(2),
-            sample_clock: false,
-            clock_ticks: 0,
-            watch: EventWatch::default(),
+/// Drops (zeroizes and frees) what the media thread replaced, on the calling (control-side)
+/// thread.
+pub(crate) fn drain_replies(shared: &Shared) {
+    while let Some(reply) = shared.replies.pop() {
+        match reply {
+            Reply::Sender(tx) => drop(tx),
+            #[cfg(feature = "devices")]
+            Reply::Mic(ring) => drop(ring),
+            #[cfg(feature = "devices")]
+            Reply::Speaker(ring) => drop(ring),
         }
-    }
-}
-
-impl ThreadIo {
-    fn now(&self, shared: &Shared) -> MediaTime {
-        if self.sample_clock {
-            MediaTime::from_millis(self.clock_ticks * 10)
-        } else {
-            shared.now()
-        }
-    }
-}
-
-fn media_loop(mut core: MediaCore, mut io: ThreadIo, shared: &Shared) {
-    // A resumed core keeps its counters: events only for what happens from now on.
-    let (auth_failures, peer_epoch) = core.e2ee_watch();
-    io.watch = EventWatch::start_at(auth_failures, peer_epoch);
-    // Warm-up, outside the counted region: the first tick on a new thread lets the libraries
-    // set up their per-thread state (measured: 46 allocations in the first tick on this
-    // thread, none after). One silent frame goes into the send chain and its playout is
-    // discarded; nothing is sent (an encoder needs at least two frames of 10 ms for a packet
-    // of the default 20 ms; with 10 ms packets one packet of silence is sent).
-    io.mic_mono.fill(0.0);
-    let outgoing = &shared.outgoing;
-    let _ = core.tick(io.now(shared), &io.mic_mono, &mut io.spk_mono, &mut |pkt| {
-        queue_packet(outgoing, pkt);
-    });
-    // Nothing is allocated per step after this point (counted with `_test-alloc`). A panic in
-    // a step ends the loop but not the call's keys: the state still goes back to the call.
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        while !shared.stop.load(Ordering::Acquire) {
-            let (worked, allocs) = count(|| media_step(&mut core, &mut io, shared));
-            if allocs > 0 {
-                shared.allocs.fetch_add(allocs, Ordering::Relaxed);
-            }
-            if !worked {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-    }));
-    if ran.is_err() {
-        shared.failed.store(true, Ordering::SeqCst);
-        let _ = shared.events.push(CallEvent::MediaFailed);
-    }
-    let _ = shared.stats.push(core.stats());
-    let _ = shared.state_back.push(core.into_state());
-}
-
-/// Drops (zeroizes and frees) the senders the media thread replaced, on the calling thread.
-fn drain_replies(shared: &Shared) {
-    while let Some(Reply::OldSender(tx)) = shared.replies.pop() {
-        drop(tx);
     }
 }
 
@@ -866,336 +784,4 @@ fn build_core(
         },
         keys => MediaCore::new(cfg, keys, ids),
     }
-}
-
-#[cfg(feature = "_test-alloc")]
-fn count(f: impl FnOnce() -> bool) -> (bool, u64) {
-    let (r, c) = parla_core::alloc_counter::count_allocations(f);
-    (r, c.total())
-}
-
-#[cfg(not(feature = "_test-alloc"))]
-fn count(f: impl FnOnce() -> bool) -> (bool, u64) {
-    (f(), 0)
-}
-
-/// One pass of the media thread; returns whether it did anything.
-fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool {
-    // RT: queue pops, ring copies and the core's preallocated processing.
-    let mut worked = false;
-    while let Some(msg) = shared.control.pop() {
-        worked = true;
-        match msg {
-            Control::Mute(m) => core.set_muted(m),
-            Control::Bitrate(b) => {
-                // Validated on the control side, so this cannot fail with a message.
-                let _ = core.set_bitrate(b);
-            }
-            Control::InstallSender(tx) => {
-                // The replaced sender goes back to be freed off this thread.
-                let old = match core.install_sender(tx) {
-                    Ok(old) | Err(old) => old,
-                };
-                // Cannot displace anything: `rotate_key` drains the replies before each
-                // message, so at most one per rotation in flight (16 control slots, 16 here).
-                let _ = shared.replies.push(Reply::OldSender(old));
-            }
-            Control::SwapMic(ring) => {
-                let old = std::mem::replace(&mut io.mic, ring);
-                let _ = shared.old_rings.push(OldRing::Mic(old));
-            }
-            Control::SwapSpeaker(ring) => {
-                let old = std::mem::replace(&mut io.speaker, ring);
-                let _ = shared.old_rings.push(OldRing::Speaker(old));
-            }
-        }
-    }
-    let frame_in = io.mic_buf.len();
-    if io.mic.available() > io.max_backlog {
-        io.mic.skip_to_latest(frame_in);
-    }
-    loop {
-        // Packets are taken before every tick, so their arrival times are as fresh as the
-        // clock allows even when several ticks run back to back.
-        worked |= take_packets(core, io, shared);
-        if io.mic.available() < frame_in {
-            break;
-        }
-        worked = true;
-        io.mic.read(&mut io.mic_buf);
-        downmix(&io.mic_buf, io.ch_in, &mut io.mic_mono);
-        let now = io.now(shared);
-        io.clock_ticks += 1;
-        let outgoing = &shared.outgoing;
-        let mut emit = |pkt: &[u8]| queue_packet(outgoing, pkt);
-        if core
-            .tick(now, &io.mic_mono, &mut io.spk_mono, &mut emit)
-            .is_err()
-        {
-            io.spk_mono.fill(0.0);
-        }
-        upmix(&io.spk_mono, io.ch_out, &mut io.spk_buf);
-        io.speaker.write(&io.spk_buf);
-        let (auth_failures, peer_epoch) = core.e2ee_watch();
-        for ev in io
-            .watch
-            .tick(auth_failures, peer_epoch)
-            .into_iter()
-            .flatten()
-        {
-            let _ = shared.events.push(ev);
-        }
-        if io.clock_ticks.is_multiple_of(STATS_EVERY) {
-            let mut s = core.stats();
-            s.capture_overrun_samples = io.mic.stats().dropped;
-            s.playout_underrun_samples = io.speaker.stats().underrun;
-            s.queue_drops += shared.incoming.stats().dropped + shared.outgoing.stats().dropped;
-            let _ = shared.stats.push(s);
-        }
-    }
-    worked
-}
-
-fn take_packets(core: &mut MediaCore, io: &ThreadIo, shared: &Shared) -> bool {
-    // RT: queue pops and the core's preallocated receive path.
-    let mut any = false;
-    while let Some(p) = shared.incoming.pop() {
-        any = true;
-        let arrival = if io.sample_clock {
-            io.now(shared)
-        } else {
-            MediaTime::from_micros(p.arrival_us)
-        };
-        core.receive_packet(&p.data[..p.len], arrival);
-    }
-    any
-}
-
-fn queue_packet(q: &MessageQueue<PacketBuf>, pkt: &[u8]) {
-    // RT: a fixed-size copy into a lock-free queue.
-    if pkt.len() <= PACKET_CAP {
-        let mut b = PacketBuf {
-            len: pkt.len(),
-            arrival_us: 0,
-            data: [0; PACKET_CAP],
-        };
-        b.data[..pkt.len()].copy_from_slice(pkt);
-        let _ = q.push(b);
-    }
-}
-
-fn downmix(inter: &[f32], ch: usize, mono: &mut [f32]) {
-    if ch == 1 {
-        mono.copy_from_slice(inter);
-        return;
-    }
-    let scale = 1.0 / ch as f32;
-    for (m, f) in mono.iter_mut().zip(inter.chunks_exact(ch)) {
-        *m = f.iter().sum::<f32>() * scale;
-    }
-}
-
-fn upmix(mono: &[f32], ch: usize, inter: &mut [f32]) {
-    if ch == 1 {
-        inter.copy_from_slice(mono);
-        return;
-    }
-    for (f, m) in inter.chunks_exact_mut(ch).zip(mono) {
-        f.fill(*m);
-    }
-}
-
-struct OpenedDevices {
-    mic: SampleConsumer,
-    speaker: SampleProducer,
-    capture_rate: u32,
-    playout_rate: u32,
-}
-
-/// Open both devices on a device thread that owns the cpal streams (they are not `Send` on
-/// every platform) and answers their events by reopening them, until the call stops.
-fn open_devices(
-    capture: DeviceSelector,
-    playout: DeviceSelector,
-    cfg: &CallConfig,
-    shared: Arc<Shared>,
-) -> Result<(OpenedDevices, JoinHandle<()>, mpsc::Sender<SwitchRequest>), EngineError> {
-    let (tx, rx) = mpsc::sync_channel::<Result<OpenedDevices, EngineError>>(1);
-    let (switch_tx, switch_rx) = mpsc::channel::<SwitchRequest>();
-    let headroom_cfg = *cfg;
-    let ring = Duration::from_millis(u64::from(cfg.ring_ms));
-    let (cap_rate, play_rate) = (cfg.capture_rate, cfg.playout_rate);
-    let handle = std::thread::Builder::new()
-        .name("parla-devices".into())
-        .spawn(move || {
-            let cap_cfg = DeviceConfig::new()
-                .sample_rate(Some(cap_rate))
-                .ring_channels(1)
-                .ring_duration(ring);
-            let play_cfg = DeviceConfig::new()
-                .sample_rate(Some(play_rate))
-                .ring_channels(1)
-                .ring_duration(ring);
-            let opened =
-                CaptureStream::open(capture, cap_cfg.clone()).and_then(|(mic, mic_ring, ev_in)| {
-                    PlayoutStream::open(playout, play_cfg.clone()).map(|(spk, spk_ring, ev_out)| {
-                        (mic, mic_ring, ev_in, spk, spk_ring, ev_out)
-                    })
-                });
-            let (mut mic, mic_ring, mut ev_in, mut spk, spk_ring, mut ev_out) = match opened {
-                Ok(o) => o,
-                Err(e) => {
-                    let _ = tx.send(Err(e.into()));
-                    return;
-                }
-            };
-            let started = mic.start().and_then(|()| spk.start());
-            if let Err(e) = started {
-                let _ = tx.send(Err(e.into()));
-                return;
-            }
-            let _ = tx.send(Ok(OpenedDevices {
-                mic: mic_ring,
-                speaker: spk_ring,
-                capture_rate: mic.format().sample_rate,
-                playout_rate: spk.format().sample_rate,
-            }));
-            while !shared.stop.load(Ordering::Acquire) {
-                while let Ok((direction, selector, answer)) = switch_rx.try_recv() {
-                    let res = match direction {
-                        Direction::Capture => {
-                            let cfg = cap_cfg.clone().fallback_to_default(false);
-                            switch_capture(&mut mic, &mut ev_in, selector, cfg, &shared)
-                        }
-                        Direction::Playout => {
-                            let cfg = play_cfg.clone().fallback_to_default(false);
-                            switch_playout(
-                                &mut spk,
-                                &mut ev_out,
-                                selector,
-                                cfg,
-                                &headroom_cfg,
-                                &shared,
-                            )
-                        }
-                    };
-                    let _ = answer.send(res);
-                }
-                let mut recover_mic = false;
-                let mut recover_spk = false;
-                while let Some(ev) = ev_in.pop() {
-                    shared.device_events.fetch_add(1, Ordering::Relaxed);
-                    recover_mic |= ev.kind.needs_recovery();
-                }
-                while let Some(ev) = ev_out.pop() {
-                    shared.device_events.fetch_add(1, Ordering::Relaxed);
-                    recover_spk |= ev.kind.needs_recovery();
-                }
-                if (recover_mic || mic.needs_recovery()) && mic.recover().is_ok() {
-                    shared.device_recoveries.fetch_add(1, Ordering::Relaxed);
-                }
-                if (recover_spk || spk.needs_recovery()) && spk.recover().is_ok() {
-                    shared.device_recoveries.fetch_add(1, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = mic.stop();
-            let _ = spk.stop();
-        })
-        .map_err(|e| EngineError::Thread(e.to_string()))?;
-    match rx.recv() {
-        Ok(Ok(opened)) => Ok((opened, handle, switch_tx)),
-        Ok(Err(e)) => {
-            let _ = handle.join();
-            Err(e)
-        }
-        Err(_) => {
-            let _ = handle.join();
-            Err(EngineError::Thread(
-                "device thread ended during set-up".into(),
-            ))
-        }
-    }
-}
-
-/// Wait for the media thread to give back the ring end a swap replaced, and drop it here.
-fn collect_old_ring(shared: &Shared) -> Result<(), EngineError> {
-    let deadline = Instant::now() + CONTROL_TIMEOUT;
-    loop {
-        if let Some(old) = shared.old_rings.pop() {
-            // Freed here, on the device thread.
-            match old {
-                OldRing::Mic(ring) => drop(ring),
-                OldRing::Speaker(ring) => drop(ring),
-            }
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(EngineError::Timeout(CONTROL_TIMEOUT.as_millis() as u64));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn same_rate(direction: Direction, new: u32, old: u32) -> Result<(), EngineError> {
-    if new == old {
-        return Ok(());
-    }
-    Err(EngineError::Config(
-        parla_core::ConfigError::InvalidParameter {
-            name: "device",
-            detail: format!("the new {direction} device runs at {new} Hz, the call at {old} Hz"),
-        },
-    ))
-}
-
-/// Device thread: open `selector` as the new microphone at the call's capture rate, start it,
-/// hand its ring to the media thread, then close the old one.
-fn switch_capture(
-    mic: &mut CaptureStream,
-    events: &mut parla_device::EventQueue,
-    selector: DeviceSelector,
-    cfg: DeviceConfig,
-    shared: &Shared,
-) -> Result<(), EngineError> {
-    let rate = mic.format().sample_rate;
-    let (mut new, ring, new_events) = CaptureStream::open(selector, cfg.sample_rate(Some(rate)))?;
-    same_rate(Direction::Capture, new.format().sample_rate, rate)?;
-    new.start()?;
-    shared
-        .control
-        .try_push(Control::SwapMic(ring))
-        .map_err(|_| EngineError::ControlQueueFull)?;
-    collect_old_ring(shared)?;
-    let mut old = std::mem::replace(mic, new);
-    let _ = old.stop();
-    *events = new_events;
-    Ok(())
-}
-
-/// Device thread: as [`switch_capture`] for the speaker; the new ring starts with the call's
-/// playout headroom of silence.
-fn switch_playout(
-    spk: &mut PlayoutStream,
-    events: &mut parla_device::EventQueue,
-    selector: DeviceSelector,
-    cfg: DeviceConfig,
-    call_cfg: &CallConfig,
-    shared: &Shared,
-) -> Result<(), EngineError> {
-    let rate = spk.format().sample_rate;
-    let (mut new, mut ring, new_events) =
-        PlayoutStream::open(selector, cfg.sample_rate(Some(rate)))?;
-    same_rate(Direction::Playout, new.format().sample_rate, rate)?;
-    prefill(&mut ring, call_cfg, 1);
-    new.start()?;
-    shared
-        .control
-        .try_push(Control::SwapSpeaker(ring))
-        .map_err(|_| EngineError::ControlQueueFull)?;
-    collect_old_ring(shared)?;
-    let mut old = std::mem::replace(spk, new);
-    let _ = old.stop();
-    *events = new_events;
-    Ok(())
 }

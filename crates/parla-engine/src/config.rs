@@ -105,14 +105,27 @@ fn invalid(name: &'static str, detail: String) -> ConfigError {
     ConfigError::InvalidParameter { name, detail }
 }
 
+/// The capture and playout rates a call accepts, Hz: the rates the processing chain supports
+/// that have a whole number of samples per 10 ms (22050 Hz does not).
+pub const CALL_RATES: [u32; 6] = [8_000, 16_000, 32_000, 44_100, 48_000, 96_000];
+
 impl CallConfig {
     /// Check every field; the engine calls this before building anything.
     ///
     /// # Errors
     /// [`ConfigError`] naming the first field out of range.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        parla_core::format::AudioFormat::mono(self.capture_rate)?;
-        parla_core::format::AudioFormat::mono(self.playout_rate)?;
+        for (name, rate) in [
+            ("capture_rate", self.capture_rate),
+            ("playout_rate", self.playout_rate),
+        ] {
+            if !CALL_RATES.contains(&rate) {
+                return Err(invalid(
+                    name,
+                    format!("{rate} Hz (one of {CALL_RATES:?}: whole 10 ms frames)"),
+                ));
+            }
+        }
         if !(1..=2).contains(&self.channels) {
             return Err(invalid("channels", format!("{} (1 or 2)", self.channels)));
         }

@@ -59,6 +59,7 @@ pub enum EngineError {
     Thread(String),
     /// An audio device could not be opened or restarted.
     #[error(transparent)]
+    #[cfg(feature = "devices")]
     Device(#[from] parla_device::DeviceError),
     /// A socket operation of the UDP transport failed.
     #[error("transport: {0}")]

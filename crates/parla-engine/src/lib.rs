@@ -40,18 +40,22 @@
 
 pub mod call;
 pub mod config;
+#[cfg(feature = "devices")]
+mod devices;
 pub mod error;
 pub mod events;
 pub mod media;
 pub mod pool;
+mod rt;
 pub mod stats;
 pub mod transport;
 
 pub use call::{AudioIo, AudioMode, Call};
-pub use config::{CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
+pub use config::{CALL_RATES, CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
 pub use error::EngineError;
 pub use events::CallEvent;
 pub use media::{CODEC_RATE, MediaCore, StreamIds, TickReport};
+#[cfg(feature = "devices")]
 pub use parla_device::{DeviceSelector, Direction};
 pub use parla_dsp::aec::{AecMode, AecTuning};
 pub use parla_rtp::e2ee::{CallKeys, CipherSuite, KEY_BLOB_LEN, KeyAgreement, SafetyCode};

@@ -103,6 +103,8 @@ pub struct SendState {
     /// The encryption state (`None` when encryption is off).
     pub e2ee: Option<E2eeParts>,
     packetizer: OpusPacketizer,
+    /// The counters so far: a resumed core continues them, so a call's counters only grow.
+    counters: CallStats,
 }
 
 /// What one [`MediaCore::tick`] did, for callers that trace a call (the harness).
@@ -218,11 +220,27 @@ impl MediaCore {
         }
         let mut packetizer = state.packetizer;
         packetizer.skip(paused);
-        Self::build(cfg, state.e2ee.filter(|_| cfg.e2ee), packetizer)
+        let mut core = Self::build(cfg, state.e2ee.filter(|_| cfg.e2ee), packetizer)?;
+        core.stats = state.counters;
+        Ok(core)
     }
 
     /// Ends the core and returns what the next start of the same call continues with.
     pub fn into_state(self) -> SendState {
+        // The core's own counters, with the jitter buffer's and the SSRC changes folded in
+        // (those live in parts that do not outlive the run).
+        let all = self.stats();
+        let mut counters = self.stats;
+        counters.packets_lost = all.packets_lost;
+        counters.packets_late = all.packets_late;
+        counters.packets_duplicate = all.packets_duplicate;
+        counters.packets_reordered = all.packets_reordered;
+        counters.fec_recovered = all.fec_recovered;
+        counters.concealed_samples = all.concealed_samples;
+        counters.concealment_events = all.concealment_events;
+        counters.interruptions = all.interruptions;
+        counters.output_samples = all.output_samples;
+        counters.ssrc_changes = all.ssrc_changes;
         let e2ee = match (self.tx, self.rx) {
             (Some(tx), Some(rx)) => Some(E2eeParts { tx, rx }),
             _ => None,
@@ -230,6 +248,7 @@ impl MediaCore {
         SendState {
             e2ee,
             packetizer: self.packetizer,
+            counters,
         }
     }
 
@@ -542,6 +561,11 @@ impl MediaCore {
         self.muted = muted;
     }
 
+    /// Whether the microphone is muted.
+    pub fn muted(&self) -> bool {
+        self.muted
+    }
+
     /// Change the Opus bitrate.
     ///
     /// # Errors
@@ -605,15 +629,16 @@ impl MediaCore {
     pub fn stats(&self) -> CallStats {
         let mut s = self.stats;
         let j = self.jitter.stats_at(self.last_now);
-        s.packets_lost = j.packets_lost;
-        s.packets_late = j.late_packets;
-        s.packets_duplicate = j.duplicate_packets;
-        s.packets_reordered = j.reordered_packets;
-        s.fec_recovered = j.fec_recovered;
-        s.concealed_samples = j.concealed_samples;
-        s.concealment_events = j.concealment_events;
-        s.interruptions = j.interruptions;
-        s.output_samples = j.output_samples;
+        // Counters add to those of earlier runs (`self.stats` holds them after a resume).
+        s.packets_lost += j.packets_lost;
+        s.packets_late += j.late_packets;
+        s.packets_duplicate += j.duplicate_packets;
+        s.packets_reordered += j.reordered_packets;
+        s.fec_recovered += j.fec_recovered;
+        s.concealed_samples += j.concealed_samples;
+        s.concealment_events += j.concealment_events;
+        s.interruptions += j.interruptions;
+        s.output_samples += j.output_samples;
         s.jitter_delay_ms = j.current_delay_ms;
         s.jitter_target_ms = j.target_delay_ms;
         s.jitter_mean_wait_ms = j.mean_waiting_ms;
@@ -635,7 +660,7 @@ impl MediaCore {
         s.echo_render_underruns += self.chain.render_underruns();
         s.muted = self.muted;
         s.key_epoch = self.send_epoch();
-        s.ssrc_changes = self.ssrc_changes;
+        s.ssrc_changes += self.ssrc_changes;
         s.cpu = self.cpu();
         s
     }

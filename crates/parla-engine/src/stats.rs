@@ -53,7 +53,7 @@ pub struct CpuStats {
 }
 
 /// The statistics of one call. All counters start at zero when the call is created and only
-/// grow; levels and delays are the latest values.
+/// grow, across stop and start; levels, delays and CPU timings are the latest run's.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct CallStats {
     /// 10 ms ticks the media thread has run.
@@ -62,7 +62,9 @@ pub struct CallStats {
     pub packets_sent: u64,
     /// Payload bytes sent, RTP headers included.
     pub bytes_sent: u64,
-    /// Packets handed to the engine by the network side.
+    /// Packets handed to the engine by the network side ([`Call`](crate::Call): every packet
+    /// given to `receive_packet` while the call ran, also those a full queue dropped, which
+    /// `queue_drops` counts too).
     pub packets_received: u64,
     /// Bytes received.
     pub bytes_received: u64,
@@ -142,6 +144,9 @@ pub struct CallStats {
     /// Frames not sent because a send stage failed (encoder, encryption, packetizer, a
     /// capture frame the send chain refused); separate from queue drops.
     pub send_failures: u64,
+    /// The media thread failed (its processing panicked) and the run ended; `stop` and
+    /// `start` recover the call.
+    pub media_failed: bool,
     /// CPU time per stage.
     pub cpu: CpuStats,
     /// Allocator calls counted on the media thread after its set-up (only counted in builds with

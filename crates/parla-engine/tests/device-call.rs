@@ -275,3 +275,62 @@ fn switching_devices_needs_device_mode() {
         Err(parla_engine::EngineError::WrongMode(_))
     ));
 }
+
+/// A device switch while the media thread does not answer (stalled 3 s, longer than any wait
+/// the control side ever had): the switch returns at once and, when the media thread runs
+/// again, it plays the new microphone: nothing was stranded.
+#[test]
+fn a_switch_while_the_media_thread_is_stalled_leaves_a_working_call() {
+    alsa::in_alsa_sandbox(
+        "a_switch_while_the_media_thread_is_stalled_leaves_a_working_call",
+        Duration::from_secs(120),
+        |sb| {
+            const SECOND: [(f64, f64); 2] = [(650.0, 0.3), (1550.0, 0.2)];
+            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
+            std::fs::write(sb.usb_file(), tone_file(&SECOND)).unwrap();
+            let cfg = CallConfig {
+                e2ee: false,
+                aec: AecMode::Off,
+                noise_suppression: false,
+                ..CallConfig::default()
+            };
+            let call = Call::new(cfg).unwrap();
+            call.start(AudioMode::Devices {
+                capture: DeviceSelector::Name("mic".into()),
+                playout: DeviceSelector::Name("spk".into()),
+            })
+            .unwrap();
+            run_until(&call, 200);
+            call.stall_media_thread(Duration::from_secs(3)).unwrap();
+            // Let the media thread take the stall message before switching.
+            std::thread::sleep(Duration::from_millis(100));
+            let t = Instant::now();
+            call.switch_device(Direction::Capture, DeviceSelector::Name("usb_mic".into()))
+                .unwrap();
+            let took = t.elapsed();
+            let before = call.stats().ticks;
+            println!("switch with a stalled media thread returned in {took:?} (ticks {before})");
+            assert!(took < Duration::from_secs(1), "the switch waited: {took:?}");
+            run_until(&call, before + 600);
+            call.stop().unwrap();
+            let spk: Vec<f32> = sb
+                .speaker()
+                .into_iter()
+                .filter(|&s| s != 0)
+                .map(|s| f32::from(s) / 32_768.0)
+                .collect();
+            let windows: Vec<&[f32]> = spk.chunks_exact(960).collect();
+            assert!(windows.len() >= 300, "too few windows: {}", windows.len());
+            let late = &windows[windows.len() - 150..];
+            let (a_late, b_late) = (
+                median_tone_share(late, &TONES),
+                median_tone_share(late, &SECOND),
+            );
+            println!("after the stall: first tones {a_late:.3}, second {b_late:.3}");
+            assert!(
+                b_late > 0.5 && a_late < 0.05,
+                "the new microphone is not heard"
+            );
+        },
+    );
+}

@@ -18,10 +18,13 @@
 //!   clean near-end speech of the raw microphone and of the output, and the output's level against
 //!   the clean near-end's level (a muting canceller shows a large negative level change).
 
+pub mod room;
 pub mod scenario;
 pub mod speech;
 
-use crate::signal::{rms_db, si_sdr_db};
+use crate::signal::rms_db;
+#[cfg(doc)]
+use crate::signal::si_sdr_db;
 
 /// A frame counts as active when its level is within this many dB of the signal's loudest frame.
 pub const ACTIVE_BELOW_PEAK_DB: f64 = 30.0;
@@ -134,52 +137,200 @@ pub struct EchoReport {
 
 /// Measure ERLE (far-end single talk) and near-end preservation (double talk) on 10 ms frames,
 /// ignoring the first `settle_s` seconds (2 s in the project's acceptance figures).
+///
+/// This is [`EchoAccumulator`] fed with whole signals (one implementation for both).
 pub fn measure(s: EchoSignals<'_>, settle_s: f64) -> EchoReport {
     let frame_len = (s.rate / 100) as usize;
+    if frame_len == 0 {
+        return EchoReport {
+            erle_db: None,
+            single_talk_frames: 0,
+            double_talk: None,
+        };
+    }
     // Line the output up with the microphone (the tail the delay pushes out is dropped).
     let out = s.out.get(s.out_delay..).unwrap_or(&[]);
-    let n_frames = s.mic.len().min(out.len()).min(s.echo.len()) / frame_len.max(1);
-    let skip = (settle_s * 100.0).ceil().max(0.0) as usize;
-    let echo_on = frames_above(s.echo, frame_len, ACTIVE_BELOW_PEAK_DB);
-    let (near_on, near_off) = if s.near.is_empty() {
-        (vec![false; n_frames], vec![true; n_frames])
-    } else {
-        let on = frames_above(s.near, frame_len, ACTIVE_BELOW_PEAK_DB);
-        let loud = frames_above(s.near, frame_len, SILENT_BELOW_PEAK_DB);
-        (on, loud.iter().map(|&l| !l).collect())
-    };
-    let at = |v: &Vec<bool>, i: usize| v.get(i).copied().unwrap_or(false);
-    let single: Vec<bool> = (0..n_frames)
-        .map(|i| at(&echo_on, i) && at(&near_off, i))
-        .collect();
-    let single_talk_frames = single.iter().skip(skip).filter(|&&b| b).count();
-    let erle = erle_db(s.mic, out, &single, frame_len, skip);
+    let n_frames = s.mic.len().min(out.len()).min(s.echo.len()) / frame_len;
+    let near_peak = (!s.near.is_empty()).then(|| peak_frame_db(s.near, frame_len));
+    let mut acc = EchoAccumulator::new(s.rate, settle_s, near_peak);
+    for (i, echo) in s.echo.chunks_exact(frame_len).enumerate() {
+        let r = i * frame_len..(i + 1) * frame_len;
+        let near = s.near.get(r.clone()).unwrap_or(&[]);
+        let signals = (i < n_frames).then(|| (&s.mic[r.clone()], &out[r]));
+        acc.push(echo, near, signals);
+    }
+    acc.finish()
+}
 
-    let mut near_dt = Vec::new();
-    let mut mic_dt = Vec::new();
-    let mut out_dt = Vec::new();
-    let mut frames = 0usize;
-    for i in skip..n_frames {
-        if at(&echo_on, i) && at(&near_on, i) {
-            let r = i * frame_len..(i + 1) * frame_len;
-            near_dt.extend_from_slice(&s.near[r.clone()]);
-            mic_dt.extend_from_slice(&s.mic[r.clone()]);
-            out_dt.extend_from_slice(&out[r]);
-            frames += 1;
+/// The level of the loudest whole frame of `x`, dBFS (-200 for silence or no whole frame).
+pub fn peak_frame_db(x: &[f32], frame_len: usize) -> f64 {
+    frame_levels_db(x, frame_len)
+        .into_iter()
+        .fold(-200.0, f64::max)
+}
+
+/// Width of the echo-level bins of [`EchoAccumulator`], dB.
+pub const LEVEL_BIN_DB: f64 = 0.01;
+
+/// Sums over the frames of one echo-level bin.
+#[derive(Debug, Clone, Copy, Default)]
+struct BinSums {
+    single_frames: usize,
+    single_mic: f64,
+    single_out: f64,
+    double_frames: usize,
+    /// Over double-talk frames: sums of near, mic, out, near^2, mic^2, out^2, near*mic,
+    /// near*out.
+    double: [f64; 8],
+}
+
+/// [`measure`] frame by frame, holding a few kilobytes whatever the length of the signals.
+///
+/// The frame classes depend on the loudest frame of the echo, known only at the end: so the
+/// sums of each frame go into a bin of its echo level ([`LEVEL_BIN_DB`] wide) and
+/// [`EchoAccumulator::finish`] adds up the bins within [`ACTIVE_BELOW_PEAK_DB`] of the peak.
+/// Only frames within half a bin of that threshold can be classed otherwise than by [`measure`]
+/// on whole signals would with exact levels. The near end's loudest frame must be known when
+/// the accumulator is made (a simulation knows its talkers in advance).
+#[derive(Debug, Clone)]
+pub struct EchoAccumulator {
+    frame_len: usize,
+    skip_frames: usize,
+    near_peak_db: Option<f64>,
+    frames: usize,
+    echo_peak_db: f64,
+    bins: std::collections::BTreeMap<i64, BinSums>,
+}
+
+impl EchoAccumulator {
+    /// An accumulator for 10 ms frames at `rate`, ignoring the first `settle_s` seconds, with the
+    /// near end's loudest frame at `near_peak_db` (`None`: there is no near-end speech).
+    pub fn new(rate: u32, settle_s: f64, near_peak_db: Option<f64>) -> Self {
+        EchoAccumulator {
+            frame_len: (rate / 100) as usize,
+            skip_frames: (settle_s * 100.0).ceil().max(0.0) as usize,
+            near_peak_db,
+            frames: 0,
+            echo_peak_db: -200.0,
+            bins: std::collections::BTreeMap::new(),
         }
     }
-    let double_talk = (frames > 0).then(|| DoubleTalk {
-        frames,
-        si_sdr_mic_db: si_sdr_db(&near_dt, &mic_dt),
-        si_sdr_out_db: si_sdr_db(&near_dt, &out_dt),
-        near_level_db: rms_db(&near_dt),
-        out_level_db: rms_db(&out_dt),
-    });
-    EchoReport {
-        erle_db: erle,
-        single_talk_frames,
-        double_talk,
+
+    /// Samples per frame.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
     }
+
+    /// The next frame: the echo at the microphone, the clean near end (empty when there is
+    /// none), and the microphone and the lined-up output when both exist for this frame (`None`
+    /// past the end of the output: the frame then only counts towards the echo's peak).
+    pub fn push(&mut self, echo: &[f32], near: &[f32], mic_out: Option<(&[f32], &[f32])>) {
+        let index = self.frames;
+        self.frames += 1;
+        let level = rms_db(echo);
+        self.echo_peak_db = self.echo_peak_db.max(level);
+        let Some((mic, out)) = mic_out else { return };
+        if index < self.skip_frames {
+            return;
+        }
+        let (near_on, near_off) = match self.near_peak_db {
+            Some(peak) if peak > -199.0 && !near.is_empty() => {
+                let l = rms_db(near);
+                (
+                    l >= peak - ACTIVE_BELOW_PEAK_DB,
+                    l < peak - SILENT_BELOW_PEAK_DB,
+                )
+            }
+            _ => (false, true),
+        };
+        if !(near_on || near_off) {
+            return;
+        }
+        let bin = (level / LEVEL_BIN_DB).round() as i64;
+        let b = self.bins.entry(bin).or_default();
+        let e = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+        if near_off {
+            b.single_frames += 1;
+            b.single_mic += e(mic);
+            b.single_out += e(out);
+        } else {
+            b.double_frames += 1;
+            for ((&n, &m), &o) in near.iter().zip(mic).zip(out) {
+                let (n, m, o) = (f64::from(n), f64::from(m), f64::from(o));
+                for (acc, v) in
+                    b.double
+                        .iter_mut()
+                        .zip([n, m, o, n * n, m * m, o * o, n * m, n * o])
+                {
+                    *acc += v;
+                }
+            }
+        }
+    }
+
+    /// The figures over everything pushed.
+    pub fn finish(&self) -> EchoReport {
+        let mut total = BinSums::default();
+        if self.echo_peak_db > -199.0 {
+            let threshold = self.echo_peak_db - ACTIVE_BELOW_PEAK_DB;
+            for (&bin, b) in &self.bins {
+                if bin as f64 * LEVEL_BIN_DB >= threshold {
+                    total.single_frames += b.single_frames;
+                    total.single_mic += b.single_mic;
+                    total.single_out += b.single_out;
+                    total.double_frames += b.double_frames;
+                    for (t, v) in total.double.iter_mut().zip(b.double) {
+                        *t += v;
+                    }
+                }
+            }
+        }
+        let n = (total.single_frames * self.frame_len) as f64;
+        let erle_db = (n > 0.0 && total.single_mic > 0.0)
+            .then(|| 10.0 * (total.single_mic / total.single_out.max(ENERGY_FLOOR * n)).log10());
+        let double_talk = (total.double_frames > 0).then(|| {
+            let n = (total.double_frames * self.frame_len) as f64;
+            let [sn, sm, so, snn, smm, soo, snm, sno] = total.double;
+            let level = |e: f64| {
+                let e = e / n;
+                if e <= 1e-20 { -200.0 } else { 10.0 * e.log10() }
+            };
+            DoubleTalk {
+                frames: total.double_frames,
+                si_sdr_mic_db: si_sdr_from_sums(n, sn, sm, snn, smm, snm),
+                si_sdr_out_db: si_sdr_from_sums(n, sn, so, snn, soo, sno),
+                near_level_db: level(snn),
+                out_level_db: level(soo),
+            }
+        });
+        EchoReport {
+            erle_db,
+            single_talk_frames: total.single_frames,
+            double_talk,
+        }
+    }
+}
+
+/// SI-SDR (as [`si_sdr_db`]) from the sums over `n` samples of the reference `r`, the estimate
+/// `e`, their squares and their product.
+fn si_sdr_from_sums(n: f64, sr: f64, se: f64, srr: f64, see: f64, sre: f64) -> f64 {
+    let (mr, me) = (sr / n, se / n);
+    let rr = srr - n * mr * mr;
+    let ee = see - n * me * me;
+    let dot = sre - n * mr * me;
+    if rr <= f64::MIN_POSITIVE {
+        return f64::NEG_INFINITY;
+    }
+    let target = dot * dot / rr;
+    // The residual by difference loses precision below about 1e-13 of the estimate's energy.
+    let noise = ee - target;
+    if target <= f64::MIN_POSITIVE {
+        return f64::NEG_INFINITY;
+    }
+    if noise <= 1e-13 * ee {
+        return f64::INFINITY;
+    }
+    10.0 * (target / noise).log10()
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Signal-level metrics: SI-SDR, segmental SNR, RMS level and delay estimation.
+//! Signal-level metrics: SI-SDR, segmental SNR, RMS level (and, re-exported, delay estimation).
 
 /// Scale-invariant signal-to-distortion ratio of `estimate` against `reference`, in dB
 /// (Le Roux et al., "SDR - half-baked or well done?", ICASSP 2019). Both are zero-meaned first;
@@ -80,44 +80,8 @@ pub fn rms_db(x: &[f32]) -> f64 {
     if e <= 1e-20 { -200.0 } else { 10.0 * e.log10() }
 }
 
-/// The lag (in samples, `0..=max_lag`) by which `delayed` lags `reference`, found as the maximum
-/// of their normalised cross-correlation. Returns the lag and the correlation at it in `[-1, 1]`.
-///
-/// Direct computation, `O(n * max_lag)`: meant for test and report signals of seconds, not
-/// minutes, with lags up to a few hundred milliseconds.
-pub fn estimate_delay(reference: &[f32], delayed: &[f32], max_lag: usize) -> (usize, f64) {
-    let mut best = (0usize, f64::NEG_INFINITY);
-    for lag in 0..=max_lag {
-        if lag >= delayed.len() {
-            break;
-        }
-        let n = reference.len().min(delayed.len() - lag);
-        if n == 0 {
-            break;
-        }
-        let (mut dot, mut rr, mut dd) = (0.0f64, 0.0f64, 0.0f64);
-        for i in 0..n {
-            let r = f64::from(reference[i]);
-            let d = f64::from(delayed[i + lag]);
-            dot += r * d;
-            rr += r * r;
-            dd += d * d;
-        }
-        let c = if rr > 0.0 && dd > 0.0 {
-            dot / (rr * dd).sqrt()
-        } else {
-            0.0
-        };
-        if c > best.1 {
-            best = (lag, c);
-        }
-    }
-    if best.1 == f64::NEG_INFINITY {
-        (0, 0.0)
-    } else {
-        best
-    }
-}
+/// The delay estimator lives in [`crate::delay`]; it is re-exported here, where it used to be.
+pub use crate::delay::estimate_delay;
 
 /// `delayed` with its first `lag` samples removed, and `reference` cut to the same length: the
 /// two signals lined up sample for sample.

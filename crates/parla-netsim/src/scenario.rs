@@ -188,9 +188,39 @@ fn link(file: &'static str, f: impl FnOnce(&mut LinkConfig)) -> ScenarioKind {
     ScenarioKind::Link { file, cfg: c }
 }
 
-/// Every named scenario: seeded models first, then the real link traces.
+/// The name and description of the constant-delay family `fixedN` (resolved by [`scenario`]).
+pub const FIXED: (&str, &str) = (
+    "fixedN",
+    "a constant N ms one way, no jitter, no loss (e.g. fixed40)",
+);
+
+/// The largest `N` of `fixedN`, milliseconds.
+pub const FIXED_MAX_MS: f64 = 5000.0;
+
+/// The default condition of a simulated call (`parla call`).
+pub const DEFAULT_SCENARIO: &str = "mobile-4g";
+
+/// Every named scenario: seeded models first, then the real link traces (the `fixedN` family is
+/// resolved by [`scenario`] and described by [`FIXED`]).
 pub fn scenarios() -> Vec<Scenario> {
     vec![
+        Scenario {
+            name: "mobile-4g",
+            about: "4G/LTE-like: 45 ms one-way, lognormal jitter (median 6 ms), ~1.5% bursty loss",
+            kind: model(|m| {
+                m.base_delay_ms = 45.0;
+                m.jitter = Jitter::LogNormal {
+                    median_ms: 6.0,
+                    sigma: 0.6,
+                };
+                m.loss = GilbertElliott {
+                    p_good_to_bad: 0.01,
+                    p_bad_to_good: 0.3,
+                    loss_good: 0.002,
+                    loss_bad: 0.4,
+                };
+            }),
+        },
         Scenario {
             name: "wifi-good",
             about: "home Wi-Fi: light lognormal jitter, rare short loss bursts",
@@ -330,15 +360,32 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The scenario with this name.
+/// The scenario with this name: one of [`scenarios`], or `fixedN` (a constant `N` ms one way,
+/// `N` from 0 to [`FIXED_MAX_MS`], no jitter, no loss; its name reads `fixedN`).
 ///
 /// # Errors
-/// [`NetsimError::UnknownScenario`].
+/// [`NetsimError::UnknownScenario`]; [`NetsimError::InvalidParameter`] for a `fixedN` whose `N`
+/// is not a number of milliseconds in range.
 pub fn scenario(name: &str) -> Result<Scenario, NetsimError> {
-    scenarios()
-        .into_iter()
-        .find(|s| s.name == name)
-        .ok_or_else(|| NetsimError::UnknownScenario(name.to_string()))
+    if let Some(found) = scenarios().into_iter().find(|s| s.name == name) {
+        return Ok(found);
+    }
+    let Some(ms) = name.strip_prefix("fixed") else {
+        return Err(NetsimError::UnknownScenario(name.to_string()));
+    };
+    let ms: f64 = ms
+        .parse()
+        .ok()
+        .filter(|v: &f64| (0.0..=FIXED_MAX_MS).contains(v))
+        .ok_or(NetsimError::InvalidParameter {
+            name: "fixedN",
+            detail: "fixedN needs N in milliseconds, 0 to 5000 (e.g. fixed40)",
+        })?;
+    Ok(Scenario {
+        name: FIXED.0,
+        about: FIXED.1,
+        kind: model(|m| m.base_delay_ms = ms),
+    })
 }
 
 /// Make a seeded model scenario's trace (link scenarios need their trace: [`run_link`]).
@@ -375,6 +422,31 @@ mod tests {
             }
         }
         assert!(scenario("nope").is_err());
+    }
+
+    #[test]
+    fn the_call_conditions_are_named_here() {
+        // The default of `parla call`, with the figures its help text gives.
+        let m = match scenario(DEFAULT_SCENARIO).expect("known").kind {
+            ScenarioKind::Model(m) => m,
+            k => panic!("{k:?}"),
+        };
+        assert_eq!(m.base_delay_ms, 45.0);
+        let loss = m.loss.mean_loss();
+        assert!((0.01..0.02).contains(&loss), "{loss}");
+        // fixedN: a constant delay, nothing lost, in order.
+        let s = scenario("fixed40").expect("fixed40");
+        assert_eq!(s.name, "fixedN");
+        let rows = generate_model(&s, 2.0, 3).expect("valid");
+        assert_eq!(rows.len(), 100);
+        assert!(rows.iter().all(|r| r.delay_us() == Some(40_000)));
+        assert!(scenario("fixed0.5").is_ok());
+        for bad in ["fixed", "fixed-1", "fixedx", "fixed5001", "fixedNaN"] {
+            assert!(
+                matches!(scenario(bad), Err(NetsimError::InvalidParameter { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,21 +1,28 @@
 //! `parla bench`: the benchmark harness. Runs the seeded corpus through Parla's suites (and,
 //! with `--peers`, through GStreamer, ffmpeg, libspeexdsp and sox) in a pool of threads, writes
 //! `report.json`, `report.md` and PNG plots, and optionally compares with an earlier report
-//! (exit status 1 when a metric got worse beyond the tolerance). The work is done by the
-//! `parla-benches` crate; see `docs/HARNESS.md`.
+//! (exit status 1 when a metric got worse beyond the tolerance). `--shard K/N` runs one slice of
+//! the cases and `parla bench merge` combines the shard reports into the unsharded run's report.
+//! The work is done by the `parla-harness` crate; see `docs/HARNESS.md`.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use parla_benches::corpus::{SpeechSet, Suite, default_shared_dir};
-use parla_benches::regress::{Tolerance, compare, load_baseline};
-use parla_benches::suites::Degrade;
-use parla_benches::{Options, report};
+use parla_harness::corpus::{SpeechSet, Suite, default_shared_dir};
+use parla_harness::regress::{Tolerance, compare, load_baseline};
+use parla_harness::shard::{ShardSpec, load_report, merge};
+use parla_harness::suites::Degrade;
+use parla_harness::{Options, report};
 
 /// Arguments of `parla bench`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// `merge`: combine shard reports (otherwise: run the harness).
+    #[command(subcommand)]
+    pub action: Option<Action>,
     /// Suites to run: ns, aec, chain, codec, jitter, resample (all when none is given).
     pub suites: Vec<String>,
     /// Only cases whose name matches this glob (e.g. 'ns/pink-*'); repeatable.
@@ -55,10 +62,42 @@ pub struct Args {
     /// Tolerances of the comparison: db=0.5,pct=0.2,ms=5 (any subset; a bare number sets db).
     #[arg(long, default_value = "db=0.5,pct=0.2,ms=5")]
     pub tolerance: String,
+    /// Run only the K-th of N deterministic slices of the selected cases (1-based, e.g. 3/8)
+    /// and write a shard report; `parla bench merge` combines all N.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+}
+
+/// Subcommands of `parla bench`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Merge the report.json of every shard of a run (`--shard K/N`, K = 1..N) into the report
+    /// of the unsharded run: report.json, report.md and the quality plot in --out.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `parla bench merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shard reports (report.json of each shard, any order).
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Output folder for the merged report.json, report.md and plots.
+    #[arg(long, default_value = "target/bench")]
+    pub out: PathBuf,
+    /// Compare the merged report with an earlier report.json; exit 1 when a metric got worse.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Tolerances of the comparison: db=0.5,pct=0.2,ms=5 (any subset; a bare number sets db).
+    #[arg(long, default_value = "db=0.5,pct=0.2,ms=5")]
+    pub tolerance: String,
 }
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(Action::Merge(m)) = args.action {
+        return run_merge(m);
+    }
     anyhow::ensure!(
         (1..=256).contains(&args.jobs),
         "--jobs must be between 1 and 256"
@@ -69,10 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|s| Suite::parse(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let tolerance = Tolerance::parse(&args.tolerance)?;
-    let baseline = match &args.baseline {
-        Some(p) => Some((p.display().to_string(), load_baseline(p)?)),
-        None => None,
-    };
+    let baseline = baseline(args.baseline.as_deref())?;
+    let shard = args.shard.as_deref().map(ShardSpec::parse).transpose()?;
     let shared = args
         .shared
         .clone()
@@ -96,13 +133,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         scaling: args.scaling,
         progress: std::io::stderr().is_terminal(),
         degrade: Degrade::from_env()?,
+        shard,
     };
-    let mut rep = parla_benches::run(&opts)?;
+    let rep = parla_harness::run(&opts)?;
+    finish(rep, &args.out, baseline, tolerance)
+}
+
+/// The baseline's file name and Parla figures, when one is given.
+type Baseline = Option<(String, BTreeMap<String, BTreeMap<String, f64>>)>;
+
+fn baseline(path: Option<&Path>) -> anyhow::Result<Baseline> {
+    Ok(match path {
+        Some(p) => Some((p.display().to_string(), load_baseline(p)?)),
+        None => None,
+    })
+}
+
+/// `parla bench merge`.
+fn run_merge(args: MergeArgs) -> anyhow::Result<()> {
+    let tolerance = Tolerance::parse(&args.tolerance)?;
+    let baseline = baseline(args.baseline.as_deref())?;
+    let shards = args
+        .shards
+        .iter()
+        .map(|p| load_report(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rep = merge(&shards).context("merging the shard reports")?;
+    finish(rep, &args.out, baseline, tolerance)
+}
+
+/// Compare with the baseline (if any), write the report, print the summary, and fail when
+/// every run failed or the regression check fails.
+fn finish(
+    mut rep: report::Report,
+    out: &Path,
+    baseline: Baseline,
+    tolerance: Tolerance,
+) -> anyhow::Result<()> {
     if let Some((name, base)) = &baseline {
         rep.regression = Some(compare(name, base, &rep.outcomes, tolerance));
     }
-    let notes = report::write(&rep, &args.out)
-        .with_context(|| format!("writing the report to {}", args.out.display()))?;
+    let notes = report::write(&rep, out)
+        .with_context(|| format!("writing the report to {}", out.display()))?;
     for n in notes {
         eprintln!("{n}");
     }
@@ -112,8 +184,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rep.outcomes.len(),
         rep.failures.len(),
         rep.wall_s,
-        args.out.display()
+        out.display()
     );
+    if let Some(sh) = &rep.shard {
+        eprintln!(
+            "shard {}: {} of the {} selected cases; merge all {} shard reports with `parla bench merge`",
+            sh.spec,
+            sh.assigned.len(),
+            sh.cases.len(),
+            sh.spec.count
+        );
+    }
     anyhow::ensure!(
         rep.failures.is_empty() || !rep.outcomes.is_empty(),
         "every run failed"

@@ -627,9 +627,9 @@ fn matched_report(s: &mut String, results: &[ScenarioResult]) {
 }
 
 fn plot(results: &[ScenarioResult], path: &Path) -> anyhow::Result<()> {
-    let panels: Vec<parla_benches::plots::DelayPanel<'_>> = results
+    let panels: Vec<parla_harness::plots::DelayPanel<'_>> = results
         .iter()
-        .map(|r| parla_benches::plots::DelayPanel {
+        .map(|r| parla_harness::plots::DelayPanel {
             title: &r.name,
             dots: &r.network,
             lines: ALGORITHMS
@@ -639,7 +639,7 @@ fn plot(results: &[ScenarioResult], path: &Path) -> anyhow::Result<()> {
                 .collect(),
         })
         .collect();
-    parla_benches::plots::delay_grid(&panels, "delay ms", 330, path)
+    parla_harness::plots::delay_grid(&panels, "delay ms", 330, path)
 }
 
 fn eval_cmd(a: EvalArgs) -> anyhow::Result<()> {

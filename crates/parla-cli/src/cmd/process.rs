@@ -16,9 +16,10 @@ use crate::wav;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The microphone recording (WAV: 8-96 kHz, 16/24/32-bit integer or 32-bit float, mono or
-    /// stereo; stereo is downmixed).
+    /// stereo; stereo is downmixed). Default: the bundled samples/near_speech_clean.wav, built
+    /// into the binary, so the demo runs from any directory.
     #[arg(long)]
-    pub mic: PathBuf,
+    pub mic: Option<PathBuf>,
     /// The far-end (loudspeaker) signal played while the microphone recorded, same rate as --mic;
     /// its echo is cancelled from the microphone signal (see --aec).
     #[arg(long)]
@@ -110,14 +111,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.ns_strength
         );
     }
-    let mic = wav::read(&args.mic, "mic")?;
+    let (mic, mic_name) = match &args.mic {
+        Some(p) => (wav::read(p, "mic")?, p.display().to_string()),
+        None => {
+            let b = parla_sim::Bundled::Near;
+            let audio = wav::Audio {
+                samples: b.samples()?,
+                rate: parla_sim::RATE,
+                channels: 1,
+                format: wav::SampleFormat::Int(16),
+            };
+            (audio, format!("bundled {}", b.file_name()))
+        }
+    };
     let far = match &args.far {
         Some(p) => {
             let far = wav::read(p, "far-end")?;
             if far.rate != mic.rate {
                 bail!(
                     "sample rates differ: mic '{}' is {} Hz but far-end '{}' is {} Hz; both must have the same rate",
-                    args.mic.display(),
+                    mic_name,
                     mic.rate,
                     p.display(),
                     far.rate
@@ -180,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
     let report = Report {
-        mic: args.mic.display().to_string(),
+        mic: mic_name.clone(),
         far: args.far.as_ref().map(|p| p.display().to_string()),
         aec: aec.to_string(),
         out: args.out.display().to_string(),

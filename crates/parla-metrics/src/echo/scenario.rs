@@ -2,94 +2,14 @@
 //! microphone after a bulk delay, with or without near-end speech and background noise.
 //!
 //! Everything comes from one seed (see [`ScenarioConfig::seed`]), so a failing case can be
-//! regenerated exactly. The room impulse response is a direct path, a few early reflections and
-//! an exponentially decaying velvet-noise tail (sparse random-sign taps, about 2000 per second,
-//! as in velvet-noise reverberation), which is realistic enough for a linear echo canceller and
-//! cheap to convolve because it is sparse.
+//! regenerated exactly. The room is [`super::room`]'s model (the same one the call simulation
+//! runs online).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use super::room::{Room, Tap, convolve, impulse_response};
 use super::speech::{Talker, synthesize};
-
-/// The echo path: loudspeaker to microphone through a room.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Room {
-    /// Delay before the direct sound arrives (device buffers + acoustic path), ms (20-200 in
-    /// the acceptance cases).
-    pub bulk_delay_ms: f64,
-    /// Reverberation time (decay by 60 dB), ms.
-    pub rt60_ms: f64,
-    /// Length of the impulse response after the direct sound, ms.
-    pub length_ms: f64,
-    /// Total echo path gain, dB (the echo return loss is its negative).
-    pub gain_db: f64,
-}
-
-impl Room {
-    /// A laptop in a small, damped office: 40 ms bulk delay, short tail.
-    pub const SMALL: Room = Room {
-        bulk_delay_ms: 40.0,
-        rt60_ms: 150.0,
-        length_ms: 120.0,
-        gain_db: -6.0,
-    };
-    /// A phone on speaker in a living room: 150 ms bulk delay, longer tail.
-    pub const LIVING_ROOM: Room = Room {
-        bulk_delay_ms: 150.0,
-        rt60_ms: 350.0,
-        length_ms: 300.0,
-        gain_db: -6.0,
-    };
-}
-
-/// One impulse-response tap: `(sample offset, gain)`.
-pub type Tap = (usize, f32);
-
-/// A sparse room impulse response for `room` at `rate` Hz.
-pub fn impulse_response(rate: u32, room: &Room, rng: &mut ChaCha8Rng) -> Vec<Tap> {
-    let fs = f64::from(rate);
-    let direct = (room.bulk_delay_ms * fs / 1000.0).round() as usize;
-    let mut taps: Vec<Tap> = vec![(direct, 1.0)];
-    let decay = |t_s: f64| (-6.907_755 * t_s * 1000.0 / room.rt60_ms.max(1.0)).exp();
-    // Early reflections in the first 25 ms.
-    for _ in 0..8 {
-        let t = rng.random_range(0.001..0.025);
-        let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
-        let a = sign * rng.random_range(0.2..0.7) * decay(t);
-        taps.push((direct + (t * fs) as usize, a as f32));
-    }
-    // Velvet-noise tail: one tap per cell of fs/2000 samples.
-    let cell = (fs / 2000.0).max(1.0) as usize;
-    let start = direct + (0.002 * fs) as usize;
-    let end = direct + (room.length_ms * fs / 1000.0) as usize;
-    let mut pos = start;
-    while pos + cell <= end {
-        let at = pos + rng.random_range(0..cell);
-        let t = (at - direct) as f64 / fs;
-        let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
-        taps.push((at, (sign * 0.35 * decay(t)) as f32));
-        pos += cell;
-    }
-    let energy: f64 = taps.iter().map(|&(_, a)| f64::from(a).powi(2)).sum();
-    let scale = (10f64.powf(room.gain_db / 20.0) / energy.sqrt()) as f32;
-    taps.iter_mut().for_each(|t| t.1 *= scale);
-    taps
-}
-
-/// `x` through the sparse impulse response `taps`, cut to `x.len()`.
-pub fn convolve(x: &[f32], taps: &[Tap]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    for &(off, a) in taps {
-        if off >= x.len() {
-            continue;
-        }
-        for (o, &v) in y[off..].iter_mut().zip(x) {
-            *o += a * v;
-        }
-    }
-    y
-}
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -208,6 +208,10 @@ impl KeyAgreement {
         let hk = Hkdf::<Sha256>::new(Some(&salt), shared.as_bytes());
         let send = expand(&hk, b"parla-e2ee-v2 direction", &own, &peer_bytes);
         let recv = expand(&hk, b"parla-e2ee-v2 direction", &peer_bytes, &own);
+        let feedback = Box::new([
+            expand(&hk, FEEDBACK_LABEL, &own, &peer_bytes),
+            expand(&hk, FEEDBACK_LABEL, &peer_bytes, &own),
+        ]);
         let role = u8::from(own > peer_bytes);
         let (lo, hi) = if role == 0 {
             (own, peer_bytes)
@@ -233,6 +237,7 @@ impl KeyAgreement {
             role,
             safety: SafetyCode::compute(call_id, &lo, &hi),
             sas,
+            feedback,
         })
     }
 }
@@ -345,7 +350,12 @@ pub struct CallKeys {
     safety: SafetyCode,
     /// The 9-digit short authentication string, when the peer's commitment was checked.
     sas: Option<ShortAuthString>,
+    /// Feedback authentication keys: [ours -> peer, peer -> ours] (see `feedback_keys`).
+    feedback: Box<[Zeroizing<[u8; 32]>; 2]>,
 }
+
+/// HKDF-Expand label of the feedback authentication keys (distinct from the media labels).
+const FEEDBACK_LABEL: &[u8] = b"parla-feedback-v1 direction";
 
 impl std::fmt::Debug for CallKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -410,6 +420,15 @@ impl CallKeys {
     /// SFrame key id of `stream`'s frames this side receives at the peer's first epoch.
     pub fn recv_key_id(&self, stream: MediaStream) -> u64 {
         call_key_id(self.recv.epoch, stream, 1 - self.role)
+    }
+
+    /// The keys that authenticate congestion-control feedback (RTCP and transport-wide
+    /// feedback, `parla-cc`'s `FeedbackAuth`): `(send, recv)`, where `send` authenticates what
+    /// this side sends and equals the peer's `recv`. Derived at the agreement as
+    /// `HKDF-Expand(prk, "parla-feedback-v1 direction" || pub_from || pub_to, 32)`, independent
+    /// of the media keys and of their rotation.
+    pub fn feedback_keys(&self) -> (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>) {
+        (self.feedback[0].clone(), self.feedback[1].clone())
     }
 
     /// The full-transcript code both users can compare (60 digits; see [`SafetyCode`]).
@@ -536,5 +555,33 @@ impl std::fmt::Display for SafetyCode {
             write!(f, "{g:05}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feedback_keys_mirror_and_differ_from_media_keys() {
+        let mut rng = rand::rng();
+        let mut a = KeyAgreement::new(&mut rng);
+        let mut b = KeyAgreement::new(&mut rng);
+        let (ab, bb) = (a.public_blob(), b.public_blob());
+        let ka = a.agree(&bb, b"call-1").expect("agree a");
+        let kb = b.agree(&ab, b"call-1").expect("agree b");
+        let (a_send, a_recv) = ka.feedback_keys();
+        let (b_send, b_recv) = kb.feedback_keys();
+        assert_eq!(*a_send, *b_recv);
+        assert_eq!(*a_recv, *b_send);
+        assert_ne!(*a_send, *a_recv);
+        assert_ne!(*a_send, *ka.send.key, "not the media chain key");
+        assert_ne!(*a_send, [0u8; 32]);
+        // Another call id, other keys.
+        let mut c = KeyAgreement::new(&mut rng);
+        let mut d = KeyAgreement::new(&mut rng);
+        let kc = c.agree(&d.public_blob(), b"call-2").expect("agree c");
+        let _ = d.agree(&c.public_blob(), b"call-2");
+        assert_ne!(*kc.feedback_keys().0, *a_send);
     }
 }

@@ -149,10 +149,7 @@ pub fn load_baseline(
     struct Partial {
         outcomes: Vec<Outcome>,
     }
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(meta.len() < 512 << 20, "{} is too large", path.display());
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::report::read_report_text(path)?;
     let p: Partial =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     Ok(p.outcomes

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::{SpeakerInfo, Suite};
 use crate::regress::Comparison;
+use crate::shard::{ShardInfo, ShardRun};
 use crate::suites::{Degrade, OURS, Outcome};
 
 /// A peer's availability in this run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerStatus {
     /// Peer name.
     pub name: String,
@@ -66,14 +67,37 @@ pub struct Report {
     pub peers: Vec<PeerStatus>,
     /// Every system on every case.
     pub outcomes: Vec<Outcome>,
-    /// Runs that failed (case, system, error).
-    pub failures: Vec<String>,
+    /// Runs that failed.
+    pub failures: Vec<Failure>,
     /// Wall time of the whole run (corpus, suites, peers), seconds.
     pub wall_s: f64,
     /// Parallel scaling, when asked for.
     pub scaling: Option<Scaling>,
     /// The comparison with a baseline, when asked for.
     pub regression: Option<Comparison>,
+    /// In a shard's report (`--shard K/N`): the slice it ran and of what.
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// In a merged report: each shard's run (run-specific: pool, machine, wall time).
+    #[serde(default)]
+    pub shard_runs: Vec<ShardRun>,
+}
+
+/// A run that failed: a case's corpus generation, or one system on one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// Case name.
+    pub case: String,
+    /// `parla`, a peer's name, or `corpus` (the case's material could not be generated).
+    pub system: String,
+    /// The error, with its causes.
+    pub error: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}: {}", self.case, self.system, self.error)
+    }
 }
 
 /// The figures shown per suite, in column order.
@@ -197,6 +221,31 @@ pub fn markdown(r: &Report) -> String {
             format!(", DEGRADED BUILD ({:?}, test hook)", r.degrade)
         }
     );
+    if let Some(sh) = &r.shard {
+        let _ = writeln!(
+            s,
+            "Shard {} of a run split in {}: {} of the {} selected cases. Merge every shard's report.json with `parla bench merge` for the whole run's report.\n",
+            sh.spec.index,
+            sh.spec.count,
+            sh.assigned.len(),
+            sh.cases.len()
+        );
+    }
+    if !r.shard_runs.is_empty() {
+        let _ = writeln!(
+            s,
+            "Merged from {} shards (whole run = the sum of their wall times; pool and CPUs: the largest):\n\n| shard | cases | jobs | CPUs | wall s |\n|---|---:|---:|---:|---:|",
+            r.shard_runs.len()
+        );
+        for x in &r.shard_runs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.1} |",
+                x.spec, x.cases, x.jobs, x.cpus, x.wall_s
+            );
+        }
+        let _ = writeln!(s);
+    }
     let _ = writeln!(s, "## Summary per suite\n");
     let _ = writeln!(
         s,
@@ -360,6 +409,13 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     s
+}
+
+/// The text of a `report.json`, refusing files over 512 MiB.
+pub(crate) fn read_report_text(path: &Path) -> anyhow::Result<String> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(meta.len() < 512 << 20, "{} is too large", path.display());
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Write `report.json` and `report.md` into `dir`, and the plots (skipped with a note when no

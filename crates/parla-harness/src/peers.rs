@@ -25,7 +25,8 @@ pub enum Peer {
     GstWebrtcdsp,
     /// ffmpeg's `afftdn` FFT denoiser (defaults).
     FfmpegAfftdn,
-    /// libspeexdsp: MDF echo canceller + preprocessor, through `benches/peers/speexdsp_aec.c`.
+    /// libspeexdsp: MDF echo canceller + preprocessor, through
+    /// `crates/parla-harness/peers/speexdsp_aec.c`.
     Speexdsp,
     /// GStreamer `audioresample` (default quality).
     GstAudioresample,

@@ -177,7 +177,8 @@ impl Suite {
             .into_iter()
             .find(|x| x.as_str() == s)
             .with_context(|| {
-                format!("unknown suite {s:?} (ns, aec, chain, codec, jitter, resample)")
+                let all: Vec<&str> = Suite::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown suite {s:?} ({})", all.join(", "))
             })
     }
 }
@@ -989,12 +990,12 @@ pub fn material_hash(m: &Material) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The shared data folder: `PARLA_SHARED_DIR`, else `<workspace>/../shared` (workspace = two
-/// levels above this crate's manifest is the repository; this crate lives in `benches/`).
+/// The shared data folder: `PARLA_SHARED_DIR`, else `<repository>/../shared` (this crate lives in
+/// `crates/parla-harness/`, two levels below the repository).
 pub fn default_shared_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PARLA_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     dir.is_dir().then_some(dir)
 }
 

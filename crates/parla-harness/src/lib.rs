@@ -1,11 +1,13 @@
-//! Parla's benchmark harness, run by `parla bench`, and the criterion benches of the send chain
-//! (`cargo bench -p parla-benches`; see `benches/README.md` and `docs/HARNESS.md` for the method).
+//! Parla's benchmark harness, run by `parla bench` (see `docs/HARNESS.md` for the method; the
+//! criterion benches of whole chains are the separate `parla-benches` package in `benches/`).
 //!
 //! - [`corpus`]: the seeded corpus of call scenarios, generated in memory.
 //! - [`suites`]: runs Parla's stages over the cases and scores them.
 //! - [`peers`]: the same cases through GStreamer, ffmpeg, libspeexdsp and sox.
 //! - [`report`]: `report.json`, `report.md` and the PNG plots.
 //! - [`regress`]: comparison with an earlier `report.json`.
+//! - [`shard`]: `--shard K/N` slices and the merge of shard reports.
+//! - [`plots`]: the PNG plots (also used by `parla jitter`).
 //!
 //! This crate uses anyhow (it is a tool, STYLE.md E5) and rayon (threads belong to the harness).
 #![deny(missing_docs)]
@@ -16,6 +18,7 @@ pub mod peers;
 pub mod plots;
 pub mod regress;
 pub mod report;
+pub mod shard;
 pub mod suites;
 
 use std::path::PathBuf;
@@ -26,7 +29,8 @@ use rayon::prelude::*;
 
 use corpus::{Corpus, CorpusConfig, SpeechSet, Suite, material_hash};
 use peers::Peer;
-use report::{PeerStatus, Report, Scaling};
+use report::{Failure, PeerStatus, Report, Scaling};
+use shard::{ShardInfo, ShardSpec};
 use suites::{Degrade, Outcome};
 
 /// What `parla bench` runs.
@@ -58,6 +62,8 @@ pub struct Options {
     pub progress: bool,
     /// The regression-test hook (normally [`Degrade::None`]).
     pub degrade: Degrade,
+    /// Run only this slice of the selected cases (`--shard K/N`); `None` runs them all.
+    pub shard: Option<ShardSpec>,
 }
 
 fn pool(n: usize) -> anyhow::Result<rayon::ThreadPool> {
@@ -70,8 +76,11 @@ fn pool(n: usize) -> anyhow::Result<rayon::ThreadPool> {
 /// Build the corpus, run every selected case through Parla (and the peers), measure scaling if
 /// asked, and return the report (not yet written; see [`report::write`]).
 ///
+/// With [`Options::shard`], only that slice of the selected cases runs and the report is a
+/// shard report (see [`shard`]); a shard may hold no case when there are more shards than cases.
+///
 /// # Errors
-/// For bad options, or when no case is selected.
+/// For bad options (`scaling` with `shard`), or when no case is selected.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let started = Instant::now();
     let mut cfg = CorpusConfig::new(opts.seed);
@@ -89,6 +98,26 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         !corpus.cases.is_empty(),
         "no case matches the suites and --cases given"
     );
+    let shard = match opts.shard {
+        Some(spec) => {
+            anyhow::ensure!(
+                !opts.scaling,
+                "--scaling times one machine over the whole selection: run it without --shard"
+            );
+            let assigned = spec.assign(&corpus.cases);
+            let info = ShardInfo {
+                spec,
+                cases: corpus.cases.iter().map(|c| c.name.clone()).collect(),
+                assigned,
+                peers: opts.peers,
+            };
+            let mine: std::collections::HashSet<&str> =
+                info.assigned.iter().map(String::as_str).collect();
+            corpus.cases.retain(|c| mine.contains(c.name.as_str()));
+            Some(info)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("creating {}", opts.out.display()))?;
     let work = opts.out.join(".peers");
@@ -123,7 +152,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     if !opts.progress {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    type CaseResult = (String, String, Vec<Outcome>, Vec<String>);
+    type CaseResult = (String, String, Vec<Outcome>, Vec<Failure>);
     let mut results: Vec<CaseResult> = pool(opts.jobs)?.install(|| {
         by_expected_cost(&corpus.cases)
             .par_iter()
@@ -131,6 +160,11 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             .map(|case| {
                 let mut outs = Vec::new();
                 let mut fails = Vec::new();
+                let fail = |system: &str, e: anyhow::Error| Failure {
+                    case: case.name.clone(),
+                    system: system.to_string(),
+                    error: format!("{e:#}"),
+                };
                 let material = match corpus.generate(case) {
                     Ok(m) => m,
                     Err(e) => {
@@ -139,14 +173,14 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
                             case.name.clone(),
                             String::new(),
                             outs,
-                            vec![format!("{}: corpus: {e:#}", case.name)],
+                            vec![fail("corpus", e)],
                         );
                     }
                 };
                 let hash = material_hash(&material);
                 match suites::run_ours(case, &material, opts.degrade) {
                     Ok(o) => outs.push(o),
-                    Err(e) => fails.push(format!("{} / parla: {e:#}", case.name)),
+                    Err(e) => fails.push(fail(suites::OURS, e)),
                 }
                 for p in peers.iter().filter(|p| p.suites().contains(&case.suite)) {
                     let r = tempfile::tempdir()
@@ -154,7 +188,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
                         .and_then(|d| p.run(case, &material, d.path(), &work));
                     match r {
                         Ok(o) => outs.push(o),
-                        Err(e) => fails.push(format!("{} / {}: {e:#}", case.name, p.name())),
+                        Err(e) => fails.push(fail(p.name(), e)),
                     }
                 }
                 bar.set_message(case.name.clone());
@@ -206,13 +240,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         wall_s: started.elapsed().as_secs_f64(),
         scaling,
         regression: None,
+        shard,
+        shard_runs: Vec::new(),
     })
 }
 
 /// The cases, most expensive first (echo cases by reverberation time, then network cases, then
 /// the rest), so that a pool does not end waiting on one long case started last (longest
 /// processing time first scheduling).
-fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
+pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
     let cost = |c: &corpus::Case| -> f64 {
         match &c.spec {
             corpus::CaseSpec::Echo {

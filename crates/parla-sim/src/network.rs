@@ -1,6 +1,6 @@
 //! The simulated network between the two endpoints: one per-packet trace per direction from
-//! `parla-netsim` (a named condition or a Mahimahi link trace pushed through its bottleneck),
-//! replayed packet by packet, with optional tampering.
+//! `parla-netsim` (a named condition of its registry, or a Mahimahi link trace pushed through its
+//! bottleneck), replayed packet by packet, with optional tampering.
 //!
 //! The `n`-th packet a side sends takes the fate of row `n` of its direction's trace: lost, or
 //! delivered (once or, for duplicates, more than once) after the trace's one-way delay, measured
@@ -9,74 +9,63 @@
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
-use parla_netsim::model::{GilbertElliott, Jitter, ModelConfig};
-use parla_netsim::scenario::{self, LinkConfig, ScenarioKind};
-use parla_netsim::{PacketRecord, model};
+use parla_netsim::PacketRecord;
+use parla_netsim::link::LinkTrace;
+use parla_netsim::model::{self, ModelConfig};
+use parla_netsim::scenario::{self, LinkConfig, Scenario, ScenarioKind};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::cmd::netsim::{read_link_trace, scenario_trace};
+use crate::SimError;
 
-/// The default condition.
-pub const DEFAULT_NETWORK: &str = "mobile-4g";
-
-/// The conditions `parla call` adds to `parla-netsim`'s scenarios.
-fn call_conditions() -> [(&'static str, &'static str); 2] {
-    [
-        (
-            "mobile-4g",
-            "4G/LTE-like: 45 ms one-way, lognormal jitter (median 6 ms), ~1.5% bursty loss",
-        ),
-        (
-            "fixedN",
-            "a constant N ms one way, no jitter, no loss (e.g. fixed40)",
-        ),
-    ]
-}
-
-/// The help text listing every network name.
+/// The help text listing every network name (the `fixedN` family and `parla-netsim`'s registry).
 pub fn network_help() -> String {
     let mut s = String::from(
         "The simulated network, the same in both directions (independent seeds). Names:\n",
     );
-    for (n, about) in call_conditions() {
-        s.push_str(&format!("  {n:<16} {about}\n"));
-    }
-    for sc in scenario::scenarios() {
+    let mut line = |name: &str, about: &str, extra: &str| {
+        s.push_str(&format!("  {name:<16} {about}{extra}\n"));
+    };
+    let all = scenario::scenarios();
+    for (i, sc) in all.iter().enumerate() {
         let extra = match sc.kind {
             ScenarioKind::Link { .. } => " [needs the shared link traces]",
             _ => "",
         };
-        s.push_str(&format!("  {:<16} {}{extra}\n", sc.name, sc.about));
+        line(sc.name, sc.about, extra);
+        if i == 0 {
+            line(scenario::FIXED.0, scenario::FIXED.1, "");
+        }
     }
     s
 }
 
-fn mobile_4g() -> ModelConfig {
-    ModelConfig {
-        base_delay_ms: 45.0,
-        jitter: Jitter::LogNormal {
-            median_ms: 6.0,
-            sigma: 0.6,
-        },
-        loss: GilbertElliott {
-            p_good_to_bad: 0.01,
-            p_bad_to_good: 0.3,
-            loss_good: 0.002,
-            loss_bad: 0.4,
-        },
-        ..ModelConfig::default()
+/// Read a Mahimahi link trace file (at most 256 MiB).
+///
+/// # Errors
+/// [`SimError::Io`] when it cannot be read, [`SimError::Network`] when it does not parse.
+pub fn read_link_trace(path: &Path) -> Result<LinkTrace, SimError> {
+    let io = |source| SimError::Io {
+        what: "link trace",
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() >= 256 << 20 {
+        return Err(SimError::Config(format!(
+            "link trace '{}' is too large",
+            path.display()
+        )));
     }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    Ok(LinkTrace::parse(&text)?)
 }
 
 /// Where a direction's trace comes from.
 #[derive(Debug, Clone)]
 pub enum NetworkSpec {
-    /// A seeded model.
-    Model(ModelConfig),
-    /// A named link scenario of `parla-netsim` (needs the shared traces).
-    Scenario(scenario::Scenario),
+    /// A named condition of `parla-netsim`'s registry (link conditions need the shared traces).
+    Named(Scenario),
     /// A Mahimahi link trace file through the bottleneck.
     Trace {
         /// The file.
@@ -87,92 +76,74 @@ pub enum NetworkSpec {
 }
 
 impl NetworkSpec {
-    /// Resolve a `--network` name.
-    pub fn named(name: &str) -> anyhow::Result<Self> {
-        if name == "mobile-4g" {
-            return Ok(NetworkSpec::Model(mobile_4g()));
-        }
-        if let Some(ms) = name.strip_prefix("fixed") {
-            let ms: f64 = ms
-                .parse()
-                .ok()
-                .filter(|v: &f64| (0.0..=5000.0).contains(v))
-                .with_context(|| {
-                    format!(
-                        "network '{name}': fixedN needs N in milliseconds, 0 to 5000 (e.g. fixed40)"
-                    )
-                })?;
-            return Ok(NetworkSpec::Model(ModelConfig {
-                base_delay_ms: ms,
-                ..ModelConfig::default()
-            }));
-        }
+    /// Resolve a network name (`mobile-4g`, `fixed40`, `wifi-good`, ...).
+    ///
+    /// # Errors
+    /// [`SimError::Config`] for an unknown name or a bad `fixedN`, listing the known names.
+    pub fn named(name: &str) -> Result<Self, SimError> {
         match scenario::scenario(name) {
-            Ok(s) => Ok(match s.kind {
-                ScenarioKind::Model(m) => NetworkSpec::Model(m),
-                _ => NetworkSpec::Scenario(s),
-            }),
-            Err(_) => bail!(
+            Ok(s) => Ok(NetworkSpec::Named(s)),
+            Err(e @ parla_netsim::error::NetsimError::InvalidParameter { .. }) => {
+                Err(SimError::Config(format!("network '{name}': {e}")))
+            }
+            Err(_) => Err(SimError::Config(format!(
                 "unknown network '{name}'; known: {} (see parla call --help)",
                 known_names().join(", ")
-            ),
+            ))),
         }
     }
 
-    /// Rows of one direction's trace for `seconds` of packets every `interval_ms`.
+    /// Rows of one direction's trace for `seconds` of packets every `interval_ms`; link traces
+    /// of named conditions are read from `shared/net-traces/`.
+    ///
+    /// # Errors
+    /// [`SimError`] when a trace file is missing or bad, or the parameters are out of range.
     pub fn rows(
         &self,
         seconds: f64,
         interval_ms: u32,
         seed: u64,
         shared: &Path,
-    ) -> anyhow::Result<Vec<PacketRecord>> {
+    ) -> Result<Vec<PacketRecord>, SimError> {
+        let interval_ms = u64::from(interval_ms);
+        let link_rows = |link: &LinkTrace, cfg: &LinkConfig| {
+            let cfg = LinkConfig {
+                interval_ms,
+                ..*cfg
+            };
+            scenario::run_link(link, &cfg, seconds, seed)
+        };
         Ok(match self {
-            NetworkSpec::Model(m) => {
-                let m = ModelConfig {
-                    interval_ms: u64::from(interval_ms),
-                    ..*m
-                };
-                model::generate(&m, seconds, seed)?
-            }
-            NetworkSpec::Scenario(s) => {
-                let mut s = *s;
-                if let ScenarioKind::Link { file, cfg } = s.kind {
+            NetworkSpec::Named(s) => match &s.kind {
+                ScenarioKind::Link { file, cfg } => {
                     let path = shared.join("net-traces").join(file);
                     if !path.exists() {
-                        bail!(
+                        return Err(SimError::Config(format!(
                             "network '{}' needs the link trace {} (set PARLA_SHARED_DIR or --shared to the folder holding net-traces/)",
                             s.name,
                             path.display()
-                        );
+                        )));
                     }
-                    s.kind = ScenarioKind::Link {
-                        file,
-                        cfg: LinkConfig {
-                            interval_ms: u64::from(interval_ms),
-                            ..cfg
-                        },
-                    };
+                    link_rows(&read_link_trace(&path)?, cfg)?
                 }
-                scenario_trace(&s, shared, seconds, seed)?
-            }
-            NetworkSpec::Trace { path, cfg } => {
-                let link = read_link_trace(path)?;
-                let cfg = LinkConfig {
-                    interval_ms: u64::from(interval_ms),
-                    ..*cfg
-                };
-                scenario::run_link(&link, &cfg, seconds, seed)?
-            }
+                ScenarioKind::Model(m) => {
+                    let m = ModelConfig { interval_ms, ..*m };
+                    model::generate(&m, seconds, seed)?
+                }
+                _ => {
+                    return Err(SimError::Config(format!(
+                        "network '{}': unsupported kind",
+                        s.name
+                    )));
+                }
+            },
+            NetworkSpec::Trace { path, cfg } => link_rows(&read_link_trace(path)?, cfg)?,
         })
     }
 }
 
 fn known_names() -> Vec<String> {
-    let mut v: Vec<String> = call_conditions()
-        .iter()
-        .map(|(n, _)| (*n).to_string())
-        .collect();
+    let mut v = vec![scenario::FIXED.0.to_string()];
     v.extend(scenario::scenarios().iter().map(|s| s.name.to_string()));
     v
 }
@@ -212,7 +183,7 @@ pub struct PathCounts {
     pub delivered: u64,
     /// Copies still in flight when the call ended.
     pub in_flight_at_end: u64,
-    /// Packets that had a byte flipped (`--tamper-every`).
+    /// Packets that had a byte flipped (tampering).
     pub tampered: u64,
     /// Tampered copies delivered.
     pub tampered_delivered: u64,
@@ -234,6 +205,8 @@ pub struct NetPath {
     tamper_every: Option<u64>,
     rng: ChaCha8Rng,
     counts: PathCounts,
+    /// One-way delay of every copy carried, us (8 bytes a packet: 1.4 MB for an hour of 20 ms
+    /// packets).
     delays_us: Vec<u64>,
 }
 
@@ -320,13 +293,64 @@ impl NetPath {
     pub fn finish(&mut self) -> PathCounts {
         let mut c = self.counts;
         c.in_flight_at_end = self.heap.len() as u64;
-        let mut d = self.delays_us.clone();
+        let d = &mut self.delays_us;
         d.sort_unstable();
-        if !d.is_empty() {
+        if let Some(&max) = d.last() {
             c.mean_delay_ms = d.iter().sum::<u64>() as f64 / d.len() as f64 / 1000.0;
             c.p95_delay_ms = d[(d.len() * 95 / 100).min(d.len() - 1)] as f64 / 1000.0;
-            c.max_delay_ms = d[d.len() - 1] as f64 / 1000.0;
+            c.max_delay_ms = max as f64 / 1000.0;
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_through_the_netsim_registry() {
+        assert!(
+            matches!(NetworkSpec::named("mobile-4g"), Ok(NetworkSpec::Named(s)) if s.name == "mobile-4g")
+        );
+        let e = NetworkSpec::named("nope").unwrap_err().to_string();
+        assert!(e.contains("mobile-4g") && e.contains("fixedN"), "{e}");
+        let e = NetworkSpec::named("fixed-3").unwrap_err().to_string();
+        assert!(e.contains("fixed-3") && e.contains("5000"), "{e}");
+        let help = network_help();
+        for name in ["mobile-4g", "fixedN", "wifi-good", "tmobile-lte"] {
+            assert!(help.contains(name), "{help}");
+        }
+        // A link condition without the shared traces says where it looked.
+        let spec = NetworkSpec::named("tmobile-lte").expect("known");
+        let e = spec
+            .rows(2.0, 20, 1, Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PARLA_SHARED_DIR"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_path_delivers_every_packet_after_its_delay() {
+        let spec = NetworkSpec::named("fixed40").expect("fixed40");
+        let rows = spec.rows(1.0, 10, 1, Path::new(".")).expect("rows");
+        assert_eq!(rows.len(), 100);
+        let mut path = NetPath::new(&rows, Some(3), 1);
+        let mut got = Vec::new();
+        for k in 0..100u64 {
+            path.send(
+                &[0x80, 0x60, 0, k as u8, 0, 0, 0, 0, 0, 0, 0, 1, 7, 7, 7],
+                k * 10_000,
+            );
+            path.deliver_due(k * 10_000, |d, at| got.push((d.to_vec(), at)));
+        }
+        path.deliver_due(u64::MAX, |d, at| got.push((d.to_vec(), at)));
+        let c = path.finish();
+        assert_eq!((c.sent, c.lost, c.delivered, c.tampered), (100, 0, 100, 33));
+        assert_eq!(c.max_delay_ms, 40.0);
+        assert_eq!(got[5].1, 50_000 + 40_000);
+        // Every third packet had a payload byte flipped, the others arrive intact.
+        assert_eq!(got[0].0[12..], [7, 7, 7]);
+        assert_ne!(got[2].0[12..], [7, 7, 7]);
     }
 }

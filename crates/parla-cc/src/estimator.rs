@@ -1,0 +1,381 @@
+//! The combined send-side bandwidth estimator: send history, transport-wide feedback in,
+//! target rate out. It runs the delay-based detector and AIMD controller, the loss-based
+//! controller, the acknowledged-rate estimate, probing and ALR detection, and takes the lower of
+//! the delay- and loss-based rates.
+//!
+//! # Drive loop (sans-IO)
+//! ```no_run
+//! use parla_cc::estimator::{BandwidthEstimator, CcConfig};
+//! use parla_cc::twcc::TwccFeedback;
+//! # fn now() -> i64 { 0 }
+//! # let feedback_bytes = [0u8; 0];
+//! let mut bwe = BandwidthEstimator::new(CcConfig::default()).unwrap();
+//! // On every packet the pacer releases: number it, stamp the number in its header, send it.
+//! let seq = bwe.on_packet_sent(now(), 1200, None);
+//! // On every authenticated transport-wide feedback packet:
+//! if let Ok(fb) = TwccFeedback::parse(&feedback_bytes) {
+//!     bwe.on_transport_feedback(now(), &fb);
+//! }
+//! // Periodically (every 25-100 ms) and after feedback:
+//! bwe.on_tick(now());
+//! let target = bwe.target_bps(); // -> bitrate allocator, pacer
+//! while let Some(probe) = bwe.take_probe() { /* pacer.add_probe(probe) */ }
+//! ```
+
+use crate::alr::AlrDetector;
+use crate::delay::{BandwidthUsage, DelayDetector};
+use crate::error::ConfigError;
+use crate::probe::{ProbeCluster, ProbeController, ProbeEstimator};
+use crate::rate::{AckedRate, AimdRateControl, LossController};
+use crate::twcc::TwccFeedback;
+
+/// Estimator settings (bits per second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CcConfig {
+    /// The estimate never goes below this.
+    pub min_bps: u64,
+    /// The rate to start at.
+    pub start_bps: u64,
+    /// The estimate never goes above this.
+    pub max_bps: u64,
+    /// Whether to probe (at start, after drops, in ALR).
+    pub probing: bool,
+}
+
+impl Default for CcConfig {
+    fn default() -> Self {
+        CcConfig {
+            min_bps: 30_000,
+            start_bps: 300_000,
+            max_bps: 10_000_000,
+            probing: true,
+        }
+    }
+}
+
+/// Sent packets remembered for feedback (a power of two).
+pub const HISTORY: usize = 8192;
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    seq: i64,
+    send_us: i64,
+    size: u32,
+    cluster: u16,
+    acked: bool,
+}
+
+/// Counters of the estimator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CcStats {
+    /// Feedback packets processed.
+    pub feedbacks: u64,
+    /// Packets reported received.
+    pub received: u64,
+    /// Packets reported lost (first report).
+    pub lost: u64,
+    /// Feedback entries for packets not in the history (too old, or never sent).
+    pub unknown: u64,
+    /// Over-use decreases.
+    pub overuses: u64,
+    /// Probe results applied.
+    pub probe_results: u64,
+}
+
+/// The bandwidth estimator (see the module docs).
+#[derive(Debug, Clone)]
+pub struct BandwidthEstimator {
+    cfg: CcConfig,
+    history: Box<[Sent]>,
+    next_seq: i64,
+    delay: DelayDetector,
+    aimd: AimdRateControl,
+    loss: LossController,
+    acked: AckedRate,
+    probes: ProbeController,
+    probe_est: ProbeEstimator,
+    alr: AlrDetector,
+    /// Loss accounting since the last loss update.
+    window_received: u32,
+    window_lost: u32,
+    window_start_us: Option<i64>,
+    /// Arrival clock offset: receiver time minus sender time at the first feedback (only
+    /// differences matter; this keeps numbers small).
+    target: f64,
+    last_usage: BandwidthUsage,
+    stats: CcStats,
+    rtt_us: i64,
+    /// Sorted (send-order) scratch of one feedback's received packets.
+    scratch: Box<[(i64, i64, u32, u16)]>,
+}
+
+impl BandwidthEstimator {
+    /// A new estimator.
+    ///
+    /// # Errors
+    /// [`ConfigError`] unless `0 < min <= start <= max`.
+    pub fn new(cfg: CcConfig) -> Result<Self, ConfigError> {
+        if cfg.min_bps == 0 || cfg.min_bps > cfg.start_bps || cfg.start_bps > cfg.max_bps {
+            return Err(ConfigError::Invalid {
+                name: "min_bps, start_bps, max_bps",
+                detail: "need 0 < min <= start <= max",
+            });
+        }
+        let (min, start, max) = (cfg.min_bps as f64, cfg.start_bps as f64, cfg.max_bps as f64);
+        Ok(BandwidthEstimator {
+            cfg,
+            history: vec![
+                Sent {
+                    seq: -1,
+                    send_us: 0,
+                    size: 0,
+                    cluster: 0,
+                    acked: false,
+                };
+                HISTORY
+            ]
+            .into_boxed_slice(),
+            next_seq: 0,
+            delay: DelayDetector::new(),
+            aimd: AimdRateControl::new(start, min, max),
+            loss: LossController::new(start, min, max),
+            acked: AckedRate::default(),
+            probes: ProbeController::new(max),
+            probe_est: ProbeEstimator::default(),
+            alr: AlrDetector::new(start),
+            window_received: 0,
+            window_lost: 0,
+            window_start_us: None,
+            target: start,
+            last_usage: BandwidthUsage::Normal,
+            stats: CcStats::default(),
+            rtt_us: 200_000,
+            scratch: vec![(0, 0, 0, 0); crate::twcc::MAX_PACKETS_PER_FEEDBACK].into_boxed_slice(),
+        })
+    }
+
+    /// Records a packet of `size` bytes (on the wire) sent at `now_us`, part of probe `cluster`
+    /// if any; returns the transport-wide sequence number to stamp into it.
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub fn on_packet_sent(&mut self, now_us: i64, size: u32, cluster: Option<u16>) -> u16 {
+        // RT: constant time.
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.history[(seq as usize) & (HISTORY - 1)] = Sent {
+            seq,
+            send_us: now_us,
+            size,
+            cluster: cluster.unwrap_or(0),
+            acked: false,
+        };
+        self.alr.on_sent(size, now_us);
+        seq as u16
+    }
+
+    fn unwrap_seq(&self, seq: u16) -> i64 {
+        let last = self.next_seq - 1;
+        last + i64::from(seq.wrapping_sub(last as u16) as i16)
+    }
+
+    /// Processes one (authenticated) transport-wide feedback packet received at `now_us`.
+    ///
+    /// # Real-time safety
+    /// No allocation; work linear in the packets reported.
+    pub fn on_transport_feedback(&mut self, now_us: i64, fb: &TwccFeedback<'_>) {
+        // RT: no allocation.
+        self.stats.feedbacks += 1;
+        let mut n = 0usize;
+        for p in fb.packets() {
+            let seq = self.unwrap_seq(p.seq);
+            let slot = &mut self.history[(seq.rem_euclid(HISTORY as i64)) as usize];
+            if seq < 0 || slot.seq != seq {
+                self.stats.unknown += 1;
+                continue;
+            }
+            match p.arrival_us {
+                Some(a) if !slot.acked => {
+                    slot.acked = true;
+                    self.window_received += 1;
+                    self.stats.received += 1;
+                    if n < self.scratch.len() {
+                        self.scratch[n] = (slot.send_us, a, slot.size, slot.cluster);
+                        n += 1;
+                    }
+                }
+                None if !slot.acked => {
+                    // Reported lost; a later report may still say received.
+                    self.window_lost += 1;
+                    self.stats.lost += 1;
+                    slot.acked = true;
+                }
+                _ => {}
+            }
+        }
+        let results = &mut self.scratch[..n];
+        results.sort_unstable_by_key(|r| (r.1, r.0));
+        let mut usage = self.delay.state();
+        let mut probe_result: Option<f64> = None;
+        for &(send, arrival, size, cluster) in results.iter() {
+            self.acked.add(arrival, size);
+            usage = self.delay.on_packet(send, arrival, size);
+            if cluster != 0
+                && let Some(r) = self
+                    .probe_est
+                    .on_packet(cluster, send, arrival, size, now_us)
+            {
+                probe_result = Some(probe_result.map_or(r, |p: f64| p.max(r)));
+            }
+        }
+        let acked = self.acked.bps();
+        let before = self.aimd.rate();
+        if let Some(r) = probe_result {
+            self.stats.probe_results += 1;
+            self.probes.on_probe_result(r, now_us);
+            if r > before && usage != BandwidthUsage::Overusing {
+                self.aimd.set_rate(r, now_us);
+                self.loss.set_rate(r.max(self.loss.rate()));
+            }
+        }
+        let rate = self.aimd.update(usage, acked, now_us);
+        if usage == BandwidthUsage::Overusing && rate < before {
+            self.stats.overuses += 1;
+        }
+        self.last_usage = usage;
+        // Loss over at least 20 packets or 1 s of feedback.
+        let start = *self.window_start_us.get_or_insert(now_us);
+        let total = self.window_received + self.window_lost;
+        if total >= 20 || (now_us - start >= 1_000_000 && total > 0) {
+            let frac = f64::from(self.window_lost) / f64::from(total);
+            self.loss.update(frac, rate, now_us);
+            self.window_received = 0;
+            self.window_lost = 0;
+            self.window_start_us = Some(now_us);
+        }
+        self.update_target(now_us);
+    }
+
+    /// Feeds a loss fraction from an RTCP receiver report (0-255 in 1/256), for streams without
+    /// transport-wide feedback.
+    pub fn on_receiver_report_loss(&mut self, now_us: i64, fraction_lost: u8) {
+        let delay_based = self.aimd.rate();
+        self.loss
+            .update(f64::from(fraction_lost) / 256.0, delay_based, now_us);
+        self.update_target(now_us);
+    }
+
+    /// The round-trip time (from RTCP), microseconds.
+    pub fn on_rtt(&mut self, rtt_us: i64) {
+        self.rtt_us = rtt_us.clamp(1_000, 10_000_000);
+        self.aimd.set_rtt(self.rtt_us);
+        self.loss.set_rtt(self.rtt_us);
+    }
+
+    /// Periodic update (every 25-100 ms): probing decisions.
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub fn on_tick(&mut self, now_us: i64) {
+        // RT: constant time.
+        self.update_target(now_us);
+    }
+
+    fn update_target(&mut self, now_us: i64) {
+        let t = self
+            .aimd
+            .rate()
+            .min(self.loss.rate())
+            .clamp(self.cfg.min_bps as f64, self.cfg.max_bps as f64);
+        self.target = t;
+        self.alr.set_estimate(t);
+        if self.cfg.probing {
+            self.probes.update(
+                t,
+                self.alr.alr_since().is_some(),
+                self.aimd.near_capacity(now_us),
+                now_us,
+            );
+        }
+    }
+
+    /// The next probe cluster for the pacer, if probing wants one.
+    pub fn take_probe(&mut self) -> Option<ProbeCluster> {
+        if !self.cfg.probing {
+            return None;
+        }
+        self.probes.take_cluster()
+    }
+
+    /// The target send rate, bits per second.
+    pub fn target_bps(&self) -> u64 {
+        self.target as u64
+    }
+
+    /// The delay-based estimate, bits per second.
+    pub fn delay_based_bps(&self) -> u64 {
+        self.aimd.rate() as u64
+    }
+
+    /// The loss-based estimate, bits per second.
+    pub fn loss_based_bps(&self) -> u64 {
+        self.loss.rate() as u64
+    }
+
+    /// The delivered rate from feedback, bits per second.
+    pub fn acked_bps(&self) -> Option<u64> {
+        self.acked.bps().map(|r| r as u64)
+    }
+
+    /// The last loss fraction measured from feedback (0-1).
+    pub fn loss_fraction(&self) -> f64 {
+        self.loss.loss()
+    }
+
+    /// The delay detector's last state.
+    pub fn usage(&self) -> BandwidthUsage {
+        self.last_usage
+    }
+
+    /// Whether the sender is application-limited.
+    pub fn in_alr(&self) -> bool {
+        self.alr.alr_since().is_some()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CcStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::twcc::{FeedbackRecorder, MAX_FEEDBACK_LEN};
+
+    #[test]
+    fn rejects_bad_config() {
+        let bad = CcConfig {
+            min_bps: 0,
+            ..Default::default()
+        };
+        assert!(BandwidthEstimator::new(bad).is_err());
+    }
+
+    #[test]
+    fn feedback_from_unknown_or_duplicate_packets_changes_nothing_twice() {
+        let mut bwe = BandwidthEstimator::new(CcConfig::default()).unwrap();
+        let mut rec = FeedbackRecorder::new(1, 2);
+        for i in 0..10 {
+            let s = bwe.on_packet_sent(i * 10_000, 1000, None);
+            rec.on_packet(s, 5_000_000 + i * 10_000);
+        }
+        let mut buf = [0u8; MAX_FEEDBACK_LEN];
+        let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+        let fb = TwccFeedback::parse(&buf[..n]).unwrap();
+        bwe.on_transport_feedback(200_000, &fb);
+        bwe.on_transport_feedback(210_000, &fb);
+        assert_eq!(bwe.stats().received, 10);
+        assert_eq!(bwe.stats().feedbacks, 2);
+    }
+}
