@@ -14,12 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 fn seed() -> u64 {
-    let s = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
-    println!("seed {s} (override with PARLA_TEST_SEED)");
-    s
+    parla_testkit::seed::seed(16)
 }
 
 proptest! {

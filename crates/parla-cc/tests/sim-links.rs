@@ -359,10 +359,7 @@ fn step_2mbps_500kbps_2mbps() {
 }
 
 fn shared_dir() -> PathBuf {
-    match std::env::var_os("PARLA_SHARED_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    }
+    parla_testkit::data::shared_dir()
 }
 
 #[test]
