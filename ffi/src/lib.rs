@@ -60,7 +60,7 @@ use std::time::Duration;
 use parla_engine::DeviceSelector;
 use parla_engine::{
     AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallEvent, CallStats, CipherSuite,
-    CpuStats, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
+    CpuStats, EngineError, KEY_BLOB_LEN, MAX_WIRE_PACKET, StageCpu,
 };
 
 /// A status code: 0 is success, > 0 a non-error state, < 0 an error.
@@ -155,7 +155,7 @@ pub const PARLA_SAFETY_CODE_LEN: usize = 72;
 pub const PARLA_MAX_PACKET: usize = 1464;
 
 const _: () = assert!(PARLA_KEY_BLOB_LEN == KEY_BLOB_LEN);
-const _: () = assert!(PARLA_MAX_PACKET == MAX_PACKET + 64);
+const _: () = assert!(PARLA_MAX_PACKET == MAX_WIRE_PACKET);
 
 /// The configuration of a call: a plain struct that carries its size. Set `size`, fill it
 /// with [`parla_call_config_default`], change what differs, and pass it to [`parla_call_new`]

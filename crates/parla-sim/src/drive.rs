@@ -336,7 +336,7 @@ fn run_realtime(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     let safety_b = call_b.safety_code().map(|c| c.to_string());
     call_a.start(AudioMode::AppOwned).step("start A")?;
     call_b.start(AudioMode::AppOwned).step("start B")?;
-    let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let mut buf = vec![0u8; parla_engine::MAX_WIRE_PACKET];
     let started = Instant::now();
     let mut k = 0usize;
     let mut step = 0u64;
