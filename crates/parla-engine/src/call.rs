@@ -3,7 +3,7 @@
 //! Threads and what they may do (DESIGN.md, STYLE.md section 2, `docs/REALTIME.md`); the
 //! control side and the processor are separate types, after Firewheel: [`Call`] is the control
 //! handle, the media thread owns a [`MediaCore`] and the ring ends, and they meet only in
-//! lock-free queues and atomics ([`rt`](crate::rt)).
+//! lock-free queues and atomics (the private module `rt`).
 //! - **App audio threads** (app-owned mode): [`Call::push_capture`] (the capture thread) and
 //!   [`Call::pull_playout`] (the playout thread) each own one end of a wait-free ring, passed
 //!   like a token: the two directions share nothing, so paced capture and playout callbacks
