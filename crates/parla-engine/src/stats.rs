@@ -155,7 +155,8 @@ pub struct CallStats {
     pub jitter_mean_wait_ms: f64,
     /// 95th percentile of the packet waiting time, ms.
     pub jitter_p95_wait_ms: f64,
-    /// Level of the last processed (sent) 10 ms, dBFS.
+    /// Level of the last processed microphone 10 ms (after echo cancellation and noise
+    /// suppression), dBFS. While muted it keeps reading the microphone; silence is sent.
     pub send_level_dbfs: f32,
     /// Level of the last played 10 ms, dBFS.
     pub playout_level_dbfs: f32,
