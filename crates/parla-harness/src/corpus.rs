@@ -898,6 +898,21 @@ fn render_tones(tones: &[(f64, f64, f64)], rate: u32, secs: f64) -> Vec<f32> {
         .collect()
 }
 
+/// For a link scenario whose trace file is not in the shared folder, the note saying that
+/// `case` was skipped.
+fn missing_trace(cfg: &CorpusConfig, s: &scenario::Scenario, case: &str) -> Option<String> {
+    let ScenarioKind::Link { file, .. } = &s.kind else {
+        return None;
+    };
+    let present = cfg
+        .shared_dir
+        .as_deref()
+        .is_some_and(|d| d.join("net-traces").join(file).is_file());
+    (!present).then(|| {
+        format!("{case}: link trace net-traces/{file} not found (set PARLA_SHARED_DIR), skipped")
+    })
+}
+
 fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> Vec<Case> {
     let mut cases = Vec::new();
     let sp = |i: usize| i % n_speakers.max(1);
@@ -1010,21 +1025,13 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
     }
     // Jitter: every netsim scenario; link traces only when their file is present.
     for s in scenario::scenarios() {
-        if let ScenarioKind::Link { file, .. } = &s.kind {
-            let present = cfg
-                .shared_dir
-                .as_deref()
-                .is_some_and(|d| d.join("net-traces").join(file).is_file());
-            if !present {
-                notes.push(format!(
-                    "jitter/{}: link trace net-traces/{file} not found (set PARLA_SHARED_DIR), skipped",
-                    s.name
-                ));
-                continue;
-            }
+        let name = format!("jitter/{}", s.name);
+        if let Some(note) = missing_trace(cfg, &s, &name) {
+            notes.push(note);
+            continue;
         }
         cases.push(Case {
-            name: format!("jitter/{}", s.name),
+            name,
             suite: Suite::Jitter,
             spec: CaseSpec::Network {
                 scenario: s.name.to_string(),
@@ -1032,26 +1039,20 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
         });
     }
     // Whole calls: a few networks; the link trace only when its file is present.
-    for name in CALL_NETWORKS {
-        if let Ok(s) = scenario::scenario(name)
-            && let ScenarioKind::Link { file, .. } = &s.kind
+    for network in CALL_NETWORKS {
+        let name = format!("call/{network}");
+        if let Some(note) = scenario::scenario(network)
+            .ok()
+            .and_then(|s| missing_trace(cfg, &s, &name))
         {
-            let present = cfg
-                .shared_dir
-                .as_deref()
-                .is_some_and(|d| d.join("net-traces").join(file).is_file());
-            if !present {
-                notes.push(format!(
-                    "call/{name}: link trace net-traces/{file} not found (set PARLA_SHARED_DIR), skipped"
-                ));
-                continue;
-            }
+            notes.push(note);
+            continue;
         }
         cases.push(Case {
-            name: format!("call/{name}"),
+            name,
             suite: Suite::Call,
             spec: CaseSpec::Call {
-                network: name.to_string(),
+                network: network.to_string(),
             },
         });
     }
