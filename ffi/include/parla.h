@@ -153,11 +153,13 @@ typedef struct ParlaCallConfig {
   uint32_t size;
   /**
    * Rate of the microphone audio (the rate the app pushes, or the device rate), Hz: 8000,
-   * 16000, 24000, 32000, 44100 or 48000. Default 48000.
+   * 16000, 32000, 44100, 48000 or 96000 (others, e.g. 22050 or 24000, are refused with a
+   * message naming the field). Default 48000.
    */
   uint32_t capture_rate;
   /**
-   * Rate of the speaker audio (the rate the app pulls, or the device rate), Hz. Default 48000.
+   * Rate of the speaker audio (the rate the app pulls, or the device rate), Hz: as
+   * `capture_rate`. Default 48000.
    */
   uint32_t playout_rate;
   /**
@@ -414,7 +416,8 @@ typedef struct ParlaCallStats {
    */
   double jitter_p95_wait_ms;
   /**
-   * Level of the last sent 10 ms, dBFS.
+   * Level of the last processed microphone 10 ms, dBFS (while muted it keeps reading the
+   * microphone; silence is sent).
    */
   float send_level_dbfs;
   /**
@@ -588,7 +591,9 @@ typedef struct ParlaCallStats {
 #define PARLA_ERR_WRONG_MODE -9
 
 /**
- * Two threads used the real-time audio functions of one call at the same time.
+ * Two threads pushed (or two pulled) on one call at the same moment (capture and playout never
+ * conflict), or the media thread's control queue is full (`parla_call_rotate_key`: nothing
+ * changed, retry).
  */
 #define PARLA_ERR_BUSY -10
 
@@ -598,7 +603,7 @@ typedef struct ParlaCallStats {
 #define PARLA_ERR_DEVICE -11
 
 /**
- * The media thread did not answer in time.
+ * The device thread did not answer in time (opening a device hangs); the call keeps working.
  */
 #define PARLA_ERR_TIMEOUT -12
 
@@ -652,10 +657,12 @@ ParlaStatus parla_version_numbers(uint32_t *major, uint32_t *minor, uint32_t *pa
 const char *parla_status_str(ParlaStatus status);
 
 /**
- * The message of the last failed `parla_call_new` on this thread (`""` if none).
+ * The message of the last failure on this thread of a function that has no call handle to
+ * hold it: `parla_call_new`, `parla_call_config_default`, `parla_version_numbers` (`""` if
+ * none). Functions with a call handle write to `parla_call_last_error` instead.
  *
- * Ownership: the string belongs to the library and stays valid until the next failing
- * `parla_call_new` on the same thread; copy it to keep it. Threads: per thread.
+ * Ownership: the string belongs to the library and stays valid until the next failure of one
+ * of those functions on the same thread; copy it to keep it. Threads: per thread.
  */
 const char *parla_last_error(void);
 
@@ -861,7 +868,8 @@ ParlaStatus parla_call_stop(const struct ParlaCall *call);
  *
  * Returns `PARLA_OK`, `PARLA_PARTIAL` (the capture ring was full: the rest was dropped and
  * counted), `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (`n` not a multiple of the channel
- * count, or too large), `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`. Sets no last-error
+ * count, or a length that cannot be a buffer), `PARLA_ERR_NOT_RUNNING`, `PARLA_ERR_BUSY` (another
+ * thread is pushing at the same moment) or `PARLA_ERR_MEDIA_FAILED`. Sets no last-error
  * message.
  *
  * Real-time safe: never blocks, allocates or makes a system call.
@@ -892,7 +900,8 @@ ParlaStatus parla_call_push_capture_i16(const struct ParlaCall *call,
  * callback.
  *
  * Returns `PARLA_OK`, `PARLA_PARTIAL` (part of `out` is silence: underrun, counted),
- * `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG`, `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`
+ * `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG`, `PARLA_ERR_NOT_RUNNING`, `PARLA_ERR_BUSY` or
+ * `PARLA_ERR_MEDIA_FAILED`
  * (on these errors `out` is silence when it is not NULL). Sets no last-error message.
  *
  * Real-time safe: never blocks, allocates or makes a system call.
@@ -976,9 +985,10 @@ ParlaStatus parla_call_set_send_callback(const struct ParlaCall *call,
                                          ParlaDestroyFn destroy);
 
 /**
- * Mute (`muted != 0`) or unmute the microphone: silence is sent while muted.
+ * Mute (`muted != 0`) or unmute the microphone: silence is sent while muted. Works in any state
+ * (before a start it applies from the start; kept across stop and start).
  *
- * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_NOT_RUNNING`.
+ * Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
  *
  * # Safety
  * `call` is NULL or a live handle. Threads: any thread (control side; never blocks).
@@ -986,10 +996,11 @@ ParlaStatus parla_call_set_send_callback(const struct ParlaCall *call,
 ParlaStatus parla_call_set_muted(const struct ParlaCall *call, int32_t muted);
 
 /**
- * Change the Opus bitrate, bits per second (6000..=510000).
+ * Change the Opus bitrate, bits per second (6000..=510000). Works in any state (before a start
+ * it applies from the start; kept across stop and start); a running call's media thread applies
+ * it before its next tick.
  *
- * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_CONFIG` (out of range) or
- * `PARLA_ERR_NOT_RUNNING`.
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG` (out of range).
  *
  * # Safety
  * `call` is NULL or a live handle. Threads: any thread (control side; never blocks).

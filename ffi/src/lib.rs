@@ -60,7 +60,7 @@ use std::time::Duration;
 use parla_engine::DeviceSelector;
 use parla_engine::{
     AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallEvent, CallStats, CipherSuite,
-    CpuStats, EngineError, KEY_BLOB_LEN, MAX_PACKET, StageCpu,
+    CpuStats, EngineError, KEY_BLOB_LEN, MAX_WIRE_PACKET, StageCpu,
 };
 
 /// A status code: 0 is success, > 0 a non-error state, < 0 an error.
@@ -95,11 +95,13 @@ pub const PARLA_ERR_NO_PEER_KEY: ParlaStatus = -7;
 pub const PARLA_ERR_KEY_AGREEMENT: ParlaStatus = -8;
 /// The operation needs another mode (e.g. key rotation with encryption off).
 pub const PARLA_ERR_WRONG_MODE: ParlaStatus = -9;
-/// Two threads used the real-time audio functions of one call at the same time.
+/// Two threads pushed (or two pulled) on one call at the same moment (capture and playout never
+/// conflict), or the media thread's control queue is full (`parla_call_rotate_key`: nothing
+/// changed, retry).
 pub const PARLA_ERR_BUSY: ParlaStatus = -10;
 /// An audio device could not be opened.
 pub const PARLA_ERR_DEVICE: ParlaStatus = -11;
-/// The media thread did not answer in time.
+/// The device thread did not answer in time (opening a device hangs); the call keeps working.
 pub const PARLA_ERR_TIMEOUT: ParlaStatus = -12;
 /// A panic was caught at the ABI boundary (a bug in Parla: please report it with the last
 /// error message).
@@ -155,7 +157,7 @@ pub const PARLA_SAFETY_CODE_LEN: usize = 72;
 pub const PARLA_MAX_PACKET: usize = 1464;
 
 const _: () = assert!(PARLA_KEY_BLOB_LEN == KEY_BLOB_LEN);
-const _: () = assert!(PARLA_MAX_PACKET == MAX_PACKET + 64);
+const _: () = assert!(PARLA_MAX_PACKET == MAX_WIRE_PACKET);
 
 /// The configuration of a call: a plain struct that carries its size. Set `size`, fill it
 /// with [`parla_call_config_default`], change what differs, and pass it to [`parla_call_new`]
@@ -492,7 +494,8 @@ pub struct ParlaCallStats {
     pub jitter_mean_wait_ms: f64,
     /// 95th percentile of the packet waiting time, ms.
     pub jitter_p95_wait_ms: f64,
-    /// Level of the last sent 10 ms, dBFS.
+    /// Level of the last processed microphone 10 ms, dBFS (while muted it keeps reading the
+    /// microphone; silence is sent).
     pub send_level_dbfs: f32,
     /// Level of the last played 10 ms, dBFS.
     pub playout_level_dbfs: f32,
@@ -975,10 +978,10 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
         PARLA_ERR_KEY_AGREEMENT => c"PARLA_ERR_KEY_AGREEMENT: the key agreement failed",
         PARLA_ERR_WRONG_MODE => c"PARLA_ERR_WRONG_MODE: the operation needs another mode",
         PARLA_ERR_BUSY => {
-            c"PARLA_ERR_BUSY: another thread is in the audio functions, or the control queue is full"
+            c"PARLA_ERR_BUSY: another thread is in the same audio direction, or the control queue is full"
         }
         PARLA_ERR_DEVICE => c"PARLA_ERR_DEVICE: an audio device could not be opened",
-        PARLA_ERR_TIMEOUT => c"PARLA_ERR_TIMEOUT: the media thread did not answer",
+        PARLA_ERR_TIMEOUT => c"PARLA_ERR_TIMEOUT: the device thread did not answer in time",
         PARLA_ERR_PANIC => c"PARLA_ERR_PANIC: a panic was caught at the ABI boundary",
         PARLA_ERR_INTERNAL => c"PARLA_ERR_INTERNAL: internal failure",
         PARLA_ERR_MEDIA_FAILED => {
@@ -989,10 +992,12 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
     s.as_ptr()
 }
 
-/// The message of the last failed `parla_call_new` on this thread (`""` if none).
+/// The message of the last failure on this thread of a function that has no call handle to
+/// hold it: `parla_call_new`, `parla_call_config_default`, `parla_version_numbers` (`""` if
+/// none). Functions with a call handle write to `parla_call_last_error` instead.
 ///
-/// Ownership: the string belongs to the library and stays valid until the next failing
-/// `parla_call_new` on the same thread; copy it to keep it. Threads: per thread.
+/// Ownership: the string belongs to the library and stays valid until the next failure of one
+/// of those functions on the same thread; copy it to keep it. Threads: per thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn parla_last_error() -> *const c_char {
     // The buffer lives in a thread-local that is only replaced by a later failure on this
@@ -1413,7 +1418,8 @@ fn moved(done: usize, asked: usize) -> ParlaStatus {
 ///
 /// Returns `PARLA_OK`, `PARLA_PARTIAL` (the capture ring was full: the rest was dropped and
 /// counted), `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG` (`n` not a multiple of the channel
-/// count, or too large), `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`. Sets no last-error
+/// count, or a length that cannot be a buffer), `PARLA_ERR_NOT_RUNNING`, `PARLA_ERR_BUSY` (another
+/// thread is pushing at the same moment) or `PARLA_ERR_MEDIA_FAILED`. Sets no last-error
 /// message.
 ///
 /// Real-time safe: never blocks, allocates or makes a system call.
@@ -1470,7 +1476,8 @@ pub unsafe extern "C" fn parla_call_push_capture_i16(
 /// callback.
 ///
 /// Returns `PARLA_OK`, `PARLA_PARTIAL` (part of `out` is silence: underrun, counted),
-/// `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG`, `PARLA_ERR_NOT_RUNNING` or `PARLA_ERR_BUSY`
+/// `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_ARG`, `PARLA_ERR_NOT_RUNNING`, `PARLA_ERR_BUSY` or
+/// `PARLA_ERR_MEDIA_FAILED`
 /// (on these errors `out` is silence when it is not NULL). Sets no last-error message.
 ///
 /// Real-time safe: never blocks, allocates or makes a system call.
@@ -1699,9 +1706,10 @@ pub unsafe extern "C" fn parla_call_set_send_callback(
     }
 }
 
-/// Mute (`muted != 0`) or unmute the microphone: silence is sent while muted.
+/// Mute (`muted != 0`) or unmute the microphone: silence is sent while muted. Works in any state
+/// (before a start it applies from the start; kept across stop and start).
 ///
-/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_NOT_RUNNING`.
+/// Returns `PARLA_OK` or `PARLA_ERR_NULL_ARG`.
 ///
 /// # Safety
 /// `call` is NULL or a live handle. Threads: any thread (control side; never blocks).
@@ -1716,10 +1724,11 @@ pub unsafe extern "C" fn parla_call_set_muted(call: *const ParlaCall, muted: i32
     }
 }
 
-/// Change the Opus bitrate, bits per second (6000..=510000).
+/// Change the Opus bitrate, bits per second (6000..=510000). Works in any state (before a start
+/// it applies from the start; kept across stop and start); a running call's media thread applies
+/// it before its next tick.
 ///
-/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG`, `PARLA_ERR_INVALID_CONFIG` (out of range) or
-/// `PARLA_ERR_NOT_RUNNING`.
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG` (out of range).
 ///
 /// # Safety
 /// `call` is NULL or a live handle. Threads: any thread (control side; never blocks).

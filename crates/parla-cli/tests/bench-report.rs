@@ -1,4 +1,4 @@
-//! `parla bench` on a tiny corpus (one case per suite, seconds of audio): it writes
+//! `parla bench` on a tiny corpus (one case per suite, seconds of audio, one 20 s call): it writes
 //! report.json, report.md and the plots, scores every suite, and the corpus hashes are the same
 //! on a second run with the same seed.
 
@@ -15,14 +15,14 @@ fn bench(out: &Path, extra: &[&str]) -> std::process::Output {
             "--seconds",
             "1.5",
         ])
-        .args(["--network-seconds", "4", "--out"])
+        .args(["--network-seconds", "4", "--call-seconds", "20", "--out"])
         .arg(out)
         .args(extra)
         .output()
         .expect("run parla")
 }
 
-const CASES: [&str; 12] = [
+const CASES: [&str; 14] = [
     "--cases",
     "ns/pink-5db-48k*",
     "--cases",
@@ -35,6 +35,8 @@ const CASES: [&str; 12] = [
     "resample/44100-48000",
     "--cases",
     "chain/dt-d40*",
+    "--cases",
+    "call/fixed40",
 ];
 
 #[test]
@@ -80,6 +82,13 @@ fn writes_the_report_files_and_scores_every_suite() {
     assert!(metric("codec/16k", "lsd_out_db") < 10.0);
     assert!(metric("jitter/wifi-good", "mean_delay_ms") > 0.0);
     assert!(metric("jitter/wifi-good", "late_loss_pct") < 5.0);
+    // A whole call over a clean 40 ms path: both directions heard, echo removed at both ends,
+    // every frame authenticated.
+    assert!(metric("call/fixed40", "ab_m2e_median_ms") > 40.0);
+    assert!(metric("call/fixed40", "ba_m2e_median_ms") > 40.0);
+    assert!(metric("call/fixed40", "a_erle_db") > 10.0);
+    assert!(metric("call/fixed40", "b_erle_db") > 10.0);
+    assert_eq!(metric("call/fixed40", "ab_e2ee_failures"), 0.0);
     let md = std::fs::read_to_string(dir.path().join("report.md")).expect("md");
     for s in [
         "### ns",
@@ -88,6 +97,7 @@ fn writes_the_report_files_and_scores_every_suite() {
         "### codec",
         "### jitter",
         "### resample",
+        "### call",
     ] {
         assert!(md.contains(s), "report.md lacks {s}");
     }
@@ -102,7 +112,7 @@ fn writes_the_report_files_and_scores_every_suite() {
     )
     .expect("parse");
     assert_eq!(json["corpus_hashes"], json2["corpus_hashes"]);
-    assert_eq!(json["corpus_hashes"].as_object().map(|o| o.len()), Some(6));
+    assert_eq!(json["corpus_hashes"].as_object().map(|o| o.len()), Some(7));
 }
 
 #[test]
@@ -113,6 +123,7 @@ fn rejects_bad_arguments() {
         &["--jobs", "0"],
         &["--cases", "nothing-matches-this"],
         &["--tolerance", "db=x"],
+        &["--call-seconds", "0.5"],
     ] {
         let out = bench(dir.path(), args);
         assert!(!out.status.success(), "{args:?} should fail");

@@ -61,7 +61,7 @@ mod webrtc;
 use std::fmt;
 use std::str::FromStr;
 
-use parla_core::frame::level_dbfs;
+use parla_core::frame::{level_dbfs, sanitize_into};
 use parla_core::{ConfigError, FrameMeta, ProcessError};
 
 use crate::stage::{EchoStage, Stage, check_len};
@@ -399,6 +399,8 @@ pub struct EchoCanceller {
     rate: u32,
     frame_len: usize,
     stats: AecStats,
+    /// The input frame made finite and in range (see `process_into`), sized in `prepare`.
+    clean: Vec<f32>,
 }
 
 impl fmt::Debug for EchoCanceller {
@@ -421,6 +423,7 @@ impl EchoCanceller {
             rate: 0,
             frame_len: 0,
             stats: AecStats::default(),
+            clean: Vec::new(),
         }
     }
 
@@ -473,6 +476,7 @@ impl Stage for EchoCanceller {
         self.rate = rate;
         self.frame_len = frame_len;
         self.stats = AecStats::default();
+        self.clean = vec![0.0; frame_len];
         Ok(())
     }
 
@@ -493,7 +497,15 @@ impl Stage for EchoCanceller {
             Engine::Unprepared => return Err(ProcessError::NotPrepared),
             Engine::Off => output.copy_from_slice(input),
             Engine::Running(b) => {
-                b.capture(input, output, self.config.stream_delay_ms)?;
+                // One NaN in either signal left WebRTC's AEC3 putting out NaN for good
+                // (tests/bad-samples.rs): both signals go in finite and within full scale, and
+                // should the library still put out something non-finite, it starts over.
+                sanitize_into(input, &mut self.clean);
+                b.capture(&self.clean, output, self.config.stream_delay_ms)?;
+                if !output.iter().all(|v| v.is_finite()) {
+                    b.reset();
+                    output.fill(0.0);
+                }
                 self.stats = b.stats();
                 meta.echo_delay_ms = self.stats.delay_ms;
                 meta.echo_voice_detected = self.stats.voice_detected;
@@ -533,7 +545,11 @@ impl EchoStage for EchoCanceller {
         match &mut self.engine {
             Engine::Unprepared => Err(ProcessError::NotPrepared),
             Engine::Off => Ok(()),
-            Engine::Running(b) => b.render(far),
+            Engine::Running(b) => {
+                // As in `process_into`: the reference goes in finite and within full scale.
+                sanitize_into(far, &mut self.clean);
+                b.render(&self.clean)
+            }
         }
     }
 }

@@ -141,7 +141,14 @@ impl Stage for NoiseSuppressor {
             return Ok(());
         }
         for (s, &x) in self.scaled_in.iter_mut().zip(input) {
-            *s = (x * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0);
+            // NaN passes `clamp` unchanged and sends RNNoise's FFT into an unreachable path (a
+            // process abort, tests/bad-samples.rs): a NaN sample is taken as silence. Infinities
+            // and huge values clamp to full scale.
+            *s = if x.is_nan() {
+                0.0
+            } else {
+                (x * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0)
+            };
         }
         let vad = state.process_frame(&mut self.scaled_out, &self.scaled_in);
         let mix = 1.0 - self.strength;

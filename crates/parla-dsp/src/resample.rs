@@ -243,7 +243,15 @@ impl StreamResampler {
             );
             return Ok(());
         };
-        self.in_buf[self.in_len..self.in_len + input.len()].copy_from_slice(input);
+        // A non-finite sample would turn rubato's FFT spectrum into NaN, which its inverse
+        // real FFT rejects with an error rubato unwraps (a panic, tests/bad-samples.rs): it is
+        // taken as silence. Finite samples pass unchanged.
+        for (d, &x) in self.in_buf[self.in_len..self.in_len + input.len()]
+            .iter_mut()
+            .zip(input)
+        {
+            *d = if x.is_finite() { x } else { 0.0 };
+        }
         self.in_len += input.len();
         loop {
             let need = inner.input_frames_next();

@@ -3,7 +3,7 @@
 //! Threads and what they may do (DESIGN.md, STYLE.md section 2, `docs/REALTIME.md`); the
 //! control side and the processor are separate types, after Firewheel: [`Call`] is the control
 //! handle, the media thread owns a [`MediaCore`] and the ring ends, and they meet only in
-//! lock-free queues and atomics ([`rt`](crate::rt)).
+//! lock-free queues and atomics (the private module `rt`).
 //! - **App audio threads** (app-owned mode): [`Call::push_capture`] (the capture thread) and
 //!   [`Call::pull_playout`] (the playout thread) each own one end of a wait-free ring, passed
 //!   like a token: the two directions share nothing, so paced capture and playout callbacks
@@ -367,10 +367,8 @@ impl Call {
 
     /// Hand a packet received from the peer to the call (any thread; lock-free: a copy into a
     /// bounded queue whose oldest packet is dropped, and counted, when it is full). Returns
-    /// `false` if the call is not running or the packet is larger than [`MAX_PACKET`] + 64
-    /// bytes (dropped).
-    ///
-    /// [`MAX_PACKET`]: crate::MAX_PACKET
+    /// `false` if the call is not running or the packet is larger than
+    /// [`MAX_WIRE_PACKET`](crate::MAX_WIRE_PACKET) bytes (dropped).
     pub fn receive_packet(&self, data: &[u8]) -> bool {
         // RT-safe: an atomic load, a clock read and a lock-free push.
         let s = &self.shared;
@@ -387,7 +385,7 @@ impl Call {
     ///
     /// # Errors
     /// [`EngineError::InvalidLength`] when `out` is smaller than the packet (the packet is
-    /// dropped: size `out` for [`MAX_PACKET`](crate::MAX_PACKET) + 64 bytes).
+    /// dropped: size `out` for [`MAX_WIRE_PACKET`](crate::MAX_WIRE_PACKET) bytes).
     pub fn poll_packet(&self, out: &mut [u8]) -> Result<Option<usize>, EngineError> {
         let Some(p) = self.shared.outgoing.pop() else {
             return Ok(None);

@@ -11,6 +11,10 @@ pub const DEFAULT_PAYLOAD_TYPE: u8 = 111;
 /// Largest RTP packet the engine sends or accepts, bytes (an Ethernet MTU minus IP/UDP headers,
 /// rounded down).
 pub const MAX_PACKET: usize = 1400;
+/// The largest packet on the wire the call sends or takes: [`MAX_PACKET`] of RTP payload room
+/// plus 64 bytes for the RTP header, its extensions and the SFrame header and tag. The one
+/// constant every buffer, queue and check uses (the C ABI's `PARLA_MAX_PACKET`).
+pub const MAX_WIRE_PACKET: usize = MAX_PACKET + 64;
 
 /// The configuration of one call. Start from [`CallConfig::default`] (48 kHz mono audio, Opus 20
 /// ms at 32 kbps with in-band FEC, AEC3, noise suppression, SFrame AES-128-GCM) and change what

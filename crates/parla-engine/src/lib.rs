@@ -51,7 +51,7 @@ pub mod stats;
 pub mod transport;
 
 pub use call::{AudioIo, AudioMode, Call};
-pub use config::{CALL_RATES, CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET};
+pub use config::{CALL_RATES, CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET, MAX_WIRE_PACKET};
 pub use error::EngineError;
 pub use events::CallEvent;
 pub use media::{CODEC_RATE, MediaCore, StreamIds, TickReport};

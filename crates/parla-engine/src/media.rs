@@ -34,7 +34,7 @@ use parla_rtp::e2ee::{
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
 use parla_rtp::rtp::RtpPacket;
 
-use crate::config::{CallConfig, MAX_PACKET};
+use crate::config::{CallConfig, MAX_PACKET, MAX_WIRE_PACKET};
 use crate::error::EngineError;
 use crate::stats::{CallStats, CpuStats, StageCpu};
 
@@ -316,13 +316,13 @@ impl MediaCore {
             enc_pcm,
             mic_clean: vec![0.0; cfg.capture_frame()],
             enc_out: vec![0; MAX_PACKET],
-            protected: Vec::with_capacity(MAX_PACKET + 64),
-            packet: vec![0; MAX_PACKET + 64],
+            protected: Vec::with_capacity(MAX_WIRE_PACKET),
+            packet: vec![0; MAX_WIRE_PACKET],
             tx,
             rx,
             packetizer,
             depack: OpusDepacketizer::new(Some(cfg.payload_type)),
-            plain: Vec::with_capacity(MAX_PACKET + 64),
+            plain: Vec::with_capacity(MAX_WIRE_PACKET),
             jitter,
             jb_frame,
             play_rs,
@@ -354,7 +354,7 @@ impl MediaCore {
         let t = Instant::now();
         self.stats.packets_received += 1;
         self.stats.bytes_received += data.len() as u64;
-        if data.len() > MAX_PACKET + 64 {
+        if data.len() > MAX_WIRE_PACKET {
             self.stats.packets_invalid += 1;
             return;
         }

@@ -23,13 +23,13 @@ use parla_core::MediaTime;
 use parla_core::queue::{MessageQueue, SampleConsumer, SampleProducer};
 use parla_rtp::e2ee::SframeSender;
 
-use crate::config::{CallConfig, MAX_PACKET};
+use crate::config::{CallConfig, MAX_WIRE_PACKET};
 use crate::events::{CallEvent, EventWatch};
 use crate::media::{MediaCore, SendState};
 use crate::stats::CallStats;
 
 /// Bytes a queued packet can hold.
-pub(crate) const PACKET_CAP: usize = MAX_PACKET + 64;
+pub(crate) const PACKET_CAP: usize = MAX_WIRE_PACKET;
 /// The media thread publishes statistics every this many ticks.
 const STATS_EVERY: u64 = 5;
 

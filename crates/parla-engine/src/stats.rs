@@ -1,5 +1,8 @@
-//! What a call reports: one plain `Copy` structure of numbers (mirrored by the C ABI's
-//! `ParlaCallStats`), published by the media thread after every 10 ms tick.
+//! What a call reports: one plain `Copy` structure of numbers, published by the media thread
+//! every 50 ms. It is the one stats schema: the C ABI's `ParlaCallStats` mirrors it field by
+//! field (a test in parla-ffi fails when the two drift apart), `parla call`'s report and the
+//! harness read it, and with the feature `serde` it serializes (field names as here, CPU per
+//! stage under `cpu.<stage>`). Per-stage CPU is also available by name ([`CpuStats::stages`]).
 
 use std::time::Duration;
 
@@ -7,6 +10,7 @@ use parla_core::stats::LatencyHistogram;
 
 /// CPU time of one stage per 10 ms frame, microseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StageCpu {
     /// Median.
     pub median_us: f64,
@@ -33,6 +37,7 @@ impl StageCpu {
 
 /// Per-stage CPU time per 10 ms frame. Stages that are off report zero frames.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CpuStats {
     /// Capture resampling to the processing rate.
     pub resample_in: StageCpu,
@@ -52,9 +57,51 @@ pub struct CpuStats {
     pub tick: StageCpu,
 }
 
+impl CpuStats {
+    /// The stages' names in pipeline order (the keys of [`stages`](Self::stages)).
+    pub const STAGE_NAMES: [&'static str; 8] = [
+        "resample_in",
+        "echo",
+        "noise",
+        "encode",
+        "encrypt",
+        "decrypt",
+        "playout",
+        "tick",
+    ];
+
+    /// Every stage by name, in pipeline order.
+    pub fn stages(&self) -> [(&'static str, StageCpu); 8] {
+        let v = [
+            self.resample_in,
+            self.echo,
+            self.noise,
+            self.encode,
+            self.encrypt,
+            self.decrypt,
+            self.playout,
+            self.tick,
+        ];
+        let mut out = [("", StageCpu::default()); 8];
+        for (o, (n, s)) in out.iter_mut().zip(Self::STAGE_NAMES.into_iter().zip(v)) {
+            *o = (n, s);
+        }
+        out
+    }
+
+    /// One stage by its name (`None` for a name that is not a stage).
+    pub fn stage(&self, name: &str) -> Option<StageCpu> {
+        self.stages()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s)
+    }
+}
+
 /// The statistics of one call. All counters start at zero when the call is created and only
 /// grow, across stop and start; levels, delays and CPU timings are the latest run's.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CallStats {
     /// 10 ms ticks the media thread has run.
     pub ticks: u64,
@@ -108,7 +155,8 @@ pub struct CallStats {
     pub jitter_mean_wait_ms: f64,
     /// 95th percentile of the packet waiting time, ms.
     pub jitter_p95_wait_ms: f64,
-    /// Level of the last processed (sent) 10 ms, dBFS.
+    /// Level of the last processed microphone 10 ms (after echo cancellation and noise
+    /// suppression), dBFS. While muted it keeps reading the microphone; silence is sent.
     pub send_level_dbfs: f32,
     /// Level of the last played 10 ms, dBFS.
     pub playout_level_dbfs: f32,

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::call::Call;
-use crate::config::MAX_PACKET;
+use crate::config::MAX_WIRE_PACKET;
 use crate::error::EngineError;
 
 /// Counters of the network thread.
@@ -122,7 +122,7 @@ fn network_loop(
     stop: &AtomicBool,
     c: &Counters,
 ) {
-    let mut out = [0u8; MAX_PACKET + 64];
+    let mut out = [0u8; MAX_WIRE_PACKET];
     let mut inb = [0u8; 2048];
     while !stop.load(Ordering::Acquire) {
         while let Ok(Some(n)) = call.poll_packet(&mut out) {

@@ -175,7 +175,7 @@ fn median_tone_share(windows: &[&[f32]], tones: &[(f64, f64)]) -> f64 {
 
 /// Move packets back into the call until it has run `ticks` ticks.
 fn run_until(call: &Call, ticks: u64) {
-    let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let mut buf = vec![0u8; parla_engine::MAX_WIRE_PACKET];
     let start = Instant::now();
     while call.stats().ticks < ticks && start.elapsed() < Duration::from_secs(60) {
         while let Some(n) = call.poll_packet(&mut buf).unwrap() {

@@ -21,7 +21,7 @@ fn media_thread_and_app_audio_calls_do_not_allocate() {
     b.start(AudioMode::AppOwned).unwrap();
     let speech = common::near_speech_48k();
     let mut spk = vec![0.0f32; 480];
-    let mut pkt = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let mut pkt = vec![0u8; parla_engine::MAX_WIRE_PACKET];
     let mut moved = 0;
     for (i, chunk) in speech.chunks_exact(480).take(200).enumerate() {
         assert_no_alloc("push_capture", || a.push_capture(chunk).unwrap());

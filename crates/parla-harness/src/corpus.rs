@@ -27,6 +27,21 @@ use sha2::{Digest, Sha256};
 /// The rate speech sources are kept at; cases at other rates resample from it.
 pub const POOL_RATE: u32 = 48_000;
 
+/// The networks of the call suite, in report order: `parla call`'s default, a clean fixed path,
+/// a lossy and jittery one, and a real link trace (listed only when the shared traces are
+/// present).
+pub const CALL_NETWORKS: [&str; 4] = [
+    scenario::DEFAULT_SCENARIO,
+    "fixed40",
+    "wifi-congested",
+    "tmobile-lte",
+];
+
+/// Seconds per simulated call by default: as `parla call`, long enough for both bundled talkers
+/// to have a turn (A speaks 10.7 s, then B 6.8 s), so both directions have a mouth-to-ear delay
+/// and both sides an ERLE (the send-path delay settles after 5 s of a side's own speech).
+pub const DEFAULT_CALL_SECONDS: f64 = 20.0;
+
 /// Sentences for espeak-ng (from the Harvard sentences, IEEE 1969, public domain).
 const SENTENCES: [&str; 6] = [
     "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.",
@@ -75,6 +90,8 @@ pub struct CorpusConfig {
     pub seconds: f64,
     /// Seconds of network per jitter case.
     pub network_seconds: f64,
+    /// Seconds per simulated call (call cases).
+    pub call_seconds: f64,
     /// The shared data folder with `net-traces/` (real link traces), if any.
     pub shared_dir: Option<PathBuf>,
     /// Where the speech comes from.
@@ -82,12 +99,13 @@ pub struct CorpusConfig {
 }
 
 impl CorpusConfig {
-    /// The default corpus for `seed`: 8 s audio cases, 30 s network cases.
+    /// The default corpus for `seed`: 8 s audio cases, 30 s network cases, 20 s calls.
     pub fn new(seed: u64) -> Self {
         CorpusConfig {
             seed,
             seconds: 8.0,
             network_seconds: 30.0,
+            call_seconds: DEFAULT_CALL_SECONDS,
             shared_dir: None,
             speech: SpeechSet::Auto,
         }
@@ -143,17 +161,20 @@ pub enum Suite {
     Jitter,
     /// Sample-rate conversion.
     Resample,
+    /// Whole simulated calls (`parla-sim`) over several networks.
+    Call,
 }
 
 impl Suite {
     /// Every suite, in report order.
-    pub const ALL: [Suite; 6] = [
+    pub const ALL: [Suite; 7] = [
         Suite::Ns,
         Suite::Aec,
         Suite::Chain,
         Suite::Codec,
         Suite::Jitter,
         Suite::Resample,
+        Suite::Call,
     ];
 
     /// The name used on the command line.
@@ -165,6 +186,7 @@ impl Suite {
             Suite::Codec => "codec",
             Suite::Jitter => "jitter",
             Suite::Resample => "resample",
+            Suite::Call => "call",
         }
     }
 
@@ -262,6 +284,12 @@ pub enum CaseSpec {
         /// Output rate, Hz.
         to: u32,
     },
+    /// A whole simulated call (`parla-sim`): two endpoints with the bundled talkers (A: the near
+    /// recording, B: the far one) over a network of `parla-netsim`'s registry, both directions.
+    Call {
+        /// Network name (`mobile-4g`, `fixed40`, ...).
+        network: String,
+    },
 }
 
 /// One case of the corpus.
@@ -303,6 +331,51 @@ pub enum Material {
     Audio(Signals),
     /// A per-packet network trace (20 ms packets).
     Network(Vec<PacketRecord>),
+    /// What `parla-sim` needs to replay a call deterministically.
+    Call(Box<CallMaterial>),
+}
+
+/// The inputs of a simulated call case (everything but the endpoints' settings, which are the
+/// engine's defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallMaterial {
+    /// Network name of `parla-netsim`'s registry.
+    pub network: String,
+    /// The call's seed (network, rooms, stream identifiers): the case seed.
+    pub seed: u64,
+    /// Call length, seconds.
+    pub seconds: f64,
+    /// The shared data folder (link traces).
+    pub shared: PathBuf,
+    /// Talker A's clean speech, 48 kHz.
+    pub talker_a: Vec<f32>,
+    /// Talker B's clean speech, 48 kHz.
+    pub talker_b: Vec<f32>,
+    /// The per-packet traces the call replays, A to B and B to A (`SimConfig::network_rows`).
+    pub rows: (Vec<PacketRecord>, Vec<PacketRecord>),
+}
+
+impl CallMaterial {
+    /// The simulation's configuration for this call with the engine's default settings.
+    ///
+    /// # Errors
+    /// For an unknown network.
+    pub fn sim_config(&self) -> anyhow::Result<parla_sim::SimConfig> {
+        Ok(parla_sim::SimConfig {
+            call: parla_engine::CallConfig::default(),
+            network: parla_sim::NetworkSpec::named(&self.network)?,
+            network_name: self.network.clone(),
+            shared: self.shared.clone(),
+            seconds: self.seconds,
+            seed: self.seed,
+            realtime: false,
+            tamper_every: None,
+            talker_a: self.talker_a.clone(),
+            talker_b: self.talker_b.clone(),
+            heard_a: None,
+            heard_b: None,
+        })
+    }
 }
 
 /// The corpus: the speaker pool and the case list.
@@ -679,6 +752,19 @@ impl Corpus {
                 };
                 Material::Network(rows)
             }
+            CaseSpec::Call { network } => {
+                let mut m = CallMaterial {
+                    network: network.clone(),
+                    seed: case_seed(self.config.seed, &case.name),
+                    seconds: self.config.call_seconds,
+                    shared: self.config.shared_dir.clone().unwrap_or_default(),
+                    talker_a: parla_sim::Bundled::Near.samples()?,
+                    talker_b: parla_sim::Bundled::Far.samples()?,
+                    rows: (Vec::new(), Vec::new()),
+                };
+                m.rows = m.sim_config()?.network_rows()?;
+                Material::Call(Box::new(m))
+            }
         })
     }
 
@@ -812,6 +898,21 @@ fn render_tones(tones: &[(f64, f64, f64)], rate: u32, secs: f64) -> Vec<f32> {
         .collect()
 }
 
+/// For a link scenario whose trace file is not in the shared folder, the note saying that
+/// `case` was skipped.
+fn missing_trace(cfg: &CorpusConfig, s: &scenario::Scenario, case: &str) -> Option<String> {
+    let ScenarioKind::Link { file, .. } = &s.kind else {
+        return None;
+    };
+    let present = cfg
+        .shared_dir
+        .as_deref()
+        .is_some_and(|d| d.join("net-traces").join(file).is_file());
+    (!present).then(|| {
+        format!("{case}: link trace net-traces/{file} not found (set PARLA_SHARED_DIR), skipped")
+    })
+}
+
 fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> Vec<Case> {
     let mut cases = Vec::new();
     let sp = |i: usize| i % n_speakers.max(1);
@@ -924,24 +1025,34 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
     }
     // Jitter: every netsim scenario; link traces only when their file is present.
     for s in scenario::scenarios() {
-        if let ScenarioKind::Link { file, .. } = &s.kind {
-            let present = cfg
-                .shared_dir
-                .as_deref()
-                .is_some_and(|d| d.join("net-traces").join(file).is_file());
-            if !present {
-                notes.push(format!(
-                    "jitter/{}: link trace net-traces/{file} not found (set PARLA_SHARED_DIR), skipped",
-                    s.name
-                ));
-                continue;
-            }
+        let name = format!("jitter/{}", s.name);
+        if let Some(note) = missing_trace(cfg, &s, &name) {
+            notes.push(note);
+            continue;
         }
         cases.push(Case {
-            name: format!("jitter/{}", s.name),
+            name,
             suite: Suite::Jitter,
             spec: CaseSpec::Network {
                 scenario: s.name.to_string(),
+            },
+        });
+    }
+    // Whole calls: a few networks; the link trace only when its file is present.
+    for network in CALL_NETWORKS {
+        let name = format!("call/{network}");
+        if let Some(note) = scenario::scenario(network)
+            .ok()
+            .and_then(|s| missing_trace(cfg, &s, &name))
+        {
+            notes.push(note);
+            continue;
+        }
+        cases.push(Case {
+            name,
+            suite: Suite::Call,
+            spec: CaseSpec::Call {
+                network: network.to_string(),
             },
         });
     }
@@ -968,6 +1079,14 @@ fn hash_f32(h: &mut Sha256, x: &[f32]) {
     }
 }
 
+fn hash_rows(h: &mut Sha256, rows: &[PacketRecord]) {
+    for r in rows {
+        h.update(r.seq.to_le_bytes());
+        h.update(r.send_us.to_le_bytes());
+        h.update(r.arrival_us.map_or(u64::MAX, |a| a).to_le_bytes());
+    }
+}
+
 /// SHA-256 of a case's material (every sample of every signal, or every packet record), hex.
 pub fn material_hash(m: &Material) -> String {
     let mut h = Sha256::new();
@@ -979,11 +1098,17 @@ pub fn material_hash(m: &Material) -> String {
                 hash_f32(&mut h, x);
             }
         }
-        Material::Network(rows) => {
-            for r in rows {
-                h.update(r.seq.to_le_bytes());
-                h.update(r.send_us.to_le_bytes());
-                h.update(r.arrival_us.map_or(u64::MAX, |a| a).to_le_bytes());
+        Material::Network(rows) => hash_rows(&mut h, rows),
+        Material::Call(c) => {
+            h.update((c.network.len() as u64).to_le_bytes());
+            h.update(c.network.as_bytes());
+            h.update(c.seed.to_le_bytes());
+            h.update(c.seconds.to_le_bytes());
+            hash_f32(&mut h, &c.talker_a);
+            hash_f32(&mut h, &c.talker_b);
+            for rows in [&c.rows.0, &c.rows.1] {
+                h.update((rows.len() as u64).to_le_bytes());
+                hash_rows(&mut h, rows);
             }
         }
     }

@@ -52,6 +52,8 @@ pub struct Options {
     pub seconds: f64,
     /// Seconds per network case.
     pub network_seconds: f64,
+    /// Seconds per simulated call (call cases).
+    pub call_seconds: f64,
     /// Speech sources.
     pub speech: SpeechSet,
     /// Shared data folder (real network traces).
@@ -86,11 +88,16 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let mut cfg = CorpusConfig::new(opts.seed);
     cfg.seconds = opts.seconds;
     cfg.network_seconds = opts.network_seconds;
+    cfg.call_seconds = opts.call_seconds;
     cfg.speech = opts.speech;
     cfg.shared_dir = opts.shared_dir.clone();
     anyhow::ensure!(
         opts.seconds >= 0.5 && opts.seconds <= 600.0,
         "--seconds must be between 0.5 and 600"
+    );
+    anyhow::ensure!(
+        opts.call_seconds >= 1.0 && opts.call_seconds <= 3600.0,
+        "--call-seconds must be between 1 and 3600"
     );
     let mut corpus = Corpus::new(cfg);
     corpus.select(&opts.suites, &opts.cases)?;
@@ -228,6 +235,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         seed: opts.seed,
         seconds: opts.seconds,
         network_seconds: opts.network_seconds,
+        call_seconds: opts.call_seconds,
         jobs: opts.jobs,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         degrade: opts.degrade,
@@ -245,8 +253,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     })
 }
 
-/// The cases, most expensive first (echo cases by reverberation time, then network cases, then
-/// the rest), so that a pool does not end waiting on one long case started last (longest
+/// The cases, most expensive first (calls, then echo cases by reverberation time, then network
+/// cases, then the rest), so that a pool does not end waiting on one long case started last (longest
 /// processing time first scheduling).
 pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
     let cost = |c: &corpus::Case| -> f64 {
@@ -255,6 +263,9 @@ pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
                 rt60_ms, change, ..
             } => 1e6 + rt60_ms * if change.is_some() { 2.0 } else { 1.0 },
             corpus::CaseSpec::Network { .. } => 1e5,
+            // A 20 s call (two endpoints, AEC3 + NS + Opus + SFrame each) takes about as long
+            // as four 8 s echo cases.
+            corpus::CaseSpec::Call { .. } => 2e6,
             _ => 0.0,
         }
     };

@@ -64,6 +64,7 @@ fn bar_metric(suite: &str) -> &'static str {
     match suite {
         "aec" => "erle_db",
         "jitter" => "mean_delay_ms",
+        "call" => "ab_m2e_median_ms",
         "codec" | "resample" => "si_sdr_out_db",
         _ => "si_sdr_gain_db",
     }

@@ -3,7 +3,8 @@
 //!
 //! Only quality figures are compared (CPU and wall time vary with the machine's load and are
 //! reported, not judged). A metric "got worse" when it moved in the bad direction by more than
-//! its tolerance.
+//! its tolerance. Failure counters ([`must_be_zero`]: the call suite's E2EE failures and a
+//! safety-code mismatch) fail whenever they are not zero, whatever the baseline says.
 
 use std::collections::BTreeMap;
 
@@ -40,8 +41,24 @@ pub fn judged(metric: &str) -> Option<(Better, Unit)> {
         "lsd_out_db" => (Better::Lower, Unit::Db),
         "late_loss_pct" | "concealed_pct" => (Better::Lower, Unit::Pct),
         "mean_delay_ms" | "p95_delay_ms" => (Better::Lower, Unit::Ms),
+        // The call suite: per side (a_, b_) and per direction (ab_, ba_).
+        "a_erle_db" | "b_erle_db" => (Better::Higher, Unit::Db),
+        "ab_concealed_pct" | "ba_concealed_pct" => (Better::Lower, Unit::Pct),
+        "ab_m2e_median_ms" | "ba_m2e_median_ms" | "ab_m2e_p90_ms" | "ba_m2e_p90_ms" => {
+            (Better::Lower, Unit::Ms)
+        }
         _ => return None,
     })
+}
+
+/// Counters that must be zero in every run (a failure whatever the baseline): E2EE failures in
+/// either direction of a call (frames rejected other than replays of copies the network
+/// duplicated), and safety codes that differ.
+pub fn must_be_zero(metric: &str) -> bool {
+    matches!(
+        metric,
+        "ab_e2ee_failures" | "ba_e2ee_failures" | "e2ee_code_mismatch"
+    )
 }
 
 /// Tolerances per unit.
@@ -176,12 +193,30 @@ pub fn compare(
         better: 0,
     };
     for o in outcomes.iter().filter(|o| o.system == OURS) {
+        for (name, &v) in o.metrics.iter().filter(|(k, _)| must_be_zero(k)) {
+            if v != 0.0 {
+                c.worse.push(Worse {
+                    case: o.case.clone(),
+                    metric: name.clone(),
+                    old: baseline
+                        .get(&o.case)
+                        .and_then(|m| m.get(name))
+                        .copied()
+                        .unwrap_or(0.0),
+                    new: v,
+                    tolerance: 0.0,
+                });
+            }
+        }
         let Some(old) = baseline.get(&o.case) else {
             c.new_cases += 1;
             continue;
         };
         for (name, &old_v) in old {
             let Some((better, unit)) = judged(name) else {
+                if must_be_zero(name) && !o.metrics.contains_key(name) {
+                    c.missing += 1;
+                }
                 continue;
             };
             let Some(&new_v) = o.metrics.get(name) else {
@@ -285,6 +320,49 @@ mod tests {
         );
         assert!(better.passed());
         assert_eq!(better.better, 2);
+    }
+
+    #[test]
+    fn call_metrics_are_judged_and_any_e2ee_failure_fails() {
+        let m = |v: &[(&str, f64)]| -> BTreeMap<String, f64> {
+            v.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let good = [
+            ("ab_m2e_median_ms", 130.0),
+            ("ba_concealed_pct", 1.0),
+            ("a_erle_db", 50.0),
+            ("ab_e2ee_failures", 0.0),
+            ("ab_e2ee_accepted", 900.0),
+        ];
+        let base: BTreeMap<_, _> = [("call/x".to_string(), m(&good))].into_iter().collect();
+        let t = Tolerance::default();
+        let run = |v: &[(&str, f64)]| {
+            let mut o = outcome("call/x", v);
+            o.suite = "call".into();
+            compare("b", &base, &[o], t)
+        };
+        let same = run(&good);
+        assert!(same.passed(), "{same:?}");
+        assert_eq!(same.compared, 3, "accepted frames are reported, not judged");
+        for (metric, bad) in [
+            ("ab_m2e_median_ms", 136.0),
+            ("ba_concealed_pct", 1.3),
+            ("a_erle_db", 49.0),
+            ("ab_e2ee_failures", 1.0),
+        ] {
+            let mut v = good.to_vec();
+            v.iter_mut().find(|(k, _)| *k == metric).expect("known").1 = bad;
+            let c = run(&v);
+            assert_eq!(c.worse.len(), 1, "{metric}: {c:?}");
+            assert_eq!(c.worse[0].metric, metric);
+        }
+        // A rejection fails even when the baseline had as many, and in a case it lacks.
+        let mut o = outcome("call/new", &[("ba_e2ee_failures", 3.0)]);
+        o.suite = "call".into();
+        let c = compare("b", &base, &[o], t);
+        assert_eq!((c.new_cases, c.worse.len()), (1, 1), "{c:?}");
+        let c = run(&good[..3]);
+        assert_eq!(c.missing, 1, "the rejection counter went missing: {c:?}");
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct Report {
     pub seconds: f64,
     /// Seconds per network case.
     pub network_seconds: f64,
+    /// Seconds per simulated call (0 in reports written before the call suite existed).
+    #[serde(default)]
+    pub call_seconds: f64,
     /// Threads in the pool.
     pub jobs: usize,
     /// Logical CPUs the OS reports.
@@ -115,6 +118,16 @@ pub fn key_metrics(suite: &str) -> &'static [&'static str] {
             "hindsight_delay_ms",
         ],
         "resample" => &["si_sdr_out_db", "lsd_out_db"],
+        "call" => &[
+            "ab_m2e_median_ms",
+            "ba_m2e_median_ms",
+            "ab_concealed_pct",
+            "ba_concealed_pct",
+            "a_erle_db",
+            "b_erle_db",
+            "ab_e2ee_failures",
+            "ba_e2ee_failures",
+        ],
         _ => &[],
     }
 }
@@ -207,10 +220,11 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(s, "# parla bench report\n");
     let _ = writeln!(
         s,
-        "Seed {}, {} s per audio case, {} s per network case, {} cases, pool of {} thread(s) on {} logical CPU(s), whole run {:.1} s{}.\n",
+        "Seed {}, {} s per audio case, {} s per network case, {} s per call, {} cases, pool of {} thread(s) on {} logical CPU(s), whole run {:.1} s{}.\n",
         r.seed,
         r.seconds,
         r.network_seconds,
+        r.call_seconds,
         r.corpus_hashes.len(),
         r.jobs,
         r.cpus,

@@ -190,6 +190,11 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
             (a, &first.network_seconds),
             (b, &r.network_seconds),
         )?;
+        same(
+            "--call-seconds",
+            (a, &first.call_seconds),
+            (b, &r.call_seconds),
+        )?;
         same("the degradation hook", (a, &first.degrade), (b, &r.degrade))?;
         same("--peers", (a, &infos[0].peers), (b, &infos[i].peers))?;
         same(
@@ -310,6 +315,7 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
         seed: first.seed,
         seconds: first.seconds,
         network_seconds: first.network_seconds,
+        call_seconds: first.call_seconds,
         jobs: shards.iter().map(|r| r.jobs).max().unwrap_or(1),
         cpus: shards.iter().map(|r| r.cpus).max().unwrap_or(1),
         degrade: first.degrade,

@@ -21,14 +21,16 @@ use parla_metrics::echo::{EchoSignals, measure};
 use parla_metrics::{estimate_delay, log_spectral_distance_db, segmental_snr_db, si_sdr_db};
 use serde::{Deserialize, Serialize};
 
-use crate::corpus::{Case, CaseSpec, Material, Signals, Suite};
+use crate::corpus::{CallMaterial, Case, CaseSpec, Material, Signals, Suite};
 
 /// Name of our system in reports.
 pub const OURS: &str = "parla";
 
 /// A deliberate degradation of Parla's configuration, for testing the regression mode (the
 /// test hook): environment variable `PARLA_BENCH_DEGRADE` = `ns-off` (noise suppression off in
-/// the ns and chain suites) or `opus-6k` (Opus at 6 kbps in the codec suite).
+/// the ns and chain suites), `opus-6k` (Opus at 6 kbps in the codec suite), `call-aec-off` (no
+/// echo canceller at either end of the call suite's calls) or `call-tamper` (a byte flipped in
+/// every 25th packet in flight in the call suite: authentication failures and concealment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Degrade {
@@ -39,6 +41,10 @@ pub enum Degrade {
     NsOff,
     /// Opus bitrate 6 kbps.
     Opus6k,
+    /// Calls without echo cancellation.
+    CallAecOff,
+    /// Calls with every 25th packet tampered with in flight.
+    CallTamper,
 }
 
 impl Degrade {
@@ -51,7 +57,11 @@ impl Degrade {
             None | Some("") | Some("none") => Ok(Degrade::None),
             Some("ns-off") => Ok(Degrade::NsOff),
             Some("opus-6k") => Ok(Degrade::Opus6k),
-            Some(o) => anyhow::bail!("PARLA_BENCH_DEGRADE={o:?}: expected ns-off or opus-6k"),
+            Some("call-aec-off") => Ok(Degrade::CallAecOff),
+            Some("call-tamper") => Ok(Degrade::CallTamper),
+            Some(o) => anyhow::bail!(
+                "PARLA_BENCH_DEGRADE={o:?}: expected ns-off, opus-6k, call-aec-off or call-tamper"
+            ),
         }
     }
 }
@@ -279,7 +289,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 log_spectral_distance_db(t, o, lsd_frame),
             );
         }
-        CaseSpec::Network { .. } => {}
+        CaseSpec::Network { .. } | CaseSpec::Call { .. } => {}
     }
 }
 
@@ -349,10 +359,101 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
         (Material::Network(rows), CaseSpec::Network { .. }) => {
             run_jitter(rows, &mut o)?;
         }
+        (Material::Call(m), CaseSpec::Call { .. }) => {
+            run_call(m, degrade, &mut o)?;
+        }
         _ => anyhow::bail!("case {} has the wrong material", case.name),
     }
     finish(&mut o);
     Ok(o)
+}
+
+/// Every `CALL_TAMPER_EVERY`-th packet is tampered with under [`Degrade::CallTamper`].
+const CALL_TAMPER_EVERY: u64 = 25;
+
+/// One simulated call (`parla-sim`, simulated clock) and its figures: per direction (`ab_`: A
+/// talks, B listens; `ba_`) the mouth-to-ear delay, concealment, the network's and the jitter
+/// buffer's losses and the E2EE counters (`_e2ee_failures`: rejected frames other than replays
+/// of copies the network duplicated); per side (`a_`, `b_`) the ERLE; per side and stage the
+/// engine's CPU histograms (`A encode`, ...). The wall time is the call's (two endpoints).
+fn run_call(m: &CallMaterial, degrade: Degrade, o: &mut Outcome) -> anyhow::Result<()> {
+    let mut cfg = m.sim_config()?;
+    if degrade == Degrade::CallAecOff {
+        cfg.call.aec = parla_engine::AecMode::Off;
+    }
+    if degrade == Degrade::CallTamper {
+        cfg.tamper_every = Some(CALL_TAMPER_EVERY);
+    }
+    let r = parla_sim::run(&cfg).with_context(|| format!("call over {}", m.network))?;
+    o.wall_s = r.wall_seconds;
+    o.media_s = r.seconds;
+    let mut put = |k: String, v: Option<f64>| {
+        if let Some(v) = v {
+            o.metrics.insert(k, v);
+        }
+    };
+    for (p, d) in [("ab", &r.a_to_b), ("ba", &r.b_to_a)] {
+        let (me, rx, net) = (&d.mouth_to_ear, &d.receiver, &d.network);
+        put(format!("{p}_m2e_median_ms"), me.median_ms);
+        put(format!("{p}_m2e_p10_ms"), me.p10_ms);
+        put(format!("{p}_m2e_p90_ms"), me.p90_ms);
+        put(format!("{p}_m2e_windows"), Some(me.windows_used as f64));
+        put(format!("{p}_concealed_pct"), Some(rx.concealed_percent));
+        put(
+            format!("{p}_concealment_events"),
+            Some(rx.concealment_events as f64),
+        );
+        put(format!("{p}_interruptions"), Some(rx.interruptions as f64));
+        put(
+            format!("{p}_network_loss_pct"),
+            Some(100.0 * net.lost as f64 / net.sent.max(1) as f64),
+        );
+        put(format!("{p}_jitter_lost"), Some(rx.jitter_lost as f64));
+        put(format!("{p}_late"), Some(rx.late as f64));
+        put(
+            format!("{p}_buffer_delay_mean_ms"),
+            Some(rx.buffer_delay_mean_ms),
+        );
+        put(format!("{p}_e2ee_accepted"), Some(rx.e2ee_accepted as f64));
+        put(
+            format!("{p}_e2ee_auth_failures"),
+            Some(rx.e2ee_auth_failures as f64),
+        );
+        put(format!("{p}_e2ee_replays"), Some(rx.e2ee_replays as f64));
+        put(format!("{p}_e2ee_rejected"), Some(rx.e2ee_rejected as f64));
+        put(
+            format!("{p}_network_duplicates"),
+            Some(net.duplicates as f64),
+        );
+        // A copy the network duplicated is rightly rejected as a replay; anything else that
+        // was rejected is a failure.
+        let failures = rx.e2ee_auth_failures
+            + rx.e2ee_unknown_key
+            + rx.e2ee_malformed
+            + rx.e2ee_replays.saturating_sub(net.duplicates);
+        put(format!("{p}_e2ee_failures"), Some(failures as f64));
+    }
+    put(
+        "e2ee_code_mismatch".into(),
+        Some(if r.e2ee.safety_codes_match { 0.0 } else { 1.0 }),
+    );
+    for (p, side) in [("a", &r.side_a), ("b", &r.side_b)] {
+        put(format!("{p}_erle_db"), side.echo.erle_db);
+        put(
+            format!("{p}_erle_frames"),
+            Some(side.echo.single_talk_frames as f64),
+        );
+        for (stage, c) in side.cpu.iter().filter(|(_, c)| c.frames > 0) {
+            o.cpu.push(Cpu {
+                stage: format!("{} {stage}", side.name),
+                calls: c.frames,
+                median_us: c.median_us,
+                p99_us: c.p99_us,
+                p999_us: c.p999_us,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Fill in the real-time factor and drop non-finite figures (JSON has no NaN; a metric that

@@ -24,6 +24,7 @@ fn options(out: &std::path::Path, seed: u64, shard: Option<ShardSpec>) -> Option
         seed,
         seconds: 1.0,
         network_seconds: 3.0,
+        call_seconds: 20.0,
         speech: SpeechSet::Synthetic,
         // The seeded network models only: the same case list with or without the shared data.
         shared_dir: None,

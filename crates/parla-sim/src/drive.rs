@@ -11,6 +11,7 @@ use parla_engine::{
     AudioMode, Call, CallConfig, CallKeys, CallStats, KeyAgreement, MediaCore, StreamIds,
 };
 use parla_metrics::echo::room::{EchoPath, Room, Tail, dense, impulse_response_with};
+use parla_netsim::PacketRecord;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -72,6 +73,27 @@ impl SimConfig {
             heard_a: None,
             heard_b: None,
         })
+    }
+}
+
+impl SimConfig {
+    /// The per-packet traces the call replays, A to B and B to A: [`run`] builds the same ones
+    /// (one row per packet of `call.frame_ms`, for the call plus a 2 s margin, seeded from
+    /// `seed`), so a caller can hash or inspect exactly what the network will do.
+    ///
+    /// # Errors
+    /// [`SimError`] when a trace file is missing or bad, or the parameters are out of range.
+    pub fn network_rows(&self) -> Result<(Vec<PacketRecord>, Vec<PacketRecord>), SimError> {
+        // A margin past the call so that every packet has a row.
+        let secs = self.seconds + 2.0;
+        let rows = |seed| {
+            self.network
+                .rows(secs, self.call.frame_ms, seed, &self.shared)
+        };
+        Ok((
+            rows(self.seed.wrapping_mul(2))?,
+            rows(self.seed.wrapping_mul(2) + 1)?,
+        ))
     }
 }
 
@@ -336,7 +358,7 @@ fn run_realtime(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     let safety_b = call_b.safety_code().map(|c| c.to_string());
     call_a.start(AudioMode::AppOwned).step("start A")?;
     call_b.start(AudioMode::AppOwned).step("start B")?;
-    let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let mut buf = vec![0u8; parla_engine::MAX_WIRE_PACKET];
     let started = Instant::now();
     let mut k = 0usize;
     let mut step = 0u64;
@@ -408,11 +430,7 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
         return Err(SimError::Config("--tamper-every must be at least 1".into()));
     }
     cfg.call.validate().step("invalid call settings")?;
-    // A margin past the call so that every packet has a row.
-    let secs = cfg.seconds + 2.0;
-    let rows = |seed| cfg.network.rows(secs, cfg.call.frame_ms, seed, &cfg.shared);
-    let rows_ab = rows(cfg.seed.wrapping_mul(2))?;
-    let rows_ba = rows(cfg.seed.wrapping_mul(2) + 1)?;
+    let (rows_ab, rows_ba) = cfg.network_rows()?;
     let conv = Conversation::new(cfg.talker_a.clone(), cfg.talker_b.clone())?;
     let ticks = (cfg.seconds * 100.0).round() as usize;
     let n = ticks * FRAME;

@@ -226,20 +226,11 @@ pub struct Report {
 
 /// CPU per stage in pipeline order.
 pub fn cpu_list(s: &CallStats) -> Vec<(String, Cpu)> {
-    let c = &s.cpu;
-    [
-        ("resample_in", c.resample_in),
-        ("echo", c.echo),
-        ("noise", c.noise),
-        ("encode", c.encode),
-        ("encrypt", c.encrypt),
-        ("decrypt", c.decrypt),
-        ("playout", c.playout),
-        ("tick", c.tick),
-    ]
-    .into_iter()
-    .map(|(n, v)| (n.to_string(), Cpu::from(v)))
-    .collect()
+    s.cpu
+        .stages()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), Cpu::from(v)))
+        .collect()
 }
 
 fn opt(v: Option<f64>, unit: &str) -> String {

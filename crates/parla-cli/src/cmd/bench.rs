@@ -23,7 +23,7 @@ pub struct Args {
     /// `merge`: combine shard reports (otherwise: run the harness).
     #[command(subcommand)]
     pub action: Option<Action>,
-    /// Suites to run: ns, aec, chain, codec, jitter, resample (all when none is given).
+    /// Suites to run: ns, aec, chain, codec, jitter, resample, call (all when none is given).
     pub suites: Vec<String>,
     /// Only cases whose name matches this glob (e.g. 'ns/pink-*'); repeatable.
     #[arg(long)]
@@ -46,6 +46,9 @@ pub struct Args {
     /// Seconds per network case.
     #[arg(long, default_value_t = 30.0)]
     pub network_seconds: f64,
+    /// Seconds per simulated call (call suite).
+    #[arg(long, default_value_t = parla_harness::corpus::DEFAULT_CALL_SECONDS)]
+    pub call_seconds: f64,
     /// Use only the synthetic talkers (no espeak-ng, no alsa-utils recordings).
     #[arg(long)]
     pub synthetic_speech: bool,
@@ -124,6 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         seconds: args.seconds,
         network_seconds: args.network_seconds,
+        call_seconds: args.call_seconds,
         speech: if args.synthetic_speech {
             SpeechSet::Synthetic
         } else {

@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use parla_netsim::scenario::{self, LinkConfig, ScenarioKind};
-use parla_netsim::{PacketRecord, link::LinkTrace, trace};
+use parla_netsim::{PacketRecord, trace};
+use parla_sim::network::read_link_trace;
 
 /// Arguments of `parla netsim`.
 #[derive(Debug, clap::Args)]
@@ -37,15 +38,6 @@ pub fn shared_dir(flag: Option<&Path>) -> PathBuf {
     flag.map(Path::to_path_buf)
         .or_else(|| std::env::var_os("PARLA_SHARED_DIR").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("../shared"))
-}
-
-/// Read a Mahimahi link trace file.
-pub fn read_link_trace(path: &Path) -> anyhow::Result<LinkTrace> {
-    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    anyhow::ensure!(meta.len() < 256 << 20, "{} is too large", path.display());
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    LinkTrace::parse(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// Make the trace of a named scenario.

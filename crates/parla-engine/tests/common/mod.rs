@@ -32,7 +32,7 @@ pub fn drive_pair(
     let silence = vec![0.0f32; f];
     let mut spk = vec![0.0f32; f];
     let mut heard = Vec::with_capacity(frames * f);
-    let mut buf = vec![0u8; parla_engine::MAX_PACKET + 64];
+    let mut buf = vec![0u8; parla_engine::MAX_WIRE_PACKET];
     let start = Instant::now();
     for i in 0..frames {
         let chunk = mic_a.get(i * f..(i + 1) * f).unwrap_or(&silence);
