@@ -1,6 +1,6 @@
 //! Bad samples never kill the Opus encoder (issue 15, point 2): seeded bursts of NaN, +/-Inf,
 //! subnormals, 1e30 and +/-3.0 (runs of 1 to 50 10-ms frames, the bursts of
-//! `parla-dsp/tests/common/bursts.rs`) in its input PCM, not sanitized first. Encoding must not
+//! `parla_testkit::bursts`) in its input PCM, not sanitized first. Encoding must not
 //! panic; every packet must decode to finite, bounded audio; and 1.0 to 1.5 s after each burst
 //! the decoded speech matches a twin encoder's that saw the clean signal (level within 3 dB,
 //! correlation > 0.9). Garbage packets into the decoder are `decoder-garbage.rs`.
@@ -8,8 +8,7 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the signal longer.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../parla-dsp/tests/common/bursts.rs"]
-mod bursts;
+use parla_testkit::bursts;
 
 use parla_codec::opus::{MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig};
 use parla_metrics::signal::rms_db;
@@ -21,16 +20,7 @@ const SETTLE: usize = 100;
 const WINDOW: usize = 50;
 
 fn near_speech(secs: usize) -> Vec<f32> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../samples/near_speech_clean.wav"
-    );
-    let mut r = hound::WavReader::open(path).unwrap();
-    assert_eq!(r.spec().sample_rate, RATE);
-    let x: Vec<f32> = r
-        .samples::<i16>()
-        .map(|s| f32::from(s.unwrap()) / 32768.0)
-        .collect();
+    let x = parla_testkit::speech::sample_mono_at(parla_testkit::speech::NEAR_SPEECH, RATE);
     x.iter()
         .copied()
         .cycle()

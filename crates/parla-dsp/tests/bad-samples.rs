@@ -1,5 +1,5 @@
 //! Bad samples never kill a stage (issue 15, point 2): seeded bursts of NaN, +/-Inf,
-//! subnormals, 1e30 and +/-3.0 (runs of 1 to 50 frames, `common/bursts.rs`) fed straight into
+//! subnormals, 1e30 and +/-3.0 (runs of 1 to 50 frames, `parla_testkit::bursts`) fed straight into
 //! each stage of parla-dsp (not through the engine's sanitizer): the noise suppressor, the
 //! resamplers, every echo canceller of the build (capture and render side), and the whole send
 //! chain. Each stage must not panic, must give finite, bounded output once a burst is over, and
@@ -11,8 +11,7 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the signals longer (more bursts).
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/bursts.rs"]
-mod bursts;
+use parla_testkit::bursts;
 mod common;
 
 use bursts::{Burst, check_bounded_after, corr, corrupt, schedule};

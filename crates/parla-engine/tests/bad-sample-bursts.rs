@@ -1,6 +1,6 @@
 //! Bad samples never kill a call (issue 15, point 2), with bursts: A's microphone gets seeded
 //! runs of 1 to 50 frames of NaN, +/-Inf, subnormals, 1e30 and +/-3.0, or those mixed into the
-//! speech (`parla-dsp/tests/common/bursts.rs`), over about 10 s, with every echo canceller mode
+//! speech (`parla_testkit::bursts`), over about 10 s, with every echo canceller mode
 //! and noise suppression on and off. After each burst B hears A's speech again within 1 s (its
 //! playout level 1.0-1.5 s after the burst against the level before it, and against a twin
 //! call whose microphone was clean); B's playout is never non-finite or beyond full scale; A
@@ -11,8 +11,7 @@
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the calls longer.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../parla-dsp/tests/common/bursts.rs"]
-mod bursts;
+use parla_testkit::bursts;
 mod common;
 
 use bursts::{Burst, count_bad};

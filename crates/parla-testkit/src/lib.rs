@@ -8,6 +8,8 @@
 //!   shared data is absent, so tests skip rather than fail on a machine without it.
 //! - [`wav`]: WAV reading (integer or float, any channel count) and writing (16-bit mono), with
 //!   errors that name the file.
+//! - [`bursts`]: seeded bursts of bad samples (NaN, infinities, subnormals, huge and loud values)
+//!   and the checks of recovery after them, for the bad-sample tests of every stage.
 //! - [`speech`]: the bundled test speech (`samples/near_speech_clean.wav`,
 //!   `samples/far_speech_clean.wav`, 48 kHz mono).
 //!
@@ -25,6 +27,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bursts;
 pub mod data;
 pub mod seed;
 pub mod speech;

@@ -1,22 +1,18 @@
 //! Bad samples never kill the time stretcher (issue 15, point 2): seeded bursts of NaN,
-//! +/-Inf, subnormals, 1e30 and +/-3.0 (`common/bursts.rs`) in the blocks it accelerates or
+//! +/-Inf, subnormals, 1e30 and +/-3.0 (`parla_testkit::bursts`) in the blocks it accelerates or
 //! expands, forced or not. It must not panic, must write a sane length, and keeps no state, so
 //! every clean block after a burst gives exactly what a fresh stretcher gives.
-//! (The stretcher's only user is the jitter buffer; this file moves with it.)
 //!
 //! `PARLA_TEST_SEED` replays a seed; `PARLA_BURST_SECS` makes the signal longer.
 #![allow(clippy::unwrap_used)]
 
-#[path = "common/bursts.rs"]
-mod bursts;
-mod common;
-
-use parla_dsp::stretch::TimeStretcher;
+use parla_jitter::stretch::TimeStretcher;
+use parla_testkit::bursts;
 
 #[test]
 fn time_stretcher_survives_bursts_and_forgets_them() {
     let seed = bursts::seed(1506);
-    let (x, rate) = common::read_sample("near_speech_clean.wav");
+    let (x, rate) = (parla_testkit::speech::near_speech_48k(), 48_000u32);
     let secs = bursts::env_usize("PARLA_BURST_SECS", 10);
     let clean: Vec<f32> = x
         .iter()

@@ -1,9 +1,7 @@
-//! Seeded bursts of bad samples (issue 15, point 2), shared by the `bad-samples` tests of
-//! parla-dsp, parla-codec and parla-engine (included with `#[path]`): runs of 1 to 50 frames of
+//! Seeded bursts of bad samples (issue 15, point 2), shared by the bad-sample tests of
+//! parla-dsp, parla-codec, parla-jitter (the time stretcher) and parla-engine: runs of 1 to 50 frames of
 //! NaN, +/-Inf, subnormals, huge values (1e30) or loud ones (+/-3.0), or those mixed sample by
 //! sample into the signal, with clean gaps in between so each recovery can be measured.
-#![allow(dead_code, clippy::unwrap_used)]
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -56,14 +54,7 @@ impl Burst {
 }
 
 /// The seed: `PARLA_TEST_SEED` if set, else `default`; printed so a failure can be replayed.
-pub fn seed(default: u64) -> u64 {
-    let s = std::env::var("PARLA_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    eprintln!("seed = {s} (set PARLA_TEST_SEED to replay)");
-    s
-}
+pub use crate::seed::seed;
 
 /// A usize from the environment variable `name`, else `default` (the knobs for longer runs).
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -160,6 +151,9 @@ pub fn peak(x: &[f32]) -> f32 {
 /// Checks, for every burst, that `out` (frames of `frame_len` samples lined up with the input)
 /// is finite and within `bound` from `grace` frames after the burst to the next burst.
 /// Returns, per burst, the peak during the burst (NaN when it let NaN through).
+///
+/// # Panics
+/// When the check fails (this is a test assertion), naming `what`, the burst and the peak.
 pub fn check_bounded_after(
     what: &str,
     out: &[f32],
