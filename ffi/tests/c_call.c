@@ -77,17 +77,7 @@ int main(int argc, char **argv) {
   CHECK_STATUS(parla_call_new(&cfg, &b), PARLA_OK);
   if (!a || !b) return finish("c_call");
 
-  uint8_t ka[PARLA_KEY_BLOB_LEN], kb[PARLA_KEY_BLOB_LEN];
-  const uint8_t id[] = "c-call-test";
-  CHECK_STATUS(parla_call_local_public_key(a, ka, sizeof ka), PARLA_OK);
-  CHECK_STATUS(parla_call_local_public_key(b, kb, sizeof kb), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(a, kb, sizeof kb, id, sizeof id - 1), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(b, ka, sizeof ka, id, sizeof id - 1), PARLA_OK);
-  char code_a[PARLA_SAFETY_CODE_LEN], code_b[PARLA_SAFETY_CODE_LEN];
-  CHECK_STATUS(parla_call_safety_code(a, code_a, sizeof code_a), PARLA_OK);
-  CHECK_STATUS(parla_call_safety_code(b, code_b, sizeof code_b), PARLA_OK);
-  CHECK(strcmp(code_a, code_b) == 0);
-  printf("safety codes: A %s, B %s (%s)\n", code_a, code_b, strcmp(code_a, code_b) ? "DIFFER" : "equal");
+  exchange_keys_as(a, b, "c-call-test");
 
   CHECK_STATUS(parla_call_start(a, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);
   CHECK_STATUS(parla_call_start(b, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);

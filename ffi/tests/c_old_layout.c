@@ -76,15 +76,6 @@ typedef struct {
   unsigned char canary[64];
 } OldStats;
 
-static void exchange_keys(ParlaCall *a, ParlaCall *b) {
-  uint8_t ka[PARLA_KEY_BLOB_LEN], kb[PARLA_KEY_BLOB_LEN];
-  const uint8_t id[] = "old-layout-call";
-  CHECK_STATUS(parla_call_local_public_key(a, ka, sizeof ka), PARLA_OK);
-  CHECK_STATUS(parla_call_local_public_key(b, kb, sizeof kb), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(a, kb, sizeof kb, id, sizeof id - 1), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(b, ka, sizeof ka, id, sizeof id - 1), PARLA_OK);
-}
-
 int main(void) {
   ParlaCallConfig cfg = {.size = sizeof cfg};
   CHECK_STATUS(parla_call_config_default(&cfg), PARLA_OK);
@@ -92,7 +83,7 @@ int main(void) {
   CHECK_STATUS(parla_call_new(&cfg, &a), PARLA_OK);
   CHECK_STATUS(parla_call_new(&cfg, &b), PARLA_OK);
   if (!a || !b) return finish("c_old_layout");
-  exchange_keys(a, b);
+  exchange_keys_as(a, b, "old-layout-call");
   CHECK_STATUS(parla_call_start(a, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);
   CHECK_STATUS(parla_call_start(b, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);
   float mic[480], spk[480];

@@ -107,15 +107,6 @@ static void on_destroy(void *ud) {
   atomic_fetch_add(&g_cb_destroyed, 1);
 }
 
-static void exchange_keys(ParlaCall *a, ParlaCall *b) {
-  uint8_t ka[PARLA_KEY_BLOB_LEN], kb[PARLA_KEY_BLOB_LEN];
-  const uint8_t id[] = "threads-call";
-  CHECK_STATUS(parla_call_local_public_key(a, ka, sizeof ka), PARLA_OK);
-  CHECK_STATUS(parla_call_local_public_key(b, kb, sizeof kb), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(a, kb, sizeof kb, id, sizeof id - 1), PARLA_OK);
-  CHECK_STATUS(parla_call_set_peer_key(b, ka, sizeof ka, id, sizeof id - 1), PARLA_OK);
-}
-
 int main(int argc, char **argv) {
   if (argc > 1) g_frames = atoi(argv[1]);
   CHECK(g_frames > 0);
@@ -124,7 +115,7 @@ int main(int argc, char **argv) {
   ParlaCall *a = NULL, *b = NULL;
   CHECK_STATUS(parla_call_new(&cfg, &a), PARLA_OK);
   CHECK_STATUS(parla_call_new(&cfg, &b), PARLA_OK);
-  exchange_keys(a, b);
+  exchange_keys_as(a, b, "threads-call");
   CHECK_STATUS(parla_call_start(a, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);
   CHECK_STATUS(parla_call_start(b, PARLA_AUDIO_MODE_APP_OWNED, NULL, NULL), PARLA_OK);
 

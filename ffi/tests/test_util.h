@@ -80,6 +80,24 @@ static inline void pace(struct timespec *deadline, long step_ns) {
   }
 }
 
+/* The key agreement between two calls in one process (`parla.h` is included before this file):
+ * each takes the other's public key under `id`, and both show the same safety code (printed). */
+static inline void exchange_keys_as(ParlaCall *a, ParlaCall *b, const char *id) {
+  uint8_t ka[PARLA_KEY_BLOB_LEN], kb[PARLA_KEY_BLOB_LEN];
+  const uint8_t *idb = (const uint8_t *)id;
+  CHECK_STATUS(parla_call_local_public_key(a, ka, sizeof ka), PARLA_OK);
+  CHECK_STATUS(parla_call_local_public_key(b, kb, sizeof kb), PARLA_OK);
+  CHECK(memcmp(ka, kb, sizeof ka) != 0);
+  CHECK_STATUS(parla_call_set_peer_key(a, kb, sizeof kb, idb, strlen(id)), PARLA_OK);
+  CHECK_STATUS(parla_call_set_peer_key(b, ka, sizeof ka, idb, strlen(id)), PARLA_OK);
+  char ca[PARLA_SAFETY_CODE_LEN], cb[PARLA_SAFETY_CODE_LEN];
+  CHECK_STATUS(parla_call_safety_code(a, ca, sizeof ca), PARLA_OK);
+  CHECK_STATUS(parla_call_safety_code(b, cb, sizeof cb), PARLA_OK);
+  CHECK(strcmp(ca, cb) == 0);
+  CHECK(strlen(ca) == PARLA_SAFETY_CODE_LEN - 1);
+  printf("safety codes: A %s, B %s (%s)\n", ca, cb, strcmp(ca, cb) ? "DIFFER" : "equal");
+}
+
 static inline int finish(const char *name) {
   if (g_failures) {
     fprintf(stderr, "%s: %d check(s) failed\n", name, g_failures);

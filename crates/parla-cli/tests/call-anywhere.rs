@@ -56,17 +56,10 @@ fn explicit_talker_files_are_used() {
     );
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("t44.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 44_100,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-    for i in 0..44_100 * 2 {
-        w.write_sample(((i % 100) * 100) as i16).unwrap();
-    }
-    w.finalize().unwrap();
+    let ramp: Vec<f32> = (0..44_100 * 2)
+        .map(|i| ((i % 100) * 100) as f32 / 32_768.0)
+        .collect();
+    parla_testkit::wav::write_wav(&wav, &ramp, 44_100).unwrap();
     let out = common::parla_call(&["--talker-b", wav.to_str().unwrap()], dir.path());
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -16,7 +16,7 @@ mod common;
 
 use bursts::{Burst, count_bad};
 use parla_core::MediaTime;
-use parla_engine::{AecMode, AudioMode, CallConfig, MediaCore, StreamIds};
+use parla_engine::{AecMode, AudioMode, CallConfig};
 use parla_metrics::signal::rms_db;
 
 /// 10 ms at 48 kHz.
@@ -37,14 +37,7 @@ fn burst_mic(seed: u64, secs: usize) -> (Vec<f32>, Vec<f32>, Vec<Burst>) {
 
 /// A talks to B in simulated time (no loss); returns what B played and A's stats.
 fn run(cfg: &CallConfig, mic: &[f32]) -> (Vec<f32>, parla_engine::CallStats) {
-    let (mut ka, mut kb) = common::call_keys(b"bad sample bursts");
-    let ids = |ssrc| StreamIds {
-        ssrc,
-        first_seq: 1,
-        timestamp_offset: 0,
-    };
-    let mut a = MediaCore::new(cfg, Some(&mut ka), ids(1)).unwrap();
-    let mut b = MediaCore::new(cfg, Some(&mut kb), ids(2)).unwrap();
+    let (mut a, mut b) = common::core_pair(cfg, b"bad sample bursts");
     let silence = vec![0.0; FRAME];
     let (mut spk_a, mut spk_b) = (vec![0.0; FRAME], vec![0.0; FRAME]);
     let mut heard = Vec::with_capacity(mic.len());

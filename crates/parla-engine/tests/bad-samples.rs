@@ -6,21 +6,14 @@
 mod common;
 
 use parla_core::MediaTime;
-use parla_engine::{AecMode, CallConfig, MediaCore, StreamIds};
+use parla_engine::{AecMode, CallConfig};
 use parla_metrics::signal::rms_db;
 
 /// A talks (speech) to B for 4 s in simulated time; at 2 s one 10 ms capture frame is `bad`.
 /// Returns B's playout level (dB) over 1.6-2.0 s (before) and over 2.6-3.0 s (0.6-1 s after
 /// the bad frame, past the jitter buffer's delay), and both sides' stats.
 fn run(cfg: &CallConfig, bad: f32) -> (f64, f64, parla_engine::CallStats, parla_engine::CallStats) {
-    let (mut ka, mut kb) = common::call_keys(b"bad samples");
-    let ids = |ssrc| StreamIds {
-        ssrc,
-        first_seq: 1,
-        timestamp_offset: 0,
-    };
-    let mut a = MediaCore::new(cfg, Some(&mut ka), ids(1)).unwrap();
-    let mut b = MediaCore::new(cfg, Some(&mut kb), ids(2)).unwrap();
+    let (mut a, mut b) = common::core_pair(cfg, b"bad samples");
     let f = cfg.capture_frame();
     let speech = common::near_speech_48k();
     let silence = vec![0.0; f];

@@ -68,20 +68,7 @@ fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
         |sb| {
             // The microphone: two tones, 4 s (after that capture repeats its last period,
             // which is the same tones).
-            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
-
-            let cfg = CallConfig {
-                e2ee: false,
-                aec: AecMode::Off,
-                noise_suppression: false,
-                ..CallConfig::default()
-            };
-            let call = Call::new(cfg).unwrap();
-            call.start(AudioMode::Devices {
-                capture: DeviceSelector::Name("mic".into()),
-                playout: DeviceSelector::Name("spk".into()),
-            })
-            .unwrap();
+            let call = two_microphone_call(sb);
             let start = Instant::now();
             run_until(&call, 800);
             let stats = call.stats();
@@ -97,12 +84,7 @@ fn a_file_travels_capture_engine_playout_on_real_cpal_streams() {
                 "{stats:?}"
             );
 
-            let spk: Vec<f32> = sb
-                .speaker()
-                .into_iter()
-                .filter(|&s| s != 0)
-                .map(|s| f32::from(s) / 32_768.0)
-                .collect();
+            let spk = heard(sb);
             println!("speaker: {} non-silent samples", spk.len());
             assert!(
                 spk.len() >= 48_000 * 2,
@@ -186,28 +168,45 @@ fn run_until(call: &Call, ticks: u64) {
     assert!(call.stats().ticks >= ticks, "the media thread stalled");
 }
 
+/// The second microphone's tones (`usb_mic`; `mic` plays [`TONES`]).
+const SECOND: [(f64, f64); 2] = [(650.0, 0.3), (1550.0, 0.2)];
+
+/// A device-mode call (no encryption, echo cancellation or noise suppression) on `mic` and `spk`,
+/// with `mic` playing [`TONES`] and `usb_mic` playing [`SECOND`].
+fn two_microphone_call(sb: &alsa::Sandbox) -> Call {
+    std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
+    std::fs::write(sb.usb_file(), tone_file(&SECOND)).unwrap();
+    let cfg = CallConfig {
+        e2ee: false,
+        aec: AecMode::Off,
+        noise_suppression: false,
+        ..CallConfig::default()
+    };
+    let call = Call::new(cfg).unwrap();
+    call.start(AudioMode::Devices {
+        capture: DeviceSelector::Name("mic".into()),
+        playout: DeviceSelector::Name("spk".into()),
+    })
+    .unwrap();
+    call
+}
+
+/// The speaker file's non-silent samples.
+fn heard(sb: &alsa::Sandbox) -> Vec<f32> {
+    sb.speaker()
+        .into_iter()
+        .filter(|&s| s != 0)
+        .map(|s| f32::from(s) / 32_768.0)
+        .collect()
+}
+
 #[test]
 fn the_microphone_can_be_switched_during_a_call() {
     alsa::in_alsa_sandbox(
         "the_microphone_can_be_switched_during_a_call",
         Duration::from_secs(120),
         |sb| {
-            // `mic` plays the first pair of tones, `usb_mic` a second pair.
-            const SECOND: [(f64, f64); 2] = [(650.0, 0.3), (1550.0, 0.2)];
-            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
-            std::fs::write(sb.usb_file(), tone_file(&SECOND)).unwrap();
-            let cfg = CallConfig {
-                e2ee: false,
-                aec: AecMode::Off,
-                noise_suppression: false,
-                ..CallConfig::default()
-            };
-            let call = Call::new(cfg).unwrap();
-            call.start(AudioMode::Devices {
-                capture: DeviceSelector::Name("mic".into()),
-                playout: DeviceSelector::Name("spk".into()),
-            })
-            .unwrap();
+            let call = two_microphone_call(sb);
             run_until(&call, 400);
             call.switch_device(Direction::Capture, DeviceSelector::Name("usb_mic".into()))
                 .unwrap();
@@ -224,12 +223,7 @@ fn the_microphone_can_be_switched_during_a_call() {
             let stats = call.stats();
             call.stop().unwrap();
             println!("{stats:?}");
-            let spk: Vec<f32> = sb
-                .speaker()
-                .into_iter()
-                .filter(|&s| s != 0)
-                .map(|s| f32::from(s) / 32_768.0)
-                .collect();
+            let spk = heard(sb);
             let windows: Vec<&[f32]> = spk.chunks_exact(960).collect();
             assert!(windows.len() >= 400, "too few windows: {}", windows.len());
             let early = &windows[25..150];
@@ -285,21 +279,7 @@ fn a_switch_while_the_media_thread_is_stalled_leaves_a_working_call() {
         "a_switch_while_the_media_thread_is_stalled_leaves_a_working_call",
         Duration::from_secs(120),
         |sb| {
-            const SECOND: [(f64, f64); 2] = [(650.0, 0.3), (1550.0, 0.2)];
-            std::fs::write(sb.dir.join("mic.raw"), tone_file(&TONES)).unwrap();
-            std::fs::write(sb.usb_file(), tone_file(&SECOND)).unwrap();
-            let cfg = CallConfig {
-                e2ee: false,
-                aec: AecMode::Off,
-                noise_suppression: false,
-                ..CallConfig::default()
-            };
-            let call = Call::new(cfg).unwrap();
-            call.start(AudioMode::Devices {
-                capture: DeviceSelector::Name("mic".into()),
-                playout: DeviceSelector::Name("spk".into()),
-            })
-            .unwrap();
+            let call = two_microphone_call(sb);
             run_until(&call, 200);
             call.stall_media_thread(Duration::from_secs(3)).unwrap();
             // Let the media thread take the stall message before switching.
@@ -313,12 +293,7 @@ fn a_switch_while_the_media_thread_is_stalled_leaves_a_working_call() {
             assert!(took < Duration::from_secs(1), "the switch waited: {took:?}");
             run_until(&call, before + 600);
             call.stop().unwrap();
-            let spk: Vec<f32> = sb
-                .speaker()
-                .into_iter()
-                .filter(|&s| s != 0)
-                .map(|s| f32::from(s) / 32_768.0)
-                .collect();
+            let spk = heard(sb);
             let windows: Vec<&[f32]> = spk.chunks_exact(960).collect();
             assert!(windows.len() >= 300, "too few windows: {}", windows.len());
             let late = &windows[windows.len() - 150..];

@@ -4,6 +4,8 @@
 //! call without echo cancellation and on a call whose packets are tampered with; the trace-driven
 //! network is left out with a note when the shared traces are absent.
 
+mod common;
+
 use parla_harness::corpus::{Corpus, CorpusConfig, SpeechSet, Suite};
 use parla_harness::regress::{Tolerance, compare, load_baseline};
 use parla_harness::report::Report;
@@ -15,22 +17,8 @@ const CASES: [&str; 2] = ["call/fixed40", "call/mobile-4g"];
 
 fn options(out: &std::path::Path, cases: &[&str], degrade: Degrade) -> Options {
     Options {
-        suites: vec![Suite::Call],
-        cases: cases.iter().map(|c| c.to_string()).collect(),
-        jobs: 2,
-        out: out.to_path_buf(),
-        peers: false,
-        seed: 3,
-        seconds: 1.0,
-        network_seconds: 3.0,
-        // Both talkers have a turn (and so both sides an ERLE) in a 20 s call.
-        call_seconds: 20.0,
-        speech: SpeechSet::Synthetic,
-        shared_dir: None,
-        scaling: false,
-        progress: false,
         degrade,
-        shard: None,
+        ..common::quick_options(out, vec![Suite::Call], cases)
     }
 }
 

@@ -3,35 +3,27 @@
 //! run's report apart from the run-specific fields; more shards than cases also merge (empty
 //! shards), and shards that overlap, are missing or disagree on the corpus are refused.
 
-use parla_harness::corpus::{SpeechSet, Suite};
+mod common;
+
+use parla_harness::corpus::Suite;
 use parla_harness::report::Report;
 use parla_harness::shard::{ShardSpec, load_report, merge, without_run_specific};
-use parla_harness::suites::Degrade;
 use parla_harness::{Options, run};
 
 fn options(out: &std::path::Path, seed: u64, shard: Option<ShardSpec>) -> Options {
     Options {
-        suites: vec![Suite::Codec, Suite::Resample, Suite::Jitter],
-        cases: vec![
-            "codec/*".into(),
-            "resample/*".into(),
-            "jitter/wifi-good".into(),
-            "jitter/satellite".into(),
-        ],
-        jobs: 2,
-        out: out.to_path_buf(),
-        peers: false,
         seed,
-        seconds: 1.0,
-        network_seconds: 3.0,
-        call_seconds: 20.0,
-        speech: SpeechSet::Synthetic,
-        // The seeded network models only: the same case list with or without the shared data.
-        shared_dir: None,
-        scaling: false,
-        progress: false,
-        degrade: Degrade::None,
         shard,
+        ..common::quick_options(
+            out,
+            vec![Suite::Codec, Suite::Resample, Suite::Jitter],
+            &[
+                "codec/*",
+                "resample/*",
+                "jitter/wifi-good",
+                "jitter/satellite",
+            ],
+        )
     }
 }
 

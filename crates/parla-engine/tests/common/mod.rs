@@ -16,6 +16,23 @@ pub fn call_keys(call_id: &[u8]) -> (CallKeys, CallKeys) {
     )
 }
 
+/// Two media cores with agreed keys (A sends on SSRC 1, B on SSRC 2), for simulated-time tests.
+pub fn core_pair(
+    cfg: &parla_engine::CallConfig,
+    call_id: &[u8],
+) -> (parla_engine::MediaCore, parla_engine::MediaCore) {
+    let (mut ka, mut kb) = call_keys(call_id);
+    let ids = |ssrc| parla_engine::StreamIds {
+        ssrc,
+        first_seq: 1,
+        timestamp_offset: 0,
+    };
+    (
+        parla_engine::MediaCore::new(cfg, Some(&mut ka), ids(1)).unwrap(),
+        parla_engine::MediaCore::new(cfg, Some(&mut kb), ids(2)).unwrap(),
+    )
+}
+
 /// Drive two app-owned calls for `frames` ticks of 10 ms in real time: A's microphone plays
 /// `mic_a` (then silence), B's is silent; packets move both ways through `link` (which may drop
 /// or alter them; it sees each packet and returns whether to deliver it). Returns what B's
