@@ -38,6 +38,20 @@ struct Group {
     valid: bool,
 }
 
+impl Group {
+    /// A group opened by one packet.
+    fn starting(send_us: i64, arrival_us: i64, size: u32) -> Self {
+        Group {
+            first_send: send_us,
+            last_send: send_us,
+            first_arrival: arrival_us,
+            last_arrival: arrival_us,
+            size: u64::from(size),
+            valid: true,
+        }
+    }
+}
+
 /// The change between two consecutive packet groups.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupDelta {
@@ -85,14 +99,7 @@ impl InterArrival {
     pub fn add(&mut self, send_us: i64, arrival_us: i64, size: u32) -> Option<GroupDelta> {
         // RT: constant time.
         if !self.current.valid {
-            self.current = Group {
-                first_send: send_us,
-                last_send: send_us,
-                first_arrival: arrival_us,
-                last_arrival: arrival_us,
-                size: u64::from(size),
-                valid: true,
-            };
+            self.current = Group::starting(send_us, arrival_us, size);
             return None;
         }
         if send_us < self.current.first_send {
@@ -121,14 +128,7 @@ impl InterArrival {
             out = Some(d);
         }
         self.previous = self.current;
-        self.current = Group {
-            first_send: send_us,
-            last_send: send_us,
-            first_arrival: arrival_us,
-            last_arrival: arrival_us,
-            size: u64::from(size),
-            valid: true,
-        };
+        self.current = Group::starting(send_us, arrival_us, size);
         out
     }
 }
