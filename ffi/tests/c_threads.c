@@ -152,7 +152,8 @@ int main(int argc, char **argv) {
   CHECK(sb.e2ee_accepted > (uint64_t)(g_frames / 2) * 8 / 10);
   CHECK(sa.e2ee_accepted > (uint64_t)(g_frames / 2) * 8 / 10);
   CHECK(sb.e2ee_auth_failures == 0 && sa.e2ee_auth_failures == 0);
-  CHECK(sb.peer_key_epoch == sa.key_epoch && sa.key_epoch > 0);
+  /* B follows A's rotations (a rotation in the last moments may not have reached B yet). */
+  CHECK(sa.key_epoch >= 10 && sb.peer_key_epoch + 1 >= sa.key_epoch);
 
   /* A send callback that removes itself from inside. */
   CHECK_STATUS(parla_call_set_send_callback(a, self_removing_send, a, on_destroy), PARLA_OK);

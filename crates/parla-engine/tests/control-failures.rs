@@ -50,7 +50,7 @@ fn a_rotation_while_the_media_thread_is_stalled_leaves_a_working_call() {
     let took = t.elapsed();
     println!("rotation with a stalled media thread returned in {took:?}");
     assert!(
-        took < Duration::from_millis(500),
+        took < Duration::from_secs(2),
         "the rotation waited: {took:?}"
     );
     // A second rotation and mute/bitrate changes meanwhile: all taken without waiting.

@@ -290,7 +290,8 @@ fn a_switch_while_the_media_thread_is_stalled_leaves_a_working_call() {
             let took = t.elapsed();
             let before = call.stats().ticks;
             println!("switch with a stalled media thread returned in {took:?} (ticks {before})");
-            assert!(took < Duration::from_secs(1), "the switch waited: {took:?}");
+            // Well under the 3 s stall: it did not wait for the media thread.
+            assert!(took < Duration::from_secs(2), "the switch waited: {took:?}");
             run_until(&call, before + 600);
             call.stop().unwrap();
             let spk = heard(sb);
