@@ -1405,6 +1405,20 @@ pub unsafe extern "C" fn parla_call_stop(call: *const ParlaCall) -> ParlaStatus 
     }
 }
 
+/// Pull with a NULL call: silence in `out` all the same (a speaker callback never plays stale
+/// memory), and `PARLA_ERR_NULL_ARG`.
+///
+/// # Safety
+/// `out` is NULL or writable for `n` values.
+unsafe fn silence_without_call<T: Copy + Default>(out: *mut T, n: usize) -> ParlaStatus {
+    // RT: a fill of the caller's buffer.
+    // SAFETY: forwarded from the caller.
+    if let Ok(s) = unsafe { ptr::slice_mut(out, n) } {
+        s.fill(T::default());
+    }
+    PARLA_ERR_NULL_ARG
+}
+
 fn moved(done: usize, asked: usize) -> ParlaStatus {
     if done < asked {
         PARLA_PARTIAL
@@ -1493,12 +1507,8 @@ pub unsafe extern "C" fn parla_call_pull_playout_f32(
 ) -> ParlaStatus {
     // RT: a pointer check and the engine's wait-free ring read.
     if call.is_null() {
-        // Silence even without a call, so a speaker callback never plays stale memory.
         // SAFETY: forwarded from the caller's guarantees.
-        if let Ok(s) = unsafe { ptr::slice_mut(out, n) } {
-            s.fill(0.0);
-        }
-        return PARLA_ERR_NULL_ARG;
+        return unsafe { silence_without_call(out, n) };
     }
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {
@@ -1525,12 +1535,8 @@ pub unsafe extern "C" fn parla_call_pull_playout_i16(
 ) -> ParlaStatus {
     // RT: a pointer check and the engine's wait-free ring read.
     if call.is_null() {
-        // Silence even without a call, so a speaker callback never plays stale memory.
         // SAFETY: forwarded from the caller's guarantees.
-        if let Ok(s) = unsafe { ptr::slice_mut(out, n) } {
-            s.fill(0);
-        }
-        return PARLA_ERR_NULL_ARG;
+        return unsafe { silence_without_call(out, n) };
     }
     // SAFETY: forwarded from the caller's guarantees.
     unsafe {

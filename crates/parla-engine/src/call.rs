@@ -119,7 +119,6 @@ pub struct Call {
     /// The send state between runs (encryption state and RTP stream), and when the call
     /// stopped.
     paused: Mutex<Option<(SendState, Instant)>>,
-    events: MessageQueue<CallEvent>,
 }
 
 impl std::fmt::Debug for Call {
@@ -144,7 +143,6 @@ impl Call {
     pub fn new(cfg: CallConfig) -> Result<Self, EngineError> {
         cfg.validate()?;
         let agreement = KeyAgreement::new(&mut rand::rng());
-        let events = MessageQueue::new(EVENT_QUEUE_LEN);
         Ok(Call {
             cfg,
             local_key: agreement.public_blob(),
@@ -153,10 +151,9 @@ impl Call {
                 keys: None,
             }),
             run: Mutex::new(None),
-            shared: Arc::new(Shared::new(&cfg, events.clone())),
+            shared: Arc::new(Shared::new(&cfg, MessageQueue::new(EVENT_QUEUE_LEN))),
             last_stats: Mutex::new(CallStats::default()),
             paused: Mutex::new(None),
-            events,
         })
     }
 
@@ -665,7 +662,7 @@ impl Call {
     /// The next event for the app, if any (any thread; wait-free). Events are kept across
     /// stop and start; a full queue (32) drops the oldest.
     pub fn poll_event(&self) -> Option<CallEvent> {
-        self.events.pop()
+        self.shared.events.pop()
     }
 
     /// Test builds (feature `_test-hooks`): make the media thread stall for `d` (it sleeps when
