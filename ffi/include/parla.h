@@ -121,6 +121,18 @@
 #define PARLA_EVENT_MEDIA_FAILED 3
 
 /**
+ * `ParlaCallEvent::kind`: congestion control's bandwidth estimate moved by a fifth or more;
+ * `value` is the estimate in bits per second.
+ */
+#define PARLA_EVENT_BANDWIDTH 4
+
+/**
+ * `ParlaCallEvent::kind`: the audio adaptation changed the encoder's settings; `value` is the
+ * new Opus bitrate in bits per second (FEC and packet length in `ParlaCallStats`).
+ */
+#define PARLA_EVENT_AUDIO_ADAPTED 5
+
+/**
  * A call handle (opaque in C). Created by [`parla_call_new`], freed by [`parla_call_free`].
  */
 typedef struct ParlaCall ParlaCall;
@@ -247,6 +259,14 @@ typedef struct ParlaCallConfig {
    * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
    */
   int32_t aec_tuning;
+  /**
+   * Turns congestion control off (layout version 2). Default false: the call sends RTCP
+   * reports and transport-wide feedback (authenticated under the call's keys), estimates
+   * the bandwidth, and adapts the Opus bitrate (at most `bitrate_bps`), FEC, expected loss
+   * and packet length to it and to the measured loss (docs/CONGESTION.md). Like every
+   * appended field, zero is the default.
+   */
+  bool congestion_control_off;
 } ParlaCallConfig;
 
 /**
@@ -521,6 +541,71 @@ typedef struct ParlaCallStats {
    * start recover the call.
    */
   int32_t media_failed;
+  /**
+   * Congestion control's bandwidth estimate, bits per second (0 when it is off). Fields from
+   * here on: layout version 3.
+   */
+  uint64_t bwe_target_bps;
+  /**
+   * The send rate the peer's transport feedback acknowledged, bits per second.
+   */
+  uint64_t bwe_acked_bps;
+  /**
+   * Our packets lost on the way (transport feedback, recent), percent.
+   */
+  double bwe_loss_percent;
+  /**
+   * Round-trip time from RTCP, ms; -1 before the first measurement.
+   */
+  double rtt_ms;
+  /**
+   * Loss the peer reported about our stream in its last RTCP report, percent.
+   */
+  double remote_loss_percent;
+  /**
+   * Interarrival jitter the peer reported about our stream, ms.
+   */
+  double remote_jitter_ms;
+  /**
+   * The Opus encoder's current bitrate, bits per second.
+   */
+  uint32_t audio_bitrate_bps;
+  /**
+   * The encoder's in-band FEC is on.
+   */
+  bool audio_fec;
+  /**
+   * The loss the encoder's FEC is sized for, percent.
+   */
+  uint32_t audio_expected_loss_percent;
+  /**
+   * Audio per packet, ms.
+   */
+  uint32_t audio_frame_ms;
+  /**
+   * Times the audio adaptation changed the encoder's settings.
+   */
+  uint64_t audio_adaptations;
+  /**
+   * RTCP packets sent (reports and transport feedback).
+   */
+  uint64_t rtcp_sent;
+  /**
+   * RTCP packets received that authenticated and were valid.
+   */
+  uint64_t rtcp_received;
+  /**
+   * RTCP packets rejected (forged, replayed, truncated, malformed).
+   */
+  uint64_t rtcp_rejected;
+  /**
+   * Transport-wide feedback packets sent.
+   */
+  uint64_t feedback_sent;
+  /**
+   * Transport-wide feedback packets received and used.
+   */
+  uint64_t feedback_received;
 } ParlaCallStats;
 
 /**

@@ -227,6 +227,12 @@ pub struct ParlaCallConfig {
     pub playout_headroom_ms: u32,
     /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
     pub aec_tuning: i32,
+    /// Turns congestion control off (layout version 2). Default false: the call sends RTCP
+    /// reports and transport-wide feedback (authenticated under the call's keys), estimates
+    /// the bandwidth, and adapts the Opus bitrate (at most `bitrate_bps`), FEC, expected loss
+    /// and packet length to it and to the measured loss (docs/CONGESTION.md). Like every
+    /// appended field, zero is the default.
+    pub congestion_control_off: bool,
 }
 
 impl Default for ParlaCallConfig {
@@ -237,17 +243,23 @@ impl Default for ParlaCallConfig {
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers, floats and C `bool`s.
 unsafe impl ptr::SizedStruct for ParlaCallConfig {
-    // The first sized layout is the current one.
-    const OLDER_SIZES: &'static [usize] = &[];
+    // Version 1 ended before `congestion_control_off`.
+    const OLDER_SIZES: &'static [usize] = &[CONFIG_V1_SIZE];
     const NAME: &'static str = "ParlaCallConfig";
 }
 
+/// `ParlaCallConfig` as first laid out with a size (version 1), before
+/// `congestion_control_off`.
+const CONFIG_V1_SIZE: usize = std::mem::offset_of!(ParlaCallConfig, congestion_control_off);
+
 /// `ParlaCallStats` as first laid out with a size (version 1), before `media_failed`.
 const STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaCallStats, media_failed);
+/// `ParlaCallStats` version 2, before the congestion-control fields.
+const STATS_V2_SIZE: usize = std::mem::offset_of!(ParlaCallStats, bwe_target_bps);
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers and floats.
 unsafe impl ptr::SizedStruct for ParlaCallStats {
-    const OLDER_SIZES: &'static [usize] = &[STATS_V1_SIZE];
+    const OLDER_SIZES: &'static [usize] = &[STATS_V1_SIZE, STATS_V2_SIZE];
     const NAME: &'static str = "ParlaCallStats";
 }
 
@@ -306,6 +318,7 @@ impl ParlaCallConfig {
             ring_ms: c.ring_ms,
             playout_headroom_ms: c.playout_headroom_ms,
             aec_tuning: aec_tuning_code(c.aec_tuning),
+            congestion_control_off: !c.congestion_control,
         }
     }
 
@@ -395,6 +408,7 @@ impl ParlaCallConfig {
             packet_queue: self.packet_queue as usize,
             ring_ms: self.ring_ms,
             playout_headroom_ms: self.playout_headroom_ms,
+            congestion_control: !self.congestion_control_off,
         };
         cfg.validate()
             .map_err(|e| Failure::new(PARLA_ERR_INVALID_CONFIG, e.to_string()))?;
@@ -548,6 +562,39 @@ pub struct ParlaCallStats {
     /// 1 when the media thread failed and the run ended (`PARLA_ERR_MEDIA_FAILED`); stop and
     /// start recover the call.
     pub media_failed: i32,
+    /// Congestion control's bandwidth estimate, bits per second (0 when it is off). Fields from
+    /// here on: layout version 3.
+    pub bwe_target_bps: u64,
+    /// The send rate the peer's transport feedback acknowledged, bits per second.
+    pub bwe_acked_bps: u64,
+    /// Our packets lost on the way (transport feedback, recent), percent.
+    pub bwe_loss_percent: f64,
+    /// Round-trip time from RTCP, ms; -1 before the first measurement.
+    pub rtt_ms: f64,
+    /// Loss the peer reported about our stream in its last RTCP report, percent.
+    pub remote_loss_percent: f64,
+    /// Interarrival jitter the peer reported about our stream, ms.
+    pub remote_jitter_ms: f64,
+    /// The Opus encoder's current bitrate, bits per second.
+    pub audio_bitrate_bps: u32,
+    /// The encoder's in-band FEC is on.
+    pub audio_fec: bool,
+    /// The loss the encoder's FEC is sized for, percent.
+    pub audio_expected_loss_percent: u32,
+    /// Audio per packet, ms.
+    pub audio_frame_ms: u32,
+    /// Times the audio adaptation changed the encoder's settings.
+    pub audio_adaptations: u64,
+    /// RTCP packets sent (reports and transport feedback).
+    pub rtcp_sent: u64,
+    /// RTCP packets received that authenticated and were valid.
+    pub rtcp_received: u64,
+    /// RTCP packets rejected (forged, replayed, truncated, malformed).
+    pub rtcp_rejected: u64,
+    /// Transport-wide feedback packets sent.
+    pub feedback_sent: u64,
+    /// Transport-wide feedback packets received and used.
+    pub feedback_received: u64,
 }
 
 impl From<CallStats> for ParlaCallStats {
@@ -611,6 +658,22 @@ impl From<CallStats> for ParlaCallStats {
             // Only counted in test builds (`_test-alloc`); not part of the C ABI.
             media_thread_allocs: _,
             media_failed,
+            bwe_target_bps,
+            bwe_acked_bps,
+            bwe_loss_percent,
+            rtt_ms,
+            remote_loss_percent,
+            remote_jitter_ms,
+            audio_bitrate_bps,
+            audio_fec,
+            audio_expected_loss_percent,
+            audio_frame_ms,
+            audio_adaptations,
+            rtcp_sent,
+            rtcp_received,
+            rtcp_rejected,
+            feedback_sent,
+            feedback_received,
         } = s;
         ParlaCallStats {
             size: size_of::<ParlaCallStats>() as u32,
@@ -665,6 +728,22 @@ impl From<CallStats> for ParlaCallStats {
             capture_sanitized_samples,
             playout_clamped_samples,
             media_failed: i32::from(media_failed),
+            bwe_target_bps,
+            bwe_acked_bps,
+            bwe_loss_percent,
+            rtt_ms,
+            remote_loss_percent,
+            remote_jitter_ms,
+            audio_bitrate_bps,
+            audio_fec,
+            audio_expected_loss_percent,
+            audio_frame_ms,
+            audio_adaptations,
+            rtcp_sent,
+            rtcp_received,
+            rtcp_rejected,
+            feedback_sent,
+            feedback_received,
         }
     }
 }
@@ -1787,6 +1866,12 @@ pub const PARLA_EVENT_PEER_ROTATED: i32 = 2;
 /// `ParlaCallEvent::kind`: the media thread's processing failed and the run ended (`value` 0);
 /// the keys were kept: call `parla_call_stop` (it reports the failure) and start again.
 pub const PARLA_EVENT_MEDIA_FAILED: i32 = 3;
+/// `ParlaCallEvent::kind`: congestion control's bandwidth estimate moved by a fifth or more;
+/// `value` is the estimate in bits per second.
+pub const PARLA_EVENT_BANDWIDTH: i32 = 4;
+/// `ParlaCallEvent::kind`: the audio adaptation changed the encoder's settings; `value` is the
+/// new Opus bitrate in bits per second (FEC and packet length in `ParlaCallStats`).
+pub const PARLA_EVENT_AUDIO_ADAPTED: i32 = 5;
 
 /// An event of a call (`parla_call_poll_event`).
 #[repr(C)]
@@ -1812,6 +1897,14 @@ impl From<CallEvent> for ParlaCallEvent {
             CallEvent::MediaFailed => ParlaCallEvent {
                 kind: PARLA_EVENT_MEDIA_FAILED,
                 value: 0,
+            },
+            CallEvent::BandwidthEstimate { bps } => ParlaCallEvent {
+                kind: PARLA_EVENT_BANDWIDTH,
+                value: bps,
+            },
+            CallEvent::AudioAdapted { bitrate_bps, .. } => ParlaCallEvent {
+                kind: PARLA_EVENT_AUDIO_ADAPTED,
+                value: u64::from(bitrate_bps),
             },
             // Kinds added later are reported as "media failed" only if they mean it; none do
             // yet. The engine's enum is non-exhaustive.

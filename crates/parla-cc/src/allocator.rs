@@ -125,6 +125,16 @@ impl AudioAdaptor {
         }
     }
 
+    /// Starts at `settings` (the call's configured encoder settings), so the first update
+    /// reports only what the measurements change.
+    pub fn starting_at(settings: AudioSettings) -> Self {
+        AudioAdaptor {
+            settings,
+            smoothed_loss: 0.0,
+            changes: 0,
+        }
+    }
+
     /// The current settings.
     pub fn settings(&self) -> AudioSettings {
         self.settings

@@ -772,6 +772,7 @@ fn build_core(
                 let parts = E2eeParts {
                     tx: Box::new(tx),
                     rx: Box::new(rx),
+                    feedback: crate::media::feedback_auth(keys),
                 };
                 MediaCore::new_with(cfg, Some(parts), ids)
             }

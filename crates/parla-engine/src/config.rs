@@ -73,6 +73,14 @@ pub struct CallConfig {
     /// Playout ring level the media thread keeps in app-owned and device mode, ms: the headroom
     /// against scheduling jitter of the media thread, added to the mouth-to-ear delay.
     pub playout_headroom_ms: u32,
+    /// Congestion control (docs/CONGESTION.md): RTCP sender/receiver reports and transport-wide
+    /// feedback (authenticated under the call's keys when `e2ee` is on), a delay- and
+    /// loss-based bandwidth estimate, and the audio adaptation that follows it: the Opus
+    /// bitrate (at most `bitrate_bps`, which becomes the ceiling), FEC and expected loss from
+    /// the measured loss, and 20/40/60 ms packets under heavy loss or low rates (never shorter
+    /// than `frame_ms`; DTX only if `dtx`). Both ends should agree: a peer without it ignores
+    /// the extension and counts the RTCP packets as invalid. Default on.
+    pub congestion_control: bool,
 }
 
 impl Default for CallConfig {
@@ -101,6 +109,7 @@ impl Default for CallConfig {
             packet_queue: 128,
             ring_ms: 200,
             playout_headroom_ms: 20,
+            congestion_control: true,
         }
     }
 }

@@ -29,7 +29,26 @@ pub enum CallEvent {
     /// The media thread's processing failed (a panic) and the run ended; the call's keys and
     /// stream state were kept: `stop` (which reports the failure) and `start` again.
     MediaFailed,
+    /// Congestion control's bandwidth estimate moved by a fifth or more since the last such
+    /// event (checked every 500 ms): the rate the call may send now.
+    BandwidthEstimate {
+        /// The estimate, bits per second.
+        bps: u64,
+    },
+    /// The audio adaptation changed the encoder's settings (from the estimate and the
+    /// measured loss).
+    AudioAdapted {
+        /// Opus bitrate, bits per second.
+        bitrate_bps: u32,
+        /// In-band FEC on.
+        fec: bool,
+        /// Audio per packet, ms.
+        frame_ms: u32,
+    },
 }
+
+/// The estimate must move by at least this share for a [`CallEvent::BandwidthEstimate`].
+pub const BANDWIDTH_EVENT_CHANGE: f64 = 0.2;
 
 /// Turns the media thread's counters into events, once per tick (no allocation).
 #[derive(Debug, Default)]

@@ -19,6 +19,9 @@
 
 use std::time::{Duration, Instant};
 
+use parla_cc::allocator::AudioSettings;
+use parla_cc::auth::FeedbackAuth;
+use parla_cc::twcc::TRANSPORT_SEQ_PLACEHOLDER;
 use parla_codec::opus::{FrameDuration, OpusEncoder, OpusEncoderConfig};
 use parla_core::MediaTime;
 use parla_core::frame::{level_dbfs, sanitize_in_place, sanitize_into};
@@ -32,10 +35,12 @@ use parla_rtp::e2ee::{
     CallKeys, MediaStream, SframeSender, StreamReceiver, UnprotectError, rtp_aad, split_call_key_id,
 };
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
-use parla_rtp::rtp::RtpPacket;
+use parla_rtp::rtp::{ExtensionElement, RtpPacket};
 
+use crate::cc::{CallCc, CcAction, SendInfo, TRANSPORT_SEQ_EXT_ID, is_rtcp};
 use crate::config::{CallConfig, MAX_PACKET, MAX_WIRE_PACKET};
 use crate::error::EngineError;
+use crate::events::{BANDWIDTH_EVENT_CHANGE, CallEvent};
 use crate::stats::{CallStats, CpuStats, StageCpu};
 
 /// The codec and jitter-buffer rate: Opus runs at 48 kHz whatever the device rate.
@@ -73,6 +78,9 @@ pub struct E2eeParts {
     pub tx: Box<SframeSender>,
     /// The receiver of the peer's audio.
     pub rx: Box<StreamReceiver>,
+    /// The authenticator of congestion-control feedback (RTCP), under the call's feedback
+    /// keys: its index and replay window continue across runs like the media keys' counters.
+    pub feedback: Box<FeedbackAuth>,
 }
 
 impl E2eeParts {
@@ -91,8 +99,15 @@ impl E2eeParts {
         Ok(E2eeParts {
             tx: Box::new(tx),
             rx: Box::new(rx),
+            feedback: feedback_auth(keys),
         })
     }
+}
+
+/// The feedback authenticator of a call's keys.
+pub fn feedback_auth(keys: &CallKeys) -> Box<FeedbackAuth> {
+    let (send, recv) = keys.feedback_keys();
+    Box::new(FeedbackAuth::new(&send, &recv))
 }
 
 /// What a stopped [`MediaCore`] hands back for the next start of the same call
@@ -130,6 +145,15 @@ pub struct MediaCore {
     packet: Vec<u8>,
     tx: Option<Box<SframeSender>>,
     rx: Option<Box<StreamReceiver>>,
+    /// Congestion control (`None` when off; with encryption on it holds the feedback
+    /// authenticator).
+    cc: Option<CallCc>,
+    /// The feedback authenticator while congestion control is off (kept for the next run).
+    spare_auth: Option<Box<FeedbackAuth>>,
+    /// Congestion-control events not taken yet (estimate moved, audio adapted).
+    cc_events: [Option<CallEvent>; 2],
+    /// The estimate the last estimate event reported.
+    reported_bps: u64,
     packetizer: OpusPacketizer,
     depack: OpusDepacketizer,
     plain: Vec<u8>,
@@ -241,8 +265,15 @@ impl MediaCore {
         counters.interruptions = all.interruptions;
         counters.output_samples = all.output_samples;
         counters.ssrc_changes = all.ssrc_changes;
-        let e2ee = match (self.tx, self.rx) {
-            (Some(tx), Some(rx)) => Some(E2eeParts { tx, rx }),
+        counters.audio_adaptations = all.audio_adaptations;
+        counters.rtcp_sent = all.rtcp_sent;
+        counters.rtcp_received = all.rtcp_received;
+        counters.rtcp_rejected = all.rtcp_rejected;
+        counters.feedback_sent = all.feedback_sent;
+        counters.feedback_received = all.feedback_received;
+        let feedback = self.cc.and_then(CallCc::into_auth).or(self.spare_auth);
+        let e2ee = match (self.tx, self.rx, feedback) {
+            (Some(tx), Some(rx), Some(feedback)) => Some(E2eeParts { tx, rx, feedback }),
             _ => None,
         };
         SendState {
@@ -257,9 +288,17 @@ impl MediaCore {
         e2ee: Option<E2eeParts>,
         packetizer: OpusPacketizer,
     ) -> Result<Self, EngineError> {
-        let (tx, rx) = match e2ee {
-            Some(p) => (Some(p.tx), Some(p.rx)),
-            None => (None, None),
+        let (tx, rx, auth) = match e2ee {
+            Some(p) => (Some(p.tx), Some(p.rx), Some(p.feedback)),
+            None => (None, None, None),
+        };
+        let (cc, spare_auth) = if cfg.congestion_control {
+            (
+                Some(CallCc::new(cfg, packetizer.sequencer().ssrc, auth)?),
+                None,
+            )
+        } else {
+            (None, auth)
         };
         let chain_cfg = SendChainConfig::new(cfg.capture_rate)
             .output_rate(CODEC_RATE)
@@ -285,7 +324,8 @@ impl MediaCore {
             .fec(cfg.fec, cfg.expected_loss_percent)
             .dtx(cfg.dtx);
         let enc = OpusEncoder::new(&enc_cfg)?;
-        let enc_pcm = vec![0.0; enc.frame_samples()];
+        // Room for the longest frame the audio adaptation may choose (60 ms).
+        let enc_pcm = vec![0.0; CODEC_RATE as usize * 60 / 1000];
         let mut jcfg = JitterConfig::new(CODEC_RATE).start_delay_ms(cfg.jitter_start_delay_ms);
         if cfg.jitter_low_delay {
             jcfg = jcfg.low_delay();
@@ -320,6 +360,10 @@ impl MediaCore {
             packet: vec![0; MAX_WIRE_PACKET],
             tx,
             rx,
+            cc,
+            spare_auth,
+            cc_events: [None; 2],
+            reported_bps: 0,
             packetizer,
             depack: OpusDepacketizer::new(Some(cfg.payload_type)),
             plain: Vec::with_capacity(MAX_WIRE_PACKET),
@@ -356,6 +400,16 @@ impl MediaCore {
         self.stats.bytes_received += data.len() as u64;
         if data.len() > MAX_WIRE_PACKET {
             self.stats.packets_invalid += 1;
+            return;
+        }
+        if is_rtcp(data) {
+            match self.cc.as_mut() {
+                // Rejected packets (forged, replayed, malformed) are counted by `cc`.
+                Some(cc) => {
+                    cc.on_rtcp(data, arrival);
+                }
+                None => self.stats.packets_invalid += 1,
+            }
             return;
         }
         let Ok(pkt) = RtpPacket::parse(data) else {
@@ -409,6 +463,16 @@ impl MediaCore {
         if self.jitter.insert(packet, arrival).is_err() {
             self.stats.packets_invalid += 1;
         }
+        if let Some(cc) = self.cc.as_mut() {
+            // Only packets that authenticated reach here: the feedback reports what really
+            // arrived from the peer.
+            let h = &pkt.header;
+            let tseq = pkt
+                .extension_element(TRANSPORT_SEQ_EXT_ID)
+                .filter(|d| d.len() == 2)
+                .map(|d| u16::from_be_bytes([d[0], d[1]]));
+            cc.on_rtp_received(arrival, h.ssrc, h.sequence, h.timestamp, data.len(), tseq);
+        }
         self.h_decrypt.record(t.elapsed());
     }
 
@@ -456,6 +520,7 @@ impl MediaCore {
         self.stats.capture_sanitized_samples += sanitize_into(mic, &mut mic_clean) as u64;
         let packets_sent = self.push_capture(&mic_clean, emit);
         self.mic_clean = mic_clean;
+        self.run_cc(now, emit);
         self.stats.ticks += 1;
         self.h_tick.record(t.elapsed());
         Ok(TickReport {
@@ -496,10 +561,11 @@ impl MediaCore {
             self.stats.send_failures += 1;
         }
         let mut sent = 0;
-        while self.chain.available() >= self.enc_pcm.len() {
-            self.chain.pull(&mut self.enc_pcm);
+        let frame = self.enc.frame_samples();
+        while self.chain.available() >= frame {
+            self.chain.pull(&mut self.enc_pcm[..frame]);
             if self.muted {
-                self.enc_pcm.fill(0.0);
+                self.enc_pcm[..frame].fill(0.0);
             }
             if self.encode_and_send(emit) {
                 sent += 1;
@@ -510,7 +576,8 @@ impl MediaCore {
 
     fn encode_and_send(&mut self, emit: &mut dyn FnMut(&[u8])) -> bool {
         let t = Instant::now();
-        let Ok(pkt) = self.enc.encode(&self.enc_pcm, &mut self.enc_out) else {
+        let frame = self.enc.frame_samples();
+        let Ok(pkt) = self.enc.encode(&self.enc_pcm[..frame], &mut self.enc_out) else {
             self.stats.send_failures += 1;
             return false;
         };
@@ -541,18 +608,71 @@ impl MediaCore {
                 return false;
             }
         };
+        let ext = [ExtensionElement {
+            id: TRANSPORT_SEQ_EXT_ID,
+            data: &TRANSPORT_SEQ_PLACEHOLDER,
+        }];
+        let exts: &[ExtensionElement<'_>] = if self.cc.is_some() { &ext } else { &[] };
         let Ok(n) = self
             .packetizer
-            .packetize(payload, pkt.duration, &mut self.packet)
+            .packetize_with(payload, pkt.duration, exts, &mut self.packet)
         else {
             self.stats.send_failures += 1;
             return false;
         };
+        if let Some(cc) = self.cc.as_mut() {
+            // Numbered in send order (the packet leaves now: audio is not paced).
+            cc.on_rtp_sent(self.last_now, &mut self.packet[..n]);
+        }
         self.h_encrypt.record(t.elapsed());
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += n as u64;
         emit(&self.packet[..n]);
         true
+    }
+
+    /// Congestion control's periodic work: feedback and reports out, audio settings in.
+    fn run_cc(&mut self, now: MediaTime, emit: &mut dyn FnMut(&[u8])) {
+        // RT: no allocation (encoder ctl calls at most every 500 ms).
+        let Some(cc) = self.cc.as_mut() else { return };
+        let seq = self.packetizer.sequencer();
+        let info = SendInfo {
+            ssrc: seq.ssrc,
+            rtp_timestamp: self.packetizer.next_timestamp(),
+            packets: seq.packets(),
+            octets: seq.octets(),
+        };
+        while let Some(action) = cc.poll(now, info) {
+            match action {
+                CcAction::Send(n) => {
+                    emit(cc.packet(n));
+                }
+                CcAction::Adapt(s) => {
+                    apply_audio_settings(&mut self.enc, &self.cfg, s);
+                    let e = self.enc.config();
+                    self.cc_events[1] = Some(CallEvent::AudioAdapted {
+                        bitrate_bps: e.bitrate,
+                        fec: e.fec,
+                        frame_ms: e.frame.millis(),
+                    });
+                }
+            }
+        }
+        let bps = cc.snapshot().target_bps;
+        let last = self.reported_bps as f64;
+        if (bps as f64 - last).abs() >= BANDWIDTH_EVENT_CHANGE * last {
+            self.reported_bps = bps;
+            self.cc_events[0] = Some(CallEvent::BandwidthEstimate { bps });
+        }
+    }
+
+    /// Takes the congestion-control events raised since the last call (estimate, then audio
+    /// settings).
+    ///
+    /// # Real-time safety
+    /// Moves two small values.
+    pub fn take_events(&mut self) -> [Option<CallEvent>; 2] {
+        std::mem::take(&mut self.cc_events)
     }
 
     /// Mute or unmute the microphone (muted, silence is encoded so the far end hears a steady
@@ -580,8 +700,21 @@ impl MediaCore {
             ));
         }
         // RT: an encoder ctl call.
-        if self.enc.set_bitrate(bps).is_ok() {
-            self.cfg.bitrate_bps = bps;
+        match self.cc.as_mut() {
+            // With congestion control the app's bitrate is the ceiling; the adaptation picks
+            // the rate under it (applied at once when it is lower than the current one).
+            Some(cc) => {
+                cc.set_max_audio_bps(bps);
+                self.cfg.bitrate_bps = bps;
+                if bps < self.enc.config().bitrate {
+                    let _ = self.enc.set_bitrate(bps);
+                }
+            }
+            None => {
+                if self.enc.set_bitrate(bps).is_ok() {
+                    self.cfg.bitrate_bps = bps;
+                }
+            }
         }
         Ok(())
     }
@@ -661,6 +794,29 @@ impl MediaCore {
         s.muted = self.muted;
         s.key_epoch = self.send_epoch();
         s.ssrc_changes += self.ssrc_changes;
+        let e = self.enc.config();
+        s.audio_bitrate_bps = e.bitrate;
+        s.audio_fec = e.fec;
+        s.audio_expected_loss_percent = u32::from(e.expected_loss_percent);
+        s.audio_frame_ms = e.frame.millis();
+        s.rtt_ms = -1.0;
+        if let Some(cc) = self.cc.as_ref() {
+            let c = cc.counters;
+            let snap = cc.snapshot();
+            s.bwe_target_bps = snap.target_bps;
+            s.bwe_acked_bps = snap.acked_bps;
+            s.bwe_loss_percent = snap.loss_fraction * 100.0;
+            s.rtt_ms = snap.rtt_ms;
+            s.remote_loss_percent = snap.remote_fraction_lost * 100.0;
+            s.remote_jitter_ms = snap.remote_jitter_ms;
+            // Counters add to those of earlier runs.
+            s.audio_adaptations += c.adaptations;
+            s.rtcp_sent += c.rtcp_sent;
+            s.rtcp_received += c.rtcp_received;
+            s.rtcp_rejected += c.rtcp_rejected;
+            s.feedback_sent += c.feedback_sent;
+            s.feedback_received += c.feedback_received;
+        }
         s.cpu = self.cpu();
         s
     }
@@ -701,6 +857,26 @@ impl MediaCore {
     /// The jitter buffer's statistics (the full NetEq-style set) at the last tick.
     pub fn jitter_stats(&self) -> parla_jitter::JitterStats {
         self.jitter.stats_at(self.last_now)
+    }
+}
+
+/// Applies the audio adaptation's settings to the encoder, within what the app configured: the
+/// bitrate at most `cfg.bitrate_bps`, packets never shorter than `cfg.frame_ms`, DTX only if
+/// `cfg.dtx`.
+fn apply_audio_settings(enc: &mut OpusEncoder, cfg: &CallConfig, s: AudioSettings) {
+    // RT: encoder ctl calls.
+    let _ = enc.set_bitrate(s.bitrate_bps.min(cfg.bitrate_bps));
+    let _ = enc.set_fec(s.fec, s.expected_loss_percent);
+    let frame_ms = if s.frame_ms > 20 {
+        s.frame_ms.max(cfg.frame_ms)
+    } else {
+        cfg.frame_ms
+    };
+    if let Ok(f) = FrameDuration::from_millis(frame_ms) {
+        enc.set_frame(f);
+    }
+    if cfg.dtx != enc.config().dtx {
+        let _ = enc.set_dtx(cfg.dtx);
     }
 }
 

@@ -370,6 +370,7 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
             .watch
             .tick(auth_failures, peer_epoch)
             .into_iter()
+            .chain(core.take_events())
             .flatten()
         {
             let _ = shared.events.push(ev);

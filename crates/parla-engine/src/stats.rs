@@ -195,6 +195,42 @@ pub struct CallStats {
     /// The media thread failed (its processing panicked) and the run ended; `stop` and
     /// `start` recover the call.
     pub media_failed: bool,
+    /// Congestion control's bandwidth estimate (its target rate for everything the call
+    /// sends), bits per second; 0 when congestion control is off.
+    pub bwe_target_bps: u64,
+    /// The send rate the peer's transport feedback acknowledged, bits per second (0 before
+    /// any feedback).
+    pub bwe_acked_bps: u64,
+    /// Our packets lost on the way, from the peer's transport feedback, percent (recent).
+    pub bwe_loss_percent: f64,
+    /// Round-trip time from RTCP (LSR/DLSR), ms; -1 before the first measurement.
+    pub rtt_ms: f64,
+    /// Loss the peer reported about our stream in its last RTCP report, percent.
+    pub remote_loss_percent: f64,
+    /// Interarrival jitter the peer reported about our stream, ms.
+    pub remote_jitter_ms: f64,
+    /// The Opus encoder's current bitrate, bits per second (chosen by the audio adaptation
+    /// under the configured ceiling when congestion control is on).
+    pub audio_bitrate_bps: u32,
+    /// The encoder's in-band FEC is on.
+    pub audio_fec: bool,
+    /// The loss the encoder's FEC is sized for, percent.
+    pub audio_expected_loss_percent: u32,
+    /// Audio per packet, ms (20-60 under the audio adaptation).
+    pub audio_frame_ms: u32,
+    /// Times the audio adaptation changed the encoder's settings.
+    pub audio_adaptations: u64,
+    /// RTCP packets sent (reports and transport feedback).
+    pub rtcp_sent: u64,
+    /// RTCP packets received that authenticated and were valid.
+    pub rtcp_received: u64,
+    /// RTCP packets rejected: forged, replayed, truncated or malformed (with encryption on,
+    /// feedback that does not carry the call's MAC never reaches the estimator).
+    pub rtcp_rejected: u64,
+    /// Transport-wide feedback packets sent.
+    pub feedback_sent: u64,
+    /// Transport-wide feedback packets received and used by the estimator.
+    pub feedback_received: u64,
     /// CPU time per stage.
     pub cpu: CpuStats,
     /// Allocator calls counted on the media thread after its set-up (only counted in builds with

@@ -198,22 +198,28 @@ fn a_bitrate_change_mid_call_reaches_the_packets() {
         let s0 = a.stats();
         common::drive_pair(&a, &b, &mic[(i * 300 + 100) * 480..], 200, &mut |_| true);
         let s1 = a.stats();
-        let bytes =
-            (s1.bytes_sent - s0.bytes_sent) as f64 / (s1.packets_sent - s0.packets_sent) as f64;
-        let kbps = (s1.bytes_sent - s0.bytes_sent) as f64 * 8.0 / 2.0 / 1000.0;
-        println!("set {bps} bit/s: {bytes:.0} bytes per packet, {kbps:.1} kbit/s on the wire");
-        per_packet.push((bps, bytes));
+        let packets = (s1.packets_sent - s0.packets_sent) as f64;
+        let bytes = (s1.bytes_sent - s0.bytes_sent) as f64;
+        // Overhead per packet: RTP header 12 bytes, the transport sequence number extension 8,
+        // SFrame tag 16 and header 2 or more. With congestion control on (the default) the
+        // packets may grow to 40 or 60 ms at low rates, so the Opus rate is what is compared.
+        let opus_bps = (bytes - 38.0 * packets) * 8.0 / 2.0;
+        println!(
+            "set {bps} bit/s: {:.0} bytes per packet, {:.0} ms packets, Opus at {opus_bps:.0} bit/s",
+            bytes / packets,
+            2000.0 / packets
+        );
+        per_packet.push((bps, opus_bps));
     }
     a.stop().unwrap();
     b.stop().unwrap();
-    // Overhead per packet: RTP header 12 bytes, SFrame tag 16, SFrame header 2 or more (Opus
-    // VBR lands somewhat under the target; measured 98, 181 and 54 bytes per packet).
-    for (bps, bytes) in per_packet {
-        let opus = bytes - 30.0;
-        let want = f64::from(bps) / 8.0 * 0.020;
+    // Opus VBR lands somewhat under the target, most at low rates (measured 27.2, 53.9 and
+    // 8.8 kbit/s; the last in 40 ms packets).
+    for (bps, opus_bps) in per_packet {
+        let want = f64::from(bps);
         assert!(
-            (opus - want).abs() < want * 0.25 + 5.0,
-            "{bps} bit/s: {opus:.0} bytes of Opus per 20 ms packet, want about {want:.0}"
+            (opus_bps - want).abs() < want * 0.25 + 2_000.0,
+            "{bps} bit/s: Opus sends {opus_bps:.0} bit/s"
         );
     }
 }

@@ -420,9 +420,11 @@ fn a_new_ssrc_is_followed_only_when_authenticated() {
     let tx = next.sender(MediaStream::Audio, cfg.cipher_suite).unwrap();
     ka.commit_rotation(next).unwrap();
     let old = a.into_state();
+    let old = old.e2ee.unwrap();
     let parts = E2eeParts {
         tx: Box::new(tx),
-        rx: old.e2ee.unwrap().rx,
+        rx: old.rx,
+        feedback: old.feedback,
     };
     let mut a2 = MediaCore::new_with(&cfg, Some(parts), ids(0x3333)).unwrap();
     let accepted = b.stats().e2ee_accepted;

@@ -50,6 +50,25 @@ impl OpusPacketizer {
         duration: Duration,
         out: &mut [u8],
     ) -> Result<usize, WriteError> {
+        self.packetize_with(opus, duration, &[], out)
+    }
+
+    /// As [`packetize`](Self::packetize), with RFC 8285 header extension elements (e.g. a
+    /// transport-wide sequence number placeholder the sender stamps when the packet leaves).
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    ///
+    /// # Errors
+    /// As [`packetize`](Self::packetize), and [`WriteError::OutOfRange`] for an element that
+    /// cannot be encoded.
+    pub fn packetize_with(
+        &mut self,
+        opus: &[u8],
+        duration: Duration,
+        extensions: &[crate::rtp::ExtensionElement<'_>],
+        out: &mut [u8],
+    ) -> Result<usize, WriteError> {
         // RT: writes into `out`, no allocation.
         if opus.is_empty() {
             return Err(WriteError::OutOfRange("Opus packet length (empty)"));
@@ -59,6 +78,7 @@ impl OpusPacketizer {
                 .seq
                 .next_header(self.samples, self.talkspurt_start, opus.len()),
             payload: opus,
+            extensions,
             ..Default::default()
         };
         let n = spec.write_to(out)?;

@@ -1,0 +1,436 @@
+//! Congestion control in the call: what [`MediaCore`](crate::MediaCore) runs on top of
+//! `parla-cc`'s sans-IO pieces (docs/CONGESTION.md).
+//!
+//! ```text
+//! send:    Opus packet -> RTP with the transport-wide sequence number extension
+//!          -> estimator.on_packet_sent (numbered in send order)
+//! receive: authenticated RTP -> FeedbackRecorder (arrival per transport sequence number)
+//!                            -> ReceiveStats (RFC 3550 loss, jitter, LSR for the report)
+//! tick:    feedback due -> transport-cc feedback packet + authentication trailer -> emit
+//!          report due   -> SR (or RR) with our report block + trailer -> emit
+//!          every 500 ms -> target -> BitrateAllocator -> AudioAdaptor -> Opus settings
+//! RTCP in: trailer verified (forged / replayed / truncated counted and dropped) -> validity
+//!          check -> transport feedback -> estimator; SR -> LSR; report block -> RTT, loss
+//! ```
+//!
+//! RTCP shares the packet queues with RTP (RFC 5761 multiplexing: the second byte of an RTCP
+//! packet is 192..=223). With encryption on every RTCP packet carries a MAC under the call's
+//! feedback keys (`CallKeys::feedback_keys`) and an index in a replay window, so nobody on the
+//! path can fake loss or delay to throttle the call; with encryption off (tests, plain-RTP
+//! interop) RTCP is plain. The transport-wide sequence number is only recorded from packets
+//! that authenticated.
+//!
+//! Everything is allocated in [`CallCc::new`]; every method here is allocation-free.
+
+use parla_cc::allocator::{AudioAdaptor, AudioSettings, BitrateAllocator, StreamLimits};
+use parla_cc::auth::{FeedbackAuth, TRAILER_LEN};
+use parla_cc::estimator::{BandwidthEstimator, CcConfig};
+use parla_cc::rtcp::{RemoteReports, ReportInterval, RtcpMode, validate};
+use parla_cc::twcc::{
+    FMT_TWCC, FeedbackRecorder, MAX_FEEDBACK_LEN, PT_RTPFB, TwccFeedback, write_transport_seq,
+};
+use parla_core::MediaTime;
+use parla_rtp::rtcp::{
+    ReceiveStats, ReportBlock, SenderInfo, ntp_from_media_time, write_rr, write_sr,
+};
+
+use crate::config::{CallConfig, MAX_WIRE_PACKET};
+use crate::error::EngineError;
+
+/// The RFC 8285 one-byte extension id of the transport-wide sequence number on Parla's audio
+/// packets (`a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01`).
+pub const TRANSPORT_SEQ_EXT_ID: u8 = 3;
+
+/// Bytes below RTP on the wire (IPv4 20 + UDP 8), counted in the estimator's packet sizes.
+const LOWER_HEADERS: u32 = 28;
+/// Bytes of one Parla audio packet besides the Opus payload: IPv4/UDP, RTP header, the
+/// transport sequence number extension and the SFrame header and tag (AES-GCM, about 20 bytes).
+pub const AUDIO_PACKET_OVERHEAD: u32 = LOWER_HEADERS + 12 + 8 + 20;
+/// The audio adaptation runs this often, microseconds.
+const ADAPT_EVERY_US: i64 = 500_000;
+/// Transport feedback is sent at most this often...
+const FEEDBACK_MIN_US: i64 = 50_000;
+/// ...and at least this often while packets arrive, microseconds.
+const FEEDBACK_MAX_US: i64 = 250_000;
+/// Share of the received rate transport feedback may use (libwebrtc uses 5 %).
+const FEEDBACK_SHARE: f64 = 0.05;
+/// The estimate's ceiling for a call: audio only for now (video will raise it).
+const MAX_ESTIMATE_BPS: u64 = 10_000_000;
+
+/// The congestion-control figures of a call (part of [`CallStats`](crate::CallStats)).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct CcCounters {
+    pub(crate) rtcp_sent: u64,
+    pub(crate) rtcp_received: u64,
+    pub(crate) rtcp_rejected: u64,
+    pub(crate) feedback_sent: u64,
+    pub(crate) feedback_received: u64,
+    pub(crate) adaptations: u64,
+}
+
+/// What the tick-side poll asks the caller to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CcAction {
+    /// An RTCP packet is ready in the buffer (length).
+    Send(usize),
+    /// Apply these audio settings to the encoder.
+    Adapt(AudioSettings),
+}
+
+/// The sender's view for an SR.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendInfo {
+    pub(crate) ssrc: u32,
+    pub(crate) rtp_timestamp: u32,
+    pub(crate) packets: u64,
+    pub(crate) octets: u64,
+}
+
+/// Congestion control of one call endpoint (see the module docs).
+pub(crate) struct CallCc {
+    bwe: BandwidthEstimator,
+    alloc: BitrateAllocator,
+    adaptor: AudioAdaptor,
+    recorder: FeedbackRecorder,
+    /// The peer's stream: its SSRC and reception statistics.
+    recv: Option<(u32, ReceiveStats)>,
+    remote: RemoteReports,
+    interval: ReportInterval,
+    auth: Option<Box<FeedbackAuth>>,
+    next_report_us: i64,
+    last_feedback_us: Option<i64>,
+    next_adapt_us: i64,
+    received_bytes_window: u64,
+    window_start_us: i64,
+    rx_rate_bps: f64,
+    sent_since_report: bool,
+    out: Box<[u8]>,
+    pub(crate) counters: CcCounters,
+    last_rtt_us: Option<i64>,
+}
+
+impl std::fmt::Debug for CallCc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallCc")
+            .field("target_bps", &self.bwe.target_bps())
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+/// The audio limits for the allocator from the app's bitrate (the ceiling).
+fn audio_limits(max_opus_bps: u32) -> StreamLimits {
+    // The overhead per second at the longest frames (60 ms) sits on top of Opus's minimum.
+    let overhead_60 = u64::from(AUDIO_PACKET_OVERHEAD) * 8 * 1000 / 60;
+    let overhead_20 = u64::from(AUDIO_PACKET_OVERHEAD) * 8 * 1000 / 20;
+    StreamLimits {
+        min_bps: 6_000 + overhead_60,
+        max_bps: u64::from(max_opus_bps) + overhead_20,
+        priority: 1,
+    }
+}
+
+impl CallCc {
+    /// Congestion control for a call with `cfg`, our stream `ssrc`, authenticating with `auth`
+    /// (`None`: plain RTCP, encryption off).
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] if the estimator refuses the limits (not expected: they are
+    /// ordered by construction).
+    pub(crate) fn new(
+        cfg: &CallConfig,
+        ssrc: u32,
+        auth: Option<Box<FeedbackAuth>>,
+    ) -> Result<Self, EngineError> {
+        let audio = audio_limits(cfg.bitrate_bps);
+        let start = audio.max_bps;
+        let bwe = BandwidthEstimator::new(CcConfig {
+            min_bps: audio.min_bps,
+            start_bps: start,
+            max_bps: MAX_ESTIMATE_BPS,
+            // Audio alone sends no padding: nothing to probe with.
+            probing: false,
+        })
+        .map_err(|e| {
+            EngineError::Config(parla_core::ConfigError::InvalidParameter {
+                name: "congestion_control",
+                detail: e.to_string(),
+            })
+        })?;
+        let adaptor = AudioAdaptor::starting_at(AudioSettings {
+            bitrate_bps: cfg.bitrate_bps.min(parla_cc::allocator::OPUS_MAX_BPS),
+            fec: cfg.fec,
+            expected_loss_percent: cfg.expected_loss_percent,
+            frame_ms: cfg.frame_ms.max(20),
+            dtx: cfg.dtx,
+        });
+        Ok(CallCc {
+            bwe,
+            alloc: BitrateAllocator { audio, video: None },
+            adaptor,
+            recorder: FeedbackRecorder::new(ssrc, 0),
+            recv: None,
+            remote: RemoteReports::new(ssrc),
+            interval: ReportInterval::new(start, false, u64::from(ssrc)),
+            auth,
+            next_report_us: 0,
+            last_feedback_us: None,
+            next_adapt_us: ADAPT_EVERY_US,
+            received_bytes_window: 0,
+            window_start_us: 0,
+            rx_rate_bps: 0.0,
+            sent_since_report: false,
+            out: vec![0; MAX_FEEDBACK_LEN + TRAILER_LEN].into_boxed_slice(),
+            counters: CcCounters::default(),
+            last_rtt_us: None,
+        })
+    }
+
+    /// The authenticator, handed back at the end of a run (its index and replay window
+    /// continue in the next run).
+    pub(crate) fn into_auth(self) -> Option<Box<FeedbackAuth>> {
+        self.auth
+    }
+
+    /// The app changed the bitrate: the audio ceiling follows.
+    pub(crate) fn set_max_audio_bps(&mut self, bps: u32) {
+        self.alloc.audio = audio_limits(bps);
+    }
+
+    /// An RTP packet of ours (`packet`, built with the extension placeholder) leaves at `now`:
+    /// numbers it in send order.
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn on_rtp_sent(&mut self, now: MediaTime, packet: &mut [u8]) {
+        // RT: constant time.
+        let size = packet.len() as u32 + LOWER_HEADERS;
+        let seq = self.bwe.on_packet_sent(us(now), size, None);
+        // The packet was built with the element: this cannot fail.
+        let _ = write_transport_seq(packet, TRANSPORT_SEQ_EXT_ID, seq);
+        self.sent_since_report = true;
+    }
+
+    /// An RTP packet of the peer authenticated (`transport_seq` from its extension, if any).
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn on_rtp_received(
+        &mut self,
+        arrival: MediaTime,
+        ssrc: u32,
+        seq: u16,
+        rtp_ts: u32,
+        wire_len: usize,
+        transport_seq: Option<u16>,
+    ) {
+        // RT: constant time (a sequence jump clears at most the recorder's window).
+        if let Some(t) = transport_seq {
+            self.recorder.on_packet(t, us(arrival));
+        }
+        let stats = match self.recv.as_mut() {
+            Some((s, r)) if *s == ssrc => r,
+            // A new stream (the peer restarted or changed SSRC): its statistics start over.
+            _ => &mut self.recv.insert((ssrc, ReceiveStats::new(ssrc, 48_000))).1,
+        };
+        stats.on_packet(seq, rtp_ts, arrival);
+        self.received_bytes_window += wire_len as u64 + u64::from(LOWER_HEADERS);
+    }
+
+    /// An RTCP packet arrived: verify, validate and use it. Returns false if it was rejected.
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn on_rtcp(&mut self, data: &[u8], now: MediaTime) -> bool {
+        // RT: MAC verification and borrowed parsing.
+        let body = match self.auth.as_mut() {
+            Some(a) => match a.unprotect(data) {
+                Ok(b) => b,
+                Err(_) => {
+                    self.counters.rtcp_rejected += 1;
+                    return false;
+                }
+            },
+            None => data,
+        };
+        if validate(body, RtcpMode::ReducedSize).is_err() {
+            self.counters.rtcp_rejected += 1;
+            return false;
+        }
+        self.counters.rtcp_received += 1;
+        let now_us = us(now);
+        let mut pos = 0;
+        while pos + 4 <= body.len() {
+            let len = (usize::from(u16::from_be_bytes([body[pos + 2], body[pos + 3]])) + 1) * 4;
+            let pkt = &body[pos..(pos + len).min(body.len())];
+            pos += len;
+            match (pkt[1], pkt[0] & 0x1f) {
+                (PT_RTPFB, FMT_TWCC) => {
+                    if let Ok(fb) = TwccFeedback::parse(pkt) {
+                        self.counters.feedback_received += 1;
+                        self.bwe.on_transport_feedback(now_us, &fb);
+                    }
+                }
+                (200, _) if pkt.len() >= 16 => {
+                    // A sender report: remember its NTP time for our report's LSR/DLSR.
+                    let ssrc = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+                    let ntp = u64::from_be_bytes([
+                        pkt[8], pkt[9], pkt[10], pkt[11], pkt[12], pkt[13], pkt[14], pkt[15],
+                    ]);
+                    if let Some((_, r)) = self.recv.as_mut().filter(|(s, _)| *s == ssrc) {
+                        r.on_sender_report(ntp, now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(rep) = self.remote.on_rtcp(body, now) {
+            if let Some(rtt) = rep.rtt_us {
+                self.bwe.on_rtt(rtt);
+                self.last_rtt_us = Some(rtt);
+            }
+            self.bwe.on_receiver_report_loss(now_us, rep.fraction_lost);
+        }
+        true
+    }
+
+    /// Called every tick: returns the next thing to do (call again until `None`). An RTCP
+    /// packet to send is in [`packet`](Self::packet).
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn poll(&mut self, now: MediaTime, info: SendInfo) -> Option<CcAction> {
+        // RT: constant time plus writing one packet.
+        let now_us = us(now);
+        self.update_rx_rate(now_us);
+        if self.feedback_due(now_us)
+            && let Some(n) = self.write_feedback()
+        {
+            self.last_feedback_us = Some(now_us);
+            return Some(CcAction::Send(n));
+        }
+        if now_us >= self.next_report_us {
+            let n = self.write_report(now, info);
+            self.interval.set_session_bps(self.bwe.target_bps());
+            self.next_report_us = now_us + self.interval.next_us(2, 2, self.sent_since_report);
+            self.sent_since_report = false;
+            if let Some(n) = n {
+                self.interval.on_report(n + LOWER_HEADERS as usize);
+                return Some(CcAction::Send(n));
+            }
+        }
+        if now_us >= self.next_adapt_us {
+            self.next_adapt_us = now_us + ADAPT_EVERY_US;
+            self.bwe.on_tick(now_us);
+            let a = self.alloc.allocate(self.bwe.target_bps());
+            if let Some(s) = self.adaptor.update(a.audio_bps, self.bwe.loss_fraction()) {
+                self.counters.adaptations += 1;
+                return Some(CcAction::Adapt(s));
+            }
+        }
+        None
+    }
+
+    /// The packet the last [`CcAction::Send`] refers to.
+    pub(crate) fn packet(&self, len: usize) -> &[u8] {
+        &self.out[..len]
+    }
+
+    fn update_rx_rate(&mut self, now_us: i64) {
+        let span = now_us - self.window_start_us;
+        if span >= 500_000 {
+            let bps = self.received_bytes_window as f64 * 8e6 / span as f64;
+            self.rx_rate_bps = 0.5 * self.rx_rate_bps + 0.5 * bps;
+            self.received_bytes_window = 0;
+            self.window_start_us = now_us;
+        }
+    }
+
+    fn feedback_due(&self, now_us: i64) -> bool {
+        if !self.recorder.has_pending() {
+            return false;
+        }
+        // About 5 % of the received rate for feedback of ~80 bytes on the wire, in
+        // [FEEDBACK_MIN_US, FEEDBACK_MAX_US].
+        let bits = 80.0 * 8.0;
+        let wanted = if self.rx_rate_bps > 0.0 {
+            (bits / (FEEDBACK_SHARE * self.rx_rate_bps) * 1e6) as i64
+        } else {
+            FEEDBACK_MAX_US
+        };
+        let every = wanted.clamp(FEEDBACK_MIN_US, FEEDBACK_MAX_US);
+        self.last_feedback_us.is_none_or(|t| now_us - t >= every)
+    }
+
+    fn write_feedback(&mut self) -> Option<usize> {
+        let n = self.recorder.write_feedback(&mut self.out).ok()??;
+        let n = self.seal(n)?;
+        self.counters.feedback_sent += 1;
+        Some(n)
+    }
+
+    fn write_report(&mut self, now: MediaTime, info: SendInfo) -> Option<usize> {
+        let block: Option<ReportBlock> = self.recv.as_mut().and_then(|(_, r)| r.report_block(now));
+        let blocks = block.as_slice();
+        let n = if self.sent_since_report {
+            let si = SenderInfo {
+                ssrc: info.ssrc,
+                ntp: ntp_from_media_time(now),
+                rtp_timestamp: info.rtp_timestamp,
+                packet_count: info.packets as u32,
+                octet_count: info.octets as u32,
+            };
+            write_sr(&si, blocks, &mut self.out).ok()?
+        } else {
+            write_rr(info.ssrc, blocks, &mut self.out).ok()?
+        };
+        self.seal(n)
+    }
+
+    /// Adds the authentication trailer; `None` if the packet would not fit a queue slot.
+    fn seal(&mut self, n: usize) -> Option<usize> {
+        let n = match self.auth.as_mut() {
+            Some(a) => a.protect(&mut self.out, n).ok()?,
+            None => n,
+        };
+        if n > MAX_WIRE_PACKET {
+            return None;
+        }
+        self.counters.rtcp_sent += 1;
+        Some(n)
+    }
+
+    /// What the statistics show.
+    pub(crate) fn snapshot(&self) -> CcSnapshot {
+        let remote = self.remote.last();
+        CcSnapshot {
+            target_bps: self.bwe.target_bps(),
+            acked_bps: self.bwe.acked_bps().unwrap_or(0),
+            rtt_ms: self.last_rtt_us.map_or(-1.0, |r| r as f64 / 1000.0),
+            loss_fraction: self.bwe.loss_fraction(),
+            remote_fraction_lost: remote.map_or(0.0, |r| f64::from(r.fraction_lost) / 256.0),
+            remote_jitter_ms: remote.map_or(0.0, |r| f64::from(r.jitter) / 48.0),
+        }
+    }
+}
+
+/// A copy of the figures for [`CallStats`](crate::CallStats).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CcSnapshot {
+    pub(crate) target_bps: u64,
+    pub(crate) acked_bps: u64,
+    pub(crate) rtt_ms: f64,
+    pub(crate) loss_fraction: f64,
+    pub(crate) remote_fraction_lost: f64,
+    pub(crate) remote_jitter_ms: f64,
+}
+
+fn us(t: MediaTime) -> i64 {
+    t.as_micros() as i64
+}
+
+/// Whether a packet on the call's queues is RTCP (RFC 5761 section 4: the second byte of an
+/// RTCP packet, its packet type, is 192..=223; an RTP payload type there is not allowed).
+pub(crate) fn is_rtcp(data: &[u8]) -> bool {
+    data.len() >= 2 && (192..=223).contains(&data[1])
+}
