@@ -179,6 +179,18 @@ impl BandwidthEstimator {
         last + i64::from(seq.wrapping_sub(last as u16) as i16)
     }
 
+    /// The transport-wide sequence number (unwrapped) the next sent packet gets.
+    pub fn next_transport_seq(&self) -> i64 {
+        self.next_seq
+    }
+
+    /// Numbers the next packets from `next` on: a restarted sender continues its transport
+    /// sequence, so the peer's feedback recorder (which still runs) keeps reporting it. Call
+    /// before sending anything.
+    pub fn continue_transport_seq(&mut self, next: i64) {
+        self.next_seq = next.max(0);
+    }
+
     /// Processes one (authenticated) transport-wide feedback packet received at `now_us`.
     ///
     /// # Real-time safety

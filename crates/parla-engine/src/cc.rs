@@ -192,6 +192,16 @@ impl CallCc {
         self.auth
     }
 
+    /// The transport-wide sequence number the next packet gets (kept across runs).
+    pub(crate) fn next_transport_seq(&self) -> i64 {
+        self.bwe.next_transport_seq()
+    }
+
+    /// Continues the transport-wide sequence of an earlier run.
+    pub(crate) fn continue_transport_seq(&mut self, next: i64) {
+        self.bwe.continue_transport_seq(next);
+    }
+
     /// The app changed the bitrate: the audio ceiling follows.
     pub(crate) fn set_max_audio_bps(&mut self, bps: u32) {
         self.alloc.audio = audio_limits(bps);

@@ -323,6 +323,23 @@ pub fn scenarios() -> Vec<Scenario> {
             }),
         },
         Scenario {
+            name: "random-loss10",
+            about: "40 ms one-way, light jitter, 10% independent random loss (FEC and adaptation)",
+            kind: model(|m| {
+                m.base_delay_ms = 40.0;
+                m.jitter = Jitter::LogNormal {
+                    median_ms: 2.0,
+                    sigma: 0.5,
+                };
+                m.loss = GilbertElliott {
+                    p_good_to_bad: 0.0,
+                    p_bad_to_good: 1.0,
+                    loss_good: 0.10,
+                    loss_bad: 0.10,
+                };
+            }),
+        },
+        Scenario {
             name: "tmobile-lte",
             about: "T-Mobile LTE downlink (Mahimahi) with bursty cross traffic",
             kind: link("mahimahi/TMobile-LTE-short.down", |_| {}),

@@ -18,7 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::analysis::{EchoAnalysis, MouthToEar, SendTap};
 use crate::error::{SimError, StepContext as _};
 use crate::network::{NetPath, NetworkSpec, PathCounts};
-use crate::report::{DirectionReport, E2eeReport, ReceiverReport, Report, SideReport, cpu_list};
+use crate::report::{
+    BweReport, BweSample, DirectionReport, E2eeReport, ReceiverReport, Report, SideReport, cpu_list,
+};
 use crate::talk::{Conversation, RATE, Who};
 
 /// Samples per 10 ms.
@@ -152,6 +154,12 @@ struct Side {
     spk: Vec<f32>,
     /// The jitter-buffer delay after each 10 ms, ms (8 bytes per 10 ms: 2.9 MB an hour).
     jb_delay: Vec<f64>,
+    /// Congestion control, one sample per second.
+    bwe: Vec<BweSample>,
+    /// Bytes sent (with IP/UDP) at the last sample.
+    bytes_at_sample: u64,
+    /// Bytes sent so far, with IP/UDP.
+    sent_bytes: u64,
     echo_an: EchoAnalysis,
     tap: Option<SendTap>,
     wav: Option<WavOut>,
@@ -186,6 +194,9 @@ impl Side {
             mic: vec![0.0; FRAME],
             spk: vec![0.0; FRAME],
             jb_delay: Vec::with_capacity(n / FRAME),
+            bwe: Vec::new(),
+            bytes_at_sample: 0,
+            sent_bytes: 0,
             echo_an: EchoAnalysis::new(RATE, conv.peak_frame_db(who, n, FRAME)),
             tap: None,
             wav: wav.map(WavOut::create).transpose()?,
@@ -212,8 +223,35 @@ impl Side {
         Ok(())
     }
 
+    /// Counts a packet of `len` bytes this side sent (plus 28 bytes of IPv4/UDP, as congestion
+    /// control counts them).
+    fn count_sent(&mut self, len: usize) {
+        self.sent_bytes += len as u64 + 28;
+    }
+
+    /// The once-a-second congestion-control sample at tick `k`.
+    fn sample_bwe(&mut self, k: usize, s: &CallStats) {
+        let bytes = self.sent_bytes - self.bytes_at_sample;
+        self.bytes_at_sample = self.sent_bytes;
+        self.bwe.push(BweSample {
+            t_s: k as f64 / 100.0,
+            estimate_bps: s.bwe_target_bps,
+            sent_bps: bytes as f64 * 8.0,
+            audio_bitrate_bps: s.audio_bitrate_bps,
+            audio_fec: s.audio_fec,
+            audio_expected_loss_percent: s.audio_expected_loss_percent,
+            audio_frame_ms: s.audio_frame_ms,
+            loss_percent: s.bwe_loss_percent,
+        });
+    }
+
     /// A packet this side sent, seen by its tap.
     fn tapped(&mut self, packet: &[u8]) {
+        self.count_sent(packet.len());
+        // RTCP (RFC 5761: type 192..=223 in the second byte) carries no audio.
+        if packet.len() >= 2 && (192..=223).contains(&packet[1]) {
+            return;
+        }
         if let Some(t) = self.tap.as_mut() {
             let pcm = t.decode(packet);
             self.echo_an.push_sent(pcm);
@@ -327,6 +365,9 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
                 side.tapped(&p);
                 path.send(&p, now_us + 10_000);
             }
+            if (k + 1).is_multiple_of(100) {
+                side.sample_bwe(k + 1, &core.stats());
+            }
         }
         w.heard(false);
     }
@@ -374,14 +415,22 @@ fn run_realtime(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
                 side.mic_frame(&w.conv, k);
                 side.played()?;
                 let _ = call.push_capture(&side.mic);
-                side.jb_delay.push(call.stats().jitter_delay_ms);
+                let stats = call.stats();
+                side.jb_delay.push(stats.jitter_delay_ms);
+                if (k + 1).is_multiple_of(100) {
+                    side.sample_bwe(k + 1, &stats);
+                }
             }
             w.heard(true);
             k += 1;
         }
         // Network: every millisecond.
-        for (call, path) in [(&call_a, &mut s.ab), (&call_b, &mut s.ba)] {
+        for (side, call, path) in [
+            (&mut w.a, &call_a, &mut s.ab),
+            (&mut w.b, &call_b, &mut s.ba),
+        ] {
             while let Some(n) = call.poll_packet(&mut buf).step("poll packet")? {
+                side.count_sent(n);
                 path.send(&buf[..n], now_us);
             }
         }
@@ -460,7 +509,12 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
         run_simulated(setup, &mut w)?
     };
     let World { a, b, ab, ba, .. } = w;
-    let side = |name: &str, s: Side, stats: &CallStats| -> Result<SideReport, SimError> {
+    let cc = cfg.call.congestion_control;
+    let side = |name: &str,
+                s: Side,
+                stats: &CallStats,
+                out_path: &PathCounts|
+     -> Result<SideReport, SimError> {
         // The send signal: decoded by the tap, or (real time, where the engine's keys stay
         // inside the calls) what the peer's speaker played.
         let on = if s.tap.is_some() {
@@ -479,9 +533,11 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
             aec_delay_estimate_ms: stats.echo_delay_ms,
             packets_sent: stats.packets_sent,
             cpu: cpu_list(stats),
+            bwe: BweReport::new(stats, cc, s.bwe, out_path),
         })
     };
     let (jb_a, jb_b) = (a.jb_delay.clone(), b.jb_delay.clone());
+    let (path_ab, path_ba) = (o.path_ab, o.path_ba);
     Ok(Report {
         mode: if cfg.realtime {
             "realtime"
@@ -509,16 +565,16 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
         a_to_b: DirectionReport {
             name: "A->B".into(),
             mouth_to_ear: ab.finish(),
-            network: o.path_ab,
+            network: path_ab,
             receiver: ReceiverReport::from(&o.stats_b).with_buffer_delay(&jb_b),
         },
         b_to_a: DirectionReport {
             name: "B->A".into(),
             mouth_to_ear: ba.finish(),
-            network: o.path_ba,
+            network: path_ba,
             receiver: ReceiverReport::from(&o.stats_a).with_buffer_delay(&jb_a),
         },
-        side_a: side("A", a, &o.stats_a)?,
-        side_b: side("B", b, &o.stats_b)?,
+        side_a: side("A", a, &o.stats_a, &path_ab)?,
+        side_b: side("B", b, &o.stats_b, &path_ba)?,
     })
 }

@@ -193,6 +193,14 @@ pub struct PathCounts {
     pub p95_delay_ms: f64,
     /// Largest one-way delay, ms.
     pub max_delay_ms: f64,
+    /// Median queueing delay: one-way delay minus the smallest one, ms.
+    pub queue_p50_ms: f64,
+    /// 95th percentile of the queueing delay, ms.
+    pub queue_p95_ms: f64,
+    /// RTCP packets among `sent` (reports and congestion-control feedback): each rides with
+    /// the media, taking the fate of the last media packet's row, so the trace's rows stay one
+    /// per media packet.
+    pub rtcp: u64,
 }
 
 /// One direction of the network.
@@ -205,6 +213,8 @@ pub struct NetPath {
     tamper_every: Option<u64>,
     rng: ChaCha8Rng,
     counts: PathCounts,
+    /// Media (RTP) packets sent: the row index of the next one.
+    media: u64,
     /// One-way delay of every copy carried, us (8 bytes a packet: 1.4 MB for an hour of 20 ms
     /// packets).
     delays_us: Vec<u64>,
@@ -228,13 +238,22 @@ impl NetPath {
             tamper_every: tamper_every.filter(|&n| n > 0),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7a3f_0000),
             counts: PathCounts::default(),
+            media: 0,
             delays_us: Vec::new(),
         }
     }
 
     /// Send a packet at `now_us`.
     pub fn send(&mut self, packet: &[u8], now_us: u64) {
-        let index = self.counts.sent;
+        // RFC 5761: an RTCP packet's second byte (its type) is 192..=223.
+        let rtcp = packet.len() >= 2 && (192..=223).contains(&packet[1]);
+        let index = if rtcp {
+            self.counts.rtcp += 1;
+            self.media.saturating_sub(1)
+        } else {
+            self.media += 1;
+            self.media - 1
+        };
         self.counts.sent += 1;
         let mut data = packet.to_vec();
         let tampered = match self.tamper_every {
@@ -299,6 +318,10 @@ impl NetPath {
             c.mean_delay_ms = d.iter().sum::<u64>() as f64 / d.len() as f64 / 1000.0;
             c.p95_delay_ms = d[(d.len() * 95 / 100).min(d.len() - 1)] as f64 / 1000.0;
             c.max_delay_ms = max as f64 / 1000.0;
+            let min = d[0];
+            let q = |p: usize| (d[(d.len() * p / 100).min(d.len() - 1)] - min) as f64 / 1000.0;
+            c.queue_p50_ms = q(50);
+            c.queue_p95_ms = q(95);
         }
         c
     }

@@ -49,6 +49,100 @@ pub struct SideReport {
     pub packets_sent: u64,
     /// CPU per stage (name, figures) in pipeline order.
     pub cpu: Vec<(String, Cpu)>,
+    /// Congestion control of what this side sends.
+    pub bwe: BweReport,
+}
+
+/// One second of a side's congestion control.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct BweSample {
+    /// Seconds into the call.
+    pub t_s: f64,
+    /// The bandwidth estimate, bits per second.
+    pub estimate_bps: u64,
+    /// What the side sent in the last second (RTP and RTCP, IP/UDP included), bits per second.
+    pub sent_bps: f64,
+    /// The Opus bitrate, bits per second.
+    pub audio_bitrate_bps: u32,
+    /// FEC on.
+    pub audio_fec: bool,
+    /// The loss FEC is sized for, percent.
+    pub audio_expected_loss_percent: u32,
+    /// Audio per packet, ms.
+    pub audio_frame_ms: u32,
+    /// Loss of this side's packets from transport feedback, percent.
+    pub loss_percent: f64,
+}
+
+/// Congestion control of one side's sending (`bwe` in the report).
+#[derive(Debug, Clone, Serialize)]
+pub struct BweReport {
+    /// Congestion control was on.
+    pub enabled: bool,
+    /// The estimate at the end, bits per second.
+    pub final_estimate_bps: u64,
+    /// Mean of the per-second estimates, bits per second.
+    pub mean_estimate_bps: f64,
+    /// What the side sent over the estimate, mean of the per-second ratios (audio alone uses
+    /// a small part of the link: this is the share of the estimate it used).
+    pub utilization: f64,
+    /// Queueing delay on the way out (one-way delay minus its minimum), median, ms.
+    pub queue_delay_p50_ms: f64,
+    /// Queueing delay, 95th percentile, ms.
+    pub queue_delay_p95_ms: f64,
+    /// Mean Opus bitrate over the per-second samples, bits per second.
+    pub audio_bitrate_mean_bps: f64,
+    /// Share of the seconds with FEC on, percent.
+    pub fec_on_percent: f64,
+    /// Times the audio adaptation changed the encoder.
+    pub adaptations: u64,
+    /// Round-trip time from RTCP at the end, ms (-1: none measured).
+    pub rtt_ms: f64,
+    /// RTCP packets sent, received (authenticated, valid) and rejected.
+    pub rtcp_sent: u64,
+    /// See `rtcp_sent`.
+    pub rtcp_received: u64,
+    /// See `rtcp_sent`.
+    pub rtcp_rejected: u64,
+    /// Transport feedback packets sent and received.
+    pub feedback_sent: u64,
+    /// See `feedback_sent`.
+    pub feedback_received: u64,
+    /// One sample per second.
+    pub timeline: Vec<BweSample>,
+}
+
+impl BweReport {
+    /// The report from the side's final statistics, its per-second samples and the queueing
+    /// delay of its outgoing path.
+    pub fn new(s: &CallStats, enabled: bool, timeline: Vec<BweSample>, path: &PathCounts) -> Self {
+        let n = timeline.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&BweSample) -> f64| timeline.iter().map(f).sum::<f64>() / n;
+        BweReport {
+            enabled,
+            final_estimate_bps: s.bwe_target_bps,
+            mean_estimate_bps: mean(&|x| x.estimate_bps as f64),
+            utilization: mean(&|x| {
+                if x.estimate_bps > 0 {
+                    x.sent_bps / x.estimate_bps as f64
+                } else {
+                    0.0
+                }
+            }),
+            queue_delay_p50_ms: path.queue_p50_ms,
+            queue_delay_p95_ms: path.queue_p95_ms,
+            audio_bitrate_mean_bps: mean(&|x| f64::from(x.audio_bitrate_bps)),
+            fec_on_percent: 100.0 * mean(&|x| f64::from(u8::from(x.audio_fec))),
+            adaptations: s.audio_adaptations,
+            rtt_ms: s.rtt_ms,
+            rtcp_sent: s.rtcp_sent,
+            rtcp_received: s.rtcp_received,
+            rtcp_rejected: s.rtcp_rejected,
+            feedback_sent: s.feedback_sent,
+            feedback_received: s.feedback_received,
+            timeline,
+        }
+    }
 }
 
 /// What the listener's receive pipeline counted.
@@ -364,6 +458,31 @@ pub fn summary(r: &Report) -> String {
             s,
             "  CPU per frame (us): stage median / p99 / p99.9 (frames)"
         );
+        let b = &side.bwe;
+        if b.enabled {
+            let _ = writeln!(
+                s,
+                "  congestion control: estimate {:.0} kbit/s at the end (mean {:.0}), used {:.0}%; Opus mean {:.1} kbit/s, FEC on {:.0}% of the time, {} adaptations; RTT {}; RTCP {} sent / {} received / {} rejected; queueing delay out p50 {:.1} ms, p95 {:.1} ms",
+                b.final_estimate_bps as f64 / 1000.0,
+                b.mean_estimate_bps / 1000.0,
+                100.0 * b.utilization,
+                b.audio_bitrate_mean_bps / 1000.0,
+                b.fec_on_percent,
+                b.adaptations,
+                if b.rtt_ms >= 0.0 {
+                    format!("{:.0} ms", b.rtt_ms)
+                } else {
+                    "n/a".into()
+                },
+                b.rtcp_sent,
+                b.rtcp_received,
+                b.rtcp_rejected,
+                b.queue_delay_p50_ms,
+                b.queue_delay_p95_ms
+            );
+        } else {
+            let _ = writeln!(s, "  congestion control: off");
+        }
         for (name, c) in &side.cpu {
             if c.frames > 0 {
                 let _ = writeln!(

@@ -60,6 +60,10 @@ pub struct Args {
     /// Switch noise suppression off.
     #[arg(long)]
     pub no_ns: bool,
+    /// Switch congestion control off: no RTCP or transport feedback, the Opus bitrate, FEC
+    /// (10 % expected loss) and packet length stay as configured (the fixed sender).
+    #[arg(long)]
+    pub no_cc: bool,
     /// The jitter buffer's low-delay preset.
     #[arg(long)]
     pub low_delay: bool,
@@ -129,6 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         frame_ms: args.frame_ms,
         noise_suppression: !args.no_ns,
         jitter_low_delay: args.low_delay,
+        congestion_control: !args.no_cc,
         ..CallConfig::default()
     };
     call.validate().context("invalid call settings")?;
