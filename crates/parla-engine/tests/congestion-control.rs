@@ -89,7 +89,7 @@ fn feedback_flows_and_forgeries_change_nothing() {
     // B reports on A's stream: transport feedback several times a second, and SR/RR.
     assert!(sb.feedback_sent >= 16, "{}", cc_figures(&sb));
     assert_eq!(sa.feedback_received, sb.feedback_sent, "a lossless link");
-    assert!(sa.rtcp_received >= sb.feedback_sent + 1, "and a report");
+    assert!(sa.rtcp_received > sb.feedback_sent, "and a report");
     assert_eq!((sa.rtcp_rejected, sb.rtcp_rejected), (0, 0));
     assert!(
         (50.0..=80.0).contains(&sa.rtt_ms),
