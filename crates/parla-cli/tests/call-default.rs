@@ -37,8 +37,15 @@ fn default_call_writes_both_sides_and_a_measured_report() {
             "{d}"
         );
         let net = &dir["network"];
-        let sent = net["sent"].as_u64().unwrap();
+        // RTCP (reports and congestion-control feedback) travels beside the 50 media packets
+        // a second.
+        let rtcp = net["rtcp"].as_u64().unwrap();
+        let sent = net["sent"].as_u64().unwrap() - rtcp;
         assert!((990..=1001).contains(&sent), "{d}: {sent} packets in 20 s");
+        assert!(
+            (40..200).contains(&rtcp),
+            "{d}: {rtcp} RTCP packets in 20 s"
+        );
         let lost = net["lost"].as_u64().unwrap();
         // The mobile condition loses some packets, and the receiver saw exactly the rest.
         assert!(lost > 0 && lost < sent / 10, "{d}: lost {lost}");
@@ -73,6 +80,23 @@ fn default_call_writes_both_sides_and_a_measured_report() {
             "{side}: {tick}"
         );
         assert!(tick[1]["median_us"].as_f64().unwrap() > 0.0, "{side}");
+        // Congestion control ran: feedback both ways, all of it authentic, an estimate.
+        let bwe = &json[side]["bwe"];
+        assert_eq!(bwe["enabled"], true);
+        assert!(
+            bwe["feedback_received"].as_u64().unwrap() > 20,
+            "{side}: {bwe}"
+        );
+        assert_eq!(bwe["rtcp_rejected"].as_u64().unwrap(), 0, "{side}");
+        assert!(
+            bwe["final_estimate_bps"].as_u64().unwrap() > 20_000,
+            "{side}"
+        );
+        assert!(
+            bwe["rtt_ms"].as_f64().unwrap() > 90.0,
+            "{side}: two 45 ms legs"
+        );
+        assert_eq!(bwe["timeline"].as_array().unwrap().len(), 20, "{side}");
     }
     assert!(json["real_time_factor"].as_f64().unwrap() > 0.0);
 }

@@ -2,9 +2,11 @@
 //! `parla-netsim` (a named condition of its registry, or a Mahimahi link trace pushed through its
 //! bottleneck), replayed packet by packet, with optional tampering.
 //!
-//! The `n`-th packet a side sends takes the fate of row `n` of its direction's trace: lost, or
-//! delivered (once or, for duplicates, more than once) after the trace's one-way delay, measured
-//! from the moment the packet was actually sent.
+//! A media packet takes the fate of the row of its send time in its direction's trace (rows are
+//! one packet interval apart; packets sent closer together take consecutive rows, so with evenly
+//! spaced packets the `n`-th packet takes row `n`): lost, or delivered (once or, for duplicates,
+//! more than once) after the trace's one-way delay, measured from the moment the packet was
+//! actually sent. RTCP packets take the fate of the last media packet's row.
 
 use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
@@ -155,6 +157,7 @@ struct InFlight {
     order: u64,
     data: Vec<u8>,
     tampered: bool,
+    rtcp: bool,
 }
 
 impl Ord for InFlight {
@@ -198,9 +201,12 @@ pub struct PathCounts {
     /// 95th percentile of the queueing delay, ms.
     pub queue_p95_ms: f64,
     /// RTCP packets among `sent` (reports and congestion-control feedback): each rides with
-    /// the media, taking the fate of the last media packet's row, so the trace's rows stay one
-    /// per media packet.
+    /// the media, taking the fate of the last media packet's row. A media packet takes the row
+    /// of its send time (so the trace's time follows the call's when packets are 40 or 60 ms
+    /// long), or the next row when packets come closer together than the rows.
     pub rtcp: u64,
+    /// RTCP copies among `delivered`.
+    pub rtcp_delivered: u64,
 }
 
 /// One direction of the network.
@@ -213,8 +219,14 @@ pub struct NetPath {
     tamper_every: Option<u64>,
     rng: ChaCha8Rng,
     counts: PathCounts,
-    /// Media (RTP) packets sent: the row index of the next one.
-    media: u64,
+    /// The row the last media packet took (`None` before the first).
+    last_row: Option<u64>,
+    /// Media packets sent.
+    media_sent: u64,
+    /// When the first media packet was sent, us.
+    first_send_us: u64,
+    /// The rows' packet interval, us.
+    interval_us: u64,
     /// One-way delay of every copy carried, us (8 bytes a packet: 1.4 MB for an hour of 20 ms
     /// packets).
     delays_us: Vec<u64>,
@@ -225,6 +237,10 @@ impl NetPath {
     /// ciphertext in every `tamper_every`-th packet.
     pub fn new(rows: &[PacketRecord], tamper_every: Option<u64>, seed: u64) -> Self {
         let n = rows.iter().map(|r| r.seq + 1).max().unwrap_or(0) as usize;
+        let interval_us = match rows {
+            [a, b, ..] => b.send_us.saturating_sub(a.send_us).max(1),
+            _ => 20_000,
+        };
         let mut fates = vec![Vec::new(); n];
         for r in rows {
             if let (Some(a), Some(f)) = (r.arrival_us, fates.get_mut(r.seq as usize)) {
@@ -238,7 +254,10 @@ impl NetPath {
             tamper_every: tamper_every.filter(|&n| n > 0),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7a3f_0000),
             counts: PathCounts::default(),
-            media: 0,
+            last_row: None,
+            media_sent: 0,
+            first_send_us: 0,
+            interval_us,
             delays_us: Vec::new(),
         }
     }
@@ -249,15 +268,32 @@ impl NetPath {
         let rtcp = packet.len() >= 2 && (192..=223).contains(&packet[1]);
         let index = if rtcp {
             self.counts.rtcp += 1;
-            self.media.saturating_sub(1)
+            self.last_row.unwrap_or(0)
         } else {
-            self.media += 1;
-            self.media - 1
+            // The row of the packet's send time (the trace's time follows the call's even when
+            // packets grow to 40 or 60 ms), at least the row after the last one (packets sent
+            // close together, as the real-time driver does, take consecutive rows).
+            let row = match self.last_row {
+                None => {
+                    self.first_send_us = now_us;
+                    0
+                }
+                Some(last) => {
+                    let since = now_us.saturating_sub(self.first_send_us);
+                    ((since + self.interval_us / 2) / self.interval_us).max(last + 1)
+                }
+            };
+            self.last_row = Some(row);
+            row
         };
         self.counts.sent += 1;
         let mut data = packet.to_vec();
+        if !rtcp {
+            self.media_sent += 1;
+        }
+        // Tampering targets media packets (every n-th of them; RTCP is left alone).
         let tampered = match self.tamper_every {
-            Some(n) if (index + 1).is_multiple_of(n) => {
+            Some(n) if !rtcp && self.media_sent.is_multiple_of(n) => {
                 self.tamper(&mut data);
                 self.counts.tampered += 1;
                 true
@@ -278,6 +314,7 @@ impl NetPath {
                 order: self.order,
                 data: data.clone(),
                 tampered,
+                rtcp,
             });
         }
     }
@@ -303,6 +340,9 @@ impl NetPath {
             self.counts.delivered += 1;
             if p.tampered {
                 self.counts.tampered_delivered += 1;
+            }
+            if p.rtcp {
+                self.counts.rtcp_delivered += 1;
             }
             deliver(&p.data, p.arrival_us);
         }
