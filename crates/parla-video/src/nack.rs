@@ -33,7 +33,7 @@ impl Default for NackConfig {
     fn default() -> Self {
         NackConfig {
             max_missing: 1000,
-            reorder_delay: Duration::ZERO,
+            reorder_delay: Duration::from_millis(5),
             retry_margin: Duration::from_millis(5),
             max_retries: 10,
             max_age_packets: 10_000,
@@ -246,7 +246,11 @@ mod tests {
             max_retries: 2,
             ..NackConfig::default()
         };
-        let mut n = NackModule::new(cfg).unwrap();
+        let mut n = NackModule::new(NackConfig {
+            reorder_delay: Duration::ZERO,
+            ..cfg
+        })
+        .unwrap();
         let t = |ms| MediaTime::from_millis(ms);
         let rtt = Duration::from_millis(100);
         let mut out = [0u16; 16];

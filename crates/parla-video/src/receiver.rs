@@ -60,6 +60,13 @@ pub struct ReceiverConfig {
     pub keyframe_timeout: Duration,
     /// Ask with FIR (RFC 5104) instead of PLI (RFC 4585).
     pub use_fir: bool,
+    /// After a packet loss (and at the start of the stream), for this long the target delay
+    /// includes what a retransmission needs, so it can arrive before its frame is due; on a
+    /// link that stays clean the delay then drops to the jitter alone.
+    pub loss_memory: Duration,
+    /// Packets resuming after a silence at least this long, with packets missing: a keyframe is
+    /// requested at once, in parallel with the NACKs (an outage; whichever repairs first wins).
+    pub outage_gap: Duration,
 }
 
 impl ReceiverConfig {
@@ -79,6 +86,8 @@ impl ReceiverConfig {
             min_keyframe_interval: Duration::from_millis(200),
             keyframe_timeout: Duration::from_millis(1000),
             use_fir: false,
+            loss_memory: Duration::from_secs(10),
+            outage_gap: Duration::from_millis(250),
         }
     }
 }
@@ -125,6 +134,10 @@ pub struct VideoReceiver<D> {
     recovered_n: usize,
     want_keyframe: bool,
     first_packet: Option<MediaTime>,
+    silence: Duration,
+    frame_interval_us: f64,
+    last_frame_ts: Option<u32>,
+    last_loss: Option<MediaTime>,
     last_packet: Option<MediaTime>,
     last_progress: Option<MediaTime>,
     stats: ReceiverStats,
@@ -149,6 +162,10 @@ impl<D: Depacketizer> VideoReceiver<D> {
             recovered_n: 0,
             want_keyframe: false,
             first_packet: None,
+            silence: Duration::ZERO,
+            frame_interval_us: 0.0,
+            last_frame_ts: None,
+            last_loss: None,
             last_packet: None,
             last_progress: None,
             stats: ReceiverStats::default(),
@@ -173,8 +190,14 @@ impl<D: Depacketizer> VideoReceiver<D> {
             self.stats.rejected += 1;
             return;
         };
+        let silence = self.last_packet.map(|t| now.saturating_since(t));
         self.last_packet = Some(now);
-        self.first_packet.get_or_insert(now);
+        if self.first_packet.is_none() {
+            self.first_packet = Some(now);
+            // Until the link has shown `loss_memory` without loss, budget for retransmissions.
+            self.last_loss = Some(now);
+        }
+        self.silence = silence.unwrap_or(Duration::ZERO);
         if let Some(map) = self.cfg.rtx.filter(|m| m.rtx_ssrc == pkt.header.ssrc) {
             let mut scratch = std::mem::take(&mut self.scratch);
             match unwrap_rtx(datagram, &map, &mut scratch) {
@@ -196,7 +219,14 @@ impl<D: Depacketizer> VideoReceiver<D> {
 
     fn on_media(&mut self, pkt: &RtpPacket<'_>, now: MediaTime) {
         self.stats.packets += 1;
+        let missing_before = self.nack.stats().missing + self.nack.stats().overflows;
         let news = self.nack.on_packet(pkt.header.sequence, now);
+        if self.nack.stats().missing + self.nack.stats().overflows > missing_before {
+            self.last_loss = Some(now);
+            if self.silence >= self.cfg.outage_gap {
+                self.want_keyframe = true;
+            }
+        }
         if news.recovered {
             self.stats.recovered += 1;
             self.recovered[self.recovered_n % RECOVERED_RING] = news.seq;
@@ -212,6 +242,18 @@ impl<D: Depacketizer> VideoReceiver<D> {
             match ev {
                 AssemblerEvent::Frame(f) => {
                     self.stats.frames_received += 1;
+                    if let Some(prev) = self.last_frame_ts {
+                        let d = f.timestamp.wrapping_sub(prev) as i32;
+                        if d > 0 {
+                            let us = f64::from(d) * 1e6 / f64::from(self.cfg.buffer.clock_rate);
+                            self.frame_interval_us = if self.frame_interval_us == 0.0 {
+                                us
+                            } else {
+                                0.9 * self.frame_interval_us + 0.1 * us.min(1e6)
+                            };
+                        }
+                    }
+                    self.last_frame_ts = Some(f.timestamp);
                     let retransmitted = self
                         .recovered
                         .iter()
@@ -247,9 +289,23 @@ impl<D: Depacketizer> VideoReceiver<D> {
     }
 
     /// The delay from a frame's earliest arrival to its render time: jitter estimate, decode
-    /// time and render delay.
+    /// time and render delay, plus (while packet loss is recent, `loss_memory`) what a
+    /// retransmission needs: one round-trip time, the NACK retry margin and one frame interval
+    /// (the loss of a frame's last packet shows only when the next frame starts).
     pub fn target_delay(&self) -> Duration {
-        self.jitter.jitter() + self.cfg.buffer.decode_time + self.cfg.buffer.render_delay
+        let base =
+            self.jitter.jitter() + self.cfg.buffer.decode_time + self.cfg.buffer.render_delay;
+        let lossy = self.last_loss.is_some_and(|t| {
+            self.last_packet
+                .is_some_and(|now| now.saturating_since(t) < self.cfg.loss_memory)
+        });
+        if lossy {
+            base + self.rtt
+                + self.cfg.nack.retry_margin
+                + Duration::from_micros(self.frame_interval_us as u64)
+        } else {
+            base
+        }
     }
 
     /// Writes the feedback due at `now` into `out` as compound RTCP (a NACK for the packets due,
