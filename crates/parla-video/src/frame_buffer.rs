@@ -204,7 +204,8 @@ impl FrameBuffer {
         }
         let follows = self.last_seq.is_some_and(|l| frame.first_seq == l + 1);
         self.last_seq = Some(frame.last_seq);
-        if !frame.keyframe && !(self.chain_ok && follows) {
+        let decodable = frame.keyframe || (self.chain_ok && follows);
+        if !decodable {
             self.chain_ok = false;
             self.stats.not_decodable += 1;
             return FrameInsert::NotDecodable;

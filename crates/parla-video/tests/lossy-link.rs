@@ -347,10 +347,8 @@ fn simulate<D: Depacketizer>(sim: Sim, depack: D) -> Outcome {
                             }
                         }
                     }
-                    RtcpPacket::Pli { .. } | RtcpPacket::Fir(_) => {
-                        if send_kf.request(now) {
-                            enc.request_keyframe();
-                        }
+                    RtcpPacket::Pli { .. } | RtcpPacket::Fir(_) if send_kf.request(now) => {
+                        enc.request_keyframe();
                     }
                     _ => {}
                 }
