@@ -116,6 +116,8 @@ pub struct ReceiverStats {
     pub nacks_sent: u64,
     /// Sequence numbers requested in them.
     pub nacked_packets: u64,
+    /// Frames the decoder refused (reported through `on_decode_error`).
+    pub decode_errors: u64,
 }
 
 /// One video stream's receive pipeline; see the [module docs](self).
@@ -290,8 +292,9 @@ impl<D: Depacketizer> VideoReceiver<D> {
 
     /// The delay from a frame's earliest arrival to its render time: jitter estimate, decode
     /// time and render delay, plus (while packet loss is recent, `loss_memory`) what a
-    /// retransmission needs: one round-trip time, the NACK retry margin and one frame interval
-    /// (the loss of a frame's last packet shows only when the next frame starts).
+    /// retransmission needs: one round-trip time, the NACK reordering delay and retry margin,
+    /// and one frame interval (the loss of a frame's last packet shows only when the next frame
+    /// starts).
     pub fn target_delay(&self) -> Duration {
         let base =
             self.jitter.jitter() + self.cfg.buffer.decode_time + self.cfg.buffer.render_delay;
@@ -302,6 +305,7 @@ impl<D: Depacketizer> VideoReceiver<D> {
         if lossy {
             base + self.rtt
                 + self.cfg.nack.retry_margin
+                + self.cfg.nack.reorder_delay
                 + Duration::from_micros(self.frame_interval_us as u64)
         } else {
             base
@@ -370,6 +374,16 @@ impl<D: Depacketizer> VideoReceiver<D> {
             self.last_progress = Some(now);
         }
         Ok(len)
+    }
+
+    /// Reports that the decoder refused a frame released by [`poll_frame`](Self::poll_frame)
+    /// (a reference it needs is missing, for example the parameter sets in a lost first packet
+    /// of the stream, which no NACK can ask for): delta frames are dropped until a keyframe,
+    /// which is requested.
+    pub fn on_decode_error(&mut self, _now: MediaTime) {
+        self.stats.decode_errors += 1;
+        self.buf.break_chain();
+        self.want_keyframe = true;
     }
 
     /// The next frame due for decoding at `now`.
