@@ -337,19 +337,20 @@ mod tests {
         let mut b = FrameBuffer::new(cfg).unwrap();
         let t = |ms| MediaTime::from_millis(ms);
         let d = Duration::from_millis(50);
+        let ins = |b: &mut FrameBuffer, f: AssembledFrame<'_>, now| b.insert(&f, now, d);
         // A delta frame before any keyframe cannot be decoded.
         assert_eq!(
-            b.insert(&frame(0, 1, 1, false, b"a"), t(1000), d),
+            ins(&mut b, frame(0, 1, 1, false, b"a"), t(1000)),
             FrameInsert::NotDecodable
         );
         assert!(b.needs_keyframe());
         assert_eq!(
-            b.insert(&frame(3000, 2, 3, true, b"K"), t(1033), d),
+            ins(&mut b, frame(3000, 2, 3, true, b"K"), t(1033)),
             FrameInsert::Queued
         );
         // 10 ms late: the offset stays at the first frame's (+0.1 ms).
         assert_eq!(
-            b.insert(&frame(6000, 4, 4, false, b"b"), t(1076), d),
+            ins(&mut b, frame(6000, 4, 4, false, b"b"), t(1076)),
             FrameInsert::Queued
         );
         // Render time: arrival of K + 50 ms; released 20 ms (decode + render) before.
@@ -362,19 +363,19 @@ mod tests {
         assert_eq!(f.render_time, MediaTime::from_micros(1_116_433));
         // A gap (seq 5 missing): the next delta frame is dropped, a keyframe is needed.
         assert_eq!(
-            b.insert(&frame(9000, 6, 6, false, b"c"), t(1110), d),
+            ins(&mut b, frame(9000, 6, 6, false, b"c"), t(1110)),
             FrameInsert::NotDecodable
         );
         assert_eq!(
-            b.insert(&frame(12000, 7, 7, false, b"d"), t(1140), d),
+            ins(&mut b, frame(12000, 7, 7, false, b"d"), t(1140)),
             FrameInsert::NotDecodable
         );
         assert_eq!(
-            b.insert(&frame(3000, 3, 3, true, b"x"), t(1150), d),
+            ins(&mut b, frame(3000, 3, 3, true, b"x"), t(1150)),
             FrameInsert::Old
         );
         assert_eq!(
-            b.insert(&frame(15000, 8, 8, true, b"K2"), t(1170), d),
+            ins(&mut b, frame(15000, 8, 8, true, b"K2"), t(1170)),
             FrameInsert::Queued
         );
         assert!(!b.needs_keyframe());
@@ -387,20 +388,20 @@ mod tests {
         // Full: delta frames are refused, a keyframe clears.
         for i in 0..4u64 {
             assert_eq!(
-                b.insert(
-                    &frame(24000 + i as u32 * 3000, 11 + i, 11 + i, false, b"f"),
-                    t(1300),
-                    d
+                ins(
+                    &mut b,
+                    frame(24000 + i as u32 * 3000, 11 + i, 11 + i, false, b"f"),
+                    t(1300)
                 ),
                 FrameInsert::Queued
             );
         }
         assert_eq!(
-            b.insert(&frame(40000, 15, 15, false, b"g"), t(1400), d),
+            ins(&mut b, frame(40000, 15, 15, false, b"g"), t(1400)),
             FrameInsert::Full
         );
         assert_eq!(
-            b.insert(&frame(43000, 16, 16, true, b"K4"), t(1400), d),
+            ins(&mut b, frame(43000, 16, 16, true, b"K4"), t(1400)),
             FrameInsert::Queued
         );
         assert_eq!(b.len(), 1);

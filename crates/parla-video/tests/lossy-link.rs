@@ -28,6 +28,8 @@ use parla_core::MediaTime;
 use parla_core::video::{PixelFormat, VideoFrame};
 use parla_netsim::PacketRecord;
 use parla_netsim::model::{GilbertElliott, Jitter, ModelConfig, generate};
+use parla_rtp::WriteError;
+use parla_rtp::payload::PayloadChunk;
 use parla_rtp::payload::assembler::{AssemblerConfig, Depacketizer};
 use parla_rtp::payload::h264::{H264Depacketizer, H264Packetizer};
 use parla_rtp::payload::vp8::{Vp8Depacketizer, Vp8Packetizer};
@@ -163,20 +165,22 @@ impl Pack {
     fn payloads(&mut self, frame: &[u8]) -> Vec<(Vec<u8>, bool)> {
         let mut out = Vec::new();
         let mut buf = [0u8; MTU];
+        let mut take = |c: Option<Result<PayloadChunk, WriteError>>, buf: &[u8]| match c {
+            Some(c) => {
+                let c = c.unwrap();
+                out.push((buf[..c.len].to_vec(), c.last));
+                true
+            }
+            None => false,
+        };
         match self {
             Pack::H264(p) => {
                 let mut it = p.packetize(frame);
-                while let Some(c) = it.next_into(&mut buf) {
-                    let c = c.unwrap();
-                    out.push((buf[..c.len].to_vec(), c.last));
-                }
+                while take(it.next_into(&mut buf), &buf) {}
             }
             Pack::Vp8(p) => {
                 let mut it = p.packetize(frame);
-                while let Some(c) = it.next_into(&mut buf) {
-                    let c = c.unwrap();
-                    out.push((buf[..c.len].to_vec(), c.last));
-                }
+                while take(it.next_into(&mut buf), &buf) {}
             }
         }
         out
@@ -460,20 +464,25 @@ fn run(sim: Sim) -> Outcome {
 
 const CODECS: [VideoCodec; 2] = [VideoCodec::H264, VideoCodec::Vp8];
 
+/// A CI-sized run: 320x180 at 600 kbps, 2% loss, 100 ms RTT.
+fn small(codec: VideoCodec, seconds: f64, outage: Option<(u64, u64)>, seed: u64) -> Sim {
+    Sim {
+        codec,
+        width: 320,
+        height: 180,
+        bitrate: 600_000,
+        seconds,
+        loss: 0.02,
+        one_way_ms: 50.0,
+        outage,
+        seed,
+    }
+}
+
 #[test]
 fn two_percent_loss_is_repaired_by_nack_and_rtx() {
     for codec in CODECS {
-        let o = run(Sim {
-            codec,
-            width: 320,
-            height: 180,
-            bitrate: 600_000,
-            seconds: 8.0,
-            loss: 0.02,
-            one_way_ms: 50.0,
-            outage: None,
-            seed: 17,
-        });
+        let o = run(small(codec, 8.0, None, 17));
         assert!(
             o.lost >= 5,
             "{codec:?}: the link must lose packets ({})",
@@ -495,17 +504,7 @@ fn two_percent_loss_is_repaired_by_nack_and_rtx() {
 #[test]
 fn decoding_resumes_quickly_after_an_outage() {
     for codec in CODECS {
-        let o = run(Sim {
-            codec,
-            width: 320,
-            height: 180,
-            bitrate: 600_000,
-            seconds: 4.0,
-            loss: 0.02,
-            one_way_ms: 50.0,
-            outage: Some((1500, 500)),
-            seed: 18,
-        });
+        let o = run(small(codec, 4.0, Some((1500, 500)), 18));
         let first = o.first_after_outage_ms.expect("a frame after the outage");
         // 1 RTT + 2 frame intervals = 167 ms (the NACK for the gap, its retransmissions).
         assert!(

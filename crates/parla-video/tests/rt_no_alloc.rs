@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use parla_core::MediaTime;
 use parla_core::alloc_counter::{assert_no_alloc, is_installed};
+use parla_rtp::WriteError;
+use parla_rtp::payload::PayloadChunk;
 use parla_rtp::payload::assembler::Depacketizer;
 use parla_rtp::payload::h264::{H264Depacketizer, H264Packetizer};
 use parla_rtp::payload::vp8::{Vp8Depacketizer, Vp8Packetizer};
@@ -61,6 +63,18 @@ fn stream(payloads: impl Fn(u64, bool) -> Vec<Vec<u8>>, frames: u64) -> Vec<(u64
             out.push((i * 33, b));
             seq = seq.wrapping_add(1);
         }
+    }
+    out
+}
+
+/// The payloads a packetizer's `next_into` yields.
+fn collect(
+    mut next: impl FnMut(&mut [u8]) -> Option<Result<PayloadChunk, WriteError>>,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1200];
+    while let Some(c) = next(&mut buf) {
+        out.push(buf[..c.unwrap().len].to_vec());
     }
     out
 }
@@ -142,12 +156,7 @@ fn video_paths_do_not_allocate() {
             frame[0] = if key { 0x10 } else { 0x11 };
             let mut p = Vp8Packetizer::new(1100, 0).unwrap();
             let mut it = p.packetize(&frame);
-            let mut out = Vec::new();
-            let mut buf = [0u8; 1200];
-            while let Some(c) = it.next_into(&mut buf) {
-                out.push(buf[..c.unwrap().len].to_vec());
-            }
-            out
+            collect(|b| it.next_into(b))
         },
         300,
     );
@@ -168,12 +177,7 @@ fn video_paths_do_not_allocate() {
             ));
             let p = H264Packetizer::new(1100).unwrap();
             let mut it = p.packetize(&au);
-            let mut out = Vec::new();
-            let mut buf = [0u8; 1200];
-            while let Some(c) = it.next_into(&mut buf) {
-                out.push(buf[..c.unwrap().len].to_vec());
-            }
-            out
+            collect(|b| it.next_into(b))
         },
         300,
     );
