@@ -2,7 +2,7 @@
 //! and two-party key agreement. No sockets, threads, timers or clocks: time is passed in as
 //! [`parla_core::MediaTime`], packets come in and go out as byte slices (STYLE.md section 3).
 //!
-//! - [`rtp`]: packets borrowing their buffer, RFC 8285 header extensions, 64-bit sequence and
+//! - [`rtp`]: packets borrowing their buffer, RFC 8285 header extensions, RTX (RFC 4588), 64-bit sequence and
 //!   timestamp unwrapping, sender sequencing.
 //! - [`rtcp`]: SR/RR with loss, jitter and RTT; generic NACK, PLI, FIR.
 //! - [`payload`]: Opus (RFC 7587), H.264 (RFC 6184 mode 1), VP8 (RFC 7741) and the frame

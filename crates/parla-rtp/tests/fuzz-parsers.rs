@@ -1,7 +1,7 @@
 //! Randomized robustness tests (stable-toolchain fuzzing, STYLE.md 6) for every parser a received
 //! packet reaches: the RTP packet parser, RTP header extension blocks on their own (RFC 8285
 //! one-byte and two-byte forms), RTCP compound packets (every packet type the parser knows), the
-//! SFrame header parser, the Opus, H.264 and VP8 depacketizers, the frame assembler (H.264 and
+//! SFrame header parser, RTX unwrap and wrap (RFC 4588), the Opus, H.264 and VP8 depacketizers, the frame assembler (H.264 and
 //! VP8, fed reordered, duplicated, lost and mutated packets with sequence-number jumps and
 //! wraparound), SFrame unprotect and the key-agreement blob.
 //!
@@ -49,6 +49,7 @@ use parla_rtp::payload::vp8::{Vp8Depacketizer, Vp8Descriptor, Vp8Packetizer};
 use parla_rtp::rtcp::{self, FirEntry, ReportBlock, RtcpPacket, SenderInfo};
 use parla_rtp::rtp::{
     ExtensionElement, ExtensionForm, HeaderExtension, RtpHeader, RtpPacket, RtpPacketSpec,
+    RtxMapping, unwrap_rtx, wrap_rtx,
 };
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
@@ -237,6 +238,58 @@ fn rtp_parser_survives_mutations() {
         }
     }
     println!("RTP: {fed} packets fed, {ok} parsed, {err} rejected");
+    assert!(fed >= n);
+    assert!(ok > 0 && err > 0, "mutations should hit both outcomes");
+}
+
+#[test]
+fn rtx_wrap_unwrap_survive_mutations() {
+    let n = cases();
+    let mut rng = common::rng(6002);
+    let map = RtxMapping {
+        media_ssrc: 0x1111,
+        media_payload_type: 96,
+        rtx_ssrc: 0x2222,
+        rtx_payload_type: 97,
+    };
+    let (mut fed, mut ok, mut err) = (0usize, 0usize, 0usize);
+    let mut rtx = vec![0u8; 4096];
+    let mut back = vec![0u8; 4096];
+    while fed < n {
+        let orig = random_rtp(&mut rng);
+        // Oracle: a valid packet wraps and unwraps to itself (padding removed, media SSRC/PT).
+        let len = wrap_rtx(&orig, &map, rng.random(), &mut rtx).expect("wrap a valid packet");
+        let (m, osn) = unwrap_rtx(&rtx[..len], &map, &mut back).expect("unwrap");
+        let (o, b) = (
+            RtpPacket::parse(&orig).expect("valid"),
+            RtpPacket::parse(&back[..m]).expect("restored packet parses"),
+        );
+        assert_eq!(osn, o.header.sequence);
+        assert_eq!(b.payload, o.payload);
+        assert_eq!(b.header.timestamp, o.header.timestamp);
+        assert_eq!(b.header.marker, o.header.marker);
+        assert_eq!((b.header.ssrc, b.header.payload_type), (0x1111, 96));
+        // Mutated RTX packets: an error or a well-formed packet, never a panic.
+        let mut bad = rtx[..len].to_vec();
+        mutate(&mut rng, &mut bad);
+        fed += 1;
+        let out_len = rng.random_range(0..bad.len() + 8);
+        match unwrap_rtx(&bad, &map, &mut back[..out_len]) {
+            Ok((m, _)) => {
+                ok += 1;
+                assert!(m <= out_len);
+                RtpPacket::parse(&back[..m]).expect("an unwrapped packet parses");
+            }
+            Err(_) => err += 1,
+        }
+        // Mutated originals: wrap refuses or writes a packet that parses.
+        let mut bad = orig;
+        mutate(&mut rng, &mut bad);
+        if let Ok(m) = wrap_rtx(&bad, &map, 1, &mut rtx) {
+            RtpPacket::parse(&rtx[..m]).expect("a wrapped packet parses");
+        }
+    }
+    println!("RTX: {fed} packets fed, {ok} unwrapped, {err} rejected");
     assert!(fed >= n);
     assert!(ok > 0 && err > 0, "mutations should hit both outcomes");
 }
