@@ -49,8 +49,8 @@ pub fn read(path: &Path, what: &str) -> anyhow::Result<Audio> {
 
 /// A WAV file (or samples already in memory) read block by block as mono `f32` in [-1, 1]
 /// (stereo is downmixed): memory stays at one block whatever the file's length. The checks
-/// and errors are [`read`]'s; a file shorter than its header says fails at the block that
-/// reaches the missing part.
+/// and errors are [`read`]'s; a file shorter than its header says, or a NaN or infinite
+/// sample in a float file, fails at the block that reaches it.
 pub struct WavSource {
     input: Input,
     /// Sample rate in Hz.
@@ -173,7 +173,7 @@ impl WavSource {
     /// only at the end of the file).
     ///
     /// # Errors
-    /// When the file is truncated or corrupt.
+    /// When the file is truncated or corrupt, or holds a NaN or infinite sample.
     pub fn read(&mut self, out: &mut [f32]) -> anyhow::Result<usize> {
         let n = out.len().min(self.remaining());
         let ch = usize::from(self.channels);
@@ -191,8 +191,16 @@ impl WavSource {
                 };
                 match self.format {
                     SampleFormat::Float => {
-                        for (d, s) in dst.iter_mut().zip(reader.samples::<f32>()) {
+                        for (i, (d, s)) in dst.iter_mut().zip(reader.samples::<f32>()).enumerate() {
                             *d = s.map_err(corrupt)?;
+                            if !d.is_finite() {
+                                let at = (self.done + i / ch) as f64 / f64::from(self.rate);
+                                bail!(
+                                    "{} has a non-finite sample ({}) at {at:.3} s; only finite samples can be processed",
+                                    self.name,
+                                    *d
+                                );
+                            }
                         }
                     }
                     SampleFormat::Int(bits) => {
