@@ -145,3 +145,55 @@ fn test_pattern_to_h264_and_vp8_and_back_to_y4m() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn truncated_input_is_a_one_line_error_and_leaves_no_output() {
+    // `parla encode` reads its WAV frame by frame and `parla decode` its Ogg file packet by
+    // packet: input that ends before its header says (or mid-page) fails with one line, never
+    // a panic, and the half-written output is removed.
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, cut_wav, opus, cut_opus, out) = (
+        dir.path().join("in.wav"),
+        dir.path().join("cut.wav"),
+        dir.path().join("in.opus"),
+        dir.path().join("cut.opus"),
+        dir.path().join("out"),
+    );
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..32_000 {
+        w.write_sample(((i as f32 * 0.07).sin() * 8_000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let bytes = std::fs::read(&wav).unwrap();
+    std::fs::write(&cut_wav, &bytes[..bytes.len() / 2]).unwrap();
+    parla(&["encode", "--input", p(&wav), "--output", p(&opus)]);
+    let bytes = std::fs::read(&opus).unwrap();
+    std::fs::write(&cut_opus, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    for (cmd, input, output, needle) in [
+        (
+            "encode",
+            &cut_wav,
+            out.with_extension("opus"),
+            "truncated or corrupt",
+        ),
+        ("decode", &cut_opus, out.with_extension("wav"), "corrupt"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_parla"))
+            .args([cmd, "--input", p(input), "--output", p(&output)])
+            .output()
+            .expect("run parla");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{cmd}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{cmd}: {stderr}");
+        assert!(stderr.contains(needle), "{cmd}: {stderr}");
+        assert!(!output.exists(), "{cmd} left a half-written output");
+    }
+}

@@ -416,7 +416,9 @@ impl SendChain {
 
     /// Offline: run a whole recording (and optionally its far end) through the chain and return
     /// the output aligned with the input (the chain's delay trimmed) with the length the input has
-    /// at the output rate. Allocates; not for the real-time path.
+    /// at the output rate. Allocates (the whole output is held); not for the real-time path. For
+    /// long recordings use [`offline`](Self::offline), which gives the same samples block by block
+    /// in bounded memory.
     ///
     /// # Errors
     /// [`ProcessError`] from a stage.
@@ -439,46 +441,217 @@ impl SendChain {
         far: Option<&[f32]>,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<f32>, ProcessError> {
+        let mut run = self.offline(mic.len());
+        let mut out = Vec::with_capacity(run.output_len());
+        let mut done = 0;
+        while run.next_block_len() > 0 {
+            let chunk = &mic[done..done + run.next_block_len()];
+            // The far end's matching stretch, short (or empty) once the far end has ended.
+            let far = far.map(|f| &f[done.min(f.len())..(done + chunk.len()).min(f.len())]);
+            out.extend_from_slice(run.push(chunk, far)?);
+            done += chunk.len();
+            progress(done);
+        }
+        out.extend_from_slice(run.finish()?);
+        Ok(out)
+    }
+
+    /// Offline, streaming: start running a recording of `input_len` frames at the input rate
+    /// through the chain in blocks (see [`OfflineRun`]). The output comes out aligned with the
+    /// input (the chain's delay trimmed), `output_len()` samples in all, sample for sample what
+    /// [`process_offline`](Self::process_offline) returns for the same input; memory stays
+    /// bounded by a few blocks whatever the recording's length. Not for the real-time path (its
+    /// output buffer may grow on the first blocks).
+    pub fn offline(&mut self, input_len: usize) -> OfflineRun<'_> {
         let block = (self.cfg.input_rate as usize)
             .div_ceil(100)
             .min(self.cfg.max_block);
-        let expected = (mic.len() as u64 * u64::from(self.cfg.output_rate))
+        let expected = (input_len as u64 * u64::from(self.cfg.output_rate))
             .div_ceil(u64::from(self.cfg.input_rate)) as usize;
         let skip = self.latency_output_samples();
-        let mut out = Vec::with_capacity(expected + skip + block);
-        let zeros = vec![0.0; block];
-        let drain = |chain: &mut Self, out: &mut Vec<f32>| {
-            let n = chain.available();
-            let start = out.len();
-            out.resize(start + n, 0.0);
-            chain.pull(&mut out[start..]);
-        };
-        for (i, chunk) in mic.chunks(block).enumerate() {
-            if let Some(far) = far {
-                let s = (i * block).min(far.len());
-                let e = (s + chunk.len()).min(far.len());
-                let mut f = &far[s..e];
-                if f.len() < chunk.len() {
-                    // The far end ended first: pad with silence so pairing stays exact.
-                    self.push_render(f)?;
-                    f = &zeros[..chunk.len() - f.len()];
-                }
-                self.push_render(f)?;
-            }
-            self.push_capture(chunk)?;
-            drain(self, &mut out);
-            progress((i * block + chunk.len()).min(mic.len()));
+        OfflineRun {
+            block,
+            input_len,
+            pushed: 0,
+            expected,
+            skip_left: skip,
+            emitted: 0,
+            zeros: vec![0.0; block],
+            out: Vec::with_capacity(4 * block + skip),
+            chain: self,
         }
+    }
+}
+
+/// A recording run through a [`SendChain`] block by block, in bounded memory (see
+/// [`SendChain::offline`]).
+///
+/// Feed the microphone in blocks of exactly [`next_block_len`](Self::next_block_len) frames
+/// with [`push`](Self::push), each with the far end's matching stretch if there is one, until
+/// `next_block_len()` is 0; then call [`finish`](Self::finish) (or
+/// [`push_silence`](Self::push_silence) until [`is_complete`](Self::is_complete)), which runs
+/// silence through the chain until its delay is flushed. Each call returns the next stretch of
+/// aligned output.
+///
+/// ```no_run
+/// use parla_dsp::chain::{SendChain, SendChainConfig};
+/// # fn read(_: &mut [f32]) {}
+/// # fn write(_: &[f32]) {}
+/// let mut chain = SendChain::new(SendChainConfig::new(48_000)).unwrap();
+/// let mut run = chain.offline(48_000 * 3600); // an hour, from a file's header
+/// let mut block = vec![0.0; run.next_block_len()];
+/// while run.next_block_len() > 0 {
+///     let n = run.next_block_len();
+///     read(&mut block[..n]);
+///     write(run.push(&block[..n], None).unwrap());
+/// }
+/// write(run.finish().unwrap());
+/// ```
+pub struct OfflineRun<'a> {
+    chain: &'a mut SendChain,
+    block: usize,
+    input_len: usize,
+    pushed: usize,
+    expected: usize,
+    skip_left: usize,
+    emitted: usize,
+    zeros: Vec<f32>,
+    out: Vec<f32>,
+}
+
+impl std::fmt::Debug for OfflineRun<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineRun")
+            .field("block", &self.block)
+            .field("input_len", &self.input_len)
+            .field("pushed", &self.pushed)
+            .field("emitted", &self.emitted)
+            .finish()
+    }
+}
+
+/// Blocks of silence [`OfflineRun::finish`] pushes at most while waiting for the chain's delayed
+/// output (a chain that gives nothing back cannot loop forever).
+const FLUSH_GUARD_BLOCKS: usize = 10_000;
+
+impl OfflineRun<'_> {
+    /// The block length: 10 ms at the input rate (at most the chain's `max_block`).
+    pub fn block_len(&self) -> usize {
+        self.block
+    }
+
+    /// Frames the next [`push`](Self::push) must carry: a whole block, less at the end of the
+    /// recording, 0 once it has all been pushed.
+    pub fn next_block_len(&self) -> usize {
+        self.block.min(self.input_len - self.pushed)
+    }
+
+    /// Microphone frames pushed so far.
+    pub fn input_done(&self) -> usize {
+        self.pushed
+    }
+
+    /// The whole output's length: the input's length at the output rate.
+    pub fn output_len(&self) -> usize {
+        self.expected
+    }
+
+    /// Run one block: `mic` is the next [`next_block_len`](Self::next_block_len) frames of the
+    /// recording; `far`, when the recording has a far end, its frames over the same stretch
+    /// (shorter or empty once the far end has ended: the rest is silence; longer is an error).
+    /// Returns the aligned output this block completed (possibly empty).
+    ///
+    /// # Errors
+    /// [`ProcessError::WrongLength`] when `mic` is not `next_block_len()` frames long or `far`
+    /// is longer than `mic`; [`ProcessError`] from a stage.
+    pub fn push(&mut self, mic: &[f32], far: Option<&[f32]>) -> Result<&[f32], ProcessError> {
+        let want = self.next_block_len();
+        if mic.len() != want || mic.is_empty() {
+            return Err(ProcessError::WrongLength {
+                expected: want,
+                got: mic.len(),
+            });
+        }
+        if let Some(far) = far {
+            if far.len() > mic.len() {
+                return Err(ProcessError::WrongLength {
+                    expected: mic.len(),
+                    got: far.len(),
+                });
+            }
+            self.chain.push_render(far)?;
+            if far.len() < mic.len() {
+                // The far end ended first: pad with silence so pairing stays exact.
+                self.chain
+                    .push_render(&self.zeros[..mic.len() - far.len()])?;
+            }
+        }
+        self.chain.push_capture(mic)?;
+        self.pushed += mic.len();
+        self.out.clear();
+        self.drain();
+        Ok(&self.out)
+    }
+
+    /// Whether the whole output ([`output_len`](Self::output_len) samples) has come out.
+    pub fn is_complete(&self) -> bool {
+        self.emitted >= self.expected
+    }
+
+    /// After the last block: run one block of silence (far end and microphone) through the
+    /// chain to flush its delay, and return the aligned output it completed. Call it until
+    /// [`is_complete`](Self::is_complete); [`finish`](Self::finish) does that in one call.
+    ///
+    /// # Errors
+    /// [`ProcessError::WrongLength`] while microphone blocks are still due
+    /// (`next_block_len() > 0`); [`ProcessError`] from a stage.
+    pub fn push_silence(&mut self) -> Result<&[f32], ProcessError> {
+        if self.next_block_len() > 0 {
+            return Err(ProcessError::WrongLength {
+                expected: self.next_block_len(),
+                got: 0,
+            });
+        }
+        self.out.clear();
+        self.chain.push_render(&self.zeros)?;
+        self.chain.push_capture(&self.zeros)?;
+        self.drain();
+        Ok(&self.out)
+    }
+
+    /// After the last block: run silence through the chain until the output is complete (the
+    /// chain's delay flushed) and return the rest of the aligned output.
+    ///
+    /// # Errors
+    /// As [`push_silence`](Self::push_silence).
+    pub fn finish(&mut self) -> Result<&[f32], ProcessError> {
+        let mut rest = Vec::new();
         let mut guard = 0;
-        while out.len() < expected + skip && guard < 10_000 {
-            self.push_render(&zeros)?;
-            self.push_capture(&zeros)?;
-            drain(self, &mut out);
+        while !self.is_complete() && guard < FLUSH_GUARD_BLOCKS {
+            let got = self.push_silence()?;
+            rest.extend_from_slice(got);
             guard += 1;
         }
-        let mut aligned = out.split_off(skip.min(out.len()));
-        aligned.truncate(expected);
-        Ok(aligned)
+        self.out = rest;
+        Ok(&self.out)
+    }
+
+    /// Move what the chain has ready into `out`: the first `skip` samples overall are the
+    /// chain's delay and are dropped, and nothing past `expected` is kept.
+    fn drain(&mut self) {
+        let n = self.chain.available();
+        if n == 0 {
+            return;
+        }
+        let start = self.out.len();
+        self.out.resize(start + n, 0.0);
+        self.chain.pull(&mut self.out[start..]);
+        let drop = self.skip_left.min(n);
+        self.skip_left -= drop;
+        self.out.drain(start..start + drop);
+        let keep = (self.out.len() - start).min(self.expected - self.emitted);
+        self.out.truncate(start + keep);
+        self.emitted += keep;
     }
 }
 
@@ -504,6 +677,177 @@ mod tests {
         );
         assert!(SendChain::new(SendChainConfig::new(48_000).max_block(0)).is_err());
         assert!(SendChain::new(SendChainConfig::new(48_000).output_rate(7)).is_err());
+    }
+
+    /// The whole-file algorithm `process_offline_with_progress` had before it was built on
+    /// [`OfflineRun`], kept verbatim as the reference the streaming run must match bit for bit.
+    fn whole_file_reference(chain: &mut SendChain, mic: &[f32], far: Option<&[f32]>) -> Vec<f32> {
+        let block = (chain.cfg.input_rate as usize)
+            .div_ceil(100)
+            .min(chain.cfg.max_block);
+        let expected = (mic.len() as u64 * u64::from(chain.cfg.output_rate))
+            .div_ceil(u64::from(chain.cfg.input_rate)) as usize;
+        let skip = chain.latency_output_samples();
+        let mut out = Vec::new();
+        let zeros = vec![0.0; block];
+        let drain = |chain: &mut SendChain, out: &mut Vec<f32>| {
+            let n = chain.available();
+            let start = out.len();
+            out.resize(start + n, 0.0);
+            chain.pull(&mut out[start..]);
+        };
+        for (i, chunk) in mic.chunks(block).enumerate() {
+            if let Some(far) = far {
+                let s = (i * block).min(far.len());
+                let e = (s + chunk.len()).min(far.len());
+                let mut f = &far[s..e];
+                if f.len() < chunk.len() {
+                    chain.push_render(f).unwrap();
+                    f = &zeros[..chunk.len() - f.len()];
+                }
+                chain.push_render(f).unwrap();
+            }
+            chain.push_capture(chunk).unwrap();
+            drain(chain, &mut out);
+        }
+        let mut guard = 0;
+        while out.len() < expected + skip && guard < 10_000 {
+            chain.push_render(&zeros).unwrap();
+            chain.push_capture(&zeros).unwrap();
+            drain(chain, &mut out);
+            guard += 1;
+        }
+        let mut aligned = out.split_off(skip.min(out.len()));
+        aligned.truncate(expected);
+        aligned
+    }
+
+    /// A seeded test signal: a few tones and a noise floor, `secs` long.
+    fn signal(rate: u32, secs: f64, seed: u32) -> Vec<f32> {
+        let n = (f64::from(rate) * secs) as usize;
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let t = i as f32 / rate as f32;
+                let noise = (state as f32 / u32::MAX as f32 - 0.5) * 0.02;
+                0.2 * (2.0 * std::f32::consts::PI * (220.0 + 40.0 * seed as f32) * t).sin()
+                    * (1.0 + (3.0 * t).sin())
+                    / 2.0
+                    + noise
+            })
+            .collect()
+    }
+
+    /// An echo stage that subtracts half the far end, so the far end's pairing shows in the
+    /// output.
+    struct HalfFar {
+        far: Vec<f32>,
+    }
+
+    impl Stage for HalfFar {
+        fn name(&self) -> &'static str {
+            "half_far"
+        }
+        fn prepare(&mut self, _rate: u32, frame_len: usize) -> Result<(), ConfigError> {
+            self.far = vec![0.0; frame_len];
+            Ok(())
+        }
+        fn process_into(
+            &mut self,
+            input: &[f32],
+            output: &mut [f32],
+            _meta: &mut FrameMeta,
+        ) -> Result<(), ProcessError> {
+            for ((o, i), f) in output.iter_mut().zip(input).zip(&self.far) {
+                *o = i - 0.5 * f;
+            }
+            Ok(())
+        }
+        fn latency_samples(&self) -> usize {
+            0
+        }
+        fn reset(&mut self) {
+            self.far.fill(0.0);
+        }
+    }
+
+    impl EchoStage for HalfFar {
+        fn process_render(&mut self, far: &[f32]) -> Result<(), ProcessError> {
+            self.far.copy_from_slice(far);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn streaming_run_matches_the_whole_file_algorithm_bit_for_bit() {
+        // 44.1 kHz in (441-frame blocks, a resampler at each end), a mic that does not end on
+        // a block boundary, and far ends shorter than, equal to and longer than the mic.
+        let rate = 44_100;
+        let mic = signal(rate, 1.37, 1);
+        let far_long = signal(rate, 1.6, 2);
+        for far in [None, Some(&far_long[..]), Some(&far_long[..30_000])] {
+            for ns in [true, false] {
+                let build = || {
+                    let mut c =
+                        SendChain::new(SendChainConfig::new(rate).noise_suppression(ns)).unwrap();
+                    c.set_echo_canceller(Box::new(HalfFar { far: Vec::new() }))
+                        .unwrap();
+                    c
+                };
+                let mut a = build();
+                let want = whole_file_reference(&mut a, &mic, far);
+                let mut b = build();
+                let mut run = b.offline(mic.len());
+                assert_eq!(run.output_len(), mic.len());
+                let mut got = Vec::new();
+                while run.next_block_len() > 0 {
+                    let (s, n) = (run.input_done(), run.next_block_len());
+                    let f = far.map(|f| &f[s.min(f.len())..(s + n).min(f.len())]);
+                    got.extend_from_slice(run.push(&mic[s..s + n], f).unwrap());
+                }
+                got.extend_from_slice(run.finish().unwrap());
+                assert_eq!(got.len(), mic.len());
+                assert!(
+                    want.iter()
+                        .zip(&got)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "ns {ns}, far {:?}: streaming output differs",
+                    far.map(<[f32]>::len)
+                );
+                assert_eq!(want.len(), got.len());
+                assert!(got.iter().any(|&x| x.abs() > 0.01), "output is not silence");
+                // The wrapper gives the same samples too.
+                let mut c = build();
+                assert_eq!(c.process_offline(&mic, far).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn streaming_run_rejects_wrong_block_lengths() {
+        let mut chain = SendChain::new(SendChainConfig::new(48_000)).unwrap();
+        let mut run = chain.offline(1000);
+        assert_eq!(run.next_block_len(), 480);
+        assert!(matches!(
+            run.push(&[0.0; 479], None),
+            Err(ProcessError::WrongLength {
+                expected: 480,
+                got: 479
+            })
+        ));
+        assert!(run.push(&[0.0; 480], Some(&[0.0; 481])).is_err());
+        run.push(&[0.0; 480], None).unwrap();
+        run.push(&[0.0; 480], None).unwrap();
+        assert_eq!(run.next_block_len(), 40);
+        run.push(&[0.0; 40], None).unwrap();
+        assert_eq!(run.next_block_len(), 0);
+        assert!(run.push(&[0.0; 1], None).is_err(), "past the end");
+        assert!(run.push(&[], None).is_err(), "an empty block");
+        let rest = run.finish().unwrap().len();
+        assert!(rest > 0);
     }
 
     #[test]

@@ -28,5 +28,5 @@ pub mod ns;
 pub mod resample;
 pub mod stage;
 
-pub use chain::{SendChain, SendChainConfig};
+pub use chain::{OfflineRun, SendChain, SendChainConfig};
 pub use stage::{EchoStage, Stage};

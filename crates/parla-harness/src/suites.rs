@@ -474,56 +474,44 @@ pub fn finish(o: &mut Outcome) {
     }
 }
 
-/// Push the whole signal in 10 ms blocks (the far end first), timing each block; return the
-/// output lined up with the input (the chain's reported delay trimmed).
+/// Push the whole signal in 10 ms blocks (the far end first) through the chain's offline run
+/// (`SendChain::offline`, what `parla process` streams files through), timing each block;
+/// return the output lined up with the input (the chain's reported delay trimmed).
 fn drive_chain(
     mut chain: SendChain,
     sig: &Signals,
     far: Option<&[f32]>,
     o: &mut Outcome,
 ) -> anyhow::Result<Vec<f32>> {
-    let block = (sig.rate as usize).div_ceil(100);
-    let skip = chain.latency_output_samples();
-    let mut out = vec![0.0f32; sig.mic.len() + skip + 2 * block];
-    let mut written = 0;
-    let zeros = vec![0.0f32; block];
-    let mut times = Vec::with_capacity(sig.mic.len() / block + 16);
+    let mut run = chain.offline(sig.mic.len());
+    let mut out = Vec::with_capacity(run.output_len());
+    let mut times = Vec::with_capacity(sig.mic.len() / run.block_len() + 16);
     let started = Instant::now();
-    let n_blocks = sig.mic.len().div_ceil(block) + skip.div_ceil(block) + 2;
-    for i in 0..n_blocks {
-        let s = i * block;
-        let mic = sig
-            .mic
-            .get(s..(s + block).min(sig.mic.len()))
-            .unwrap_or(&[]);
-        let mic = if mic.is_empty() { &zeros[..] } else { mic };
+    while run.next_block_len() > 0 {
+        let (s, n) = (run.input_done(), run.next_block_len());
+        let f = far.map(|f| &f[s.min(f.len())..(s + n).min(f.len())]);
         let t = Instant::now();
-        if let Some(far) = far {
-            let f = far.get(s..(s + mic.len()).min(far.len())).unwrap_or(&[]);
-            chain.push_render(f)?;
-            if f.len() < mic.len() {
-                chain.push_render(&zeros[..mic.len() - f.len()])?;
-            }
-        }
-        chain.push_capture(mic)?;
+        let got = run.push(&sig.mic[s..s + n], f)?;
         times.push(t.elapsed().as_secs_f64() * 1e6);
-        let n = chain.available().min(out.len() - written);
-        if n > 0 && chain.pull(&mut out[written..written + n]) {
-            written += n;
-        }
-        if written >= sig.mic.len() + skip {
-            break;
-        }
+        out.extend_from_slice(got);
     }
+    // The chain's delay: blocks of silence until the output is complete.
+    let mut guard = 0;
+    while !run.is_complete() && guard < 1_000 {
+        let t = Instant::now();
+        let got = run.push_silence()?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        out.extend_from_slice(got);
+        guard += 1;
+    }
+    drop(run);
     o.wall_s = started.elapsed().as_secs_f64();
     o.media_s = sig.mic.len() as f64 / f64::from(sig.rate);
     o.cpu = chain_cpu(&chain);
     o.cpu.push(cpu_from_samples("block (10 ms)", &times));
     o.call_us = times;
-    out.truncate(written);
-    let mut aligned = out.split_off(skip.min(out.len()));
-    aligned.resize(sig.mic.len(), 0.0);
-    Ok(aligned)
+    out.resize(sig.mic.len(), 0.0);
+    Ok(out)
 }
 
 fn drive_opus(sig: &Signals, bitrate: u32, o: &mut Outcome) -> anyhow::Result<Vec<f32>> {

@@ -1,7 +1,8 @@
 //! `parla decode`: decode a file the way a call's receiver would, optionally dropping packets
 //! first (`--loss PERCENT --seed N`) to exercise FEC and concealment.
 //!
-//! Audio: Ogg Opus (`.opus`/`.ogg`) to WAV (32-bit float). Video: H.264 Annex-B (`.h264`/`.264`)
+//! Audio: Ogg Opus (`.opus`/`.ogg`) to WAV (32-bit float), packet by packet (memory does not
+//! grow with the file's length). Video: H.264 Annex-B (`.h264`/`.264`)
 //! or VP8 IVF (`.ivf`) to Y4M. Prints a summary: packets, lost, recovered by FEC, concealed,
 //! decode errors, CPU time per frame.
 use std::fs::File;
@@ -20,7 +21,7 @@ use parla_core::MediaTime;
 use parla_core::stats::LatencyHistogram;
 use rand::{Rng, SeedableRng};
 
-use super::encode::cpu_summary;
+use super::encode::{RemoveOnError, cpu_summary};
 
 /// Arguments of `parla decode`.
 #[derive(Debug, clap::Args)]
@@ -76,27 +77,86 @@ fn open(path: &Path) -> anyhow::Result<File> {
     File::open(path).with_context(|| format!("opening {}", path.display()))
 }
 
-fn decode_opus(args: &Args) -> anyhow::Result<()> {
-    let mut reader = OggOpusReader::new(BufReader::new(open(&args.input)?))?;
-    let head = *reader.head();
-    let mut packets = Vec::new();
-    while let Some(p) = reader.next_packet()? {
-        packets.push(p);
+/// A stream of packets read one ahead, each with its place in the loss pattern: the seeded
+/// generator draws one decision per packet in file order, the pattern [`loss_pattern`] gives.
+struct LossyPackets<R: std::io::Read + std::io::Seek> {
+    reader: OggOpusReader<R>,
+    rng: rand_chacha::ChaCha8Rng,
+    percent: f64,
+    next: Option<(Vec<u8>, bool)>,
+}
+
+impl<R: std::io::Read + std::io::Seek> LossyPackets<R> {
+    fn new(reader: OggOpusReader<R>, percent: f64, seed: u64) -> anyhow::Result<Self> {
+        let mut s = LossyPackets {
+            reader,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            percent,
+            next: None,
+        };
+        s.next = s.read()?;
+        Ok(s)
     }
-    let end_granule = reader.last_granule();
-    let lost = loss_pattern(packets.len(), args.loss, args.seed);
+
+    fn read(&mut self) -> anyhow::Result<Option<(Vec<u8>, bool)>> {
+        Ok(match self.reader.next_packet()? {
+            Some(p) => Some((p, self.rng.random_bool(self.percent / 100.0))),
+            None => None,
+        })
+    }
+
+    /// The next packet and whether it is dropped; the one after it stays readable with `peek`.
+    fn pop(&mut self) -> anyhow::Result<Option<(Vec<u8>, bool)>> {
+        let cur = self.next.take();
+        if cur.is_some() {
+            self.next = self.read()?;
+        }
+        Ok(cur)
+    }
+
+    fn peek(&self) -> Option<&(Vec<u8>, bool)> {
+        self.next.as_ref()
+    }
+}
+
+fn decode_opus(args: &Args) -> anyhow::Result<()> {
+    let reader = OggOpusReader::new(BufReader::new(open(&args.input)?))?;
+    let head = *reader.head();
+    let mut packets = LossyPackets::new(reader, args.loss, args.seed)?;
     let channels = u16::from(head.channels);
     let mut dec = OpusDecoder::new(args.rate, channels)?;
     let ch = usize::from(channels);
     let mut buf = vec![0.0f32; dec.max_frame_samples()];
-    let mut out = Vec::new();
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: args.rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let file = File::create(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    // A failed run removes its half-written output (the guard outlives the writer).
+    let mut guard = RemoveOnError(Some(args.output.clone()));
+    let mut w = hound::WavWriter::new(BufWriter::new(file), spec)?;
+    // Drop the pre-skip and trim at the final granule position (both at 48 kHz). The final
+    // one is known only at the end, so decoded samples are held until a page's granule
+    // position says they are inside the stream (granule positions never decrease): the
+    // held samples are at most about a page's worth.
+    let ratio = 48_000 / u64::from(args.rate);
+    let skip = (u64::from(head.pre_skip) / ratio) as usize * ch;
+    let mut held: std::collections::VecDeque<f32> = std::collections::VecDeque::new();
+    // Samples (interleaved) decoded so far, and the first of them still held.
+    let (mut decoded, mut written) = (0usize, 0usize);
     let mut cpu = LatencyHistogram::new();
+    let (mut npackets, mut bytes) = (0usize, 0usize);
     let (mut nlost, mut recovered, mut concealed, mut errors) = (0, 0, 0, 0);
-    for i in 0..packets.len() {
+    while let Some((packet, lost)) = packets.pop()? {
+        npackets += 1;
+        bytes += packet.len();
         let t = Instant::now();
         let frame = dec.last_packet_samples() * ch;
-        let n = if !lost[i] {
-            match dec.decode(&packets[i], &mut buf) {
+        let n = if !lost {
+            match dec.decode(&packet, &mut buf) {
                 Ok(n) => n,
                 Err(_) => {
                     errors += 1;
@@ -106,11 +166,8 @@ fn decode_opus(args: &Args) -> anyhow::Result<()> {
             }
         } else {
             nlost += 1;
-            let next = packets
-                .get(i + 1)
-                .filter(|_| !lost.get(i + 1).copied().unwrap_or(true));
-            match next {
-                Some(next) if !args.no_fec => {
+            match packets.peek().filter(|(_, next_lost)| !next_lost) {
+                Some((next, _)) if !args.no_fec => {
                     // The lost packet's duration: assume the next packet's (streams keep one
                     // frame size in practice).
                     let len = dec.packet_samples(next).map(|n| n * ch).unwrap_or(frame);
@@ -124,33 +181,43 @@ fn decode_opus(args: &Args) -> anyhow::Result<()> {
             }
         };
         cpu.record(t.elapsed());
-        out.extend_from_slice(&buf[..n * ch]);
+        held.extend(&buf[..n * ch]);
+        decoded += n * ch;
+        // Everything before the last page's granule position is inside the stream.
+        let safe = packets
+            .reader
+            .last_granule()
+            .map_or(0, |g| ((g / ratio) as usize).saturating_mul(ch))
+            .min(decoded);
+        while written < safe {
+            let s = held.pop_front().unwrap_or(0.0);
+            if written >= skip {
+                w.write_sample(s)?;
+            }
+            written += 1;
+        }
     }
-    // Drop the pre-skip and trim to the final granule position (both at 48 kHz).
-    let ratio = 48_000 / u64::from(args.rate);
-    let skip = (u64::from(head.pre_skip) / ratio) as usize * ch;
-    let end = end_granule.map_or(out.len(), |g| (g / ratio) as usize * ch);
-    let end = end.min(out.len());
-    let audio = out.get(skip.min(end)..end).unwrap_or(&[]);
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: args.rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::new(
-        BufWriter::new(
-            File::create(&args.output)
-                .with_context(|| format!("creating {}", args.output.display()))?,
-        ),
-        spec,
-    )?;
-    for &s in audio {
-        w.write_sample(s)?;
+    let end = packets
+        .reader
+        .last_granule()
+        .map_or(decoded, |g| ((g / ratio) as usize).saturating_mul(ch))
+        .min(decoded);
+    if written > end {
+        bail!(
+            "{}: corrupt Ogg Opus stream (a page's granule position is past the stream's end)",
+            args.input.display()
+        );
+    }
+    for s in held.drain(..end - written) {
+        if written >= skip {
+            w.write_sample(s)?;
+        }
+        written += 1;
     }
     w.finalize()?;
-    let seconds = audio.len() as f64 / ch as f64 / f64::from(args.rate);
-    let bytes: usize = packets.iter().map(Vec::len).sum();
+    guard.0 = None;
+    let audio_len = end.saturating_sub(skip);
+    let seconds = audio_len as f64 / ch as f64 / f64::from(args.rate);
     println!(
         "decoded {} ({:.2} s, {} ch) to {} at {} Hz",
         args.input.display(),
@@ -160,10 +227,9 @@ fn decode_opus(args: &Args) -> anyhow::Result<()> {
         args.rate
     );
     println!(
-        "packets: {} ({bytes} bytes, {:.1} kbps); dropped {nlost} ({:.1}%, seed {}): {recovered} recovered by FEC, {concealed} concealed; {errors} undecodable",
-        packets.len(),
+        "packets: {npackets} ({bytes} bytes, {:.1} kbps); dropped {nlost} ({:.1}%, seed {}): {recovered} recovered by FEC, {concealed} concealed; {errors} undecodable",
         bytes as f64 * 8.0 / seconds.max(1e-9) / 1000.0,
-        100.0 * nlost as f64 / packets.len().max(1) as f64,
+        100.0 * nlost as f64 / npackets.max(1) as f64,
         args.seed
     );
     println!("CPU per packet: {}", cpu_summary(&cpu));

@@ -1,6 +1,7 @@
 //! `parla encode`: encode a file the way a call would.
 //!
-//! Audio: a WAV file (8, 12, 16, 24 or 48 kHz, mono or stereo) to Ogg Opus (`.opus`/`.ogg`).
+//! Audio: a WAV file (8, 12, 16, 24 or 48 kHz, mono or stereo) to Ogg Opus (`.opus`/`.ogg`),
+//! read one Opus frame at a time (memory does not grow with the file's length).
 //! Video: a Y4M file, or a generated moving test pattern, to H.264 Annex-B (`.h264`/`.264`) or
 //! VP8 IVF (`.ivf`). Prints a summary: packets, achieved bitrate, CPU time per frame.
 use std::fs::File;
@@ -109,16 +110,9 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
     let mut reader =
         hound::WavReader::open(input).with_context(|| format!("opening {}", input.display()))?;
     let spec = reader.spec();
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()?
-        }
-    };
+    // Interleaved samples in the file, from its header: the file is read frame by frame.
+    let in_len = reader.len() as usize;
+    let int_scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
     let cfg = OpusEncoderConfig::voice(spec.sample_rate, spec.channels)
         .bitrate(args.bitrate.unwrap_or(32_000))
         .complexity(args.complexity)
@@ -142,6 +136,8 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
         File::create(&args.output)
             .with_context(|| format!("creating {}", args.output.display()))?,
     );
+    // A failed run removes its half-written output.
+    let mut guard = RemoveOnError(Some(args.output.clone()));
     let mut w = OggOpusWriter::new(out, head, 0x5041_524c, "parla")?;
     let n = enc.frame_samples();
     let mut frame = vec![0.0f32; n];
@@ -151,12 +147,25 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
     // Encode the lookahead's worth of silence past the end too, so the decoder can output
     // the whole input (the Ogg end trimming then cuts exactly at its end).
     let tail = enc.lookahead() * usize::from(spec.channels);
-    let total = samples.len() + tail;
+    let total = in_len + tail;
+    let corrupt =
+        |e: hound::Error| anyhow::anyhow!("{} is truncated or corrupt ({e})", input.display());
     for start in (0..total).step_by(n) {
         frame.fill(0.0);
-        if start < samples.len() {
-            let chunk = &samples[start..(start + n).min(samples.len())];
-            frame[..chunk.len()].copy_from_slice(chunk);
+        if start < in_len {
+            let dst = &mut frame[..n.min(in_len - start)];
+            match spec.sample_format {
+                hound::SampleFormat::Float => {
+                    for (d, s) in dst.iter_mut().zip(reader.samples::<f32>()) {
+                        *d = s.map_err(corrupt)?;
+                    }
+                }
+                hound::SampleFormat::Int => {
+                    for (d, s) in dst.iter_mut().zip(reader.samples::<i32>()) {
+                        *d = s.map_err(corrupt)? as f32 * int_scale;
+                    }
+                }
+            }
         }
         let t = Instant::now();
         let p = enc.encode(&frame, &mut packet)?;
@@ -166,8 +175,9 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
         packets += 1;
         discardable += usize::from(p.discardable);
     }
-    let frames_per_ch = samples.len() / usize::from(spec.channels);
+    let frames_per_ch = in_len / usize::from(spec.channels);
     w.finish(Some(frames_per_ch as u64 * scale))?.flush()?;
+    guard.0 = None;
     let seconds = frames_per_ch as f64 / f64::from(spec.sample_rate);
     println!(
         "encoded {} ({:.2} s, {} Hz, {} ch) to {}",
@@ -185,6 +195,19 @@ fn encode_opus(args: &Args) -> anyhow::Result<()> {
     );
     println!("CPU per {} ms frame: {}", args.frame_ms, cpu_summary(&cpu));
     Ok(())
+}
+
+/// Removes the file it names when dropped, unless disarmed (set to `None`) first: a run that
+/// fails part-way leaves no half-written output behind.
+pub(crate) struct RemoveOnError(pub(crate) Option<PathBuf>);
+
+impl Drop for RemoveOnError {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // Best effort: the run's own error is the one to report.
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {

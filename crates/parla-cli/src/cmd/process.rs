@@ -95,7 +95,8 @@ pub struct Report {
     pub frames: u64,
     /// Chain delay compensated in the output, in milliseconds.
     pub chain_delay_ms: f64,
-    /// Wall-clock processing time in seconds (reading and writing files excluded).
+    /// Wall-clock processing time in seconds (reading and writing files excluded: the sum over
+    /// blocks of the time spent in the chain).
     pub wall_seconds: f64,
     /// Wall time over audio time (lower is better; 0.01 = 100x faster than real time).
     pub real_time_factor: f64,
@@ -111,22 +112,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.ns_strength
         );
     }
-    let (mic, mic_name) = match &args.mic {
-        Some(p) => (wav::read(p, "mic")?, p.display().to_string()),
-        None => {
-            let b = parla_sim::Bundled::Near;
-            let audio = wav::Audio {
-                samples: b.samples()?,
-                rate: parla_sim::RATE,
-                channels: 1,
-                format: wav::SampleFormat::Int(16),
-            };
-            (audio, format!("bundled {}", b.file_name()))
-        }
+    let mic_name = match &args.mic {
+        Some(p) => p.display().to_string(),
+        None => format!("bundled {}", parla_sim::Bundled::Near.file_name()),
     };
-    let far = match &args.far {
+    let mut mic = match &args.mic {
+        Some(p) => wav::WavSource::open(p, "mic")?,
+        None => wav::WavSource::from_samples(
+            parla_sim::Bundled::Near.samples()?,
+            parla_sim::RATE,
+            wav::SampleFormat::Int(16),
+            mic_name.clone(),
+        ),
+    };
+    let mut far = match &args.far {
         Some(p) => {
-            let far = wav::read(p, "far-end")?;
+            let far = wav::WavSource::open(p, "far-end")?;
             if far.rate != mic.rate {
                 bail!(
                     "sample rates differ: mic '{}' is {} Hz but far-end '{}' is {} Hz; both must have the same rate",
@@ -171,7 +172,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot start the echo canceller")?;
     }
 
-    let bar = indicatif::ProgressBar::new(mic.samples.len() as u64);
+    // The length comes from the WAV header, so the bar works while the file streams.
+    let bar = indicatif::ProgressBar::new(mic.frames() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} processing [{bar:40}] {percent}% {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -179,17 +181,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if mic.seconds() < 20.0 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let started = Instant::now();
-    let out = chain
-        .process_offline_with_progress(
-            &mic.samples,
-            far.as_ref().map(|f| f.samples.as_slice()),
-            &mut |done| bar.set_position(done as u64),
-        )
-        .context("processing failed")?;
-    let wall = started.elapsed().as_secs_f64();
+    let mut out = wav::WavSink::create(&args.out, mic.rate, mic.format)?;
+    let wall = match stream(&mut chain, &mut mic, far.as_mut(), &mut out, &bar) {
+        Ok(wall) => wall,
+        Err(e) => {
+            // No half-written output is left behind (best effort: the run's error is the one
+            // to report).
+            drop(out);
+            let _ = std::fs::remove_file(&args.out);
+            return Err(e);
+        }
+    };
     bar.finish_and_clear();
-    wav::write(&args.out, &out, mic.rate, mic.format)?;
+    out.finish()?;
+    let wall = wall.as_secs_f64();
 
     let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
     let report = Report {
@@ -225,6 +230,47 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write report '{}'", path.display()))?;
     }
     Ok(())
+}
+
+/// Run the whole of `mic` (and `far`) through the chain block by block (10 ms at a time, so
+/// memory does not grow with the file's length) into `out`; returns the time spent in the chain.
+fn stream(
+    chain: &mut SendChain,
+    mic: &mut wav::WavSource,
+    mut far: Option<&mut wav::WavSource>,
+    out: &mut wav::WavSink,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<std::time::Duration> {
+    let mut wall = std::time::Duration::ZERO;
+    let mut run = chain.offline(mic.frames());
+    let mut mic_block = vec![0.0f32; run.block_len()];
+    let mut far_block = vec![0.0f32; run.block_len()];
+    while run.next_block_len() > 0 {
+        let n = run.next_block_len();
+        if mic.read(&mut mic_block[..n])? != n {
+            bail!("the mic file ended before the length its header gives");
+        }
+        let far = match far.as_mut() {
+            // Short (or empty) once the far end has ended: the chain pads it with silence.
+            Some(f) => {
+                let m = f.read(&mut far_block[..n])?;
+                Some(&far_block[..m])
+            }
+            None => None,
+        };
+        let started = Instant::now();
+        let block = run
+            .push(&mic_block[..n], far)
+            .context("processing failed")?;
+        wall += started.elapsed();
+        out.write(block)?;
+        bar.set_position(run.input_done() as u64);
+    }
+    let started = Instant::now();
+    let block = run.finish().context("processing failed")?;
+    wall += started.elapsed();
+    out.write(block)?;
+    Ok(wall)
 }
 
 fn print_summary(r: &Report) {
