@@ -106,7 +106,17 @@ pub struct AimdRateControl {
     last_decrease_us: Option<i64>,
     rtt_us: i64,
     decreased_once: bool,
+    queue_delay_us: i64,
 }
+
+/// A standing queue above this holds increases, microseconds.
+pub const HOLD_QUEUE_US: i64 = 60_000;
+/// A standing queue below this counts as empty, microseconds.
+pub const EMPTY_QUEUE_US: i64 = 10_000;
+/// A standing queue above this that does not shrink counts as over-use, microseconds.
+pub const DRAIN_TRIGGER_US: i64 = 100_000;
+/// A decrease with a standing queue cuts deeper, to drain it within about this time.
+pub const DRAIN_US: i64 = 1_500_000;
 
 impl AimdRateControl {
     /// Starts at `start` bits per second, kept within `[min, max]`.
@@ -121,7 +131,15 @@ impl AimdRateControl {
             last_decrease_us: None,
             rtt_us: 200_000,
             decreased_once: false,
+            queue_delay_us: 0,
         }
+    }
+
+    /// The standing queueing delay measured from feedback (microseconds): above
+    /// [`HOLD_QUEUE_US`] the rate does not increase, and an over-use decrease cuts below
+    /// [`BETA`] x acked so the queue drains within about [`DRAIN_US`].
+    pub fn set_queue_delay(&mut self, queue_us: i64) {
+        self.queue_delay_us = queue_us.max(0);
     }
 
     /// The current estimate, bits per second.
@@ -181,6 +199,13 @@ impl AimdRateControl {
     pub fn update(&mut self, usage: BandwidthUsage, acked: Option<f64>, now_us: i64) -> f64 {
         // RT: constant time.
         let last = *self.last_change_us.get_or_insert(now_us);
+        // A standing queue that is not shrinking is over-use too, even when the delay no
+        // longer rises (a full drop-tail buffer).
+        let usage = if usage == BandwidthUsage::Normal && self.queue_delay_us > DRAIN_TRIGGER_US {
+            BandwidthUsage::Overusing
+        } else {
+            usage
+        };
         match usage {
             BandwidthUsage::Overusing => {
                 if self.state != RateState::Decrease || self.may_decrease(now_us, acked) {
@@ -204,6 +229,7 @@ impl AimdRateControl {
         let mut new = self.rate;
         match self.state {
             RateState::Hold => {}
+            RateState::Increase if self.queue_delay_us > HOLD_QUEUE_US => {}
             RateState::Increase => {
                 let near = self
                     .capacity
@@ -212,7 +238,13 @@ impl AimdRateControl {
                 if near {
                     new += self.additive_increase(dt_us);
                 } else {
-                    let alpha = 1.08f64.powf(dt_us as f64 / 1e6);
+                    // 8 %/s; 20 %/s once the queue stayed empty for 2 s after a decrease.
+                    let calm = self.queue_delay_us < EMPTY_QUEUE_US
+                        && self
+                            .last_decrease_us
+                            .is_none_or(|t| now_us - t >= 2_000_000);
+                    let per_s: f64 = if calm { 1.2 } else { 1.08 };
+                    let alpha = per_s.powf(dt_us as f64 / 1e6);
                     new += (self.rate * (alpha - 1.0)).max(1000.0 * dt_us as f64 / 1e6);
                 }
                 if let Some(a) = acked {
@@ -223,7 +255,10 @@ impl AimdRateControl {
             RateState::Decrease => {
                 if self.may_decrease(now_us, acked) {
                     let base = acked.unwrap_or(self.rate);
-                    let mut d = BETA * base;
+                    // Sending at (1 - q / DRAIN) x the delivered rate drains a standing queue
+                    // of q in about DRAIN.
+                    let drain = 1.0 - self.queue_delay_us as f64 / DRAIN_US as f64;
+                    let mut d = drain.clamp(0.5, BETA) * base;
                     if d > self.rate
                         && let Some(c) = self.capacity.estimate
                     {
