@@ -268,7 +268,11 @@ impl BandwidthEstimator {
         if let Some(r) = probe_result {
             self.stats.probe_results += 1;
             self.probes.on_probe_result(r, now_us);
-            if r > before && usage != BandwidthUsage::Overusing {
+            // A probe that ran into a standing queue measured the queue, not spare capacity.
+            if r > before
+                && usage != BandwidthUsage::Overusing
+                && self.queue_delay_us <= crate::rate::HOLD_QUEUE_US
+            {
                 self.aimd.set_rate(r, now_us);
                 self.loss.set_rate(r.max(self.loss.rate()));
             }

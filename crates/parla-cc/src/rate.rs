@@ -69,12 +69,17 @@ impl LinkCapacity {
             None => sample,
             Some(e) => 0.95 * e + 0.05 * sample,
         };
-        let norm = est.max(1.0);
-        self.var = (0.95 * self.var + 0.05 * (est - sample).powi(2) / norm).clamp(0.4, 2.5);
+        // Normalized per kbit/s.
+        let norm = (est / 1000.0).max(1.0);
+        let dev_kbps = (est - sample) / 1000.0;
+        self.var = (0.95 * self.var + 0.05 * dev_kbps * dev_kbps / norm).clamp(0.4, 2.5);
         self.estimate = Some(est);
     }
+    /// The deviation, bits per second: sqrt(var x estimate) with the estimate in kbit/s (the
+    /// normalized variance is per kbit/s, as in GCC; in bit/s the band would be 30x narrower
+    /// and the additive-increase region never reached).
     fn deviation(&self) -> f64 {
-        self.estimate.map_or(0.0, |e| (self.var * e).sqrt())
+        self.estimate.map_or(0.0, |e| (self.var * e / 1000.0).sqrt() * 1000.0)
     }
     fn upper(&self) -> Option<f64> {
         self.estimate.map(|e| e + 3.0 * self.deviation())
@@ -231,10 +236,16 @@ impl AimdRateControl {
             RateState::Hold => {}
             RateState::Increase if self.queue_delay_us > HOLD_QUEUE_US => {}
             RateState::Increase => {
-                let near = self
-                    .capacity
-                    .lower()
-                    .is_some_and(|lo| self.rate >= lo.max(0.0));
+                // The capacity band is stale after 3 s of an empty queue with no decrease.
+                let stale = self.queue_delay_us < EMPTY_QUEUE_US
+                    && self
+                        .last_decrease_us
+                        .is_none_or(|t| now_us - t >= 3_000_000);
+                let near = !stale
+                    && self
+                        .capacity
+                        .lower()
+                        .is_some_and(|lo| self.rate >= lo.max(0.0));
                 if near {
                     new += self.additive_increase(dt_us);
                 } else {
