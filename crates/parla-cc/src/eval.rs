@@ -55,7 +55,7 @@ pub enum Length {
 }
 
 /// The link's capacity over time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Capacity {
     /// Piecewise constant: `(until s, bits per second)`, the last piece held to the end.
     Piecewise(Vec<(f64, f64)>),
@@ -83,7 +83,7 @@ pub struct Step {
 }
 
 /// One scenario.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     /// Name in reports (`constant-1mbps`, `step-2m-500k-2m`, `two-flows-2mbps`, `trace-...`).
     pub name: String,

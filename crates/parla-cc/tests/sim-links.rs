@@ -112,3 +112,20 @@ fn dump() {
         );
     }
 }
+
+/// The full-length runs (as `parla cc eval`): `cargo test --release -p parla-cc --test sim-links
+/// full_length -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_length() {
+    let shared = parla_testkit::data::shared_dir();
+    let (all, notes) = standard_scenarios(Some(&shared), Length::Full);
+    for n in notes {
+        println!("{n}");
+    }
+    for s in &all {
+        for r in run_all_senders(s, 1).expect("run") {
+            println!("{}", parla_cc::eval::summary_line(&r));
+        }
+    }
+}
