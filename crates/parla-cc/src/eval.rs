@@ -50,7 +50,7 @@ const CROSS_TAG: u64 = 0xff;
 pub enum Length {
     /// The full runs of `parla cc eval` and the harness (60 s per scenario).
     Full,
-    /// Shortened runs for the debug-build tests (about a third as long).
+    /// Shortened runs for the debug-build tests (24-36 s).
     Short,
 }
 
@@ -197,9 +197,10 @@ fn mean_bps(trace: &LinkTrace) -> f64 {
 /// (`net-traces/mahimahi/`) with cross traffic. Returns the scenarios and one note per trace
 /// skipped (absent or unreadable).
 pub fn standard_scenarios(shared: Option<&Path>, length: Length) -> (Vec<Scenario>, Vec<String>) {
-    let (secs, piece, warm) = match length {
-        Length::Full => (60.0, 20.0, 5.0),
-        Length::Short => (24.0, 8.0, 3.0),
+    // (length, step piece, warm-up, two-flow length): shares need a few AIMD cycles.
+    let (secs, piece, warm, two_secs) = match length {
+        Length::Full => (60.0, 20.0, 5.0, 60.0),
+        Length::Short => (24.0, 8.0, 3.0, 36.0),
     };
     let mut v = vec![
         Scenario {
@@ -236,12 +237,12 @@ pub fn standard_scenarios(shared: Option<&Path>, length: Length) -> (Vec<Scenari
         },
         Scenario {
             name: "two-flows-2mbps".into(),
-            capacity: Capacity::Piecewise(vec![(secs, 2e6)]),
+            capacity: Capacity::Piecewise(vec![(two_secs, 2e6)]),
             queue_packets: 42,
-            seconds: secs,
+            seconds: two_secs,
             warmup_s: warm,
             flows: 2,
-            second_flow_s: secs / 6.0,
+            second_flow_s: two_secs / 6.0,
             cross_fraction: 0.0,
             step: None,
         },

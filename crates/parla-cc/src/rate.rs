@@ -116,6 +116,8 @@ pub struct AimdRateControl {
 
 /// A standing queue above this holds increases, microseconds.
 pub const HOLD_QUEUE_US: i64 = 60_000;
+/// The increase per second, at least, after 2 s of an empty queue with no decrease.
+pub const CALM_INCREASE_BPS: f64 = 150_000.0;
 /// A standing queue below this counts as empty, microseconds.
 pub const EMPTY_QUEUE_US: i64 = 10_000;
 /// A standing queue above this that does not shrink counts as over-use, microseconds.
@@ -236,27 +238,23 @@ impl AimdRateControl {
             RateState::Hold => {}
             RateState::Increase if self.queue_delay_us > HOLD_QUEUE_US => {}
             RateState::Increase => {
-                // The capacity band is stale after 3 s of an empty queue with no decrease.
-                let stale = self.queue_delay_us < EMPTY_QUEUE_US
-                    && self
-                        .last_decrease_us
-                        .is_none_or(|t| now_us - t >= 3_000_000);
-                let near = !stale
-                    && self
-                        .capacity
-                        .lower()
-                        .is_some_and(|lo| self.rate >= lo.max(0.0));
+                let near = self
+                    .capacity
+                    .lower()
+                    .is_some_and(|lo| self.rate >= lo.max(0.0));
                 if near {
                     new += self.additive_increase(dt_us);
                 } else {
-                    // 8 %/s; 20 %/s once the queue stayed empty for 2 s after a decrease.
+                    // 8 %/s; once the queue stayed empty for 2 s after a decrease, at least
+                    // CALM_INCREASE_BPS per second more (the same for every flow: an absolute
+                    // step keeps flows sharing a link converging to equal shares).
                     let calm = self.queue_delay_us < EMPTY_QUEUE_US
                         && self
                             .last_decrease_us
                             .is_none_or(|t| now_us - t >= 2_000_000);
-                    let per_s: f64 = if calm { 1.2 } else { 1.08 };
-                    let alpha = per_s.powf(dt_us as f64 / 1e6);
-                    new += (self.rate * (alpha - 1.0)).max(1000.0 * dt_us as f64 / 1e6);
+                    let floor = if calm { CALM_INCREASE_BPS } else { 1000.0 };
+                    let alpha = 1.08f64.powf(dt_us as f64 / 1e6);
+                    new += (self.rate * (alpha - 1.0)).max(floor * dt_us as f64 / 1e6);
                 }
                 if let Some(a) = acked {
                     // Never run far ahead of what the network delivers.
@@ -277,6 +275,11 @@ impl AimdRateControl {
                     }
                     new = d.min(self.rate);
                     if let Some(a) = acked {
+                        // Delivered far below the capacity estimate (the link changed or
+                        // another flow took its share): start the estimate afresh.
+                        if self.capacity.lower().is_some_and(|lo| a < lo) {
+                            self.capacity = LinkCapacity::default();
+                        }
                         self.capacity.update(a);
                     }
                     self.last_decrease_us = Some(now_us);
