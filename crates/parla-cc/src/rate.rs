@@ -405,6 +405,8 @@ mod tests {
     #[test]
     fn aimd_increases_then_decreases_to_beta_times_acked() {
         let mut c = AimdRateControl::new(300_000.0, 30_000.0, 5e6);
+        // A small standing queue: not calm, not draining.
+        c.set_queue_delay(20_000);
         let mut t = 0;
         for _ in 0..50 {
             t += 100_000;
@@ -415,6 +417,30 @@ mod tests {
         t += 100_000;
         let r = c.update(BandwidthUsage::Overusing, Some(400_000.0), t);
         assert!((r - 0.85 * 400_000.0).abs() < 1.0, "{r}");
+    }
+
+    #[test]
+    fn calm_growth_and_standing_queue() {
+        let mut c = AimdRateControl::new(300_000.0, 30_000.0, 5e6);
+        let mut t = 0;
+        // An empty queue and no decrease yet: at least CALM_INCREASE_BPS per second.
+        for _ in 0..20 {
+            t += 100_000;
+            c.update(BandwidthUsage::Normal, Some(2e6), t);
+        }
+        assert!(c.rate() >= 300_000.0 + 1.9 * CALM_INCREASE_BPS, "{}", c.rate());
+        // A standing queue above HOLD_QUEUE_US holds the rate ...
+        let held = c.rate();
+        c.set_queue_delay(HOLD_QUEUE_US + 10_000);
+        t += 100_000;
+        assert_eq!(c.update(BandwidthUsage::Normal, Some(2e6), t), held);
+        // ... and one above DRAIN_TRIGGER_US is over-use: the cut is deeper than BETA x acked,
+        // to drain 600 ms of queue in about DRAIN_US.
+        c.set_queue_delay(600_000);
+        t += 100_000;
+        let r = c.update(BandwidthUsage::Normal, Some(500_000.0), t);
+        let want = (1.0 - 600_000.0 / DRAIN_US as f64) * 500_000.0;
+        assert!((r - want).abs() < 1.0, "{r} vs {want}");
     }
 
     #[test]
