@@ -208,8 +208,12 @@ impl AimdRateControl {
         let last = *self.last_change_us.get_or_insert(now_us);
         // A standing queue that is not shrinking is over-use too, even when the delay no
         // longer rises (a full drop-tail buffer).
+        // And a rising delay trend without a standing queue is jitter (bursty radio links),
+        // not over-use.
         let usage = if usage == BandwidthUsage::Normal && self.queue_delay_us > DRAIN_TRIGGER_US {
             BandwidthUsage::Overusing
+        } else if usage == BandwidthUsage::Overusing && self.queue_delay_us < EMPTY_QUEUE_US {
+            BandwidthUsage::Normal
         } else {
             usage
         };
