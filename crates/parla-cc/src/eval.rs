@@ -19,7 +19,6 @@
 //! to converge, to drain the queue and to recover; for two flows the share ratio.
 //!
 //! This module is a tool, not a real-time path: it allocates freely.
-#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -304,7 +303,7 @@ impl Scenario {
     fn link(&self, seed: u64) -> Result<(LinkTrace, u64), String> {
         match &self.capacity {
             Capacity::Piecewise(p) => {
-                if p.is_empty() || p.iter().any(|x| !(x.1 > 0.0) || !x.0.is_finite()) {
+                if p.is_empty() || p.iter().any(|x| x.1.is_nan() || x.1 <= 0.0 || !x.0.is_finite()) {
                     return Err(format!("{}: bad capacity pieces", self.name));
                 }
                 LinkTrace::parse(&piecewise_trace(p))
@@ -341,6 +340,9 @@ impl Scenario {
 fn opportunity_bins(trace: &LinkTrace, offset_ms: u64, end_us: i64) -> Vec<u32> {
     let bins = (end_us / TIMELINE_US + 1) as usize;
     let mut v = vec![0u32; bins];
+    if trace.opportunities().is_empty() {
+        return v;
+    }
     let period = trace.period_ms().max(1);
     let end_ms = (end_us / 1000) as u64;
     let mut base = 0u64;
@@ -439,7 +441,8 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
     if s.flows == 0 || s.flows > 2 {
         return Err(format!("{}: 1 or 2 flows", s.name));
     }
-    if !(s.seconds > s.warmup_s && s.warmup_s >= 0.0 && s.seconds <= 3600.0) {
+    let lengths_ok = s.seconds > s.warmup_s && s.warmup_s >= 0.0 && s.seconds <= 3600.0;
+    if !lengths_ok {
         return Err(format!("{}: need 0 <= warm-up < length <= 3600 s", s.name));
     }
     if let SenderKind::Fixed(r) = sender
@@ -760,4 +763,53 @@ pub fn summary_line(r: &RunReport) -> String {
         s.push_str(&format!("  share {x:.2}"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(capacity_bps: f64) -> Scenario {
+        Scenario {
+            name: "small".into(),
+            capacity: Capacity::Piecewise(vec![(4.0, capacity_bps)]),
+            queue_packets: 20,
+            seconds: 4.0,
+            warmup_s: 1.0,
+            flows: 1,
+            second_flow_s: 0.0,
+            cross_fraction: 0.0,
+            step: None,
+        }
+    }
+
+    #[test]
+    fn bad_scenarios_are_errors() {
+        let mut s = small(1e6);
+        s.flows = 3;
+        assert!(run(&s, SenderKind::Estimator, 1).is_err());
+        let mut s = small(1e6);
+        s.warmup_s = 5.0;
+        assert!(run(&s, SenderKind::Off, 1).is_err());
+        assert!(run(&small(f64::NAN), SenderKind::Off, 1).is_err());
+        assert!(run(&small(1e6), SenderKind::Fixed(f64::INFINITY), 1).is_err());
+        let mut s = small(1e6);
+        s.queue_packets = 0;
+        assert!(run(&s, SenderKind::Off, 1).is_err());
+    }
+
+    #[test]
+    fn an_overloading_fixed_sender_fills_the_queue_and_loses() {
+        // 1 Mbit/s into 500 kbit/s: about half the packets dropped, the 20-packet queue full
+        // (20 packets of 120-1200 bytes at 500 kbit/s: about 250 ms).
+        let r = run(&small(0.5e6), SenderKind::Fixed(1e6), 1).unwrap();
+        assert!(r.utilization > 0.9, "{}", r.utilization);
+        assert!(r.loss_percent > 30.0, "{}", r.loss_percent);
+        assert!(r.queue_delay_p95_ms > 150.0, "{}", r.queue_delay_p95_ms);
+        assert_eq!(r.feedback_rejected, 0);
+        // The off sender (300 kbit/s) leaves the link part idle and keeps no queue.
+        let off = run(&small(1e6), SenderKind::Off, 1).unwrap();
+        assert!((0.25..0.4).contains(&off.utilization), "{}", off.utilization);
+        assert!(off.queue_delay_p95_ms < 30.0, "{}", off.queue_delay_p95_ms);
+    }
 }
