@@ -332,7 +332,8 @@ impl BandwidthEstimator {
             self.probes.update(
                 t,
                 self.alr.alr_since().is_some(),
-                self.aimd.near_capacity(now_us),
+                // Growth probes also when the queue stayed empty: the link has room.
+                self.aimd.near_capacity(now_us) && !self.aimd.calm(now_us),
                 now_us,
             );
         }

@@ -174,6 +174,15 @@ impl AimdRateControl {
             && self.capacity.upper().is_some_and(|u| self.rate <= u)
     }
 
+    /// Whether the queue stayed empty (< [`EMPTY_QUEUE_US`]) with no decrease for 2 s: the
+    /// link has room the rate has not found yet.
+    pub fn calm(&self, now_us: i64) -> bool {
+        self.queue_delay_us < EMPTY_QUEUE_US
+            && self
+                .last_decrease_us
+                .is_none_or(|t| now_us - t >= 2_000_000)
+    }
+
     /// The round-trip time used for the increase response.
     pub fn set_rtt(&mut self, rtt_us: i64) {
         self.rtt_us = rtt_us.clamp(1_000, 10_000_000);
@@ -252,10 +261,7 @@ impl AimdRateControl {
                     // 8 %/s; once the queue stayed empty for 2 s after a decrease, at least
                     // CALM_INCREASE_BPS per second more (the same for every flow: an absolute
                     // step keeps flows sharing a link converging to equal shares).
-                    let calm = self.queue_delay_us < EMPTY_QUEUE_US
-                        && self
-                            .last_decrease_us
-                            .is_none_or(|t| now_us - t >= 2_000_000);
+                    let calm = self.calm(now_us);
                     let floor = if calm { CALM_INCREASE_BPS } else { 1000.0 };
                     let alpha = 1.08f64.powf(dt_us as f64 / 1e6);
                     new += (self.rate * (alpha - 1.0)).max(floor * dt_us as f64 / 1e6);
