@@ -18,7 +18,8 @@
 //! the run's minimum, per delivered packet of ours), loss, and for the step scenario the times
 //! to converge, to drain the queue and to recover; for two flows the share ratio.
 //!
-//! This module is a tool, not a real-time path: it allocates freely.
+//! This module is a tool, not a real-time path: it allocates freely and reads trace files.
+#![allow(clippy::disallowed_methods)] // reads the trace files; never on the media thread
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -303,7 +304,10 @@ impl Scenario {
     fn link(&self, seed: u64) -> Result<(LinkTrace, u64), String> {
         match &self.capacity {
             Capacity::Piecewise(p) => {
-                if p.is_empty() || p.iter().any(|x| x.1.is_nan() || x.1 <= 0.0 || !x.0.is_finite()) {
+                if p.is_empty()
+                    || p.iter()
+                        .any(|x| x.1.is_nan() || x.1 <= 0.0 || !x.0.is_finite())
+                {
                     return Err(format!("{}: bad capacity pieces", self.name));
                 }
                 LinkTrace::parse(&piecewise_trace(p))
@@ -405,8 +409,7 @@ impl Flow {
             SenderKind::Estimator | SenderKind::Off => START_BPS as f64,
             SenderKind::Fixed(r) => r / flows as f64,
         };
-        let pacer =
-            Pacer::new(PacerConfig::default(), target as u64).map_err(|e| e.to_string())?;
+        let pacer = Pacer::new(PacerConfig::default(), target as u64).map_err(|e| e.to_string())?;
         let k = index as u8;
         let (k_fwd, k_back) = ([3u8 + 2 * k; 32], [4u8 + 2 * k; 32]);
         Ok(Flow {
@@ -451,10 +454,8 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
         return Err(format!("{}: fixed rate {r} bit/s", s.name));
     }
     let (trace, offset_ms) = s.link(seed)?;
-    let mut link =
-        Bottleneck::starting_at(trace.clone(), s.queue_packets, offset_ms).map_err(|e| {
-            format!("{}: {e}", s.name)
-        })?;
+    let mut link = Bottleneck::starting_at(trace.clone(), s.queue_packets, offset_ms)
+        .map_err(|e| format!("{}: {e}", s.name))?;
     let end_us = (s.seconds * 1e6) as i64;
     let warm_us = (s.warmup_s * 1e6) as i64;
     let bins = opportunity_bins(&trace, offset_ms, end_us);
@@ -528,7 +529,8 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                         .rx_auth
                         .protect(&mut fb_buf, n)
                         .map_err(|e| format!("{}: protect: {e}", s.name))?;
-                    f.to_sender.push_back((now + ONE_WAY_US, fb_buf[..n].to_vec()));
+                    f.to_sender
+                        .push_back((now + ONE_WAY_US, fb_buf[..n].to_vec()));
                 }
             }
             while f.to_sender.front().is_some_and(|(t, _)| *t <= now) {
@@ -686,8 +688,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
         convergence_s: None,
         drain_s: None,
         recovery_s: None,
-        share_ratio: (s.flows == 2)
-            .then(|| share_bytes[1] as f64 / share_bytes[0].max(1) as f64),
+        share_ratio: (s.flows == 2).then(|| share_bytes[1] as f64 / share_bytes[0].max(1) as f64),
         feedback_rejected: rejected,
         timeline,
     };
@@ -809,7 +810,11 @@ mod tests {
         assert_eq!(r.feedback_rejected, 0);
         // The off sender (300 kbit/s) leaves the link part idle and keeps no queue.
         let off = run(&small(1e6), SenderKind::Off, 1).unwrap();
-        assert!((0.25..0.4).contains(&off.utilization), "{}", off.utilization);
+        assert!(
+            (0.25..0.4).contains(&off.utilization),
+            "{}",
+            off.utilization
+        );
         assert!(off.queue_delay_p95_ms < 30.0, "{}", off.queue_delay_p95_ms);
     }
 }

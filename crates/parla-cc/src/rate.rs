@@ -79,7 +79,8 @@ impl LinkCapacity {
     /// normalized variance is per kbit/s, as in GCC; in bit/s the band would be 30x narrower
     /// and the additive-increase region never reached).
     fn deviation(&self) -> f64 {
-        self.estimate.map_or(0.0, |e| (self.var * e / 1000.0).sqrt() * 1000.0)
+        self.estimate
+            .map_or(0.0, |e| (self.var * e / 1000.0).sqrt() * 1000.0)
     }
     fn upper(&self) -> Option<f64> {
         self.estimate.map(|e| e + 3.0 * self.deviation())
@@ -438,7 +439,11 @@ mod tests {
             t += 100_000;
             c.update(BandwidthUsage::Normal, Some(2e6), t);
         }
-        assert!(c.rate() >= 300_000.0 + 1.9 * CALM_INCREASE_BPS, "{}", c.rate());
+        assert!(
+            c.rate() >= 300_000.0 + 1.9 * CALM_INCREASE_BPS,
+            "{}",
+            c.rate()
+        );
         // A standing queue above HOLD_QUEUE_US holds the rate ...
         let held = c.rate();
         c.set_queue_delay(HOLD_QUEUE_US + 10_000);

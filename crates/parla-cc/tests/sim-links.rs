@@ -30,7 +30,11 @@ fn runs(s: &Scenario) -> [RunReport; 3] {
 fn constant_1mbps_link() {
     let [cc, _fixed, off] = runs(&scenario("constant-1mbps").expect("scenario"));
     assert!(cc.utilization >= 0.85, "utilization {}", cc.utilization);
-    assert!(cc.queue_delay_p95_ms <= 60.0, "p95 {}", cc.queue_delay_p95_ms);
+    assert!(
+        cc.queue_delay_p95_ms <= 60.0,
+        "p95 {}",
+        cc.queue_delay_p95_ms
+    );
     assert!(cc.loss_percent < 1.0, "loss {}", cc.loss_percent);
     // Without the estimator the sender stays at its start rate.
     assert!(off.utilization < 0.35, "off {}", off.utilization);

@@ -106,9 +106,7 @@ pub fn plot(s: &Scenario, runs: &[RunReport], path: &Path) -> anyhow::Result<()>
     if let Some(r) = runs.first() {
         chart
             .draw_series(LineSeries::new(
-                r.timeline
-                    .iter()
-                    .map(|t| (t.t_s, t.capacity_bps / 1000.0)),
+                r.timeline.iter().map(|t| (t.t_s, t.capacity_bps / 1000.0)),
                 grey.stroke_width(1),
             ))?
             .label("capacity")
@@ -215,11 +213,7 @@ pub fn run_case(m: &CcMaterial, o: &mut Outcome) -> anyhow::Result<()> {
         metrics(r, p, &mut o.metrics);
     }
     if let Some(e) = runs.first() {
-        o.series = e
-            .timeline
-            .iter()
-            .map(|t| (t.t_s, t.queue_ms))
-            .collect();
+        o.series = e.timeline.iter().map(|t| (t.t_s, t.queue_ms)).collect();
     }
     Ok(())
 }
