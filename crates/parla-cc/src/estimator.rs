@@ -230,7 +230,7 @@ impl BandwidthEstimator {
         let mut probe_result: Option<f64> = None;
         let mut feedback_min = i64::MAX;
         for &(send, arrival, _, _) in results.iter() {
-            let d = arrival - send;
+            let d = arrival.saturating_sub(send);
             feedback_min = feedback_min.min(d);
             let sec = arrival.div_euclid(1_000_000);
             let slot = &mut self.base_delay[sec.rem_euclid(BASE_DELAY_SECONDS as i64) as usize];
@@ -245,11 +245,13 @@ impl BandwidthEstimator {
             let base = self
                 .base_delay
                 .iter()
-                .filter(|(sec, _)| newest - sec < BASE_DELAY_SECONDS as i64)
+                .filter(|(sec, _)| {
+                    (0..BASE_DELAY_SECONDS as i64).contains(&newest.saturating_sub(*sec))
+                })
                 .map(|&(_, d)| d)
                 .min()
                 .unwrap_or(feedback_min);
-            self.queue_delay_us = (feedback_min - base).max(0);
+            self.queue_delay_us = feedback_min.saturating_sub(base).max(0);
             self.aimd.set_queue_delay(self.queue_delay_us);
         }
         for &(send, arrival, size, cluster) in results.iter() {
