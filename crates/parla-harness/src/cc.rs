@@ -87,21 +87,8 @@ pub fn plot(s: &Scenario, runs: &[RunReport], path: &Path) -> anyhow::Result<()>
         .fold(1.0, f64::max)
         / 1000.0
         * 1.1;
-    let mut chart = ChartBuilder::on(&top)
-        .caption(
-            format!("{}: rate (kbit/s) against capacity", s.name),
-            ("sans-serif", 16),
-        )
-        .margin(8)
-        .x_label_area_size(28)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..rate_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("s")
-        .y_desc("kbit/s")
-        .label_style(("sans-serif", 11))
-        .draw()?;
+    let caption = format!("{}: rate (kbit/s) against capacity", s.name);
+    let mut chart = panel(&top, &caption, x_max, rate_max, "kbit/s")?;
     let grey = RGBColor(150, 150, 150);
     if let Some(r) = runs.first() {
         chart
@@ -150,18 +137,7 @@ pub fn plot(s: &Scenario, runs: &[RunReport], path: &Path) -> anyhow::Result<()>
         .filter(|v| v.is_finite())
         .fold(50.0, f64::max)
         * 1.5;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("queueing delay (ms)", ("sans-serif", 16))
-        .margin(8)
-        .x_label_area_size(28)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..q_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("s")
-        .y_desc("ms")
-        .label_style(("sans-serif", 11))
-        .draw()?;
+    let mut chart = panel(&bottom, "queueing delay (ms)", x_max, q_max, "ms")?;
     for (i, r) in runs.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         chart
@@ -176,6 +152,35 @@ pub fn plot(s: &Scenario, runs: &[RunReport], path: &Path) -> anyhow::Result<()>
     root.present()
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+type Panel<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// One panel over time (seconds) from 0 to `y_max`, with its mesh drawn.
+fn panel<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    x_max: f64,
+    y_max: f64,
+    y_desc: &str,
+) -> anyhow::Result<Panel<'a, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(8)
+        .x_label_area_size(28)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("s")
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 11))
+        .draw()?;
+    Ok(chart)
 }
 
 /// The material of a `cc` suite case: the scenario and the seed.
