@@ -107,7 +107,16 @@ pub struct BandwidthEstimator {
     rtt_us: i64,
     /// Sorted (send-order) scratch of one feedback's received packets.
     scratch: Box<[(i64, i64, u32, u16)]>,
+    /// Base one-way delay (arrival minus send, in the two clocks): the minimum per second of
+    /// arrival time over the last [`BASE_DELAY_SECONDS`] seconds.
+    base_delay: [(i64, i64); BASE_DELAY_SECONDS],
+    /// The standing queueing delay: the smallest delay above the base among the last
+    /// feedback's packets, microseconds.
+    queue_delay_us: i64,
 }
+
+/// Seconds of arrival time over which the base (propagation) delay is the minimum.
+pub const BASE_DELAY_SECONDS: usize = 16;
 
 impl BandwidthEstimator {
     /// A new estimator.
@@ -151,6 +160,8 @@ impl BandwidthEstimator {
             stats: CcStats::default(),
             rtt_us: 200_000,
             scratch: vec![(0, 0, 0, 0); crate::twcc::MAX_PACKETS_PER_FEEDBACK].into_boxed_slice(),
+            base_delay: [(i64::MIN, i64::MAX); BASE_DELAY_SECONDS],
+            queue_delay_us: 0,
         })
     }
 
@@ -229,6 +240,32 @@ impl BandwidthEstimator {
         results.sort_unstable_by_key(|r| (r.1, r.0));
         let mut usage = self.delay.state();
         let mut probe_result: Option<f64> = None;
+        let mut feedback_min = i64::MAX;
+        for &(send, arrival, _, _) in results.iter() {
+            let d = arrival.saturating_sub(send);
+            feedback_min = feedback_min.min(d);
+            let sec = arrival.div_euclid(1_000_000);
+            let slot = &mut self.base_delay[sec.rem_euclid(BASE_DELAY_SECONDS as i64) as usize];
+            if slot.0 != sec {
+                *slot = (sec, d);
+            } else {
+                slot.1 = slot.1.min(d);
+            }
+        }
+        if feedback_min != i64::MAX {
+            let newest = results.last().map_or(0, |r| r.1.div_euclid(1_000_000));
+            let base = self
+                .base_delay
+                .iter()
+                .filter(|(sec, _)| {
+                    (0..BASE_DELAY_SECONDS as i64).contains(&newest.saturating_sub(*sec))
+                })
+                .map(|&(_, d)| d)
+                .min()
+                .unwrap_or(feedback_min);
+            self.queue_delay_us = feedback_min.saturating_sub(base).max(0);
+            self.aimd.set_queue_delay(self.queue_delay_us);
+        }
         for &(send, arrival, size, cluster) in results.iter() {
             self.acked.add(arrival, size);
             usage = self.delay.on_packet(send, arrival, size);
@@ -245,7 +282,11 @@ impl BandwidthEstimator {
         if let Some(r) = probe_result {
             self.stats.probe_results += 1;
             self.probes.on_probe_result(r, now_us);
-            if r > before && usage != BandwidthUsage::Overusing {
+            // A probe that ran into a standing queue measured the queue, not spare capacity.
+            if r > before
+                && usage != BandwidthUsage::Overusing
+                && self.queue_delay_us <= crate::rate::HOLD_QUEUE_US
+            {
                 self.aimd.set_rate(r, now_us);
                 self.loss.set_rate(r.max(self.loss.rate()));
             }
@@ -305,7 +346,8 @@ impl BandwidthEstimator {
             self.probes.update(
                 t,
                 self.alr.alr_since().is_some(),
-                self.aimd.near_capacity(now_us),
+                // Growth probes also when the queue stayed empty: the link has room.
+                self.aimd.near_capacity(now_us) && !self.aimd.calm(now_us),
                 now_us,
             );
         }
@@ -342,6 +384,12 @@ impl BandwidthEstimator {
     /// The last loss fraction measured from feedback (0-1).
     pub fn loss_fraction(&self) -> f64 {
         self.loss.loss()
+    }
+
+    /// The standing queueing delay seen in the last feedback (the smallest one-way delay of its
+    /// packets above the base delay of the last 16 s), microseconds.
+    pub fn queue_delay_us(&self) -> i64 {
+        self.queue_delay_us
     }
 
     /// The delay detector's last state.

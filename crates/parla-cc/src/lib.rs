@@ -41,6 +41,8 @@ pub mod auth;
 pub mod delay;
 pub mod error;
 pub mod estimator;
+#[cfg(feature = "eval")]
+pub mod eval;
 pub mod pacer;
 pub mod probe;
 pub mod rate;

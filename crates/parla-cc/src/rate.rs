@@ -69,12 +69,18 @@ impl LinkCapacity {
             None => sample,
             Some(e) => 0.95 * e + 0.05 * sample,
         };
-        let norm = est.max(1.0);
-        self.var = (0.95 * self.var + 0.05 * (est - sample).powi(2) / norm).clamp(0.4, 2.5);
+        // Normalized per kbit/s.
+        let norm = (est / 1000.0).max(1.0);
+        let dev_kbps = (est - sample) / 1000.0;
+        self.var = (0.95 * self.var + 0.05 * dev_kbps * dev_kbps / norm).clamp(0.4, 2.5);
         self.estimate = Some(est);
     }
+    /// The deviation, bits per second: sqrt(var x estimate) with the estimate in kbit/s (the
+    /// normalized variance is per kbit/s, as in GCC; in bit/s the band would be 30x narrower
+    /// and the additive-increase region never reached).
     fn deviation(&self) -> f64 {
-        self.estimate.map_or(0.0, |e| (self.var * e).sqrt())
+        self.estimate
+            .map_or(0.0, |e| (self.var * e / 1000.0).sqrt() * 1000.0)
     }
     fn upper(&self) -> Option<f64> {
         self.estimate.map(|e| e + 3.0 * self.deviation())
@@ -106,7 +112,19 @@ pub struct AimdRateControl {
     last_decrease_us: Option<i64>,
     rtt_us: i64,
     decreased_once: bool,
+    queue_delay_us: i64,
 }
+
+/// A standing queue above this holds increases, microseconds.
+pub const HOLD_QUEUE_US: i64 = 60_000;
+/// The increase per second, at least, after 2 s of an empty queue with no decrease.
+pub const CALM_INCREASE_BPS: f64 = 150_000.0;
+/// A standing queue below this counts as empty, microseconds.
+pub const EMPTY_QUEUE_US: i64 = 10_000;
+/// A standing queue above this that does not shrink counts as over-use, microseconds.
+pub const DRAIN_TRIGGER_US: i64 = 100_000;
+/// A decrease with a standing queue cuts deeper, to drain it within about this time.
+pub const DRAIN_US: i64 = 1_500_000;
 
 impl AimdRateControl {
     /// Starts at `start` bits per second, kept within `[min, max]`.
@@ -121,7 +139,15 @@ impl AimdRateControl {
             last_decrease_us: None,
             rtt_us: 200_000,
             decreased_once: false,
+            queue_delay_us: 0,
         }
+    }
+
+    /// The standing queueing delay measured from feedback (microseconds): above
+    /// [`HOLD_QUEUE_US`] the rate does not increase, and an over-use decrease cuts below
+    /// [`BETA`] x acked so the queue drains within about [`DRAIN_US`].
+    pub fn set_queue_delay(&mut self, queue_us: i64) {
+        self.queue_delay_us = queue_us.max(0);
     }
 
     /// The current estimate, bits per second.
@@ -147,6 +173,15 @@ impl AimdRateControl {
             .lower()
             .is_some_and(|lo| self.rate >= lo.max(0.0))
             && self.capacity.upper().is_some_and(|u| self.rate <= u)
+    }
+
+    /// Whether the queue stayed empty (< [`EMPTY_QUEUE_US`]) with no decrease for 2 s: the
+    /// link has room the rate has not found yet.
+    pub fn calm(&self, now_us: i64) -> bool {
+        self.queue_delay_us < EMPTY_QUEUE_US
+            && self
+                .last_decrease_us
+                .is_none_or(|t| now_us - t >= 2_000_000)
     }
 
     /// The round-trip time used for the increase response.
@@ -181,6 +216,17 @@ impl AimdRateControl {
     pub fn update(&mut self, usage: BandwidthUsage, acked: Option<f64>, now_us: i64) -> f64 {
         // RT: constant time.
         let last = *self.last_change_us.get_or_insert(now_us);
+        // A standing queue that is not shrinking is over-use too, even when the delay no
+        // longer rises (a full drop-tail buffer).
+        // And a rising delay trend without a standing queue is jitter (bursty radio links),
+        // not over-use.
+        let usage = if usage == BandwidthUsage::Normal && self.queue_delay_us > DRAIN_TRIGGER_US {
+            BandwidthUsage::Overusing
+        } else if usage == BandwidthUsage::Overusing && self.queue_delay_us < EMPTY_QUEUE_US {
+            BandwidthUsage::Normal
+        } else {
+            usage
+        };
         match usage {
             BandwidthUsage::Overusing => {
                 if self.state != RateState::Decrease || self.may_decrease(now_us, acked) {
@@ -204,6 +250,7 @@ impl AimdRateControl {
         let mut new = self.rate;
         match self.state {
             RateState::Hold => {}
+            RateState::Increase if self.queue_delay_us > HOLD_QUEUE_US => {}
             RateState::Increase => {
                 let near = self
                     .capacity
@@ -212,8 +259,13 @@ impl AimdRateControl {
                 if near {
                     new += self.additive_increase(dt_us);
                 } else {
+                    // 8 %/s; once the queue stayed empty for 2 s after a decrease, at least
+                    // CALM_INCREASE_BPS per second more (the same for every flow: an absolute
+                    // step keeps flows sharing a link converging to equal shares).
+                    let calm = self.calm(now_us);
+                    let floor = if calm { CALM_INCREASE_BPS } else { 1000.0 };
                     let alpha = 1.08f64.powf(dt_us as f64 / 1e6);
-                    new += (self.rate * (alpha - 1.0)).max(1000.0 * dt_us as f64 / 1e6);
+                    new += (self.rate * (alpha - 1.0)).max(floor * dt_us as f64 / 1e6);
                 }
                 if let Some(a) = acked {
                     // Never run far ahead of what the network delivers.
@@ -223,7 +275,10 @@ impl AimdRateControl {
             RateState::Decrease => {
                 if self.may_decrease(now_us, acked) {
                     let base = acked.unwrap_or(self.rate);
-                    let mut d = BETA * base;
+                    // Sending at (1 - q / DRAIN) x the delivered rate drains a standing queue
+                    // of q in about DRAIN.
+                    let drain = 1.0 - self.queue_delay_us as f64 / DRAIN_US as f64;
+                    let mut d = drain.clamp(0.5, BETA) * base;
                     if d > self.rate
                         && let Some(c) = self.capacity.estimate
                     {
@@ -231,6 +286,11 @@ impl AimdRateControl {
                     }
                     new = d.min(self.rate);
                     if let Some(a) = acked {
+                        // Delivered far below the capacity estimate (the link changed or
+                        // another flow took its share): start the estimate afresh.
+                        if self.capacity.lower().is_some_and(|lo| a < lo) {
+                            self.capacity = LinkCapacity::default();
+                        }
                         self.capacity.update(a);
                     }
                     self.last_decrease_us = Some(now_us);
@@ -356,6 +416,8 @@ mod tests {
     #[test]
     fn aimd_increases_then_decreases_to_beta_times_acked() {
         let mut c = AimdRateControl::new(300_000.0, 30_000.0, 5e6);
+        // A small standing queue: not calm, not draining.
+        c.set_queue_delay(20_000);
         let mut t = 0;
         for _ in 0..50 {
             t += 100_000;
@@ -366,6 +428,34 @@ mod tests {
         t += 100_000;
         let r = c.update(BandwidthUsage::Overusing, Some(400_000.0), t);
         assert!((r - 0.85 * 400_000.0).abs() < 1.0, "{r}");
+    }
+
+    #[test]
+    fn calm_growth_and_standing_queue() {
+        let mut c = AimdRateControl::new(300_000.0, 30_000.0, 5e6);
+        let mut t = 0;
+        // An empty queue and no decrease yet: at least CALM_INCREASE_BPS per second.
+        for _ in 0..20 {
+            t += 100_000;
+            c.update(BandwidthUsage::Normal, Some(2e6), t);
+        }
+        assert!(
+            c.rate() >= 300_000.0 + 1.9 * CALM_INCREASE_BPS,
+            "{}",
+            c.rate()
+        );
+        // A standing queue above HOLD_QUEUE_US holds the rate ...
+        let held = c.rate();
+        c.set_queue_delay(HOLD_QUEUE_US + 10_000);
+        t += 100_000;
+        assert_eq!(c.update(BandwidthUsage::Normal, Some(2e6), t), held);
+        // ... and one above DRAIN_TRIGGER_US is over-use: the cut is deeper than BETA x acked,
+        // to drain 600 ms of queue in about DRAIN_US.
+        c.set_queue_delay(600_000);
+        t += 100_000;
+        let r = c.update(BandwidthUsage::Normal, Some(500_000.0), t);
+        let want = (1.0 - 600_000.0 / DRAIN_US as f64) * 500_000.0;
+        assert!((r - want).abs() < 1.0, "{r} vs {want}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod bench;
 pub mod call;
+pub mod cc;
 pub mod decode;
 pub mod encode;
 pub mod jitter;

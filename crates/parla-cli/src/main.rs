@@ -37,6 +37,8 @@ enum Command {
     Rtp(cmd::rtp::Args),
     /// The benchmark harness: the corpus through every suite (and peers), with a report.
     Bench(cmd::bench::Args),
+    /// Congestion control: the bandwidth estimator's evaluation over simulated links.
+    Cc(cmd::cc::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Netsim(args) => cmd::netsim::run(args),
         Command::Rtp(args) => cmd::rtp::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Cc(args) => cmd::cc::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -163,11 +163,13 @@ pub enum Suite {
     Resample,
     /// Whole simulated calls (`parla-sim`) over several networks.
     Call,
+    /// Congestion control: `parla_cc::eval`'s scenarios (estimator, fixed sender, estimator off).
+    Cc,
 }
 
 impl Suite {
     /// Every suite, in report order.
-    pub const ALL: [Suite; 7] = [
+    pub const ALL: [Suite; 8] = [
         Suite::Ns,
         Suite::Aec,
         Suite::Chain,
@@ -175,6 +177,7 @@ impl Suite {
         Suite::Jitter,
         Suite::Resample,
         Suite::Call,
+        Suite::Cc,
     ];
 
     /// The name used on the command line.
@@ -187,6 +190,7 @@ impl Suite {
             Suite::Jitter => "jitter",
             Suite::Resample => "resample",
             Suite::Call => "call",
+            Suite::Cc => "cc",
         }
     }
 
@@ -290,6 +294,11 @@ pub enum CaseSpec {
         /// Network name (`mobile-4g`, `fixed40`, ...).
         network: String,
     },
+    /// A congestion-control scenario of `parla_cc::eval` (`constant-1mbps`, ...).
+    Cc {
+        /// Scenario name.
+        scenario: String,
+    },
 }
 
 /// One case of the corpus.
@@ -333,6 +342,8 @@ pub enum Material {
     Network(Vec<PacketRecord>),
     /// What `parla-sim` needs to replay a call deterministically.
     Call(Box<CallMaterial>),
+    /// A congestion-control scenario and its seed.
+    Cc(Box<crate::cc::CcMaterial>),
 }
 
 /// The inputs of a simulated call case (everything but the endpoints' settings, which are the
@@ -765,6 +776,17 @@ impl Corpus {
                 m.rows = m.sim_config()?.network_rows()?;
                 Material::Call(Box::new(m))
             }
+            CaseSpec::Cc { scenario } => {
+                let (all, _) = crate::cc::suite_scenarios(self.config.shared_dir.as_ref());
+                let scenario = all
+                    .into_iter()
+                    .find(|s| &s.name == scenario)
+                    .with_context(|| format!("cc scenario {scenario} is not available"))?;
+                Material::Cc(Box::new(crate::cc::CcMaterial {
+                    scenario,
+                    seed: case_seed(self.config.seed, &case.name),
+                }))
+            }
         })
     }
 
@@ -1056,6 +1078,30 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
             },
         });
     }
+    // Congestion control: the synthetic links, and the cellular traces whose files are present.
+    let (synthetic, _) = parla_cc::eval::standard_scenarios(None, parla_cc::eval::Length::Full);
+    let mut cc_names: Vec<String> = synthetic.into_iter().map(|s| s.name).collect();
+    for file in parla_cc::eval::TRACES {
+        let name = format!("trace-{}", file.replace('.', "-"));
+        let present = cfg
+            .shared_dir
+            .as_deref()
+            .is_some_and(|d| d.join("net-traces/mahimahi").join(file).is_file());
+        if present {
+            cc_names.push(name);
+        } else {
+            notes.push(format!(
+                "cc/{name}: link trace net-traces/mahimahi/{file} not found (set PARLA_SHARED_DIR), skipped"
+            ));
+        }
+    }
+    for scenario in cc_names {
+        cases.push(Case {
+            name: format!("cc/{scenario}"),
+            suite: Suite::Cc,
+            spec: CaseSpec::Cc { scenario },
+        });
+    }
     // Resampling: the rate pairs a call uses.
     for (from, to) in [
         (44_100u32, 48_000u32),
@@ -1109,6 +1155,17 @@ pub fn material_hash(m: &Material) -> String {
             for rows in [&c.rows.0, &c.rows.1] {
                 h.update((rows.len() as u64).to_le_bytes());
                 hash_rows(&mut h, rows);
+            }
+        }
+        Material::Cc(c) => {
+            h.update((c.scenario.name.len() as u64).to_le_bytes());
+            h.update(c.scenario.name.as_bytes());
+            h.update(c.seed.to_le_bytes());
+            h.update(c.scenario.seconds.to_le_bytes());
+            if let parla_cc::eval::Capacity::Trace { trace, .. } = &c.scenario.capacity {
+                for t in trace.opportunities() {
+                    h.update(t.to_le_bytes());
+                }
             }
         }
     }

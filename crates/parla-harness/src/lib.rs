@@ -1,6 +1,7 @@
 //! Parla's benchmark harness, run by `parla bench` (see `docs/HARNESS.md` for the method; the
 //! criterion benches of whole chains are the separate `parla-benches` package in `benches/`).
 //!
+//! - [`cc`]: congestion control evaluation (`parla cc eval`, the `cc` suite).
 //! - [`corpus`]: the seeded corpus of call scenarios, generated in memory.
 //! - [`suites`]: runs Parla's stages over the cases and scores them.
 //! - [`peers`]: the same cases through GStreamer, ffmpeg, libspeexdsp and sox.
@@ -13,6 +14,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cc;
 pub mod corpus;
 pub mod peers;
 pub mod plots;
@@ -266,6 +268,8 @@ pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
             // A 20 s call (two endpoints, AEC3 + NS + Opus + SFrame each) takes about as long
             // as four 8 s echo cases.
             corpus::CaseSpec::Call { .. } => 2e6,
+            // Three 60 s link simulations.
+            corpus::CaseSpec::Cc { .. } => 1e6,
             _ => 0.0,
         }
     };

@@ -33,7 +33,7 @@ pub fn register_font() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-const COLORS: [RGBColor; 6] = [
+pub(crate) const COLORS: [RGBColor; 6] = [
     RGBColor(0, 110, 200),
     RGBColor(220, 90, 0),
     RGBColor(0, 150, 70),
@@ -43,7 +43,7 @@ const COLORS: [RGBColor; 6] = [
 ];
 
 /// The legend of `chart`'s labelled series, in its upper right corner.
-fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> anyhow::Result<()>
+pub(crate) fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> anyhow::Result<()>
 where
     DB: DrawingBackend + 'a,
     DB::ErrorType: 'static,

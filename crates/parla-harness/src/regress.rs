@@ -47,6 +47,12 @@ pub fn judged(metric: &str) -> Option<(Better, Unit)> {
         "ab_m2e_median_ms" | "ba_m2e_median_ms" | "ab_m2e_p90_ms" | "ba_m2e_p90_ms" => {
             (Better::Lower, Unit::Ms)
         }
+        // The cc suite (the estimator's figures; fixed_ and off_ are references).
+        "utilization_pct" => (Better::Higher, Unit::Pct),
+        "loss_pct" | "share_gap_pct" => (Better::Lower, Unit::Pct),
+        "queue_p50_ms" | "queue_p95_ms" | "convergence_ms" | "drain_ms" | "recovery_ms" => {
+            (Better::Lower, Unit::Ms)
+        }
         _ => return None,
     })
 }
@@ -57,7 +63,7 @@ pub fn judged(metric: &str) -> Option<(Better, Unit)> {
 pub fn must_be_zero(metric: &str) -> bool {
     matches!(
         metric,
-        "ab_e2ee_failures" | "ba_e2ee_failures" | "e2ee_code_mismatch"
+        "ab_e2ee_failures" | "ba_e2ee_failures" | "e2ee_code_mismatch" | "feedback_rejected"
     )
 }
 

@@ -128,6 +128,14 @@ pub fn key_metrics(suite: &str) -> &'static [&'static str] {
             "ab_e2ee_failures",
             "ba_e2ee_failures",
         ],
+        "cc" => &[
+            "utilization_pct",
+            "queue_p95_ms",
+            "loss_pct",
+            "convergence_ms",
+            "drain_ms",
+            "share_gap_pct",
+        ],
         _ => &[],
     }
 }

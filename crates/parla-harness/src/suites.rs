@@ -289,7 +289,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 log_spectral_distance_db(t, o, lsd_frame),
             );
         }
-        CaseSpec::Network { .. } | CaseSpec::Call { .. } => {}
+        CaseSpec::Network { .. } | CaseSpec::Call { .. } | CaseSpec::Cc { .. } => {}
     }
 }
 
@@ -361,6 +361,9 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
         }
         (Material::Call(m), CaseSpec::Call { .. }) => {
             run_call(m, degrade, &mut o)?;
+        }
+        (Material::Cc(m), CaseSpec::Cc { .. }) => {
+            crate::cc::run_case(m, &mut o)?;
         }
         _ => anyhow::bail!("case {} has the wrong material", case.name),
     }

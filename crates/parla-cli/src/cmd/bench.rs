@@ -23,7 +23,7 @@ pub struct Args {
     /// `merge`: combine shard reports (otherwise: run the harness).
     #[command(subcommand)]
     pub action: Option<Action>,
-    /// Suites to run: ns, aec, chain, codec, jitter, resample, call (all when none is given).
+    /// Suites to run: ns, aec, chain, codec, jitter, resample, call, cc (all when none is given).
     pub suites: Vec<String>,
     /// Only cases whose name matches this glob (e.g. 'ns/pink-*'); repeatable.
     #[arg(long)]
