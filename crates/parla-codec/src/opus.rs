@@ -35,6 +35,9 @@ use std::time::Duration;
 
 use parla_core::error::ConfigError;
 
+mod complexity;
+pub use complexity::{ComplexityPolicy, CpuPressure, Platform};
+
 /// Largest Opus packet (RFC 6716 section 3.4: 120 ms of 1275-byte frames plus framing). A buffer
 /// this large never makes [`OpusEncoder::encode`] fail for lack of room.
 pub const MAX_PACKET_BYTES: usize = 4000;
