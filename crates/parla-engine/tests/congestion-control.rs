@@ -11,10 +11,6 @@ use parla_rtp::rtp::RtpPacket;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn is_rtcp(p: &[u8]) -> bool {
-    p.len() >= 2 && (192..=223).contains(&p[1])
-}
-
 /// Runs `ticks` of 10 ms from `t0` ms over a 30 ms link: A talks (noise), B is silent. Every
 /// packet B sends that is RTCP is also handed to `rtcp_b`. Returns the time reached, ms.
 fn run(
@@ -48,7 +44,7 @@ fn run(
         })
         .unwrap();
         b.tick(now, &silence, &mut spk, &mut |p| {
-            if is_rtcp(p) {
+            if common::is_rtcp(p) {
                 rtcp_b(p);
             }
             to_a.push((t + 30, p.to_vec()));
@@ -154,7 +150,7 @@ fn packets_carry_the_transport_sequence_in_send_order() {
     let mut rtcp = 0;
     for k in 0..300u64 {
         a.tick(MediaTime::from_millis(k * 10), &mic, &mut spk, &mut |p| {
-            if is_rtcp(p) {
+            if common::is_rtcp(p) {
                 rtcp += 1;
             } else {
                 let pkt = RtpPacket::parse(p).unwrap();

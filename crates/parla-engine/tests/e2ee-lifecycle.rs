@@ -32,6 +32,10 @@ struct WireLedger {
 
 impl WireLedger {
     fn record(&mut self, p: &[u8]) {
+        if common::is_rtcp(p) {
+            // Reports and feedback: no SFrame header (authenticated by their own trailer).
+            return;
+        }
         let pkt = RtpPacket::parse(p).unwrap();
         let h = parse_sframe_header(pkt.payload).unwrap();
         self.packets += 1;
@@ -170,6 +174,9 @@ fn rotation_of_a_stopped_call_and_rewritten_headers() {
     let mut n = 0u32;
     let mut flipped = 0u64;
     common::drive_pair(&a, &b, &speech, 150, &mut |p| {
+        if common::is_rtcp(p) {
+            return true;
+        }
         if n % 9 == 4 && flipped < 8 {
             p[4] ^= 0x01; // timestamp bit 24
             flipped += 1;
@@ -190,7 +197,9 @@ fn rotation_of_a_stopped_call_and_rewritten_headers() {
     );
     // Every packet altered for 2 s: the app is told, about once per second.
     common::drive_pair(&a, &b, &speech, 200, &mut |p| {
-        p[4] ^= 0x01;
+        if !common::is_rtcp(p) {
+            p[4] ^= 0x01;
+        }
         true
     });
     let bursts: Vec<u64> = std::iter::from_fn(|| b.poll_event())
