@@ -14,7 +14,7 @@
 //!   does not exceed [`GainConfig::max_output_noise_dbfs`] (noise is not pumped up in pauses).
 //!   Its limiter keeps the output below full scale (a clipping talker does not clip).
 //!
-//! `docs/AEC.md` ("Level: high-pass filter and AGC2") has the measured levels and per-frame cost.
+//! `docs/NS.md` ("Level: high-pass filter and AGC2") has the measured levels and per-frame cost.
 //!
 //! # Real-time safety
 //! After [`Stage::prepare`], `process_into` does not allocate on the Rust side (one channel

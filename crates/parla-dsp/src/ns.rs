@@ -9,14 +9,19 @@
 //! non-stationary noise well at low SNR but distorts speech enough to lower the SI-SDR of fairly
 //! clean speech (15 dB SNR and above); the spectral suppressor leaves speech bins nearly
 //! untouched and is strong on stationary noise. Both run on every frame with the same one-frame
-//! delay. The speech power (frames RNNoise calls voice) over the noise power (the spectral
-//! suppressor's minimum-statistics estimate, or the mean power of frames RNNoise calls noise when
-//! larger: clicks and babble) gives an SNR estimate; the output is
-//! `w * rnnoise + (1 - w) * spectral` with `w` going from [`RNN_WEIGHT_MAX`] at or below
-//! [`BLEND_SNR_LOW_DB`] to 0 at or above [`BLEND_SNR_HIGH_DB`], smoothed over about 200 ms.
-//! With the blend off, the output is RNNoise's alone.
+//! delay. The speech power (frames RNNoise calls voice) over the noise power (the mean power of
+//! frames RNNoise calls noise, which sees clicks and babble; the spectral suppressor's
+//! minimum-statistics estimate when there are none yet) gives an SNR estimate
+//! ([`NoiseSuppressor::estimated_snr_db`]). The wet signal is `w * rnnoise + (1 - w) * spectral`
+//! with `w` going from [`RNN_WEIGHT_MAX`] at or below [`BLEND_SNR_LOW_DB`] to 0 at or above
+//! [`BLEND_SNR_HIGH_DB`]; then a share `d` of the dry signal is mixed back, from 0 at
+//! [`DRY_SNR_LOW_DB`] to [`DRY_WEIGHT_MAX`] at [`DRY_SNR_HIGH_DB`], so fairly clean speech passes
+//! (nearly) untouched. Until the first estimate (at most 0.8 s) the signal passes dry; the weights
+//! then follow the estimate over about 200 ms. With the blend off, the wet signal is RNNoise's
+//! alone. `docs/NS.md` has the measured figures.
 //!
-//! Strength: the output is `wet + (1 - strength) * (dry - wet)`, with the dry signal delayed to
+//! Strength: the output is `wet + m * (dry - wet)` with `m = d + (1 - d) * (1 - strength)`
+//! (`m = 1 - strength` with the blend off), with the dry signal delayed to
 //! line up with the denoised one, so `strength = 1` is full suppression and lower values cap the
 //! attenuation at about `20 log10(1 - strength)` dB. Bypass outputs the delayed dry signal, so the
 //! chain's delay does not change when suppression is switched on or off mid-call.
@@ -36,10 +41,21 @@ pub const RNN_WEIGHT_MAX: f32 = 1.0;
 /// Voice probability below which a frame updates the noise power.
 const VAD_NOISE: f32 = 0.3;
 /// Voice probability above which a frame updates the speech power.
-const VAD_SPEECH: f32 = 0.7;
+const VAD_SPEECH: f32 = 0.5;
+/// Estimated SNR (dB) above which the dry signal is mixed back in.
+pub const DRY_SNR_LOW_DB: f32 = 12.0;
+/// Estimated SNR (dB) at and above which the dry share is [`DRY_WEIGHT_MAX`].
+pub const DRY_SNR_HIGH_DB: f32 = 18.0;
+/// Largest share of the dry signal.
+pub const DRY_WEIGHT_MAX: f32 = 1.0;
 /// Per-frame smoothing of the speech and noise powers (about 0.2 s and 0.5 s).
 const SPEECH_SMOOTHING: f32 = 0.95;
 const NOISE_SMOOTHING: f32 = 0.98;
+/// Frames after which the spectral suppressor's minimum-statistics noise estimate (a minimum over
+/// 1.5 s, so still partly speech-biased at 0.8 s) serves as the SNR estimate's noise when RNNoise has called too few frames noise.
+const MINSTAT_FRAMES: u32 = 80;
+/// Noise frames (by RNNoise's voice probability) needed before their power is the noise estimate.
+const MIN_NOISE_FRAMES: u32 = 5;
 /// Per-frame step of the blend weight towards its target (about 200 ms).
 const WEIGHT_STEP: f32 = 0.05;
 
@@ -68,6 +84,10 @@ pub struct NoiseSuppressor {
     speech_power: f32,
     noise_power: f32,
     rnn_weight: f32,
+    dry_weight: f32,
+    noise_frames: u32,
+    frames: u32,
+    weights_set: bool,
 }
 
 impl std::fmt::Debug for NoiseSuppressor {
@@ -103,7 +123,11 @@ impl NoiseSuppressor {
             frame_len: 0,
             speech_power: 0.0,
             noise_power: 0.0,
-            rnn_weight: RNN_WEIGHT_MAX,
+            rnn_weight: 0.0,
+            dry_weight: 1.0,
+            noise_frames: 0,
+            frames: 0,
+            weights_set: false,
         }
     }
 
@@ -124,7 +148,17 @@ impl NoiseSuppressor {
 
     /// The current SNR estimate in dB (speech frames over noise), `None` before speech was heard.
     pub fn estimated_snr_db(&self) -> Option<f32> {
-        let noise = self.noise_power.max(self.spectral.noise_power());
+        // The mean power of the frames RNNoise calls noise, once there are a few (it sees clicks
+        // and babble, and does not take continuous speech for noise as a minimum over 1.5 s
+        // can); else, after 0.8 s, the spectral suppressor's minimum-statistics estimate (at low
+        // SNR RNNoise may call few frames noise); before that, no estimate.
+        let noise = if self.noise_frames >= MIN_NOISE_FRAMES {
+            self.noise_power
+        } else if self.frames >= MINSTAT_FRAMES {
+            self.spectral.noise_power()
+        } else {
+            return None;
+        };
         (self.speech_power > 0.0 && noise > 0.0)
             .then(|| 10.0 * ((self.speech_power - noise).max(1e-12) / noise).log10())
     }
@@ -142,7 +176,9 @@ impl NoiseSuppressor {
         if !e.is_finite() {
             return;
         }
+        self.frames = self.frames.saturating_add(1);
         if vad < VAD_NOISE {
+            self.noise_frames = self.noise_frames.saturating_add(1);
             self.noise_power = if self.noise_power == 0.0 {
                 e
             } else {
@@ -155,14 +191,24 @@ impl NoiseSuppressor {
                 SPEECH_SMOOTHING * self.speech_power + (1.0 - SPEECH_SMOOTHING) * e
             };
         }
-        let target = match self.estimated_snr_db() {
-            Some(snr) => {
-                let t = (BLEND_SNR_HIGH_DB - snr) / (BLEND_SNR_HIGH_DB - BLEND_SNR_LOW_DB);
-                t.clamp(0.0, 1.0) * RNN_WEIGHT_MAX
-            }
-            None => RNN_WEIGHT_MAX,
+        // Until the first estimate the signal passes dry (the defaults set in clear_tracking);
+        // then the weights start at their targets and follow them over about 200 ms.
+        let Some(snr) = self.estimated_snr_db() else {
+            return;
         };
-        self.rnn_weight += WEIGHT_STEP * (target - self.rnn_weight);
+        let rnn = ((BLEND_SNR_HIGH_DB - snr) / (BLEND_SNR_HIGH_DB - BLEND_SNR_LOW_DB))
+            .clamp(0.0, 1.0)
+            * RNN_WEIGHT_MAX;
+        let dry = ((snr - DRY_SNR_LOW_DB) / (DRY_SNR_HIGH_DB - DRY_SNR_LOW_DB)).clamp(0.0, 1.0)
+            * DRY_WEIGHT_MAX;
+        if self.weights_set {
+            self.rnn_weight += WEIGHT_STEP * (rnn - self.rnn_weight);
+            self.dry_weight += WEIGHT_STEP * (dry - self.dry_weight);
+        } else {
+            self.rnn_weight = rnn;
+            self.dry_weight = dry;
+            self.weights_set = true;
+        }
     }
 
     /// Set the strength in `[0, 1]` (clamped): 1 is full suppression, 0 leaves the signal as is.
@@ -255,15 +301,16 @@ impl Stage for NoiseSuppressor {
         }
         let vad = state.process_frame(&mut self.scaled_out, &self.scaled_in);
         let vad = if vad.is_finite() { vad.clamp(0.0, 1.0) } else { 0.0 };
-        let w = if self.adaptive {
+        let (w, d) = if self.adaptive {
             self.spectral
                 .process_into(input, &mut self.spectral_out, meta)?;
             self.track_snr(input, vad);
-            self.rnn_weight
+            (self.rnn_weight, self.dry_weight)
         } else {
-            1.0
+            (1.0, 0.0)
         };
-        let mix = 1.0 - self.strength;
+        // The user's strength scales what the blend removes.
+        let mix = d + (1.0 - d) * (1.0 - self.strength);
         for (((o, &rnn), &spec), &dry) in output
             .iter_mut()
             .zip(&self.scaled_out)
@@ -298,7 +345,11 @@ impl NoiseSuppressor {
         self.spectral_out.fill(0.0);
         self.speech_power = 0.0;
         self.noise_power = 0.0;
-        self.rnn_weight = RNN_WEIGHT_MAX;
+        self.rnn_weight = 0.0;
+        self.dry_weight = 1.0;
+        self.noise_frames = 0;
+        self.frames = 0;
+        self.weights_set = false;
     }
 }
 

@@ -246,6 +246,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 "lsd_in_db".into(),
                 log_spectral_distance_db(t, mic, lsd_frame),
             );
+            put_quality(m, t, &[("in", mic), ("out", o)], rate);
             m.insert(
                 "lsd_out_db".into(),
                 log_spectral_distance_db(t, o, lsd_frame),
@@ -284,6 +285,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 "lsd_out_db".into(),
                 log_spectral_distance_db(&t[start..], &o[start..], lsd_frame),
             );
+            put_quality(m, &t[start..], &[("in", mic), ("out", &o[start..])], rate);
         }
         CaseSpec::Codec { .. } | CaseSpec::Resample { .. } => {
             m.insert("si_sdr_out_db".into(), si_sdr_db(t, o));
@@ -294,6 +296,23 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
             );
         }
         CaseSpec::Network { .. } | CaseSpec::Call { .. } => {}
+    }
+}
+
+/// PESQ-WB and STOI of each `(label, signal)` against `target` as `pesq_wb_{label}` and
+/// `stoi_{label}`, when the Python packages are installed ([`crate::quality`]).
+fn put_quality(m: &mut BTreeMap<String, f64>, target: &[f32], sigs: &[(&str, &[f32])], rate: u32) {
+    let degraded: Vec<&[f32]> = sigs.iter().map(|&(_, s)| s).collect();
+    let Some(scores) = crate::quality::pesq_stoi(target, &degraded, rate) else {
+        return;
+    };
+    for (&(label, _), (pesq, stoi)) in sigs.iter().zip(scores) {
+        if let Some(p) = pesq {
+            m.insert(format!("pesq_wb_{label}"), p);
+        }
+        if let Some(s) = stoi {
+            m.insert(format!("stoi_{label}"), s);
+        }
     }
 }
 
