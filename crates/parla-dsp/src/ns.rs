@@ -300,7 +300,11 @@ impl Stage for NoiseSuppressor {
             };
         }
         let vad = state.process_frame(&mut self.scaled_out, &self.scaled_in);
-        let vad = if vad.is_finite() { vad.clamp(0.0, 1.0) } else { 0.0 };
+        let vad = if vad.is_finite() {
+            vad.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let (w, d) = if self.adaptive {
             self.spectral
                 .process_into(input, &mut self.spectral_out, meta)?;
@@ -318,7 +322,11 @@ impl Stage for NoiseSuppressor {
             .zip(&self.dry)
         {
             let rnn = rnn / I16_SCALE;
-            let wet = if w >= 1.0 { rnn } else { spec + w * (rnn - spec) };
+            let wet = if w >= 1.0 {
+                rnn
+            } else {
+                spec + w * (rnn - spec)
+            };
             *o = wet + mix * (dry - wet);
         }
         self.dry.copy_from_slice(input);

@@ -117,10 +117,16 @@ fn noise_in_pauses_is_not_pumped_up() {
     eprintln!(
         "speech {speech_in:.1} -> {speech_out:.1} dBFS, pauses {noise_in:.1} -> {noise_out:.1} dBFS"
     );
-    assert!(noise_out <= -48.0, "noise in pauses raised to {noise_out:.1} dBFS");
+    assert!(
+        noise_out <= -48.0,
+        "noise in pauses raised to {noise_out:.1} dBFS"
+    );
     // The pauses are not raised more than the speech (no pumping between words).
     let (snr_in, snr_out) = (speech_in - noise_in, speech_out - noise_out);
-    assert!(snr_out >= snr_in - 3.0, "speech-to-pause ratio {snr_in:.1} -> {snr_out:.1} dB");
+    assert!(
+        snr_out >= snr_in - 3.0,
+        "speech-to-pause ratio {snr_in:.1} -> {snr_out:.1} dB"
+    );
 }
 
 #[test]
@@ -135,9 +141,13 @@ fn bad_settings_and_rates_are_refused() {
     assert!(agc.prepare(RATE, 960).is_err());
     let mut meta = FrameMeta::default();
     let mut out = [0.0; FRAME];
-    assert!(agc.process_into(&[0.0; FRAME], &mut out, &mut meta).is_err());
+    assert!(
+        agc.process_into(&[0.0; FRAME], &mut out, &mut meta)
+            .is_err()
+    );
     agc.prepare(RATE, FRAME).unwrap();
     assert!(agc.process_into(&[0.0; 10], &mut out, &mut meta).is_err());
-    agc.process_into(&[f32::NAN; FRAME], &mut out, &mut meta).unwrap();
+    agc.process_into(&[f32::NAN; FRAME], &mut out, &mut meta)
+        .unwrap();
     assert!(out.iter().all(|v| v.is_finite()));
 }

@@ -65,7 +65,12 @@ fn babble_noise_at_5db_is_reduced() {
 fn fairly_clean_speech_is_not_made_worse() {
     let (clean, rate) = common::read_sample("near_speech_clean.wav");
     let n = clean.len();
-    check_improvement_at("white", &common::white_noise(n, common::seed(21)), 20.0, 0.0);
+    check_improvement_at(
+        "white",
+        &common::white_noise(n, common::seed(21)),
+        20.0,
+        0.0,
+    );
     check_improvement_at("pink", &common::pink_noise(n, common::seed(22)), 20.0, 0.0);
     let babble = common::babble_noise(n, rate, common::seed(23));
     check_improvement_at("babble", &babble, 20.0, 0.0);
