@@ -34,7 +34,7 @@ fn level(x: &[f32], mask: &[bool], from: usize) -> f64 {
         .chunks(FRAME)
         .zip(mask)
         .skip(from)
-        .filter(|(_, &m)| m)
+        .filter(|&(_, &m)| m)
         .flat_map(|(c, _)| c.iter().copied())
         .collect();
     rms_db(&sel)
