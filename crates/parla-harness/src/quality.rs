@@ -12,7 +12,10 @@ use std::sync::OnceLock;
 /// The scoring script, written next to the inputs at each call.
 const SCRIPT: &str = include_str!("../peers/speech_quality.py");
 
-/// The interpreter that imports `pesq` and `pystoi`, or why there is none.
+/// The interpreter that imports `pesq` and `pystoi`.
+///
+/// # Errors
+/// Why there is none (a message for the report's notes).
 pub fn python() -> Result<&'static PathBuf, &'static str> {
     static PY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PY.get_or_init(|| {
