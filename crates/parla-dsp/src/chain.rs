@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! mic (any rate, any block) -> resample_in -> 10 ms frames at the processing rate
-//!     -> echo canceller (far-end reference from push_render) -> noise suppressor -> ...
+//!     -> echo canceller (far-end reference from push_render) -> noise suppressor
+//!     -> [high-pass filter + AGC2] -> ...
 //!     -> resample_out (codec rate live, the input rate offline) -> pull
 //! ```
 //!
@@ -22,6 +23,7 @@ use parla_core::frame::level_dbfs;
 use parla_core::stats::LatencyHistogram;
 use parla_core::{ConfigError, FrameMeta, MediaTime, ProcessError};
 
+use crate::agc::{GainConfig, GainControl};
 use crate::ns::NoiseSuppressor;
 use crate::resample::{ResampleMode, StreamResampler};
 use crate::stage::{EchoStage, Stage};
@@ -46,6 +48,13 @@ pub struct SendChainConfig {
     pub noise_suppression: bool,
     /// Noise-suppression strength in `[0, 1]`.
     pub ns_strength: f32,
+    /// Blend RNNoise with the spectral suppressor by the estimated SNR (`ns` module docs);
+    /// `false`: RNNoise alone.
+    pub ns_adaptive: bool,
+    /// High-pass filter and AGC2 after noise suppression ([`crate::agc`]); `None` (the default
+    /// here, which keeps offline processing level-neutral) leaves the level alone. Calls should
+    /// run `Some(GainConfig::default())` (both on, as libwebrtc does).
+    pub gain: Option<GainConfig>,
     /// Resampler kind at both ends.
     pub resample_mode: ResampleMode,
     /// Record per-stage CPU time.
@@ -63,6 +72,8 @@ impl SendChainConfig {
             max_block: (input_rate as usize / 10).max(1),
             noise_suppression: true,
             ns_strength: 1.0,
+            ns_adaptive: true,
+            gain: None,
             resample_mode: ResampleMode::Fixed,
             timing: true,
         }
@@ -101,6 +112,18 @@ impl SendChainConfig {
     /// Set the noise-suppression strength.
     pub fn ns_strength(mut self, strength: f32) -> Self {
         self.ns_strength = strength;
+        self
+    }
+
+    /// Switch the SNR-driven noise-suppression blend on or off.
+    pub fn ns_adaptive(mut self, on: bool) -> Self {
+        self.ns_adaptive = on;
+        self
+    }
+
+    /// Set the high-pass filter and AGC2 stage (`None`: off).
+    pub fn gain(mut self, gain: Option<GainConfig>) -> Self {
+        self.gain = gain;
         self
     }
 
@@ -191,8 +214,14 @@ impl SendChain {
         if cfg.noise_suppression {
             let mut ns = NoiseSuppressor::new();
             ns.set_strength(cfg.ns_strength);
+            ns.set_adaptive(cfg.ns_adaptive);
             ns.prepare(cfg.processing_rate, frame_len)?;
             stages.push(Box::new(ns));
+        }
+        if let Some(g) = cfg.gain {
+            let mut gain = GainControl::new(g);
+            gain.prepare(cfg.processing_rate, frame_len)?;
+            stages.push(Box::new(gain));
         }
         let mut chain = SendChain {
             frame_len,

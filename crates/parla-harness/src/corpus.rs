@@ -938,7 +938,7 @@ fn missing_trace(cfg: &CorpusConfig, s: &scenario::Scenario, case: &str) -> Opti
 fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> Vec<Case> {
     let mut cases = Vec::new();
     let sp = |i: usize| i % n_speakers.max(1);
-    // Noise suppression: four noise types at three SNRs, at 48 kHz, plus two other device rates.
+    // Noise suppression: four noise types at four SNRs, at 48 kHz, plus two other device rates.
     let mut k = 0;
     for noise in [
         NoiseKind::White,
@@ -946,7 +946,7 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
         NoiseKind::Babble,
         NoiseKind::Keyboard,
     ] {
-        for snr in [0.0, 5.0, 15.0] {
+        for snr in [0.0, 5.0, 15.0, 20.0] {
             cases.push(Case {
                 name: format!("ns/{}-{}db-48k-s{}", noise.as_str(), snr as i32, sp(k)),
                 suite: Suite::Ns,

@@ -6,6 +6,7 @@
 //! - [`suites`]: runs Parla's stages over the cases and scores them.
 //! - [`peers`]: the same cases through GStreamer, ffmpeg, libspeexdsp and sox.
 //! - [`report`]: `report.json`, `report.md` and the PNG plots.
+//! - [`quality`]: PESQ-WB and STOI through the Python `pesq` and `pystoi` packages.
 //! - [`regress`]: comparison with an earlier `report.json`.
 //! - [`shard`]: `--shard K/N` slices and the merge of shard reports.
 //! - [`plots`]: the PNG plots (also used by `parla jitter`).
@@ -18,6 +19,7 @@ pub mod cc;
 pub mod corpus;
 pub mod peers;
 pub mod plots;
+pub mod quality;
 pub mod regress;
 pub mod report;
 pub mod shard;
@@ -103,6 +105,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     );
     let mut corpus = Corpus::new(cfg);
     corpus.select(&opts.suites, &opts.cases)?;
+    if let Err(why) = quality::python() {
+        corpus.notes.push(why.to_string());
+    }
     anyhow::ensure!(
         !corpus.cases.is_empty(),
         "no case matches the suites and --cases given"

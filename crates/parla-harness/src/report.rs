@@ -106,9 +106,27 @@ impl std::fmt::Display for Failure {
 /// The figures shown per suite, in column order.
 pub fn key_metrics(suite: &str) -> &'static [&'static str] {
     match suite {
-        "ns" => &["si_sdr_gain_db", "seg_snr_gain_db", "lsd_out_db"],
-        "aec" => &["erle_db", "si_sdr_gain_db", "dt_si_sdr_gain_db"],
-        "chain" => &["erle_db", "si_sdr_gain_db", "lsd_out_db"],
+        "ns" => &[
+            "si_sdr_gain_db",
+            "seg_snr_gain_db",
+            "lsd_out_db",
+            "pesq_wb_out",
+            "stoi_out",
+        ],
+        "aec" => &[
+            "erle_db",
+            "si_sdr_gain_db",
+            "dt_si_sdr_gain_db",
+            "pesq_wb_out",
+            "stoi_out",
+        ],
+        "chain" => &[
+            "erle_db",
+            "si_sdr_gain_db",
+            "lsd_out_db",
+            "pesq_wb_out",
+            "stoi_out",
+        ],
         "codec" => &["si_sdr_out_db", "lsd_out_db", "kbps"],
         "jitter" => &[
             "late_loss_pct",

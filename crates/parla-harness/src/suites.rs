@@ -28,7 +28,8 @@ pub const OURS: &str = "parla";
 
 /// A deliberate degradation of Parla's configuration, for testing the regression mode (the
 /// test hook): environment variable `PARLA_BENCH_DEGRADE` = `ns-off` (noise suppression off in
-/// the ns and chain suites), `opus-6k` (Opus at 6 kbps in the codec suite), `call-aec-off` (no
+/// the ns and chain suites), `ns-rnnoise` (RNNoise alone, without the SNR-driven blend with the
+/// spectral suppressor: the suppressor before issue 19), `opus-6k` (Opus at 6 kbps in the codec suite), `call-aec-off` (no
 /// echo canceller at either end of the call suite's calls) or `call-tamper` (a byte flipped in
 /// every 25th packet in flight in the call suite: authentication failures and concealment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -39,6 +40,8 @@ pub enum Degrade {
     None,
     /// Noise suppression off.
     NsOff,
+    /// RNNoise alone (no SNR-driven blend).
+    NsRnnoise,
     /// Opus bitrate 6 kbps.
     Opus6k,
     /// Calls without echo cancellation.
@@ -56,11 +59,12 @@ impl Degrade {
         match std::env::var("PARLA_BENCH_DEGRADE").ok().as_deref() {
             None | Some("") | Some("none") => Ok(Degrade::None),
             Some("ns-off") => Ok(Degrade::NsOff),
+            Some("ns-rnnoise") => Ok(Degrade::NsRnnoise),
             Some("opus-6k") => Ok(Degrade::Opus6k),
             Some("call-aec-off") => Ok(Degrade::CallAecOff),
             Some("call-tamper") => Ok(Degrade::CallTamper),
             Some(o) => anyhow::bail!(
-                "PARLA_BENCH_DEGRADE={o:?}: expected ns-off, opus-6k, call-aec-off or call-tamper"
+                "PARLA_BENCH_DEGRADE={o:?}: expected ns-off, ns-rnnoise, opus-6k, call-aec-off or call-tamper"
             ),
         }
     }
@@ -242,6 +246,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 "lsd_in_db".into(),
                 log_spectral_distance_db(t, mic, lsd_frame),
             );
+            put_quality(m, t, &[("in", mic), ("out", o)], rate);
             m.insert(
                 "lsd_out_db".into(),
                 log_spectral_distance_db(t, o, lsd_frame),
@@ -280,6 +285,7 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 "lsd_out_db".into(),
                 log_spectral_distance_db(&t[start..], &o[start..], lsd_frame),
             );
+            put_quality(m, &t[start..], &[("in", mic), ("out", &o[start..])], rate);
         }
         CaseSpec::Codec { .. } | CaseSpec::Resample { .. } => {
             m.insert("si_sdr_out_db".into(), si_sdr_db(t, o));
@@ -290,6 +296,23 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
             );
         }
         CaseSpec::Network { .. } | CaseSpec::Call { .. } | CaseSpec::Cc { .. } => {}
+    }
+}
+
+/// PESQ-WB and STOI of each `(label, signal)` against `target` as `pesq_wb_{label}` and
+/// `stoi_{label}`, when the Python packages are installed ([`crate::quality`]).
+fn put_quality(m: &mut BTreeMap<String, f64>, target: &[f32], sigs: &[(&str, &[f32])], rate: u32) {
+    let degraded: Vec<&[f32]> = sigs.iter().map(|&(_, s)| s).collect();
+    let Some(scores) = crate::quality::pesq_stoi(target, &degraded, rate) else {
+        return;
+    };
+    for (&(label, _), (pesq, stoi)) in sigs.iter().zip(scores) {
+        if let Some(p) = pesq {
+            m.insert(format!("pesq_wb_{label}"), p);
+        }
+        if let Some(s) = stoi {
+            m.insert(format!("stoi_{label}"), s);
+        }
     }
 }
 
@@ -321,7 +344,9 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
     };
     match (material, &case.spec) {
         (Material::Audio(sig), CaseSpec::Noisy { .. }) => {
-            let cfg = SendChainConfig::new(sig.rate).noise_suppression(degrade != Degrade::NsOff);
+            let cfg = SendChainConfig::new(sig.rate)
+                .noise_suppression(degrade != Degrade::NsOff)
+                .ns_adaptive(degrade != Degrade::NsRnnoise);
             let chain = SendChain::new(cfg)?;
             let out = drive_chain(chain, sig, None, &mut o)?;
             score(case, sig, &out, &mut o.metrics);
@@ -335,7 +360,8 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
             };
             let cfg = SendChainConfig::new(sig.rate)
                 .processing_rate(proc)
-                .noise_suppression(ns);
+                .noise_suppression(ns)
+                .ns_adaptive(degrade != Degrade::NsRnnoise);
             let mut chain = SendChain::new(cfg)?;
             chain
                 .set_echo_canceller(Box::new(EchoCanceller::new(AecConfig::new())))
