@@ -25,7 +25,7 @@ pub enum CcCommand {
 /// Arguments of `parla cc eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Output folder (report.json, <scenario>.png).
+    /// Output folder (`report.json`, one `<scenario>.png` per scenario).
     #[arg(long, default_value = "cc-eval")]
     pub out: PathBuf,
     /// Seed of the trace start offsets and the cross traffic.
