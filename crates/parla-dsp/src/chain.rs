@@ -49,7 +49,9 @@ pub struct SendChainConfig {
     /// Noise-suppression strength in `[0, 1]`.
     pub ns_strength: f32,
     /// Blend RNNoise with the spectral suppressor by the estimated SNR (`ns` module docs);
-    /// `false`: RNNoise alone.
+    /// `false` (the default): RNNoise alone. Off by default because behind an echo canceller
+    /// the blend lets the residual echo through that RNNoise removes (measured: the harness's
+    /// `chain/dt-d40` ERLE fell from above 10 dB to below it); the `ns` suite turns it on.
     pub ns_adaptive: bool,
     /// High-pass filter and AGC2 after noise suppression ([`crate::agc`]); `None` (the default
     /// here, which keeps offline processing level-neutral) leaves the level alone. Calls should
@@ -72,7 +74,7 @@ impl SendChainConfig {
             max_block: (input_rate as usize / 10).max(1),
             noise_suppression: true,
             ns_strength: 1.0,
-            ns_adaptive: true,
+            ns_adaptive: false,
             gain: None,
             resample_mode: ResampleMode::Fixed,
             timing: true,

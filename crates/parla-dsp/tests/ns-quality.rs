@@ -7,7 +7,8 @@ use parla_dsp::chain::{SendChain, SendChainConfig};
 use parla_metrics::{rms_db, si_sdr_db};
 
 fn clean_through_chain(mic: &[f32], rate: u32) -> Vec<f32> {
-    let mut chain = SendChain::new(SendChainConfig::new(rate)).unwrap();
+    // The SNR-driven blend (RNNoise below 5 dB, the spectral stage and the dry signal above).
+    let mut chain = SendChain::new(SendChainConfig::new(rate).ns_adaptive(true)).unwrap();
     chain.process_offline(mic, None).unwrap()
 }
 

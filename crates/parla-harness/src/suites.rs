@@ -361,7 +361,9 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
             let cfg = SendChainConfig::new(sig.rate)
                 .processing_rate(proc)
                 .noise_suppression(ns)
-                .ns_adaptive(degrade != Degrade::NsRnnoise);
+                // Behind the echo canceller RNNoise alone: the SNR blend passes residual echo
+                // (SendChainConfig::ns_adaptive).
+                .ns_adaptive(false);
             let mut chain = SendChain::new(cfg)?;
             chain
                 .set_echo_canceller(Box::new(EchoCanceller::new(AecConfig::new())))
