@@ -78,6 +78,10 @@ pub struct NoiseSuppressor {
     spectral: SpectralSuppressor,
     spectral_out: Vec<f32>,
     scaled_in: Vec<f32>,
+    /// The input with NaN as silence and everything within full scale: what the spectral
+    /// stage, the SNR tracking and the dry path see (a 1e30 sample must not poison their
+    /// state: tests/bad-samples.rs).
+    clean_in: Vec<f32>,
     scaled_out: Vec<f32>,
     dry: Vec<f32>,
     frame_len: usize,
@@ -114,10 +118,11 @@ impl NoiseSuppressor {
             state: None,
             strength: 1.0,
             bypass: false,
-            adaptive: true,
+            adaptive: false,
             spectral: SpectralSuppressor::new(),
             spectral_out: Vec::new(),
             scaled_in: Vec::new(),
+            clean_in: Vec::new(),
             scaled_out: Vec::new(),
             dry: Vec::new(),
             frame_len: 0,
@@ -131,8 +136,9 @@ impl NoiseSuppressor {
         }
     }
 
-    /// Switch the SNR-driven blend of RNNoise and the spectral suppressor on (the default) or
-    /// off (RNNoise alone). See the module docs.
+    /// Switch the SNR-driven blend of RNNoise and the spectral suppressor on, or off (RNNoise
+    /// alone, the default: behind an echo canceller the blend passes residual echo, see
+    /// `SendChainConfig::ns_adaptive`). See the module docs.
     ///
     /// # Real-time safety
     /// A store; safe on the real-time path.
@@ -261,6 +267,7 @@ impl Stage for NoiseSuppressor {
         }
         self.state = Some(DenoiseState::new());
         self.scaled_in = vec![0.0; NS_FRAME];
+        self.clean_in = vec![0.0; NS_FRAME];
         self.scaled_out = vec![0.0; NS_FRAME];
         self.dry = vec![0.0; NS_LATENCY];
         self.spectral.prepare(rate, frame_len)?;
@@ -299,6 +306,9 @@ impl Stage for NoiseSuppressor {
                 (x * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0)
             };
         }
+        for (c, &s) in self.clean_in.iter_mut().zip(&self.scaled_in) {
+            *c = s / I16_SCALE;
+        }
         let vad = state.process_frame(&mut self.scaled_out, &self.scaled_in);
         let vad = if vad.is_finite() {
             vad.clamp(0.0, 1.0)
@@ -307,8 +317,10 @@ impl Stage for NoiseSuppressor {
         };
         let (w, d) = if self.adaptive {
             self.spectral
-                .process_into(input, &mut self.spectral_out, meta)?;
-            self.track_snr(input, vad);
+                .process_into(&self.clean_in, &mut self.spectral_out, meta)?;
+            let clean = std::mem::take(&mut self.clean_in);
+            self.track_snr(&clean, vad);
+            self.clean_in = clean;
             (self.rnn_weight, self.dry_weight)
         } else {
             (1.0, 0.0)
@@ -329,7 +341,7 @@ impl Stage for NoiseSuppressor {
             };
             *o = wet + mix * (dry - wet);
         }
-        self.dry.copy_from_slice(input);
+        self.dry.copy_from_slice(&self.clean_in);
         meta.voice_probability = Some(vad);
         Ok(())
     }

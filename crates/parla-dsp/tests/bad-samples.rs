@@ -97,16 +97,17 @@ fn noise_suppressor_recovers_from_bursts() {
     let clean = speech("near_speech_clean.wav", secs(10));
     let bs = schedule(seed, clean.len() / FRAME, 50, SETTLE + WINDOW, 50);
     let bad = corrupt(&clean, FRAME, &bs, seed);
-    for strength in [1.0, 0.5] {
+    for (strength, adaptive) in [(1.0, false), (0.5, false), (1.0, true), (0.5, true)] {
         let fresh = || {
             let mut ns = NoiseSuppressor::new();
             ns.set_strength(strength);
+            ns.set_adaptive(adaptive);
             ns.prepare(RATE, FRAME).unwrap();
             ns
         };
         let out = run_stage(&mut fresh(), &bad);
         let twin = run_stage(&mut fresh(), &clean);
-        let what = format!("ns strength {strength} (seed {seed})");
+        let what = format!("ns strength {strength} adaptive {adaptive} (seed {seed})");
         // One frame of grace: the suppressor's delay is one frame.
         let during = check_bounded_after(&what, &out, FRAME, &bs, 1, BOUND);
         println!("{what}: peaks during the bursts {during:?}");
