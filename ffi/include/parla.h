@@ -1083,7 +1083,9 @@ ParlaStatus parla_call_set_muted(const struct ParlaCall *call, int32_t muted);
 /**
  * Change the Opus bitrate, bits per second (6000..=510000). Works in any state (before a start
  * it applies from the start; kept across stop and start); a running call's media thread applies
- * it before its next tick.
+ * it before its next tick. With congestion control on (the default) it is the ceiling: the
+ * audio adaptation picks the rate under it (a lower ceiling applies at once, a higher one as
+ * the bandwidth estimate allows).
  *
  * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_CONFIG` (out of range).
  *

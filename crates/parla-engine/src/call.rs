@@ -520,6 +520,8 @@ impl Call {
 
     /// Change the Opus bitrate (6000..=510000 bits per second). Works in any state (kept
     /// across stop and start); the media thread applies it before its next tick. Never blocks.
+    /// With congestion control on (the default) it is the ceiling: the audio adaptation picks
+    /// the rate under it (a lower ceiling applies at once, a higher one as the estimate allows).
     ///
     /// # Errors
     /// [`EngineError::Config`] out of range (nothing changes).

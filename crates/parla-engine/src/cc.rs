@@ -410,6 +410,11 @@ impl CallCc {
         Some(n)
     }
 
+    /// The current estimate, bits per second.
+    pub(crate) fn target_bps(&self) -> u64 {
+        self.bwe.target_bps()
+    }
+
     /// What the statistics show.
     pub(crate) fn snapshot(&self) -> CcSnapshot {
         let remote = self.remote.last();
@@ -441,6 +446,8 @@ fn us(t: MediaTime) -> i64 {
 
 /// Whether a packet on the call's queues is RTCP (RFC 5761 section 4: the second byte of an
 /// RTCP packet, its packet type, is 192..=223; an RTP payload type there is not allowed).
-pub(crate) fn is_rtcp(data: &[u8]) -> bool {
+/// RTCP and RTP share the call's packet path; tools that read the wire use this to tell them
+/// apart.
+pub fn is_rtcp(data: &[u8]) -> bool {
     data.len() >= 2 && (192..=223).contains(&data[1])
 }

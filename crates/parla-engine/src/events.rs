@@ -30,7 +30,8 @@ pub enum CallEvent {
     /// stream state were kept: `stop` (which reports the failure) and `start` again.
     MediaFailed,
     /// Congestion control's bandwidth estimate moved by a fifth or more since the last such
-    /// event (checked every 500 ms): the rate the call may send now.
+    /// event (checked every tick; the estimate moves with feedback): the rate the call may
+    /// send now.
     BandwidthEstimate {
         /// The estimate, bits per second.
         bps: u64,

@@ -52,7 +52,7 @@ pub mod stats;
 pub mod transport;
 
 pub use call::{AudioIo, AudioMode, Call};
-pub use cc::{AUDIO_PACKET_OVERHEAD, TRANSPORT_SEQ_EXT_ID};
+pub use cc::{AUDIO_PACKET_OVERHEAD, TRANSPORT_SEQ_EXT_ID, is_rtcp};
 pub use config::{CALL_RATES, CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET, MAX_WIRE_PACKET};
 pub use error::EngineError;
 pub use events::CallEvent;

@@ -666,7 +666,7 @@ impl MediaCore {
                 }
             }
         }
-        let bps = cc.snapshot().target_bps;
+        let bps = cc.target_bps();
         let last = self.reported_bps as f64;
         if (bps as f64 - last).abs() >= BANDWIDTH_EVENT_CHANGE * last {
             self.reported_bps = bps;
@@ -879,10 +879,10 @@ const FEC_MIN_BPS: u32 = 12_000;
 ///   loss raised concealment from 1.0 % to 1.6 %) unless the rate is too low for it; the
 ///   adaptation adds it when loss appears; the expected loss follows the measured loss above
 ///   the configured floor, in 5 % steps;
-/// - packet length: longer packets only at low rates and low loss, to save header overhead (as
-///   libwebrtc's frame length controller); never under loss (3 % or more), where a lost 60 ms packet loses three times
-///   the audio (measured on `random-loss10`: 40/60 ms packets raised concealment from 5.5 % to
-///   9.1 %); never shorter than `cfg.frame_ms`;
+/// - packet length: longer packets only at very low rates and low loss, to save header
+///   overhead (as libwebrtc's frame length controller); never under loss (3 % or more), where a
+///   lost 60 ms packet loses three times the audio (measured on `random-loss10`: 40/60 ms
+///   packets raised concealment from 5.5 % to 9.1 %); never shorter than `cfg.frame_ms`;
 /// - DTX only if `cfg.dtx`.
 fn apply_audio_settings(enc: &mut OpusEncoder, cfg: &CallConfig, s: AudioSettings) {
     // RT: encoder ctl calls.

@@ -248,8 +248,8 @@ impl Side {
     /// A packet this side sent, seen by its tap.
     fn tapped(&mut self, packet: &[u8]) {
         self.count_sent(packet.len());
-        // RTCP (RFC 5761: type 192..=223 in the second byte) carries no audio.
-        if packet.len() >= 2 && (192..=223).contains(&packet[1]) {
+        // RTCP carries no audio.
+        if parla_engine::is_rtcp(packet) {
             return;
         }
         if let Some(t) = self.tap.as_mut() {

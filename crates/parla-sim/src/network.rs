@@ -264,8 +264,7 @@ impl NetPath {
 
     /// Send a packet at `now_us`.
     pub fn send(&mut self, packet: &[u8], now_us: u64) {
-        // RFC 5761: an RTCP packet's second byte (its type) is 192..=223.
-        let rtcp = packet.len() >= 2 && (192..=223).contains(&packet[1]);
+        let rtcp = parla_engine::is_rtcp(packet);
         let index = if rtcp {
             self.counts.rtcp += 1;
             self.last_row.unwrap_or(0)

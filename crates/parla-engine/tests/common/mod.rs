@@ -5,11 +5,7 @@
 use parla_engine::{CallKeys, KeyAgreement};
 pub use parla_testkit::speech::{far_speech_48k, near_speech_48k};
 
-/// Whether a packet on the call's queues is RTCP (RFC 5761: its second byte, the packet type, is
-/// 192..=223): congestion control's reports and feedback travel beside the RTP packets.
-pub fn is_rtcp(p: &[u8]) -> bool {
-    p.len() >= 2 && (192..=223).contains(&p[1])
-}
+pub use parla_engine::is_rtcp;
 
 /// Keys for both ends of a call.
 pub fn call_keys(call_id: &[u8]) -> (CallKeys, CallKeys) {
