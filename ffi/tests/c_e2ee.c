@@ -205,6 +205,14 @@ int main(int argc, char **argv) {
   CHECK(sa.peer_key_epoch == (uint32_t)rotations && sb.peer_key_epoch == (uint32_t)rotations);
   CHECK(sa.e2ee_auth_failures == 0 && sb.e2ee_auth_failures == 0);
   CHECK(sa.e2ee_replays == 0 && sb.e2ee_replays == 0);
+  /* Congestion control's RTCP kept authenticating through the restarts and rotations (its keys
+   * and replay window outlive a run; they do not rotate with the media keys). */
+  printf("RTCP: A %llu received / %llu rejected, B %llu / %llu; feedback used A %llu B %llu\n",
+         (unsigned long long)sa.rtcp_received, (unsigned long long)sa.rtcp_rejected,
+         (unsigned long long)sb.rtcp_received, (unsigned long long)sb.rtcp_rejected,
+         (unsigned long long)sa.feedback_received, (unsigned long long)sb.feedback_received);
+  CHECK(sa.rtcp_rejected == 0 && sb.rtcp_rejected == 0);
+  CHECK(sa.feedback_received > 0 && sb.feedback_received > 0);
   /* B was told of A's rotations; the last event names A's current epoch. */
   ParlaCallEvent ev;
   uint64_t last_rotation = 0;

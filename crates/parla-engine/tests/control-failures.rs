@@ -129,6 +129,12 @@ fn a_failed_media_thread_is_reported_and_stop_start_recovers() {
     );
     assert_eq!(sb.e2ee_auth_failures, 0);
     assert_eq!(sb.e2ee_replays, 0);
+    // The failed run's feedback authenticator came back with its state: the recovered A's RTCP
+    // still authenticates at B (a restarted index would be refused as replays), and A still
+    // uses B's feedback.
+    assert_eq!(sb.rtcp_rejected, 0, "{sb:?}");
+    assert_eq!(sa.rtcp_rejected, 0, "{sa:?}");
+    assert!(sa.feedback_received > 0 && sb.rtcp_received > 0);
     assert!(
         late > -20.0,
         "B does not hear A after the restart: {late:.1} dB"
