@@ -409,6 +409,8 @@ impl ParlaCallConfig {
             ring_ms: self.ring_ms,
             playout_headroom_ms: self.playout_headroom_ms,
             congestion_control: !self.congestion_control_off,
+            // Video through the C ABI is not exposed yet (issue 17).
+            video: None,
         };
         cfg.validate()
             .map_err(|e| Failure::new(PARLA_ERR_INVALID_CONFIG, e.to_string()))?;
@@ -657,6 +659,8 @@ impl From<CallStats> for ParlaCallStats {
                 },
             // Only counted in test builds (`_test-alloc`); not part of the C ABI.
             media_thread_allocs: _,
+            // Video counters reach the C ABI with the video entry points (issue 17).
+            video: _,
             media_failed,
             bwe_target_bps,
             bwe_acked_bps,

@@ -348,8 +348,11 @@ impl Call {
         // before it ended is applied here, so its sender is not lost.
         if let Some(mut state) = shared.state_back.pop() {
             while let Some(msg) = shared.control.pop() {
-                if let (Control::InstallSender(tx), Some(parts)) = (msg, state.e2ee.as_mut()) {
+                if let (Control::InstallSender(tx, vtx), Some(parts)) = (msg, state.e2ee.as_mut()) {
                     parts.tx = tx;
+                    if let (Some(vtx), Some(v)) = (vtx, parts.video.as_mut()) {
+                        v.tx = vtx;
+                    }
                 }
             }
             *lock(&self.paused) = Some((state, Instant::now()));
@@ -601,10 +604,14 @@ impl Call {
         if run.is_some() {
             drain_replies(&self.shared);
             let tx = Box::new(next.sender(MediaStream::Audio, suite)?);
+            let vtx = match self.cfg.video {
+                Some(_) => Some(Box::new(next.sender(MediaStream::Video, suite)?)),
+                None => None,
+            };
             if self
                 .shared
                 .control
-                .try_push(Control::InstallSender(tx))
+                .try_push(Control::InstallSender(tx, vtx))
                 .is_err()
             {
                 // Not delivered: the prepared sender is dropped unused; nothing changed.
@@ -614,6 +621,9 @@ impl Call {
             && let Some(parts) = state.e2ee.as_mut()
         {
             *parts.tx = next.sender(MediaStream::Audio, suite)?;
+            if let Some(v) = parts.video.as_mut() {
+                *v.tx = next.sender(MediaStream::Video, suite)?;
+            }
         }
         // Never started: the next start takes the new epoch's sender.
         keys.commit_rotation(next)?;
@@ -765,16 +775,32 @@ fn build_core(
             Err(EngineError::E2ee(E2eeError::SenderTaken { .. })) => {
                 let mut next = keys.prepare_rotation()?;
                 let tx = next.sender(MediaStream::Audio, cfg.cipher_suite)?;
+                let next_video = match cfg.video {
+                    Some(_) => Some(next.sender(MediaStream::Video, cfg.cipher_suite)?),
+                    None => None,
+                };
                 keys.commit_rotation(next)?;
                 let rx = keys.receiver(
                     MediaStream::Audio,
                     cfg.cipher_suite,
                     Duration::from_millis(u64::from(cfg.key_grace_ms)),
                 )?;
+                let video = match cfg.video {
+                    Some(_) => Some(crate::media::VideoKeys {
+                        tx: Box::new(next_video.ok_or(EngineError::NoPeerKey)?),
+                        rx: Box::new(keys.receiver(
+                            MediaStream::Video,
+                            cfg.cipher_suite,
+                            Duration::from_millis(u64::from(cfg.key_grace_ms)),
+                        )?),
+                    }),
+                    None => None,
+                };
                 let parts = E2eeParts {
                     tx: Box::new(tx),
                     rx: Box::new(rx),
                     feedback: crate::media::feedback_auth(keys),
+                    video,
                 };
                 MediaCore::new_with(cfg, Some(parts), ids)
             }

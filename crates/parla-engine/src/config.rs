@@ -81,6 +81,12 @@ pub struct CallConfig {
     /// than `frame_ms`; DTX only if `dtx`). Both ends should agree: a peer without it ignores
     /// the extension and counts the RTCP packets as invalid. Default on.
     pub congestion_control: bool,
+    /// Video (docs/VIDEO.md, "In the engine"): `None` (the default) for an audio-only call.
+    /// With video the call sends the app's frames (encoded off the media thread) under their
+    /// own SFrame key, paced, with NACK/RTX and keyframe requests, at the congestion control's
+    /// share for video; video needs `congestion_control` (its feedback rides on the call's
+    /// authenticated RTCP).
+    pub video: Option<crate::video::VideoConfig>,
 }
 
 impl Default for CallConfig {
@@ -110,6 +116,7 @@ impl Default for CallConfig {
             ring_ms: 200,
             playout_headroom_ms: 20,
             congestion_control: true,
+            video: None,
         }
     }
 }
@@ -198,6 +205,16 @@ impl CallConfig {
                 "playout_headroom_ms",
                 format!("{} (at most half of ring_ms)", self.playout_headroom_ms),
             ));
+        }
+        if let Some(v) = &self.video {
+            v.validate(self.payload_type)?;
+            if !self.congestion_control {
+                return Err(invalid(
+                    "video",
+                    "video needs congestion_control (NACK, PLI and the bitrate come from it)"
+                        .into(),
+                ));
+            }
         }
         Ok(())
     }

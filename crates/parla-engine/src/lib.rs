@@ -50,6 +50,9 @@ pub mod pool;
 mod rt;
 pub mod stats;
 pub mod transport;
+pub mod video;
+#[cfg(feature = "video")]
+pub mod video_codec;
 
 pub use call::{AudioIo, AudioMode, Call};
 pub use cc::{AUDIO_PACKET_OVERHEAD, TRANSPORT_SEQ_EXT_ID, is_rtcp};
@@ -63,3 +66,6 @@ pub use parla_dsp::aec::{AecMode, AecTuning};
 pub use parla_rtp::e2ee::{CallKeys, CipherSuite, KEY_BLOB_LEN, KeyAgreement, SafetyCode};
 pub use stats::{CallStats, CpuStats, StageCpu};
 pub use transport::{TransportStats, UdpTransport};
+pub use video::{
+    MAX_VIDEO_FRAME, VideoCodec, VideoConfig, VideoEncoderCommand, VideoFrameOut, VideoStats,
+};

@@ -57,9 +57,10 @@ impl PacketBuf {
 /// Messages from the control side to the media thread. Mute and bitrate are not messages: they
 /// are atomics the media thread reads every pass (they can never be refused or lost).
 pub(crate) enum Control {
-    /// Protect with this sender from now on (a key rotation); the old one comes back as
-    /// [`Reply::Sender`] to be dropped off the media thread.
-    InstallSender(Box<SframeSender>),
+    /// Protect with these senders (audio, and video in calls with video) from now on (a key
+    /// rotation, one message so both streams move together); the old ones come back as
+    /// [`Reply::Sender`]s to be dropped off the media thread.
+    InstallSender(Box<SframeSender>, Option<Box<SframeSender>>),
     /// Device mode: use this capture ring from now on (a switched microphone).
     #[cfg(feature = "devices")]
     SwapMic(SampleConsumer),
@@ -314,9 +315,15 @@ fn apply_control(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bo
         // Every reply has room: at most 16 control messages are in flight and the control
         // side drains the replies before sending more (32 slots).
         let reply = match msg {
-            Control::InstallSender(tx) => match core.install_sender(tx) {
-                Ok(old) | Err(old) => Reply::Sender(old),
-            },
+            Control::InstallSender(tx, vtx) => {
+                if let Some(vtx) = vtx {
+                    let (Ok(old) | Err(old)) = core.install_video_sender(vtx);
+                    let _ = shared.replies.push(Reply::Sender(old));
+                }
+                match core.install_sender(tx) {
+                    Ok(old) | Err(old) => Reply::Sender(old),
+                }
+            }
             #[cfg(feature = "devices")]
             Control::SwapMic(ring) => Reply::Mic(std::mem::replace(&mut io.mic, ring)),
             #[cfg(feature = "devices")]
