@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) overrun_before: AtomicU64,
     /// Playout samples missing from the rings of earlier runs.
     pub(crate) underrun_before: AtomicU64,
+    /// The video queues, when the call has video.
+    pub(crate) video: Option<crate::video_io::VideoShared>,
     created: Instant,
     /// When the current run started, microseconds after `created` (the run's clock origin).
     run_start_us: AtomicU64,
@@ -158,6 +160,7 @@ impl Shared {
             received: AtomicU64::new(0),
             overrun_before: AtomicU64::new(0),
             underrun_before: AtomicU64::new(0),
+            video: cfg.video.map(|_| crate::video_io::VideoShared::new()),
             created: Instant::now(),
             run_start_us: AtomicU64::new(0),
         }
@@ -199,6 +202,8 @@ pub(crate) struct ThreadIo {
     clock_ticks: u64,
     /// The bitrate the core runs at.
     bitrate_bps: u32,
+    /// The media thread's side of the call's video, when it has video.
+    pub(crate) video: Option<crate::video_io::MediaVideo>,
     /// Turns the core's counters into events for the app.
     watch: EventWatch,
 }
@@ -228,6 +233,7 @@ impl ThreadIo {
             sample_clock: false,
             clock_ticks: 0,
             bitrate_bps: cfg.bitrate_bps,
+            video: None,
             watch: EventWatch::default(),
         }
     }
@@ -385,6 +391,13 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
         if io.clock_ticks.is_multiple_of(STATS_EVERY) {
             let _ = shared.stats.push(ring_stats(core.stats(), io, shared));
         }
+    }
+    let now = io.now(shared);
+    if let (Some(vs), Some(mv)) = (shared.video.as_ref(), io.video.as_mut()) {
+        let outgoing = &shared.outgoing;
+        worked |= crate::video_io::media_video_step(core, mv, vs, now, &mut |pkt| {
+            queue_packet(outgoing, pkt);
+        });
     }
     worked
 }

@@ -264,6 +264,23 @@ pub struct VideoStats {
     pub nacks_sent: u64,
     /// The receive side's target delay (jitter + retransmission budget), ms.
     pub receive_delay_ms: f64,
+    /// Frames the app pushed ([`Call::push_video_frame`](crate::Call::push_video_frame)).
+    pub frames_captured: u64,
+    /// Pushed frames dropped before encoding (the encoder was behind; the newest frame wins).
+    pub frames_capture_dropped: u64,
+    /// Frames the encoder produced.
+    pub frames_encoded: u64,
+    /// Encoder failures (open, bitrate change or encode).
+    pub encode_errors: u64,
+    /// Frames decoded and handed towards the app.
+    pub frames_decoded: u64,
+    /// Decoded frames replaced by a newer one before the app pulled them.
+    pub frames_display_dropped: u64,
+    /// Freezes of the decoded video: a gap between decoded frames longer than
+    /// max(3 x frame interval, frame interval + 150 ms), as in the WebRTC statistics.
+    pub freezes: u64,
+    /// Total time in those gaps, ms.
+    pub freeze_ms: u64,
 }
 
 /// The identifiers of our video stream that continue across runs of a call.

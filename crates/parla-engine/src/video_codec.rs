@@ -166,4 +166,21 @@ impl VideoDecodeSide {
             .decode(data, timestamp)
             .map_err(video_err("video decode"))
     }
+
+    /// As [`decode`](Self::decode), into `out` (reshaped to the picture; its buffer is kept
+    /// when large enough, so a reused frame does not allocate). Returns `Some(size_changed)`
+    /// when a picture was written.
+    ///
+    /// # Errors
+    /// [`EngineError::Video`] if the decoder refuses the frame.
+    pub fn decode_into(
+        &mut self,
+        data: &[u8],
+        timestamp: MediaTime,
+        out: &mut VideoFrame,
+    ) -> Result<Option<bool>, EngineError> {
+        self.dec
+            .decode_into(data, timestamp, out)
+            .map_err(video_err("video decode"))
+    }
 }
