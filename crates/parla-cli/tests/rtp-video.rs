@@ -2,8 +2,9 @@
 //! between Parla and itself, and against independent implementations: ffmpeg and GStreamer
 //! receive and decode our stream (ffmpeg from the SDP we write), and we receive and decode
 //! theirs. Each test sends a one-second 320x240 moving clip (30 frames) over loopback and checks
-//! that every frame arrives, in order, with a sane PSNR against the clip. Skips (with a message)
-//! only when the peer tool or GStreamer plugin is not installed.
+//! that every frame arrives, in order, with a sane PSNR against the clip; one more pair drops a
+//! packet on the way and checks that the receiver waits for the next keyframe. Skips (with a
+//! message) only when the peer tool or GStreamer plugin is not installed.
 // Test code: a panic with its message is the failure report (STYLE.md E6, unwrap in tests).
 #![allow(clippy::unwrap_used)]
 
@@ -98,7 +99,8 @@ fn receiver(codec: Codec, out: &Path) -> Receiver {
 fn check_received(summary: &str, out: &Path, what: &str) -> Vec<Vec<u8>> {
     println!("{summary}");
     assert!(
-        summary.contains("rtp: malformed 0, other stream (payload type or SSRC) 0; packets lost 0 of"),
+        summary
+            .contains("rtp: malformed 0, other stream (payload type or SSRC) 0; packets lost 0 of"),
         "{what}: {summary}"
     );
     assert!(
@@ -118,7 +120,12 @@ fn loopback(codec: Codec) {
     check_sent(&summary);
     let summary = rx.finish(Duration::from_secs(10));
     let got = check_received(&summary, &out, "loopback");
-    check_frames(&format!("parla -> parla {codec:?}"), &source, &got, MIN_PSNR_DB);
+    check_frames(
+        &format!("parla -> parla {codec:?}"),
+        &source,
+        &got,
+        MIN_PSNR_DB,
+    );
 }
 
 #[test]
@@ -129,6 +136,84 @@ fn loopback_h264() {
 #[test]
 fn loopback_vp8() {
     loopback(Codec::Vp8);
+}
+
+/// A lost packet: a relay between `parla rtp send` and `parla rtp recv` drops the first packet
+/// of frame `LOST`. With a keyframe every 10 frames, the receiver gives up that frame, skips the
+/// frames that reference it and decodes again from the next keyframe (frame 20): it writes
+/// frames 0-11 and 20-29 and nothing broken in between.
+fn loss_waits_for_keyframe(codec: Codec) {
+    const LOST: usize = 12;
+    const NEXT_KEY: usize = 20;
+    let (_d, dir) = tempdir();
+    let (source, input) = clip_file(&dir);
+    let out = dir.join("out.y4m");
+    let rx = receiver(codec, &out);
+    let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
+    relay
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .unwrap();
+    let relay_port = relay.local_addr().unwrap().port();
+    let rx_port = rx.port;
+    // Forwards until the stream has been idle for 1.5 s; returns how many packets it dropped.
+    let forward = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let (mut frames, mut last_ts, mut dropped) = (0usize, None, 0);
+        while let Ok(n) = relay.recv(&mut buf) {
+            let ts = u32::from_be_bytes(buf[4..8].try_into().unwrap());
+            if last_ts != Some(ts) {
+                last_ts = Some(ts);
+                frames += 1;
+                if frames == LOST + 1 {
+                    dropped += 1;
+                    continue;
+                }
+            }
+            relay.send_to(&buf[..n], ("127.0.0.1", rx_port)).unwrap();
+        }
+        dropped
+    });
+    let summary = sender(codec, &input, relay_port, &["--keyframe-interval", "10"])
+        .finish(Duration::from_secs(20));
+    check_sent(&summary);
+    assert!(summary.contains("(3 keyframes)"), "{summary}");
+    assert_eq!(forward.join().unwrap(), 1, "the relay dropped one packet");
+    let summary = rx.finish(Duration::from_secs(10));
+    println!("{summary}");
+    assert!(summary.contains("packets lost 1 of"), "{summary}");
+    let kept = FRAMES - (NEXT_KEY - LOST);
+    assert!(
+        summary.contains(&format!("decoded: {kept} frames")),
+        "{summary}"
+    );
+    assert!(summary.contains("decode errors 0"), "{summary}");
+    // The gap: frame LOST given up as incomplete (or, if the dropped packet was all of it,
+    // never seen) and the frames after it skipped until the keyframe.
+    let dropped = number_after(&summary, "dropped incomplete ") as usize;
+    let skipped = number_after(&summary, "skipped waiting for a keyframe ") as usize;
+    assert!(dropped <= 1, "{summary}");
+    assert_eq!(skipped, NEXT_KEY - LOST - 1, "{summary}");
+    let expect: Vec<Vec<u8>> = source[..LOST]
+        .iter()
+        .chain(&source[NEXT_KEY..])
+        .cloned()
+        .collect();
+    check_frames(
+        &format!("parla -> relay dropping one packet -> parla {codec:?}"),
+        &expect,
+        &read_y4m(&out),
+        MIN_PSNR_DB,
+    );
+}
+
+#[test]
+fn loss_waits_for_keyframe_h264() {
+    loss_waits_for_keyframe(Codec::H264);
+}
+
+#[test]
+fn loss_waits_for_keyframe_vp8() {
+    loss_waits_for_keyframe(Codec::Vp8);
 }
 
 /// ffmpeg receives our stream from the SDP we write and decodes it to Y4M.
@@ -154,8 +239,9 @@ fn ffmpeg_receives(codec: Codec, test: &str) {
     println!("{text}");
     match codec {
         Codec::H264 => assert!(
-            text.contains("a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=42c0")
-                && text.contains(";sprop-parameter-sets="),
+            text.contains(
+                "a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=42c0"
+            ) && text.contains(";sprop-parameter-sets="),
             "{text}"
         ),
         Codec::Vp8 => assert!(text.contains("a=rtpmap:96 VP8/90000\r\n"), "{text}"),
@@ -181,7 +267,12 @@ fn ffmpeg_receives(codec: Codec, test: &str) {
     check_sent(&tx.finish(Duration::from_secs(20)));
     ffmpeg.finish(Duration::from_secs(20));
     let got = read_y4m(&out);
-    check_frames(&format!("parla -> ffmpeg {codec:?}"), &source, &got, MIN_PSNR_DB);
+    check_frames(
+        &format!("parla -> ffmpeg {codec:?}"),
+        &source,
+        &got,
+        MIN_PSNR_DB,
+    );
 }
 
 #[test]
@@ -227,7 +318,11 @@ fn gstreamer_receives(codec: Codec, test: &str) {
             Codec::Vp8 => "VP8",
         }
     );
-    let parse = if codec == Codec::H264 { "h264parse !" } else { "" };
+    let parse = if codec == Codec::H264 {
+        "h264parse !"
+    } else {
+        ""
+    };
     // `-e`: on SIGINT the pipeline drains (EOS) before exiting, so the file is complete.
     let pipeline = format!(
         "udpsrc address=127.0.0.1 port={port} caps=\"{caps}\" ! {depay} ! {parse} {decoder} ! videoconvert ! video/x-raw,format=I420 ! filesink location={}",

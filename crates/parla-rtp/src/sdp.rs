@@ -131,12 +131,7 @@ impl VideoSdp {
                     );
                 }
                 if !sps.is_empty() && !pps.is_empty() {
-                    let _ = write!(
-                        s,
-                        ";sprop-parameter-sets={},{}",
-                        base64(sps),
-                        base64(pps)
-                    );
+                    let _ = write!(s, ";sprop-parameter-sets={},{}", base64(sps), base64(pps));
                 }
                 s.push_str("\r\n");
             }
@@ -157,8 +152,7 @@ impl VideoSdp {
 
 /// Base64 (RFC 4648 section 4, with padding).
 fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let b = [

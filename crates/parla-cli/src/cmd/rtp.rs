@@ -89,7 +89,12 @@ pub struct VideoSendArgs {
     #[arg(long, value_enum, default_value_t = CodecArg::H264, requires = "video")]
     pub codec: CodecArg,
     /// Y4M file to send (4:2:0), at its own frame rate.
-    #[arg(long, value_name = "FILE.y4m", requires = "video", conflicts_with = "pattern")]
+    #[arg(
+        long,
+        value_name = "FILE.y4m",
+        requires = "video",
+        conflicts_with = "pattern"
+    )]
     pub video_input: Option<PathBuf>,
     /// Size of the moving test pattern sent when there is no `--video-input` (WIDTHxHEIGHT).
     #[arg(long, requires = "video")]

@@ -60,7 +60,7 @@ pub fn clip() -> Vec<Vec<u8>> {
 /// Writes the clip as a Y4M file.
 pub fn write_clip(path: &Path, frames: &[Vec<u8>]) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    write!(out, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg\n").unwrap();
+    writeln!(out, "YUV4MPEG2 W{W} H{H} F{FPS}:1 Ip A1:1 C420jpeg").unwrap();
     for f in frames {
         out.write_all(b"FRAME\n").unwrap();
         out.write_all(f).unwrap();
@@ -70,8 +70,8 @@ pub fn write_clip(path: &Path, frames: &[Vec<u8>]) {
 
 /// The frames of a Y4M file (its size must be the clip's).
 pub fn read_y4m(path: &Path) -> Vec<Vec<u8>> {
-    let file = std::fs::File::open(path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let file =
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut r = Y4mReader::new(BufReader::new(file))
         .unwrap_or_else(|e| panic!("{} is not Y4M: {e}", path.display()));
     let hd = *r.header();

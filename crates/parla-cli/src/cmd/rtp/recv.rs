@@ -190,11 +190,11 @@ impl Playout {
 
 /// Run the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.video.video {
-        return super::video_recv::run(&args);
-    }
     if args.removed_e2ee_key.is_some() {
         return Err(removed_key_flag());
+    }
+    if args.video.video {
+        return super::video_recv::run(&args);
     }
     let key = load_key(args.e2ee_key_file.as_deref())?;
     if let Some(pt) = args.pt

@@ -16,9 +16,9 @@ use std::io::BufWriter;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use parla_codec::VideoError;
 use parla_codec::container::y4m::{Y4mHeader, Y4mWriter};
 use parla_codec::scale::Scaler;
-use parla_codec::VideoError;
 use parla_codec::video::{VideoCodec, VideoDecoder};
 use parla_core::MediaTime;
 use parla_core::video::{PixelFormat, VideoFrame};
@@ -31,6 +31,7 @@ use parla_rtp::payload::vp8::Vp8Depacketizer;
 use parla_rtp::rtp::{RtpPacket, SeqUnwrapper, TimestampUnwrapper};
 
 use super::is_dynamic_pt;
+use super::key::KEY_ENV;
 use super::listen::{Listener, MAX_DATAGRAM, Next, Stop};
 use super::recv::Args;
 
@@ -256,9 +257,9 @@ fn receive<D: Depacketizer>(
 
 /// Run `parla rtp recv --video`.
 pub(super) fn run(args: &Args) -> anyhow::Result<()> {
-    if args.e2ee_key_file.is_some() {
+    if args.e2ee_key_file.is_some() || std::env::var_os(KEY_ENV).is_some() {
         bail!(
-            "--video streams are not encrypted (they come from ffmpeg and GStreamer peers): drop --e2ee-key-file"
+            "--video streams are not encrypted (they come from ffmpeg and GStreamer peers): drop --e2ee-key-file and unset {KEY_ENV}"
         );
     }
     if let Some(pt) = args.pt

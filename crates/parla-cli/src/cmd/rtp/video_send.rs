@@ -23,6 +23,7 @@ use parla_rtp::sdp::{VideoSdp, VideoSdpCodec};
 use rand::Rng;
 
 use super::is_dynamic_pt;
+use super::key::KEY_ENV;
 use super::send::{Args, connect, write_sdp};
 use crate::cmd::encode::{parse_size, pattern_frame};
 
@@ -35,8 +36,15 @@ const VIDEO_CLOCK: u64 = 90_000;
 
 /// Where frames come from.
 enum Source {
-    Pattern { next: u64, total: u64, fps: u32 },
-    Y4m { reader: Y4mReader<BufReader<File>>, left: Option<u64> },
+    Pattern {
+        next: u64,
+        total: u64,
+        fps: u32,
+    },
+    Y4m {
+        reader: Y4mReader<BufReader<File>>,
+        left: Option<u64>,
+    },
 }
 
 impl Source {
@@ -116,9 +124,9 @@ fn parameter_sets(au: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 /// Run `parla rtp send --video`.
 pub(super) fn run(args: &Args) -> anyhow::Result<()> {
     let v = &args.video;
-    if args.e2ee_key_file.is_some() {
+    if args.e2ee_key_file.is_some() || std::env::var_os(KEY_ENV).is_some() {
         bail!(
-            "--video streams are not encrypted (they are for ffmpeg and GStreamer peers): drop --e2ee-key-file"
+            "--video streams are not encrypted (they are for ffmpeg and GStreamer peers): drop --e2ee-key-file and unset {KEY_ENV}"
         );
     }
     let pt = args.pt.unwrap_or(96);
@@ -150,8 +158,11 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
         };
         (src, w, h, v.fps, "test pattern".to_string())
     };
+    if w < 2 || h < 2 || w % 2 != 0 || h % 2 != 0 {
+        bail!("{what}: the size must be even and at least 2x2 (4:2:0), got {w}x{h}");
+    }
     let bitrate = args.bitrate.unwrap_or(500_000);
-    let cfg = VideoEncoderConfig::new(codec, w & !1, h & !1)
+    let cfg = VideoEncoderConfig::new(codec, w, h)
         .bitrate(bitrate)
         .framerate(fps)
         .keyframe_interval(v.keyframe_interval);
@@ -175,7 +186,7 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
         )?),
     };
 
-    let mut frame = VideoFrame::new(PixelFormat::I420, w.max(1), h.max(1))?;
+    let mut frame = VideoFrame::new(PixelFormat::I420, w, h)?;
     let mut payload = [0u8; MAX_PACKET];
     let mut packet = [0u8; MAX_PACKET];
     let (mut read, mut dropped, mut frames, mut keyframes) = (0u64, 0u64, 0u64, 0u64);
@@ -255,7 +266,9 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
                     // start late, so keep sending, as a camera would.
                     Err(e) if e.kind() == ErrorKind::ConnectionRefused => refused += 1,
                     Err(e) => {
-                        return Err(anyhow::Error::new(e).context(format!("sending to {}", args.dest)));
+                        return Err(
+                            anyhow::Error::new(e).context(format!("sending to {}", args.dest))
+                        );
                     }
                 }
                 packets += 1;
