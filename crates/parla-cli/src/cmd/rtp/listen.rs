@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use parla_rtp::rtp::RtpPacket;
 
 /// How often the receive loop wakes up without packets to check Ctrl-C and the deadlines.
 const POLL: Duration = Duration::from_millis(50);
@@ -32,10 +33,12 @@ impl Stop {
     }
 }
 
-/// What [`Listener::next`] got.
-pub(super) enum Next {
-    /// A datagram of this many bytes at the start of the buffer.
-    Datagram(usize),
+/// What [`Listener::next_rtp`] got.
+pub(super) enum Next<'b> {
+    /// An RTP packet (not yet checked against the stream).
+    Packet(RtpPacket<'b>),
+    /// A datagram that is not an RTP packet.
+    Malformed,
     /// Time to stop.
     Stop(Stop),
 }
@@ -101,20 +104,32 @@ impl Listener {
         Ok(())
     }
 
-    /// Waits for the next datagram into `buf`, or for a reason to stop.
-    pub(super) fn next(&mut self, buf: &mut [u8]) -> anyhow::Result<Next> {
+    /// Waits for the next datagram (read into `buf`) and parses it as RTP, or for a reason to
+    /// stop.
+    pub(super) fn next_rtp<'b>(&mut self, buf: &'b mut [u8]) -> anyhow::Result<Next<'b>> {
+        Ok(match self.next_datagram(buf)? {
+            Err(stop) => Next::Stop(stop),
+            Ok(n) => match RtpPacket::parse(&buf[..n]) {
+                Ok(p) => Next::Packet(p),
+                Err(_) => Next::Malformed,
+            },
+        })
+    }
+
+    /// Waits for the next datagram into `buf` (its length), or for a reason to stop.
+    fn next_datagram(&mut self, buf: &mut [u8]) -> anyhow::Result<Result<usize, Stop>> {
         loop {
             if self.stop.load(Ordering::SeqCst) {
-                return Ok(Next::Stop(Stop::Interrupted));
+                return Ok(Err(Stop::Interrupted));
             }
             let now = Instant::now();
             if self.deadline.is_some_and(|d| now >= d) {
-                return Ok(Next::Stop(Stop::Seconds));
+                return Ok(Err(Stop::Seconds));
             }
             if let (Some(idle), Some(last)) = (self.idle, self.last_packet)
                 && now.duration_since(last) >= idle
             {
-                return Ok(Next::Stop(Stop::Idle));
+                return Ok(Err(Stop::Idle));
             }
             match self.socket.recv_from(buf) {
                 Ok((n, peer)) => {
@@ -122,7 +137,7 @@ impl Listener {
                     self.from.get_or_insert(peer);
                     self.datagrams += 1;
                     self.bytes += n as u64;
-                    return Ok(Next::Datagram(n));
+                    return Ok(Ok(n));
                 }
                 Err(e)
                     if matches!(

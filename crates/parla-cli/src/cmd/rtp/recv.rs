@@ -28,7 +28,6 @@ use parla_core::MediaTime;
 use parla_rtp::ParseError;
 use parla_rtp::e2ee::{CipherSuite, RTP_AAD_LEN, rtp_aad};
 use parla_rtp::payload::opus::{OPUS_CLOCK_RATE, OpusDepacketizer};
-use parla_rtp::rtp::RtpPacket;
 
 use super::key::{load_key, removed_key_flag};
 use super::listen::{Listener, MAX_DATAGRAM, Next, Stop};
@@ -229,17 +228,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut plain = Vec::with_capacity(MAX_DATAGRAM + RTP_AAD_LEN);
 
     let result: anyhow::Result<Stop> = loop {
-        let n = match listener.next(&mut buf) {
-            Ok(Next::Datagram(n)) => n,
-            Ok(Next::Stop(s)) => break Ok(s),
-            Err(e) => break Err(e),
-        };
-        let pkt = match RtpPacket::parse(&buf[..n]) {
-            Ok(p) => p,
-            Err(_) => {
+        let pkt = match listener.next_rtp(&mut buf) {
+            Ok(Next::Packet(p)) => p,
+            Ok(Next::Malformed) => {
                 c.malformed_rtp += 1;
                 continue;
             }
+            Ok(Next::Stop(s)) => break Ok(s),
+            Err(e) => break Err(e),
         };
         if !is_dynamic_pt(pkt.header.payload_type)
             || args.pt.is_some_and(|pt| pt != pkt.header.payload_type)

@@ -28,7 +28,7 @@ use parla_rtp::payload::assembler::{
 };
 use parla_rtp::payload::h264::H264Depacketizer;
 use parla_rtp::payload::vp8::Vp8Depacketizer;
-use parla_rtp::rtp::{RtpPacket, SeqUnwrapper, TimestampUnwrapper};
+use parla_rtp::rtp::{SeqUnwrapper, TimestampUnwrapper};
 
 use super::is_dynamic_pt;
 use super::key::KEY_ENV;
@@ -218,17 +218,14 @@ fn receive<D: Depacketizer>(
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut ssrc: Option<u32> = None;
     let result = loop {
-        let n = match listener.next(&mut buf) {
-            Ok(Next::Datagram(n)) => n,
-            Ok(Next::Stop(s)) => break Ok(s),
-            Err(e) => break Err(e),
-        };
-        let pkt = match RtpPacket::parse(&buf[..n]) {
-            Ok(p) => p,
-            Err(_) => {
+        let pkt = match listener.next_rtp(&mut buf) {
+            Ok(Next::Packet(p)) => p,
+            Ok(Next::Malformed) => {
                 c.malformed_rtp += 1;
                 continue;
             }
+            Ok(Next::Stop(s)) => break Ok(s),
+            Err(e) => break Err(e),
         };
         let h = pkt.header;
         if !is_dynamic_pt(h.payload_type)
