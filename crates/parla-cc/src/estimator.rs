@@ -80,6 +80,8 @@ pub struct CcStats {
     pub overuses: u64,
     /// Probe results applied.
     pub probe_results: u64,
+    /// Decreases because nothing sent was acknowledged for a while (an outage).
+    pub stalls: u64,
 }
 
 /// The bandwidth estimator (see the module docs).
@@ -113,7 +115,19 @@ pub struct BandwidthEstimator {
     /// The standing queueing delay: the smallest delay above the base among the last
     /// feedback's packets, microseconds.
     queue_delay_us: i64,
+    /// Send time of the newest packet reported received, microseconds.
+    newest_acked_send_us: Option<i64>,
+    /// Send time of the newest packet sent, microseconds.
+    newest_sent_us: i64,
+    /// The last decrease for a stall ([`STALL_US`]), microseconds.
+    last_stall_cut_us: Option<i64>,
 }
+
+/// Nothing sent in the last this long (beyond one RTT) acknowledged while packets keep leaving:
+/// the path stalled (a radio outage, or a queue seconds long), microseconds.
+pub const STALL_US: i64 = 500_000;
+/// Each [`STALL_US`] of a stall cuts the delay-based rate by this factor.
+pub const STALL_CUT: f64 = 0.5;
 
 /// Seconds of arrival time over which the base (propagation) delay is the minimum.
 pub const BASE_DELAY_SECONDS: usize = 16;
@@ -162,6 +176,9 @@ impl BandwidthEstimator {
             scratch: vec![(0, 0, 0, 0); crate::twcc::MAX_PACKETS_PER_FEEDBACK].into_boxed_slice(),
             base_delay: [(i64::MIN, i64::MAX); BASE_DELAY_SECONDS],
             queue_delay_us: 0,
+            newest_acked_send_us: None,
+            newest_sent_us: 0,
+            last_stall_cut_us: None,
         })
     }
 
@@ -182,6 +199,7 @@ impl BandwidthEstimator {
             acked: false,
         };
         self.alr.on_sent(size, now_us);
+        self.newest_sent_us = self.newest_sent_us.max(now_us);
         seq as u16
     }
 
@@ -242,6 +260,8 @@ impl BandwidthEstimator {
         let mut probe_result: Option<f64> = None;
         let mut feedback_min = i64::MAX;
         for &(send, arrival, _, _) in results.iter() {
+            self.newest_acked_send_us =
+                Some(self.newest_acked_send_us.map_or(send, |t| t.max(send)));
             let d = arrival.saturating_sub(send);
             feedback_min = feedback_min.min(d);
             let sec = arrival.div_euclid(1_000_000);
@@ -331,7 +351,32 @@ impl BandwidthEstimator {
     /// Constant time, no allocation.
     pub fn on_tick(&mut self, now_us: i64) {
         // RT: constant time.
+        self.check_stall(now_us);
         self.update_target(now_us);
+    }
+
+    /// A stall: packets keep leaving but none sent in the last [`STALL_US`] + RTT was
+    /// acknowledged (the feedback of a link in outage stops, or reports only old packets).
+    /// Waiting for the delay or loss signal would keep filling the bottleneck for the whole
+    /// outage (its queue then drops at the tail, or delivers seconds late), so the rate is cut
+    /// by [`STALL_CUT`] each [`STALL_US`] it lasts, as libwebrtc's congestion window pushes the
+    /// encoder back when data in flight stops being acknowledged. Only once feedback has been
+    /// seen (a peer without feedback never stalls this way).
+    fn check_stall(&mut self, now_us: i64) {
+        let Some(acked) = self.newest_acked_send_us else {
+            return;
+        };
+        let silent = now_us - acked - self.rtt_us;
+        let sending = self.newest_sent_us > acked;
+        let due = self
+            .last_stall_cut_us
+            .is_none_or(|t| now_us - t >= STALL_US);
+        if sending && silent > STALL_US && due {
+            let rate = self.aimd.rate();
+            self.aimd.set_rate(rate * STALL_CUT, now_us);
+            self.last_stall_cut_us = Some(now_us);
+            self.stats.stalls += 1;
+        }
     }
 
     fn update_target(&mut self, now_us: i64) {
@@ -437,5 +482,63 @@ mod tests {
         bwe.on_transport_feedback(210_000, &fb);
         assert_eq!(bwe.stats().received, 10);
         assert_eq!(bwe.stats().feedbacks, 2);
+    }
+
+    /// Sends 1200-byte packets every 10 ms from `from_us` to `to_us`; the receiver sees them
+    /// 30 ms later unless `outage` covers their send time; feedback every 100 ms, 30 ms back.
+    fn drive(
+        bwe: &mut BandwidthEstimator,
+        rec: &mut FeedbackRecorder,
+        from_us: i64,
+        to_us: i64,
+        outage: (i64, i64),
+    ) {
+        let mut buf = [0u8; MAX_FEEDBACK_LEN];
+        let mut t = from_us;
+        while t < to_us {
+            let s = bwe.on_packet_sent(t, 1200, None);
+            if !(outage.0..outage.1).contains(&t) {
+                rec.on_packet(s, t + 30_000);
+            }
+            if t % 100_000 == 0 && rec.has_pending() {
+                let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+                let fb = TwccFeedback::parse(&buf[..n]).unwrap();
+                bwe.on_transport_feedback(t + 60_000, &fb);
+            }
+            bwe.on_tick(t);
+            t += 10_000;
+        }
+    }
+
+    #[test]
+    fn a_stall_cuts_the_rate_and_a_steady_link_does_not() {
+        let cfg = CcConfig {
+            probing: false,
+            ..Default::default()
+        };
+        let mut steady = BandwidthEstimator::new(cfg).unwrap();
+        let mut rec = FeedbackRecorder::new(1, 2);
+        steady.on_rtt(60_000);
+        drive(&mut steady, &mut rec, 0, 4_000_000, (0, 0));
+        assert_eq!(steady.stats().stalls, 0);
+        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
+        let mut rec = FeedbackRecorder::new(1, 2);
+        bwe.on_rtt(60_000);
+        drive(&mut bwe, &mut rec, 0, 2_000_000, (0, 0));
+        let before = bwe.target_bps();
+        // Two seconds in which nothing arrives.
+        drive(
+            &mut bwe,
+            &mut rec,
+            2_000_000,
+            4_000_000,
+            (2_000_000, 4_000_000),
+        );
+        assert!(bwe.stats().stalls >= 2, "{:?}", bwe.stats());
+        assert!(
+            bwe.target_bps() < before / 2,
+            "{before} -> {}",
+            bwe.target_bps()
+        );
     }
 }
