@@ -82,6 +82,9 @@ pub struct CcStats {
     pub probe_results: u64,
     /// Decreases because nothing sent was acknowledged for a while (an outage).
     pub stalls: u64,
+    /// Loss updates above 2 % read as not congestion (the standing queue stayed empty), which
+    /// held the loss-based rate instead of cutting it.
+    pub non_congestion_losses: u64,
 }
 
 /// The bandwidth estimator (see the module docs).
@@ -101,6 +104,8 @@ pub struct BandwidthEstimator {
     window_received: u32,
     window_lost: u32,
     window_start_us: Option<i64>,
+    /// The largest standing queue ([`Self::queue_delay_us`]) seen since the last loss update.
+    window_queue_us: i64,
     /// Arrival clock offset: receiver time minus sender time at the first feedback (only
     /// differences matter; this keeps numbers small).
     target: f64,
@@ -169,6 +174,7 @@ impl BandwidthEstimator {
             window_received: 0,
             window_lost: 0,
             window_start_us: None,
+            window_queue_us: 0,
             target: start,
             last_usage: BandwidthUsage::Normal,
             stats: CcStats::default(),
@@ -285,6 +291,7 @@ impl BandwidthEstimator {
                 .unwrap_or(feedback_min);
             self.queue_delay_us = feedback_min.saturating_sub(base).max(0);
             self.aimd.set_queue_delay(self.queue_delay_us);
+            self.window_queue_us = self.window_queue_us.max(self.queue_delay_us);
         }
         for &(send, arrival, size, cluster) in results.iter() {
             self.acked.add(arrival, size);
@@ -316,15 +323,23 @@ impl BandwidthEstimator {
             self.stats.overuses += 1;
         }
         self.last_usage = usage;
-        // Loss over at least 20 packets or 1 s of feedback.
+        // Loss over at least 20 packets or 1 s of feedback. Loss while the standing queue
+        // stayed empty is not our queue overflowing (a lossy radio, random loss on the path):
+        // it holds the loss-based rate instead of cutting it (the delay-based rate answers
+        // congestion that drops packets before any queue forms).
         let start = *self.window_start_us.get_or_insert(now_us);
         let total = self.window_received + self.window_lost;
         if total >= 20 || (now_us - start >= 1_000_000 && total > 0) {
             let frac = f64::from(self.window_lost) / f64::from(total);
-            self.loss.update(frac, rate, now_us);
+            let congestion = self.window_queue_us >= crate::rate::EMPTY_QUEUE_US;
+            if !congestion && frac > crate::rate::LOSS_LOW {
+                self.stats.non_congestion_losses += 1;
+            }
+            self.loss.update_with(frac, rate, now_us, congestion);
             self.window_received = 0;
             self.window_lost = 0;
             self.window_start_us = Some(now_us);
+            self.window_queue_us = self.queue_delay_us;
         }
         self.update_target(now_us);
     }
@@ -491,13 +506,13 @@ mod tests {
         rec: &mut FeedbackRecorder,
         from_us: i64,
         to_us: i64,
-        outage: (i64, i64),
+        lost: impl Fn(i64) -> bool,
     ) {
         let mut buf = [0u8; MAX_FEEDBACK_LEN];
         let mut t = from_us;
         while t < to_us {
             let s = bwe.on_packet_sent(t, 1200, None);
-            if !(outage.0..outage.1).contains(&t) {
+            if !lost(t) {
                 rec.on_packet(s, t + 30_000);
             }
             if t % 100_000 == 0 && rec.has_pending() {
@@ -519,26 +534,39 @@ mod tests {
         let mut steady = BandwidthEstimator::new(cfg).unwrap();
         let mut rec = FeedbackRecorder::new(1, 2);
         steady.on_rtt(60_000);
-        drive(&mut steady, &mut rec, 0, 4_000_000, (0, 0));
+        drive(&mut steady, &mut rec, 0, 4_000_000, |_| false);
         assert_eq!(steady.stats().stalls, 0);
         let mut bwe = BandwidthEstimator::new(cfg).unwrap();
         let mut rec = FeedbackRecorder::new(1, 2);
         bwe.on_rtt(60_000);
-        drive(&mut bwe, &mut rec, 0, 2_000_000, (0, 0));
+        drive(&mut bwe, &mut rec, 0, 2_000_000, |_| false);
         let before = bwe.target_bps();
         // Two seconds in which nothing arrives.
-        drive(
-            &mut bwe,
-            &mut rec,
-            2_000_000,
-            4_000_000,
-            (2_000_000, 4_000_000),
-        );
+        drive(&mut bwe, &mut rec, 2_000_000, 4_000_000, |_| true);
         assert!(bwe.stats().stalls >= 2, "{:?}", bwe.stats());
         assert!(
             bwe.target_bps() < before / 2,
             "{before} -> {}",
             bwe.target_bps()
         );
+    }
+
+    #[test]
+    fn random_loss_without_a_queue_holds_the_loss_based_rate() {
+        let cfg = CcConfig {
+            probing: false,
+            ..Default::default()
+        };
+        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
+        let mut rec = FeedbackRecorder::new(1, 2);
+        bwe.on_rtt(60_000);
+        // Every 8th packet lost (12.5 %), the others 30 ms on their way: no queue.
+        drive(&mut bwe, &mut rec, 0, 6_000_000, |t| t / 10_000 % 8 == 3);
+        let st = bwe.stats();
+        assert!(st.non_congestion_losses >= 5, "{st:?}");
+        assert!(bwe.loss_fraction() > 0.1, "{}", bwe.loss_fraction());
+        // Held at the start rate (it would have been cut by 6 % per update as congestion).
+        assert!(bwe.loss_based_bps() >= 300_000, "{}", bwe.loss_based_bps());
+        assert!(bwe.target_bps() >= 300_000, "{}", bwe.target_bps());
     }
 }
