@@ -14,7 +14,11 @@ fn closed_stdout_pipe_exits_quietly() {
         .output()
         .expect("run parla");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "status {:?}, stderr: {stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr: {stderr}",
+        out.status
+    );
     assert!(stderr.is_empty(), "stderr: {stderr}");
 }
 
