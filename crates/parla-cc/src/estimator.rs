@@ -525,20 +525,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_stall_cuts_the_rate_and_a_steady_link_does_not() {
+    /// An estimator without probing and a 60 ms RTT, and the peer's recorder, for [`drive`].
+    fn unprobed() -> (BandwidthEstimator, FeedbackRecorder) {
         let cfg = CcConfig {
             probing: false,
             ..Default::default()
         };
-        let mut steady = BandwidthEstimator::new(cfg).unwrap();
-        let mut rec = FeedbackRecorder::new(1, 2);
-        steady.on_rtt(60_000);
+        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
+        bwe.on_rtt(60_000);
+        (bwe, FeedbackRecorder::new(1, 2))
+    }
+
+    #[test]
+    fn a_stall_cuts_the_rate_and_a_steady_link_does_not() {
+        let (mut steady, mut rec) = unprobed();
         drive(&mut steady, &mut rec, 0, 4_000_000, |_| false);
         assert_eq!(steady.stats().stalls, 0);
-        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
-        let mut rec = FeedbackRecorder::new(1, 2);
-        bwe.on_rtt(60_000);
+        let (mut bwe, mut rec) = unprobed();
         drive(&mut bwe, &mut rec, 0, 2_000_000, |_| false);
         let before = bwe.target_bps();
         // Two seconds in which nothing arrives.
@@ -553,13 +556,7 @@ mod tests {
 
     #[test]
     fn random_loss_without_a_queue_holds_the_loss_based_rate() {
-        let cfg = CcConfig {
-            probing: false,
-            ..Default::default()
-        };
-        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
-        let mut rec = FeedbackRecorder::new(1, 2);
-        bwe.on_rtt(60_000);
+        let (mut bwe, mut rec) = unprobed();
         // Every 8th packet lost (12.5 %), the others 30 ms on their way: no queue.
         drive(&mut bwe, &mut rec, 0, 6_000_000, |t| t / 10_000 % 8 == 3);
         let st = bwe.stats();
