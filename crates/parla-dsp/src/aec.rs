@@ -232,15 +232,17 @@ pub enum AecTuning {
     /// `webrtc` backend, AEC3 mode only): the near-end tuning's suppressor and near-end detector
     /// (ERLE caps, detector, near-end masks and gain changes as in [`AecTuning::NearEnd`]) with
     /// - the library's 13-block (52 ms) refined filter: on image-method rooms the 26-block filter
-    ///   of the near-end tuning lost 5-27 dB of single-talk ERLE (slower convergence on speech);
+    ///   of the near-end tuning lost up to 28 dB of single-talk ERLE against 13 blocks with the
+    ///   same suppressor (the longer filter converges more slowly on speech);
     /// - the suppressor's reverberation model for the echo (normal) state decaying at 0.9 per
-    ///   block (`ep_strength.default_len`, library 0.83), about an RT60 of 0.35 s: a room's tail
-    ///   beyond the filter is suppressed rather than leaked.
+    ///   block (`ep_strength.default_len`, library 0.83): more of a long room's tail beyond the
+    ///   filter is suppressed rather than leaked.
     ///
     /// Measured (docs/AEC.md, "Image-method rooms"; tuned on `aec/img-tune*` only): against the
-    /// library tuning, single-talk ERLE within 1 dB or higher on every case (hold-out: 27-54 dB
-    /// against 9-54 dB), near-end STOI 0.70 against 0.62 and SI-SDR gain in double talk +4.9
-    /// against +2.0 dB on the hold-out set; PESQ-WB unchanged (about 1.1). Not the default: it
+    /// library tuning, single-talk ERLE within 0.5 dB or higher on every case (hold-out: 27-54 dB
+    /// against 9-54 dB), near-end STOI 0.68 against 0.61 and SI-SDR gain in double talk +4.4
+    /// against +1.8 dB on the hold-out set; PESQ-WB unchanged (about 1.1). It loses ERLE in a
+    /// short noisy room (`chain/dt-d40-*`: 17.9 against 41.0 dB). Not the default: it
     /// still misses 35 dB ERLE in desktop rooms and speexdsp's PESQ-WB and STOI (docs/AEC.md).
     Duplex,
 }
