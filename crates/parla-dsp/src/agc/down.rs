@@ -1,0 +1,147 @@
+//! The downward half of the level control: a slow gain at or below 0 dB that brings a loud
+//! talker's speech down to [`GainConfig::max_speech_dbfs`] before AGC2, whose adaptive gain only
+//! raises (it never goes below 0 dB). Written here.
+//!
+//! - **Speech level**: the mean power of the frames a simple detector calls speech (louder than
+//!   the tracked noise floor by [`ACTIVE_OVER_FLOOR_DB`] and within [`ACTIVE_UNDER_LEVEL_DB`] of
+//!   the speech level): a plain mean over the first speech frames, then an average over about
+//!   [`LEVEL_TIME_S`] of speech. A single knock moves the gain by at most one step; a talker who
+//!   is loud for a second moves it all the way.
+//! - **Gain**: `min(0, max_speech_dbfs - level)` dB, reached at most
+//!   [`GainConfig::max_gain_change_db_per_s`] (the same limit as AGC2), ramped linearly across
+//!   each frame so that no step is audible. In pauses neither the level nor the gain moves, so
+//!   noise is never pumped.
+
+use super::GainConfig;
+
+/// A frame is speech when it is this much above the noise floor, dB.
+const ACTIVE_OVER_FLOOR_DB: f32 = 12.0;
+/// ... and at most this much below the current speech level, dB (quiet tails do not lower the
+/// level estimate).
+const ACTIVE_UNDER_LEVEL_DB: f32 = 25.0;
+/// Speech time over which the level is averaged, s.
+const LEVEL_TIME_S: f32 = 1.0;
+/// How fast the noise floor rises when the signal is above it, dB per second (it drops at
+/// once to a quieter frame).
+const FLOOR_RISE_DB_PER_S: f32 = 3.0;
+/// Frames quieter than this are silence, not speech, whatever the floor, dBFS.
+const SILENCE_DBFS: f32 = -70.0;
+
+fn db(power: f32) -> f32 {
+    10.0 * power.max(1e-12).log10()
+}
+
+/// The downward gain's state. No allocation; `process` is a few multiplications per sample.
+#[derive(Debug, Clone)]
+pub(super) struct DownwardGain {
+    max_speech_dbfs: f32,
+    /// Largest change of the gain per 10 ms frame, dB.
+    step_db: f32,
+    /// Weight of a speech frame in the level average once [`LEVEL_TIME_S`] of speech was heard.
+    alpha: f32,
+    /// Speech frames heard so far (the average is a plain mean over the first ones, so the
+    /// level is known after the first words).
+    speech_frames: u32,
+    /// Rise of the noise floor per frame, dB.
+    floor_rise_db: f32,
+    /// Mean speech power (linear); starts at the target (no gain change before speech).
+    speech_power: f32,
+    floor_db: f32,
+    gain_db: f32,
+    /// The linear gain applied at the end of the previous frame.
+    gain: f32,
+}
+
+impl DownwardGain {
+    /// A stage for 10 ms frames with `config`'s target and rate limit.
+    pub(super) fn new(config: &GainConfig) -> Self {
+        let frames_per_s = 100.0;
+        DownwardGain {
+            max_speech_dbfs: config.max_speech_dbfs,
+            step_db: config.max_gain_change_db_per_s / frames_per_s,
+            alpha: 1.0 / (LEVEL_TIME_S * frames_per_s),
+            speech_frames: 0,
+            floor_rise_db: FLOOR_RISE_DB_PER_S / frames_per_s,
+            speech_power: 10f32.powf(config.max_speech_dbfs / 10.0),
+            floor_db: SILENCE_DBFS,
+            gain_db: 0.0,
+            gain: 1.0,
+        }
+    }
+
+    /// The gain applied at the end of the last frame, dB (at most 0).
+    pub(super) fn gain_db(&self) -> f32 {
+        self.gain_db
+    }
+
+    /// Update the level from `frame` and apply the gain in place.
+    pub(super) fn process(&mut self, frame: &mut [f32]) {
+        // RT: arithmetic only.
+        let n = frame.len().max(1);
+        let power = frame.iter().map(|&v| v * v).sum::<f32>() / n as f32;
+        let level = db(power);
+        if level < self.floor_db {
+            self.floor_db = level.max(-120.0);
+        } else {
+            self.floor_db += self.floor_rise_db;
+        }
+        let speech_db = db(self.speech_power);
+        let active = level > SILENCE_DBFS
+            && level > self.floor_db + ACTIVE_OVER_FLOOR_DB
+            && level > speech_db - ACTIVE_UNDER_LEVEL_DB;
+        if active {
+            self.speech_frames = self.speech_frames.saturating_add(1);
+            let w = self.alpha.max(1.0 / self.speech_frames as f32);
+            self.speech_power += w * (power - self.speech_power);
+            let want = (self.max_speech_dbfs - db(self.speech_power)).min(0.0);
+            self.gain_db += (want - self.gain_db).clamp(-self.step_db, self.step_db);
+        }
+        let start = self.gain;
+        let end = 10f32.powf(self.gain_db / 20.0);
+        if start == end {
+            if end != 1.0 {
+                frame.iter_mut().for_each(|v| *v *= end);
+            }
+        } else {
+            let step = (end - start) / n as f32;
+            for (i, v) in frame.iter_mut().enumerate() {
+                *v *= start + step * (i + 1) as f32;
+            }
+        }
+        self.gain = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(level_dbfs: f32, n: usize) -> Vec<f32> {
+        let a = 10f32.powf(level_dbfs / 20.0) * std::f32::consts::SQRT_2;
+        (0..n).map(|i| a * (i as f32 * 0.13).sin()).collect()
+    }
+
+    #[test]
+    fn a_loud_signal_is_lowered_slowly_to_the_target_and_a_soft_one_is_left_alone() {
+        let cfg = GainConfig::default();
+        let mut d = DownwardGain::new(&cfg);
+        let x = tone(-8.0, 480);
+        let mut after_100ms = 0.0;
+        for f in 0..1000 {
+            let mut y = x.clone();
+            d.process(&mut y);
+            if f == 9 {
+                after_100ms = d.gain_db();
+            }
+        }
+        assert!(after_100ms > -1.5, "gain after 100 ms {after_100ms} dB");
+        let g = d.gain_db();
+        assert!((g - (cfg.max_speech_dbfs + 8.0)).abs() < 0.5, "gain {g} dB");
+        let mut soft = DownwardGain::new(&cfg);
+        for _ in 0..500 {
+            let mut y = tone(-35.0, 480);
+            soft.process(&mut y);
+        }
+        assert_eq!(soft.gain_db(), 0.0);
+    }
+}
