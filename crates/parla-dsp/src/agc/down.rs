@@ -8,7 +8,8 @@
 //!   [`LEVEL_TIME_S`] of speech. A single knock moves the gain by at most one step; a talker who
 //!   is loud for a second moves it all the way.
 //! - **Gain**: `min(0, max_speech_dbfs - level)` dB, reached at most
-//!   [`GainConfig::max_gain_change_db_per_s`] (the same limit as AGC2), ramped linearly across
+//!   [`GainConfig::max_gain_change_db_per_s`] (the same limit as AGC2; downwards
+//!   [`LEARN_SPEEDUP`] times that over the first [`LEARN_FRAMES`] speech frames), ramped linearly across
 //!   each frame so that no step is audible. In pauses neither the level nor the gain moves, so
 //!   noise is never pumped.
 
@@ -24,6 +25,12 @@ const LEVEL_TIME_S: f32 = 1.0;
 /// How fast the noise floor rises when the signal is above it, dB per second (it drops at
 /// once to a quieter frame).
 const FLOOR_RISE_DB_PER_S: f32 = 3.0;
+/// For the first this many speech frames (the level is being learnt) the gain may fall
+/// [`LEARN_SPEEDUP`] times faster, so that a loud talker's first words are not driven into the
+/// limiter by AGC2's start gain.
+const LEARN_FRAMES: u32 = 50;
+/// See [`LEARN_FRAMES`].
+const LEARN_SPEEDUP: f32 = 4.0;
 /// Frames quieter than this are silence, not speech, whatever the floor, dBFS.
 const SILENCE_DBFS: f32 = -70.0;
 
@@ -94,7 +101,12 @@ impl DownwardGain {
             let w = self.alpha.max(1.0 / self.speech_frames as f32);
             self.speech_power += w * (power - self.speech_power);
             let want = (self.max_speech_dbfs - db(self.speech_power)).min(0.0);
-            self.gain_db += (want - self.gain_db).clamp(-self.step_db, self.step_db);
+            let down = if self.speech_frames <= LEARN_FRAMES {
+                self.step_db * LEARN_SPEEDUP
+            } else {
+                self.step_db
+            };
+            self.gain_db += (want - self.gain_db).clamp(-down, self.step_db);
         }
         let start = self.gain;
         let end = 10f32.powf(self.gain_db / 20.0);
@@ -122,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn a_loud_signal_is_lowered_slowly_to_the_target_and_a_soft_one_is_left_alone() {
+    fn a_loud_signal_is_lowered_gradually_to_the_target_and_a_soft_one_is_left_alone() {
         let cfg = GainConfig::default();
         let mut d = DownwardGain::new(&cfg);
         let x = tone(-8.0, 480);
@@ -134,7 +146,11 @@ mod tests {
                 after_100ms = d.gain_db();
             }
         }
-        assert!(after_100ms > -1.5, "gain after 100 ms {after_100ms} dB");
+        // While learning: at most 4 x 0.1 dB per frame, ramped (no jump to the target).
+        assert!(
+            (-4.05..=-3.5).contains(&after_100ms),
+            "gain after 100 ms {after_100ms} dB"
+        );
         let g = d.gain_db();
         assert!((g - (cfg.max_speech_dbfs + 8.0)).abs() < 0.5, "gain {g} dB");
         let mut soft = DownwardGain::new(&cfg);
