@@ -56,7 +56,7 @@ pub struct GainConfig {
     pub max_gain_change_db_per_s: f32,
     /// The gain is capped so that the estimated noise level stays at or below this, dBFS.
     pub max_output_noise_dbfs: f32,
-    /// Speech louder than this (mean power over speech frames, dBFS) is brought down to it by
+    /// Speech louder than this (mean level of speech frames, dBFS) is brought down to it by
     /// the downward gain before AGC2 (AGC2 itself only raises).
     pub max_speech_dbfs: f32,
 }
@@ -71,7 +71,7 @@ impl Default for GainConfig {
             initial_gain_db: 10.0,
             max_gain_change_db_per_s: 10.0,
             max_output_noise_dbfs: -50.0,
-            max_speech_dbfs: -20.0,
+            max_speech_dbfs: -21.0,
         }
     }
 }

@@ -2,11 +2,13 @@
 //! talker's speech down to [`GainConfig::max_speech_dbfs`] before AGC2, whose adaptive gain only
 //! raises (it never goes below 0 dB). Written here.
 //!
-//! - **Speech level**: the mean power of the frames a simple detector calls speech (louder than
-//!   the tracked noise floor by [`ACTIVE_OVER_FLOOR_DB`] and within [`ACTIVE_UNDER_LEVEL_DB`] of
-//!   the speech level): a plain mean over the first speech frames, then an average over about
-//!   [`LEVEL_TIME_S`] of speech. A single knock moves the gain by at most one step; a talker who
-//!   is loud for a second moves it all the way.
+//! - **Speech level**: the mean level (dB) of the frames a simple detector calls speech (louder
+//!   than the tracked noise floor by [`ACTIVE_OVER_FLOOR_DB`] and within
+//!   [`ACTIVE_UNDER_LEVEL_DB`] of the speech level), each counted at most [`OUTLIER_DB`] above
+//!   the current estimate: a plain mean over the first speech frames, then an average over about
+//!   [`LEVEL_TIME_S`] of speech. A knock or a burst of garbage samples moves the level by a few
+//!   dB at most (a mean of powers would be dominated by it for seconds and mute the talker); a
+//!   talker who is loud for a second moves it all the way.
 //! - **Gain**: `min(0, max_speech_dbfs - level)` dB, reached at most
 //!   [`GainConfig::max_gain_change_db_per_s`] (the same limit as AGC2; downwards
 //!   [`LEARN_SPEEDUP`] times that over the first [`LEARN_FRAMES`] speech frames), ramped linearly across
@@ -20,6 +22,8 @@ const ACTIVE_OVER_FLOOR_DB: f32 = 12.0;
 /// ... and at most this much below the current speech level, dB (quiet tails do not lower the
 /// level estimate).
 const ACTIVE_UNDER_LEVEL_DB: f32 = 25.0;
+/// A speech frame counts in the level at most this far above the current estimate, dB.
+const OUTLIER_DB: f32 = 10.0;
 /// Speech time over which the level is averaged, s.
 const LEVEL_TIME_S: f32 = 1.0;
 /// How fast the noise floor rises when the signal is above it, dB per second (it drops at
@@ -51,8 +55,8 @@ pub(super) struct DownwardGain {
     speech_frames: u32,
     /// Rise of the noise floor per frame, dB.
     floor_rise_db: f32,
-    /// Mean speech power (linear); starts at the target (no gain change before speech).
-    speech_power: f32,
+    /// Mean speech level, dB; starts at the target (no gain change before speech).
+    speech_db: f32,
     floor_db: f32,
     gain_db: f32,
     /// The linear gain applied at the end of the previous frame.
@@ -69,7 +73,7 @@ impl DownwardGain {
             alpha: 1.0 / (LEVEL_TIME_S * frames_per_s),
             speech_frames: 0,
             floor_rise_db: FLOOR_RISE_DB_PER_S / frames_per_s,
-            speech_power: 10f32.powf(config.max_speech_dbfs / 10.0),
+            speech_db: config.max_speech_dbfs,
             floor_db: SILENCE_DBFS,
             gain_db: 0.0,
             gain: 1.0,
@@ -92,15 +96,15 @@ impl DownwardGain {
         } else {
             self.floor_db += self.floor_rise_db;
         }
-        let speech_db = db(self.speech_power);
         let active = level > SILENCE_DBFS
             && level > self.floor_db + ACTIVE_OVER_FLOOR_DB
-            && level > speech_db - ACTIVE_UNDER_LEVEL_DB;
+            && level > self.speech_db - ACTIVE_UNDER_LEVEL_DB;
         if active {
             self.speech_frames = self.speech_frames.saturating_add(1);
             let w = self.alpha.max(1.0 / self.speech_frames as f32);
-            self.speech_power += w * (power - self.speech_power);
-            let want = (self.max_speech_dbfs - db(self.speech_power)).min(0.0);
+            let counted = level.min(self.speech_db + OUTLIER_DB);
+            self.speech_db += w * (counted - self.speech_db);
+            let want = (self.max_speech_dbfs - self.speech_db).min(0.0);
             let down = if self.speech_frames <= LEARN_FRAMES {
                 self.step_db * LEARN_SPEEDUP
             } else {
@@ -159,5 +163,30 @@ mod tests {
             soft.process(&mut y);
         }
         assert_eq!(soft.gain_db(), 0.0);
+    }
+
+    #[test]
+    fn a_burst_of_full_scale_frames_moves_the_gain_by_a_few_db_only() {
+        let cfg = GainConfig::default();
+        let mut d = DownwardGain::new(&cfg);
+        let run = |d: &mut DownwardGain, level: f32, frames: usize| {
+            for _ in 0..frames {
+                let mut y = tone(level, 480);
+                d.process(&mut y);
+            }
+        };
+        // A talker 9 dB over the target, then 180 ms of full-scale garbage, then the talker.
+        run(&mut d, cfg.max_speech_dbfs + 9.0, 300);
+        let settled = d.gain_db();
+        assert!((settled + 9.0).abs() < 0.5, "gain {settled} dB");
+        run(&mut d, 0.0, 18);
+        run(&mut d, cfg.max_speech_dbfs + 9.0, 100);
+        // A mean of powers would take the burst's frames at 21 dB over the level and lower the
+        // gain by about 12 dB; here each counts at most 10 dB up, at 1 % per frame.
+        let after = d.gain_db();
+        assert!(
+            after > settled - 2.5,
+            "gain {settled} -> {after} dB 1 s after the burst"
+        );
     }
 }
