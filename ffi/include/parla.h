@@ -267,6 +267,24 @@ typedef struct ParlaCallConfig {
    * appended field, zero is the default.
    */
   bool congestion_control_off;
+  /**
+   * Padding after `congestion_control_off`, made explicit so that the version 3 fields
+   * start past the version 2 struct (whose padding an app may leave uninitialised). Ignored.
+   */
+  uint8_t reserved_v2[3];
+  /**
+   * Turns the send side's high-pass filter off (layout version 3). Default false: a
+   * second-order filter with its corner near 80 Hz removes rumble and handling noise
+   * (docs/NS.md). Zero is the default.
+   */
+  bool high_pass_off;
+  /**
+   * Turns automatic gain control off (layout version 3). Default false: WebRTC's AGC2 and a
+   * slow downward gain bring speech near -20 dBFS, whether the talker is soft or loud, with
+   * a limiter against clipping and the gain held in pauses (docs/NS.md). Zero is the
+   * default.
+   */
+  bool agc_off;
 } ParlaCallConfig;
 
 /**

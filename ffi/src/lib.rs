@@ -233,6 +233,18 @@ pub struct ParlaCallConfig {
     /// and packet length to it and to the measured loss (docs/CONGESTION.md). Like every
     /// appended field, zero is the default.
     pub congestion_control_off: bool,
+    /// Padding after `congestion_control_off`, made explicit so that the version 3 fields
+    /// start past the version 2 struct (whose padding an app may leave uninitialised). Ignored.
+    pub reserved_v2: [u8; 3],
+    /// Turns the send side's high-pass filter off (layout version 3). Default false: a
+    /// second-order filter with its corner near 80 Hz removes rumble and handling noise
+    /// (docs/NS.md). Zero is the default.
+    pub high_pass_off: bool,
+    /// Turns automatic gain control off (layout version 3). Default false: WebRTC's AGC2 and a
+    /// slow downward gain bring speech near -20 dBFS, whether the talker is soft or loud, with
+    /// a limiter against clipping and the gain held in pauses (docs/NS.md). Zero is the
+    /// default.
+    pub agc_off: bool,
 }
 
 impl Default for ParlaCallConfig {
@@ -243,14 +255,17 @@ impl Default for ParlaCallConfig {
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers, floats and C `bool`s.
 unsafe impl ptr::SizedStruct for ParlaCallConfig {
-    // Version 1 ended before `congestion_control_off`.
-    const OLDER_SIZES: &'static [usize] = &[CONFIG_V1_SIZE];
+    // Version 1 ended before `congestion_control_off`, version 2 before `high_pass_off`.
+    const OLDER_SIZES: &'static [usize] = &[CONFIG_V1_SIZE, CONFIG_V2_SIZE];
     const NAME: &'static str = "ParlaCallConfig";
 }
 
 /// `ParlaCallConfig` as first laid out with a size (version 1), before
 /// `congestion_control_off`.
 const CONFIG_V1_SIZE: usize = std::mem::offset_of!(ParlaCallConfig, congestion_control_off);
+/// `ParlaCallConfig` version 2, before `high_pass_off` (`congestion_control_off` and its
+/// padding, now `reserved_v2`).
+const CONFIG_V2_SIZE: usize = std::mem::offset_of!(ParlaCallConfig, high_pass_off);
 
 /// `ParlaCallStats` as first laid out with a size (version 1), before `media_failed`.
 const STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaCallStats, media_failed);
@@ -319,6 +334,9 @@ impl ParlaCallConfig {
             playout_headroom_ms: c.playout_headroom_ms,
             aec_tuning: aec_tuning_code(c.aec_tuning),
             congestion_control_off: !c.congestion_control,
+            reserved_v2: [0; 3],
+            high_pass_off: !c.high_pass,
+            agc_off: !c.agc,
         }
     }
 
@@ -409,6 +427,8 @@ impl ParlaCallConfig {
             ring_ms: self.ring_ms,
             playout_headroom_ms: self.playout_headroom_ms,
             congestion_control: !self.congestion_control_off,
+            high_pass: !self.high_pass_off,
+            agc: !self.agc_off,
             // Video through the C ABI is not exposed yet (issue 17).
             video: None,
         };
@@ -1968,5 +1988,84 @@ pub unsafe extern "C" fn parla_call_get_stats(
             ptr::write_sized(out, c.call.stats().into())?;
             Ok(PARLA_OK)
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
+mod config_layout_tests {
+    use super::*;
+
+    /// A caller's config of `size` bytes (a current struct's prefix) followed by `tail` bytes
+    /// of what its memory holds after it, read the way `parla_call_new` reads it.
+    fn read_as(size: usize, cfg: ParlaCallConfig, tail: u8) -> Result<CallConfig, Failure> {
+        #[repr(C, align(8))]
+        struct Buf([u8; 256]);
+        let mut buf = Buf([tail; 256]);
+        // SAFETY: `cfg` is `size_of::<ParlaCallConfig>()` bytes, within the 256-byte buffer,
+        // and `size` is at most that.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&raw const cfg).cast::<u8>(), buf.0.as_mut_ptr(), size);
+        }
+        buf.0[..4].copy_from_slice(&(size as u32).to_ne_bytes());
+        // SAFETY: the buffer is aligned for the struct and readable for `size` bytes.
+        let read = unsafe { ptr::read_sized(buf.0.as_ptr().cast(), ParlaCallConfig::default()) }?;
+        read.to_engine()
+    }
+
+    #[test]
+    fn layouts_v1_v2_v3_read_high_pass_and_agc() {
+        assert_eq!(CONFIG_V1_SIZE, 96);
+        assert_eq!(CONFIG_V2_SIZE, 100);
+        assert_eq!(size_of::<ParlaCallConfig>(), 104);
+        let off = ParlaCallConfig {
+            congestion_control_off: true,
+            high_pass_off: true,
+            agc_off: true,
+            ..ParlaCallConfig::default()
+        };
+        // Version 1 and 2 apps: what follows their struct (0xFF here, including version 2's
+        // padding) is not read; high-pass filter and AGC take their defaults (on).
+        let v1 = read_as(CONFIG_V1_SIZE, off, 0xFF).unwrap();
+        assert!(v1.high_pass && v1.agc && v1.congestion_control);
+        let mut v2_bytes = off;
+        v2_bytes.reserved_v2 = [0xA5; 3]; // an uninitialised padding in a version 2 app
+        let v2 = read_as(CONFIG_V2_SIZE, v2_bytes, 0x01).unwrap();
+        assert!(v2.high_pass && v2.agc && !v2.congestion_control);
+        // Version 3: read in full; zero (the default) is on.
+        let v3 = read_as(size_of::<ParlaCallConfig>(), off, 0).unwrap();
+        assert!(!v3.high_pass && !v3.agc);
+        let agc_only = ParlaCallConfig {
+            high_pass_off: true,
+            ..ParlaCallConfig::default()
+        };
+        let v3 = read_as(size_of::<ParlaCallConfig>(), agc_only, 0).unwrap();
+        assert!(!v3.high_pass && v3.agc);
+        assert_eq!(
+            v3.gain_config().map(|g| (g.high_pass, g.agc)),
+            Some((false, true))
+        );
+        let dflt = ParlaCallConfig::default();
+        assert!(!dflt.high_pass_off && !dflt.agc_off && dflt.reserved_v2 == [0; 3]);
+        // A size between version 2 and 3 is no layout.
+        assert!(read_as(CONFIG_V2_SIZE + 2, dflt, 0).is_err());
+    }
+
+    #[test]
+    fn a_version_2_app_gets_its_100_bytes_written_and_nothing_after() {
+        #[repr(C, align(8))]
+        struct Buf([u8; 128]);
+        let mut buf = Buf([0x5A; 128]);
+        buf.0[..4].copy_from_slice(&(CONFIG_V2_SIZE as u32).to_ne_bytes());
+        // SAFETY: the buffer is aligned and writable for its 128 bytes (more than `size`).
+        let status = unsafe { parla_call_config_default(buf.0.as_mut_ptr().cast()) };
+        assert_eq!(status, PARLA_OK);
+        assert!(buf.0[CONFIG_V2_SIZE..].iter().all(|&b| b == 0x5A));
+        // `congestion_control_off` (false) and the explicit padding were written.
+        assert!(
+            buf.0[CONFIG_V1_SIZE..CONFIG_V2_SIZE]
+                .iter()
+                .all(|&b| b == 0)
+        );
     }
 }

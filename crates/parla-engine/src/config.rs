@@ -3,6 +3,7 @@
 
 use parla_core::ConfigError;
 use parla_dsp::aec::{AecConfig, AecMode, AecTuning};
+use parla_dsp::agc::GainConfig;
 use parla_rtp::e2ee::CipherSuite;
 
 /// The Opus payload type Parla sends by default (a dynamic payload type, RFC 3551).
@@ -52,6 +53,15 @@ pub struct CallConfig {
     pub noise_suppression: bool,
     /// Noise suppression strength in `[0, 1]`.
     pub ns_strength: f32,
+    /// The high-pass filter (corner near 80 Hz) on the send side, after noise suppression:
+    /// removes rumble and handling noise. Default on, as in libwebrtc's calls
+    /// ([`parla_dsp::agc`], docs/NS.md).
+    pub high_pass: bool,
+    /// Automatic gain control on the send side (WebRTC's AGC2 adaptive digital gain and
+    /// limiter, with a slow downward gain for loud talkers): speech arrives near -20 dBFS
+    /// whether the talker is soft or loud, never clips, and noise in pauses is not raised.
+    /// Default on ([`parla_dsp::agc`], docs/NS.md).
+    pub agc: bool,
     /// The jitter buffer's low-delay preset (accepts some late loss for less delay).
     pub jitter_low_delay: bool,
     /// Delay from the first packet to the start of playout, ms.
@@ -106,6 +116,8 @@ impl Default for CallConfig {
             aec_delay_hint_ms: None,
             noise_suppression: true,
             ns_strength: 1.0,
+            high_pass: true,
+            agc: true,
             jitter_low_delay: false,
             jitter_start_delay_ms: 40,
             e2ee: true,
@@ -219,6 +231,17 @@ impl CallConfig {
         Ok(())
     }
 
+    /// The send chain's level stage for these settings: `None` when both the high-pass filter
+    /// and AGC are off, otherwise the call defaults ([`GainConfig::default`]) with each of the
+    /// two switched as configured.
+    pub fn gain_config(&self) -> Option<GainConfig> {
+        (self.high_pass || self.agc).then(|| GainConfig {
+            high_pass: self.high_pass,
+            agc: self.agc,
+            ..GainConfig::default()
+        })
+    }
+
     /// Samples per 10 ms at the capture rate (mono).
     pub fn capture_frame(&self) -> usize {
         self.capture_rate as usize / 100
@@ -233,6 +256,25 @@ impl CallConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn high_pass_and_agc_map_to_the_gain_stage() {
+        let on = CallConfig::default().gain_config().expect("on by default");
+        assert!(on.high_pass && on.agc);
+        let hp_only = CallConfig {
+            agc: false,
+            ..Default::default()
+        }
+        .gain_config()
+        .expect("the high-pass filter alone");
+        assert!(hp_only.high_pass && !hp_only.agc);
+        let off = CallConfig {
+            high_pass: false,
+            agc: false,
+            ..Default::default()
+        };
+        assert_eq!(off.gain_config(), None);
+    }
 
     #[test]
     fn defaults_validate_and_each_bad_field_is_named() {

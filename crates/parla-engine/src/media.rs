@@ -391,6 +391,7 @@ impl MediaCore {
             .max_block(cfg.capture_frame())
             .noise_suppression(cfg.noise_suppression)
             .ns_strength(cfg.ns_strength)
+            .gain(cfg.gain_config())
             .resample_mode(ResampleMode::Fixed);
         let mut chain = SendChain::new(chain_cfg)?;
         let echo_on = cfg.aec != AecMode::Off;
