@@ -55,6 +55,14 @@
 #define PARLA_AEC_TUNING_NEAR_END 1
 
 /**
+ * `ParlaCallConfig::aec_tuning`: the near-end tuning's suppressor and detector with the
+ * library's filter length and a stronger tail suppression: more near end kept in double talk
+ * than the library tuning with single-talk echo removal at least as high in the measured rooms
+ * (docs/AEC.md, "Image-method rooms"), but less in short noisy rooms (AEC3 only).
+ */
+#define PARLA_AEC_TUNING_DUPLEX 2
+
+/**
  * `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
  */
 #define PARLA_CIPHER_AES_GCM_128_SHA256 0
@@ -256,7 +264,8 @@ typedef struct ParlaCallConfig {
    */
   uint32_t playout_headroom_ms;
   /**
-   * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+   * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default), `PARLA_AEC_TUNING_NEAR_END` or
+   * `PARLA_AEC_TUNING_DUPLEX`.
    */
   int32_t aec_tuning;
   /**

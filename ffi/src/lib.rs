@@ -133,6 +133,11 @@ pub const PARLA_AEC_TUNING_LIBRARY: i32 = 0;
 /// detector keep the near end while both talk, at some cost in single-talk echo removal (AEC3
 /// only; refused with `PARLA_AEC_MOBILE`).
 pub const PARLA_AEC_TUNING_NEAR_END: i32 = 1;
+/// `ParlaCallConfig::aec_tuning`: the near-end tuning's suppressor and detector with the
+/// library's filter length and a stronger tail suppression: more near end kept in double talk
+/// than the library tuning with single-talk echo removal at least as high in the measured rooms
+/// (docs/AEC.md, "Image-method rooms"), but less in short noisy rooms (AEC3 only).
+pub const PARLA_AEC_TUNING_DUPLEX: i32 = 2;
 
 /// `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
 pub const PARLA_CIPHER_AES_GCM_128_SHA256: i32 = 0;
@@ -225,7 +230,8 @@ pub struct ParlaCallConfig {
     /// Playout ring level kept against scheduling jitter, ms (at most half of `ring_ms`).
     /// Default 20.
     pub playout_headroom_ms: u32,
-    /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+    /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default), `PARLA_AEC_TUNING_NEAR_END` or
+    /// `PARLA_AEC_TUNING_DUPLEX`.
     pub aec_tuning: i32,
     /// Turns congestion control off (layout version 2). Default false: the call sends RTCP
     /// reports and transport-wide feedback (authenticated under the call's keys), estimates
@@ -290,6 +296,7 @@ fn aec_tuning_code(t: AecTuning) -> i32 {
     match t {
         AecTuning::Library => PARLA_AEC_TUNING_LIBRARY,
         AecTuning::NearEnd => PARLA_AEC_TUNING_NEAR_END,
+        AecTuning::Duplex => PARLA_AEC_TUNING_DUPLEX,
     }
 }
 
@@ -366,6 +373,7 @@ impl ParlaCallConfig {
         let aec_tuning = match self.aec_tuning {
             PARLA_AEC_TUNING_LIBRARY => AecTuning::Library,
             PARLA_AEC_TUNING_NEAR_END => AecTuning::NearEnd,
+            PARLA_AEC_TUNING_DUPLEX => AecTuning::Duplex,
             v => {
                 return Err(Failure::new(
                     PARLA_ERR_INVALID_CONFIG,

@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
     /// AEC3 tuning: library (WebRTC's own, the default) or near-end (full duplex: keeps the
-    /// near end while both talk; docs/AEC.md).
+    /// near end while both talk) or duplex (the near-end suppressor with the library's
+    /// filter); docs/AEC.md.
     #[arg(long, default_value = "library")]
     pub aec_tuning: AecTuning,
     /// Switch end-to-end encryption off (no key agreement).
