@@ -6,7 +6,7 @@
 //! derived from the reverberation time by Sabine's formula (`alpha = 0.161 V / (S T60)`,
 //! `beta = sqrt(1 - alpha)`). Every image source `(n, l, m, u, v, w)` within the response length
 //! contributes `beta^k / (4 pi d)` at delay `d / c`, where `k` counts its wall reflections; the
-//! fractional delay is a Hann-windowed sinc of [`SINC_HALF`] samples each side, tabulated at
+//! fractional delay is a Hann-windowed sinc of `SINC_HALF` samples each side, tabulated at
 //! 1/256 sample (Peterson 1986 rather than Allen and Berkley's rounding to the nearest sample). A one-pole high-pass at 40 Hz
 //! removes the DC the positive image sum builds up, as Allen and Berkley's own high-pass does.
 //! Everything is deterministic: the geometry comes from the caller (the corpus draws it from the
