@@ -395,12 +395,21 @@ fn sample_builds_with_pkg_config_and_writes_what_b_heard() {
         .arg(speech())
         .arg(&heard)
         .arg(secs.to_string())
+        .arg("video")
         .output()
         .expect("run the sample");
     println!("{}", show(&out));
     assert!(out.status.success(), "the sample failed:\n{}", show(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("(match)"), "safety codes: {text}");
+    // The video call beside the audio: at least half the pictures shown (3 s at 30 fps; the
+    // first wait for the key exchange and the first keyframe).
+    let shown = text
+        .lines()
+        .find_map(|l| l.split("B showed ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse::<u32>().ok());
+    assert!(shown.is_some_and(|n| n >= 45), "pictures shown: {shown:?} in {text}");
     let (rate, n, db) = wav_stats(&heard);
     let (_, _, db_in) = wav_stats(&speech());
     println!(

@@ -4,8 +4,10 @@
  * the packets between the two sides (where an app would use its network), and writes what side
  * B heard to another WAV file. Runs in real time (10 ms per frame), like an audio callback.
  *
- * Usage: loopback_call IN.wav OUT.wav [MAX_SECONDS]
+ * Usage: loopback_call IN.wav OUT.wav [MAX_SECONDS] [video]
  *   IN.wav: mono 16-bit PCM at 48 kHz. OUT.wav: same format, as long as the audio sent.
+ *   video: also a video call: A sends a moving test pattern (320x180, 30 fps, H.264), B pulls
+ *   the pictures and counts them (needs the full library, with FFmpeg).
  * Build:  see README.md (pkg-config --cflags --libs parla).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -109,6 +111,21 @@ static int32_t forward(ParlaCall *from, ParlaCall *to) {
   return s == PARLA_NO_PACKET ? PARLA_OK : s;
 }
 
+#define VW 320
+#define VH 180
+
+/* Picture i of a moving test pattern (I420): a scrolling gradient and a travelling box. */
+static void test_pattern(unsigned i, uint8_t *y, uint8_t *u, uint8_t *v) {
+  unsigned bx = (i * 4) % (VW - VW / 5), by = (i * 2) % (VH - VH / 5);
+  for (unsigned r = 0; r < VH; r++)
+    for (unsigned c = 0; c < VW; c++) {
+      int in_box = c >= bx && c < bx + VW / 5 && r >= by && r < by + VH / 5;
+      y[r * VW + c] = in_box ? 235 : (uint8_t)(40 + (c + r + i * 2) % 160);
+    }
+  memset(u, 128, VW * VH / 4);
+  memset(v, 128, VW * VH / 4);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s IN.wav OUT.wav [MAX_SECONDS]\n", argv[0]);
@@ -133,11 +150,22 @@ int main(int argc, char **argv) {
   /* Both sides use the defaults: 48 kHz mono, Opus 20 ms, AEC3, noise suppression, SFrame. */
   ParlaCallConfig cfg = {.size = sizeof cfg};
   TRY(parla_call_config_default(&cfg));
+  int video = argc > 4 && strcmp(argv[4], "video") == 0;
+  ParlaVideoConfig vcfg = {.size = sizeof vcfg};
+  TRY(parla_video_config_default(&vcfg));
+  vcfg.width = VW;
+  vcfg.height = VH;
   ParlaCall *a = NULL, *b = NULL;
-  if (parla_call_new(&cfg, &a) < 0 || parla_call_new(&cfg, &b) < 0) {
+  int32_t ra = video ? parla_call_new_video(&cfg, &vcfg, &a) : parla_call_new(&cfg, &a);
+  int32_t rb = video ? parla_call_new_video(&cfg, &vcfg, &b) : parla_call_new(&cfg, &b);
+  if (ra < 0 || rb < 0) {
     fprintf(stderr, "parla_call_new: %s\n", parla_last_error());
     return 1;
   }
+  /* The camera's picture (A) and the screen's (B). */
+  static uint8_t cam_y[VW * VH], cam_u[VW * VH / 4], cam_v[VW * VH / 4];
+  static uint8_t scr_y[VW * VH], scr_u[VW * VH / 4], scr_v[VW * VH / 4];
+  unsigned pictures_sent = 0, pictures_shown = 0;
 
   /* Key agreement: each side sends its public key through the app's signalling. */
   uint8_t ka[PARLA_KEY_BLOB_LEN], kb[PARLA_KEY_BLOB_LEN];
@@ -164,6 +192,20 @@ int main(int argc, char **argv) {
     TRY(parla_call_push_capture_i16(b, silence, FRAME));
     TRY(parla_call_pull_playout_i16(a, speaker_a, FRAME));
     TRY(parla_call_pull_playout_i16(b, heard + f * FRAME, FRAME));
+    /* Video: A's camera delivers 30 pictures a second; B's renderer shows what is due. */
+    if (video && f * 30 / 100 >= pictures_sent) {
+      test_pattern(pictures_sent++, cam_y, cam_u, cam_v);
+      TRY(parla_call_push_video_frame(a, PARLA_PIXEL_I420, VW, VH, cam_y, VW, cam_u, VW / 2, cam_v,
+                                      VW / 2));
+    }
+    if (video) {
+      ParlaVideoFrameInfo info;
+      int32_t s;
+      while ((s = parla_call_pull_video_frame(b, scr_y, VW, scr_u, scr_v, VW / 2, VW, VH, &info)) ==
+             PARLA_OK)
+        pictures_shown++;
+      if (s != PARLA_NO_FRAME) TRY(s);
+    }
     /* What each side's network code does. */
     TRY(forward(a, b));
     TRY(forward(b, a));
@@ -186,6 +228,12 @@ int main(int argc, char **argv) {
                               st.e2ee_unknown_key),
          (unsigned long long)st.packets_lost, (unsigned long long)st.concealed_samples,
          st.jitter_delay_ms);
+  if (video) {
+    ParlaVideoStats vs = {.size = sizeof vs};
+    TRY(parla_call_get_video_stats(b, &vs));
+    printf("video: A sent %u pictures, B showed %u (decoded %llu, freezes %llu)\n", pictures_sent,
+           pictures_shown, (unsigned long long)vs.frames_decoded, (unsigned long long)vs.freezes);
+  }
   parla_call_free(a);
   parla_call_free(b);
 
