@@ -409,7 +409,10 @@ fn sample_builds_with_pkg_config_and_writes_what_b_heard() {
         .find_map(|l| l.split("B showed ").nth(1))
         .and_then(|r| r.split_whitespace().next())
         .and_then(|n| n.parse::<u32>().ok());
-    assert!(shown.is_some_and(|n| n >= 45), "pictures shown: {shown:?} in {text}");
+    assert!(
+        shown.is_some_and(|n| n >= 45),
+        "pictures shown: {shown:?} in {text}"
+    );
     let (rate, n, db) = wav_stats(&heard);
     let (_, _, db_in) = wav_stats(&speech());
     println!(
