@@ -445,6 +445,33 @@ impl VideoEncoder {
         }
     }
 
+    /// As [`VideoEncoder::receive_packet`], lending the packet's bytes to `f` (with its keyframe
+    /// flag and timestamp) instead of copying them into a new `Vec`: no allocation per frame.
+    /// Returns whether there was a packet.
+    ///
+    /// # Errors
+    /// [`VideoError::Backend`] if FFmpeg fails.
+    pub fn receive_packet_with(
+        &mut self,
+        f: &mut dyn FnMut(&[u8], bool, MediaTime),
+    ) -> Result<bool, VideoError> {
+        match self.enc.receive_packet(&mut self.packet) {
+            Ok(()) => {
+                let ts = self.packet.pts().unwrap_or(0).max(0) as u64;
+                let key = self.packet.is_key();
+                f(
+                    self.packet.data().unwrap_or(&[]),
+                    key,
+                    MediaTime::from_micros(ts),
+                );
+                Ok(true)
+            }
+            Err(ffmpeg_next::Error::Other { errno }) if errno == EAGAIN => Ok(false),
+            Err(ffmpeg_next::Error::Eof) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Signal the end of the stream; then drain with [`VideoEncoder::receive_packet`].
     ///
     /// # Errors

@@ -121,10 +121,14 @@ impl VideoEncodeSide {
         if enc.send_frame(frame).map_err(video_err("video encode"))? == SendStatus::Dropped {
             return Ok(());
         }
-        while let Some(p) = enc.receive_packet().map_err(video_err("video encode"))? {
-            self.frames += 1;
-            out(&p.data, p.keyframe, p.timestamp);
-        }
+        let frames = &mut self.frames;
+        while enc
+            .receive_packet_with(&mut |data, key, ts| {
+                *frames += 1;
+                out(data, key, ts);
+            })
+            .map_err(video_err("video encode"))?
+        {}
         Ok(())
     }
 }
