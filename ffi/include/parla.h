@@ -55,6 +55,14 @@
 #define PARLA_AEC_TUNING_NEAR_END 1
 
 /**
+ * `ParlaCallConfig::aec_tuning`: the near-end tuning's suppressor and detector with the
+ * library's filter length and a stronger tail suppression: more near end kept in double talk
+ * than the library tuning with single-talk echo removal at least as high in the measured rooms
+ * (docs/AEC.md, "Image-method rooms"), but less in short noisy rooms (AEC3 only).
+ */
+#define PARLA_AEC_TUNING_DUPLEX 2
+
+/**
  * `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
  */
 #define PARLA_CIPHER_AES_GCM_128_SHA256 0
@@ -131,6 +139,31 @@
  * new Opus bitrate in bits per second (FEC and packet length in `ParlaCallStats`).
  */
 #define PARLA_EVENT_AUDIO_ADAPTED 5
+
+/**
+ * `ParlaVideoConfig::codec`: H.264 Constrained Baseline (libx264; the default).
+ */
+#define PARLA_VIDEO_CODEC_H264 0
+
+/**
+ * `ParlaVideoConfig::codec`: VP8 (libvpx).
+ */
+#define PARLA_VIDEO_CODEC_VP8 1
+
+/**
+ * `parla_call_push_video_frame`'s `format`: planar 4:2:0 YUV (Y, U, V planes).
+ */
+#define PARLA_PIXEL_I420 0
+
+/**
+ * `parla_call_push_video_frame`'s `format`: semi-planar 4:2:0 YUV (Y, interleaved UV).
+ */
+#define PARLA_PIXEL_NV12 1
+
+/**
+ * `parla_call_push_video_frame`'s `format`: packed 8-bit RGBA (one plane).
+ */
+#define PARLA_PIXEL_RGBA 2
 
 /**
  * A call handle (opaque in C). Created by [`parla_call_new`], freed by [`parla_call_free`].
@@ -256,7 +289,8 @@ typedef struct ParlaCallConfig {
    */
   uint32_t playout_headroom_ms;
   /**
-   * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+   * AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default), `PARLA_AEC_TUNING_NEAR_END` or
+   * `PARLA_AEC_TUNING_DUPLEX`.
    */
   int32_t aec_tuning;
   /**
@@ -267,6 +301,24 @@ typedef struct ParlaCallConfig {
    * appended field, zero is the default.
    */
   bool congestion_control_off;
+  /**
+   * Padding after `congestion_control_off`, made explicit so that the version 3 fields
+   * start past the version 2 struct (whose padding an app may leave uninitialised). Ignored.
+   */
+  uint8_t reserved_v2[3];
+  /**
+   * Turns the send side's high-pass filter off (layout version 3). Default false: a
+   * second-order filter with its corner near 80 Hz removes rumble and handling noise
+   * (docs/NS.md). Zero is the default.
+   */
+  bool high_pass_off;
+  /**
+   * Turns automatic gain control off (layout version 3). Default false: WebRTC's AGC2 and a
+   * slow downward gain bring speech near -20 dBFS, whether the talker is soft or loud, with
+   * a limiter against clipping and the gain held in pauses (docs/NS.md). Zero is the
+   * default.
+   */
+  bool agc_off;
 } ParlaCallConfig;
 
 /**
@@ -609,6 +661,233 @@ typedef struct ParlaCallStats {
 } ParlaCallStats;
 
 /**
+ * A call's video (`parla_call_new_video`). Fill it with `parla_video_config_default` and
+ * change what you need; `size` must be `sizeof(ParlaVideoConfig)`.
+ */
+typedef struct ParlaVideoConfig {
+  /**
+   * `sizeof(ParlaVideoConfig)`: set by `parla_video_config_default`.
+   */
+  uint32_t size;
+  /**
+   * `PARLA_VIDEO_CODEC_H264` (default) or `PARLA_VIDEO_CODEC_VP8`.
+   */
+  int32_t codec;
+  /**
+   * The largest encoded size, pixels (even, 16..=3840; default 640). Pushed frames of any
+   * size are scaled to the size the congestion control allows, at most this.
+   */
+  uint32_t width;
+  /**
+   * The largest encoded height, pixels (even, 16..=2160; default 360).
+   */
+  uint32_t height;
+  /**
+   * The highest frame rate (1..=60; default 30).
+   */
+  uint32_t fps;
+  /**
+   * The bitrate the video never goes under, bit/s (>= 30000; default 100000).
+   */
+  uint32_t min_bitrate_bps;
+  /**
+   * The bitrate at the start, bit/s (default 500000).
+   */
+  uint32_t start_bitrate_bps;
+  /**
+   * The ceiling, bit/s (<= 8000000; default 2500000).
+   */
+  uint32_t max_bitrate_bps;
+  /**
+   * The RTP payload type of the video (96..=127, not the audio's; default 96).
+   */
+  uint32_t payload_type;
+  /**
+   * The RTP payload type of retransmissions (RFC 4588; default 97).
+   */
+  uint32_t rtx_payload_type;
+} ParlaVideoConfig;
+
+/**
+ * What comes with a picture from `parla_call_pull_video_frame`.
+ */
+typedef struct ParlaVideoFrameInfo {
+  /**
+   * The picture's width, pixels (also set when the buffers were too small).
+   */
+  uint32_t width;
+  /**
+   * The picture's height, pixels.
+   */
+  uint32_t height;
+  /**
+   * When the frame buffer meant it to be shown, microseconds on the call's clock (since
+   * the run started). Pictures are released when due: show a pulled picture at once.
+   */
+  uint64_t render_time_us;
+  /**
+   * The peer's capture time on the peer's media clock, microseconds.
+   */
+  uint64_t capture_us;
+  /**
+   * The frame's RTP timestamp (90 kHz).
+   */
+  uint32_t rtp_timestamp;
+  /**
+   * The picture was a keyframe.
+   */
+  bool keyframe;
+  /**
+   * Its size differs from the previous picture's (renderers reconfigure).
+   */
+  bool size_changed;
+} ParlaVideoFrameInfo;
+
+/**
+ * The video counters of a call (`parla_call_get_video_stats`); `size` must be
+ * `sizeof(ParlaVideoStats)`. All zero for a call without video. The same fields as the
+ * engine's `VideoStats` (checked by `tests/stats-schema.rs`).
+ */
+typedef struct ParlaVideoStats {
+  /**
+   * `sizeof(ParlaVideoStats)`, set by the app.
+   */
+  uint32_t size;
+  /**
+   * The encoded width now, pixels.
+   */
+  uint32_t width;
+  /**
+   * The encoded height now, pixels.
+   */
+  uint32_t height;
+  /**
+   * The encoded frame rate now.
+   */
+  uint32_t fps;
+  /**
+   * The video's share of the bandwidth estimate now, bit/s.
+   */
+  uint64_t target_bps;
+  /**
+   * Frames the app pushed.
+   */
+  uint64_t frames_captured;
+  /**
+   * Pushed frames dropped because the encoder was behind.
+   */
+  uint64_t frames_capture_dropped;
+  /**
+   * Frames encoded.
+   */
+  uint64_t frames_encoded;
+  /**
+   * Encoder failures (open, bitrate change or encode).
+   */
+  uint64_t encode_errors;
+  /**
+   * Frames sent (encrypted and packetized).
+   */
+  uint64_t frames_sent;
+  /**
+   * Encoded frames not sent (too large, no key, the pacer queue full).
+   */
+  uint64_t frames_send_dropped;
+  /**
+   * Keyframes sent.
+   */
+  uint64_t keyframes_sent;
+  /**
+   * Video packets sent (media and retransmissions).
+   */
+  uint64_t packets_sent;
+  /**
+   * Video bytes sent.
+   */
+  uint64_t bytes_sent;
+  /**
+   * Retransmissions sent (RTX).
+   */
+  uint64_t rtx_sent;
+  /**
+   * Packets the peer asked to be retransmitted.
+   */
+  uint64_t nacked_by_peer;
+  /**
+   * Keyframe requests (PLI/FIR) received from the peer.
+   */
+  uint64_t keyframe_requests_received;
+  /**
+   * Packets waiting in the pacer now.
+   */
+  uint64_t pacer_queue_packets;
+  /**
+   * The peer's video packets received.
+   */
+  uint64_t packets_received;
+  /**
+   * The peer's video packets received before its stream was authenticated.
+   */
+  uint64_t packets_before_lock;
+  /**
+   * Retransmissions received.
+   */
+  uint64_t rtx_received;
+  /**
+   * Lost packets recovered by retransmission.
+   */
+  uint64_t packets_recovered;
+  /**
+   * The peer's frames assembled.
+   */
+  uint64_t frames_received;
+  /**
+   * The peer's frames decrypted and handed to the decoder.
+   */
+  uint64_t frames_decodable;
+  /**
+   * The peer's frames dropped (never decodable in time).
+   */
+  uint64_t frames_dropped;
+  /**
+   * The peer's frames that failed authentication (SFrame).
+   */
+  uint64_t frames_auth_failed;
+  /**
+   * Decoder failures.
+   */
+  uint64_t decode_errors;
+  /**
+   * The peer's frames decoded.
+   */
+  uint64_t frames_decoded;
+  /**
+   * Decoded pictures replaced by a newer one before the app pulled them.
+   */
+  uint64_t frames_display_dropped;
+  /**
+   * Freezes: gaps between decoded frames over max(3 frame intervals, 1 interval + 150 ms).
+   */
+  uint64_t freezes;
+  /**
+   * Time in those gaps, ms.
+   */
+  uint64_t freeze_ms;
+  /**
+   * Keyframes requested from the peer.
+   */
+  uint64_t keyframes_requested;
+  /**
+   * NACK packets sent.
+   */
+  uint64_t nacks_sent;
+  /**
+   * The receive side's target delay (jitter and retransmission budget), ms.
+   */
+  double receive_delay_ms;
+} ParlaVideoStats;
+
+/**
  * Success.
  */
 #define PARLA_OK 0
@@ -710,6 +989,11 @@ typedef struct ParlaCallStats {
  * `PARLA_EVENT_MEDIA_FAILED`).
  */
 #define PARLA_ERR_MEDIA_FAILED -15
+
+/**
+ * `parla_call_pull_video_frame`: no new picture is due (not an error).
+ */
+#define PARLA_NO_FRAME 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -1137,6 +1421,113 @@ ParlaStatus parla_call_poll_event(const struct ParlaCall *call, struct ParlaCall
  * for the call only). Threads: any thread.
  */
 ParlaStatus parla_call_get_stats(const struct ParlaCall *call, struct ParlaCallStats *out);
+
+/**
+ * Fill `*cfg` with the video defaults (H.264, 640x360 at 30 fps, 100 kbit/s..2.5 Mbit/s
+ * starting at 500 kbit/s, payload types 96 and 97).
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`cfg->size` is not
+ * `sizeof(ParlaVideoConfig)`).
+ *
+ * # Safety
+ * `cfg` is NULL or points to a writable `ParlaVideoConfig` of `cfg->size` bytes. Threads: any
+ * thread.
+ */
+ParlaStatus parla_video_config_default(struct ParlaVideoConfig *cfg);
+
+/**
+ * As `parla_call_new`, for a call with video as well as audio (`video`). Video needs
+ * congestion control (on by default); its stream has its own SFrame key and the audio's SSRC
+ * + 1. The encoder and decoder run on a video thread of the call, never on the media thread.
+ *
+ * Returns as `parla_call_new`; `PARLA_ERR_INVALID_CONFIG` also for an invalid `video` field
+ * (the thread's last error names it).
+ *
+ * # Safety
+ * `cfg` and `video` are NULL or point to readable, initialised structs of their `size` bytes
+ * (borrowed for the call only); `out_call` is NULL or writable. Ownership and threads as
+ * `parla_call_new`.
+ */
+ParlaStatus parla_call_new_video(const struct ParlaCallConfig *cfg,
+                                 const struct ParlaVideoConfig *video,
+                                 struct ParlaCall **out_call);
+
+/**
+ * Push a captured camera frame: `format` is a `PARLA_PIXEL_*` value; `plane0..2` and
+ * `stride0..2` are the planes and their bytes per row (I420: Y, U, V; NV12: Y, UV and
+ * `plane2` NULL; RGBA: `plane0` only). The pixels are copied (the buffers may be reused at
+ * once) and the frame is stamped with the call's clock now, its capture time for lip sync:
+ * push as soon as the camera delivers. Any size (even width and height, up to 3840x2160) is
+ * scaled to the encoder's. When the encoder is behind, the oldest waiting frame is dropped
+ * and counted (`ParlaVideoStats::frames_capture_dropped`).
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` (a plane the format has is NULL),
+ * `PARLA_ERR_INVALID_ARG` (format, size or a stride shorter than a row),
+ * `PARLA_ERR_WRONG_MODE` (the call has no video), `PARLA_ERR_NOT_RUNNING` or
+ * `PARLA_ERR_MEDIA_FAILED`; the handle's last error says why.
+ *
+ * Not for a real-time audio thread: it copies a whole picture and takes the handle's push
+ * lock (uncontended with one camera thread). No allocation at a constant size.
+ *
+ * # Safety
+ * `call` is NULL or a live handle; each plane the format has is NULL or readable for
+ * `stride * (rows - 1) + row bytes` bytes (borrowed for the call only). Threads: any thread;
+ * one camera thread per call is the intended use.
+ */
+ParlaStatus parla_call_push_video_frame(const struct ParlaCall *call,
+                                        int32_t format,
+                                        uint32_t width,
+                                        uint32_t height,
+                                        const uint8_t *plane0,
+                                        size_t stride0,
+                                        const uint8_t *plane1,
+                                        size_t stride1,
+                                        const uint8_t *plane2,
+                                        size_t stride2);
+
+/**
+ * Take the next picture of the peer's video that is due for display, as I420 into the app's
+ * planes (`y`: `y_stride * max_height` bytes, `u` and `v`: `uv_stride * ceil(max_height / 2)`
+ * bytes each, with `y_stride >= max_width` and `uv_stride >= ceil(max_width / 2)`), and its
+ * details into `*info`. When the picture is larger than `max_width` x `max_height`, nothing
+ * is written but `info->width`/`height`, `PARLA_ERR_BUFFER_TOO_SMALL` is returned and the
+ * picture is kept for the next pull. A picture not pulled before the next one is decoded is
+ * dropped (counted).
+ *
+ * Returns `PARLA_OK` (a picture), `PARLA_NO_FRAME`, `PARLA_ERR_NULL_ARG`,
+ * `PARLA_ERR_INVALID_ARG` (strides shorter than `max_width` needs),
+ * `PARLA_ERR_BUFFER_TOO_SMALL`, `PARLA_ERR_WRONG_MODE` (no video), `PARLA_ERR_NOT_RUNNING` or
+ * `PARLA_ERR_MEDIA_FAILED`.
+ *
+ * Not for a real-time audio thread (it copies a picture under the handle's pull lock). No
+ * allocation at a constant size.
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `y`, `u`, `v` are NULL or writable for the sizes above;
+ * `info` is NULL or writable. Threads: any thread; one render thread per call is the
+ * intended use.
+ */
+ParlaStatus parla_call_pull_video_frame(const struct ParlaCall *call,
+                                        uint8_t *y,
+                                        size_t y_stride,
+                                        uint8_t *u,
+                                        uint8_t *v,
+                                        size_t uv_stride,
+                                        uint32_t max_width,
+                                        uint32_t max_height,
+                                        struct ParlaVideoFrameInfo *info);
+
+/**
+ * Copy the video counters into `*out` (all zero for a call without video). Set
+ * `out->size = sizeof *out` first.
+ *
+ * Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (wrong `size`).
+ *
+ * # Safety
+ * `call` is NULL or a live handle; `out` is NULL or writable for `out->size` bytes. Threads:
+ * any thread.
+ */
+ParlaStatus parla_call_get_video_stats(const struct ParlaCall *call, struct ParlaVideoStats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

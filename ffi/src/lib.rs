@@ -56,11 +56,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use parla_core::video::{PixelFormat, VideoFrame};
 #[cfg(feature = "devices")]
 use parla_engine::DeviceSelector;
 use parla_engine::{
     AecMode, AecTuning, AudioIo, AudioMode, Call, CallConfig, CallEvent, CallStats, CipherSuite,
-    CpuStats, EngineError, KEY_BLOB_LEN, MAX_WIRE_PACKET, StageCpu,
+    CpuStats, EngineError, KEY_BLOB_LEN, MAX_WIRE_PACKET, StageCpu, VideoCodec, VideoConfig,
+    VideoFrameInfo, VideoIo, VideoStats,
 };
 
 /// A status code: 0 is success, > 0 a non-error state, < 0 an error.
@@ -133,6 +135,11 @@ pub const PARLA_AEC_TUNING_LIBRARY: i32 = 0;
 /// detector keep the near end while both talk, at some cost in single-talk echo removal (AEC3
 /// only; refused with `PARLA_AEC_MOBILE`).
 pub const PARLA_AEC_TUNING_NEAR_END: i32 = 1;
+/// `ParlaCallConfig::aec_tuning`: the near-end tuning's suppressor and detector with the
+/// library's filter length and a stronger tail suppression: more near end kept in double talk
+/// than the library tuning with single-talk echo removal at least as high in the measured rooms
+/// (docs/AEC.md, "Image-method rooms"), but less in short noisy rooms (AEC3 only).
+pub const PARLA_AEC_TUNING_DUPLEX: i32 = 2;
 
 /// `ParlaCallConfig::cipher_suite`: SFrame AES-128-GCM with SHA-256 (the default).
 pub const PARLA_CIPHER_AES_GCM_128_SHA256: i32 = 0;
@@ -225,7 +232,8 @@ pub struct ParlaCallConfig {
     /// Playout ring level kept against scheduling jitter, ms (at most half of `ring_ms`).
     /// Default 20.
     pub playout_headroom_ms: u32,
-    /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default) or `PARLA_AEC_TUNING_NEAR_END`.
+    /// AEC3's tuning: `PARLA_AEC_TUNING_LIBRARY` (default), `PARLA_AEC_TUNING_NEAR_END` or
+    /// `PARLA_AEC_TUNING_DUPLEX`.
     pub aec_tuning: i32,
     /// Turns congestion control off (layout version 2). Default false: the call sends RTCP
     /// reports and transport-wide feedback (authenticated under the call's keys), estimates
@@ -233,6 +241,18 @@ pub struct ParlaCallConfig {
     /// and packet length to it and to the measured loss (docs/CONGESTION.md). Like every
     /// appended field, zero is the default.
     pub congestion_control_off: bool,
+    /// Padding after `congestion_control_off`, made explicit so that the version 3 fields
+    /// start past the version 2 struct (whose padding an app may leave uninitialised). Ignored.
+    pub reserved_v2: [u8; 3],
+    /// Turns the send side's high-pass filter off (layout version 3). Default false: a
+    /// second-order filter with its corner near 80 Hz removes rumble and handling noise
+    /// (docs/NS.md). Zero is the default.
+    pub high_pass_off: bool,
+    /// Turns automatic gain control off (layout version 3). Default false: WebRTC's AGC2 and a
+    /// slow downward gain bring speech near -20 dBFS, whether the talker is soft or loud, with
+    /// a limiter against clipping and the gain held in pauses (docs/NS.md). Zero is the
+    /// default.
+    pub agc_off: bool,
 }
 
 impl Default for ParlaCallConfig {
@@ -243,14 +263,17 @@ impl Default for ParlaCallConfig {
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers, floats and C `bool`s.
 unsafe impl ptr::SizedStruct for ParlaCallConfig {
-    // Version 1 ended before `congestion_control_off`.
-    const OLDER_SIZES: &'static [usize] = &[CONFIG_V1_SIZE];
+    // Version 1 ended before `congestion_control_off`, version 2 before `high_pass_off`.
+    const OLDER_SIZES: &'static [usize] = &[CONFIG_V1_SIZE, CONFIG_V2_SIZE];
     const NAME: &'static str = "ParlaCallConfig";
 }
 
 /// `ParlaCallConfig` as first laid out with a size (version 1), before
 /// `congestion_control_off`.
 const CONFIG_V1_SIZE: usize = std::mem::offset_of!(ParlaCallConfig, congestion_control_off);
+/// `ParlaCallConfig` version 2, before `high_pass_off` (`congestion_control_off` and its
+/// padding, now `reserved_v2`).
+const CONFIG_V2_SIZE: usize = std::mem::offset_of!(ParlaCallConfig, high_pass_off);
 
 /// `ParlaCallStats` as first laid out with a size (version 1), before `media_failed`.
 const STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaCallStats, media_failed);
@@ -275,6 +298,7 @@ fn aec_tuning_code(t: AecTuning) -> i32 {
     match t {
         AecTuning::Library => PARLA_AEC_TUNING_LIBRARY,
         AecTuning::NearEnd => PARLA_AEC_TUNING_NEAR_END,
+        AecTuning::Duplex => PARLA_AEC_TUNING_DUPLEX,
     }
 }
 
@@ -319,6 +343,9 @@ impl ParlaCallConfig {
             playout_headroom_ms: c.playout_headroom_ms,
             aec_tuning: aec_tuning_code(c.aec_tuning),
             congestion_control_off: !c.congestion_control,
+            reserved_v2: [0; 3],
+            high_pass_off: !c.high_pass,
+            agc_off: !c.agc,
         }
     }
 
@@ -348,6 +375,7 @@ impl ParlaCallConfig {
         let aec_tuning = match self.aec_tuning {
             PARLA_AEC_TUNING_LIBRARY => AecTuning::Library,
             PARLA_AEC_TUNING_NEAR_END => AecTuning::NearEnd,
+            PARLA_AEC_TUNING_DUPLEX => AecTuning::Duplex,
             v => {
                 return Err(Failure::new(
                     PARLA_ERR_INVALID_CONFIG,
@@ -409,6 +437,10 @@ impl ParlaCallConfig {
             ring_ms: self.ring_ms,
             playout_headroom_ms: self.playout_headroom_ms,
             congestion_control: !self.congestion_control_off,
+            high_pass: !self.high_pass_off,
+            agc: !self.agc_off,
+            // Video through the C ABI is not exposed yet (issue 17).
+            video: None,
         };
         cfg.validate()
             .map_err(|e| Failure::new(PARLA_ERR_INVALID_CONFIG, e.to_string()))?;
@@ -657,6 +689,8 @@ impl From<CallStats> for ParlaCallStats {
                 },
             // Only counted in test builds (`_test-alloc`); not part of the C ABI.
             media_thread_allocs: _,
+            // Video counters reach the C ABI with the video entry points (issue 17).
+            video: _,
             media_failed,
             bwe_target_bps,
             bwe_acked_bps,
@@ -870,6 +904,7 @@ pub struct ParlaCall {
     call: Arc<Call>,
     last_error: Mutex<CString>,
     sender: Mutex<Option<SendPump>>,
+    video: VideoScratch,
 }
 
 impl std::fmt::Debug for ParlaCall {
@@ -893,6 +928,16 @@ fn to_cstring(msg: String) -> CString {
 }
 
 impl ParlaCall {
+    /// A new handle, owned by the caller (freed by `parla_call_free`).
+    fn boxed(call: Call) -> *mut ParlaCall {
+        Box::into_raw(Box::new(ParlaCall {
+            call: Arc::new(call),
+            last_error: Mutex::new(CString::default()),
+            sender: Mutex::new(None),
+            video: VideoScratch::default(),
+        }))
+    }
+
     fn set_error(&self, msg: String) {
         *lock(&self.last_error) = to_cstring(msg);
     }
@@ -1047,6 +1092,7 @@ pub extern "C" fn parla_status_str(status: ParlaStatus) -> *const c_char {
         PARLA_NO_PACKET => c"PARLA_NO_PACKET: no packet is waiting",
         PARLA_PARTIAL => c"PARLA_PARTIAL: fewer samples were moved than asked",
         PARLA_NO_EVENT => c"PARLA_NO_EVENT: no event is waiting",
+        PARLA_NO_FRAME => c"PARLA_NO_FRAME: no video picture is due",
         PARLA_ERR_NULL_ARG => c"PARLA_ERR_NULL_ARG: a required pointer argument was NULL",
         PARLA_ERR_INVALID_ARG => c"PARLA_ERR_INVALID_ARG: an argument is out of range",
         PARLA_ERR_INVALID_CONFIG => c"PARLA_ERR_INVALID_CONFIG: the call configuration is invalid",
@@ -1128,12 +1174,7 @@ pub unsafe extern "C" fn parla_call_new(
         *out = std::ptr::null_mut();
         // SAFETY: the caller guarantees `cfg` is NULL or readable for its `size`.
         let cfg = unsafe { ptr::read_sized(cfg, ParlaCallConfig::default()) }?;
-        let call = Call::new(cfg.to_engine()?)?;
-        *out = Box::into_raw(Box::new(ParlaCall {
-            call: Arc::new(call),
-            last_error: Mutex::new(CString::default()),
-            sender: Mutex::new(None),
-        }));
+        *out = ParlaCall::boxed(Call::new(cfg.to_engine()?)?);
         Ok(PARLA_OK)
     })
 }
@@ -1964,5 +2005,643 @@ pub unsafe extern "C" fn parla_call_get_stats(
             ptr::write_sized(out, c.call.stats().into())?;
             Ok(PARLA_OK)
         })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Video (issue 17): a call with video, frames in and out, video statistics.
+// ---------------------------------------------------------------------------------------------
+
+/// `parla_call_pull_video_frame`: no new picture is due (not an error).
+pub const PARLA_NO_FRAME: ParlaStatus = 4;
+
+/// `ParlaVideoConfig::codec`: H.264 Constrained Baseline (libx264; the default).
+pub const PARLA_VIDEO_CODEC_H264: i32 = 0;
+/// `ParlaVideoConfig::codec`: VP8 (libvpx).
+pub const PARLA_VIDEO_CODEC_VP8: i32 = 1;
+
+/// `parla_call_push_video_frame`'s `format`: planar 4:2:0 YUV (Y, U, V planes).
+pub const PARLA_PIXEL_I420: i32 = 0;
+/// `parla_call_push_video_frame`'s `format`: semi-planar 4:2:0 YUV (Y, interleaved UV).
+pub const PARLA_PIXEL_NV12: i32 = 1;
+/// `parla_call_push_video_frame`'s `format`: packed 8-bit RGBA (one plane).
+pub const PARLA_PIXEL_RGBA: i32 = 2;
+
+/// A call's video (`parla_call_new_video`). Fill it with `parla_video_config_default` and
+/// change what you need; `size` must be `sizeof(ParlaVideoConfig)`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParlaVideoConfig {
+    /// `sizeof(ParlaVideoConfig)`: set by `parla_video_config_default`.
+    pub size: u32,
+    /// `PARLA_VIDEO_CODEC_H264` (default) or `PARLA_VIDEO_CODEC_VP8`.
+    pub codec: i32,
+    /// The largest encoded size, pixels (even, 16..=3840; default 640). Pushed frames of any
+    /// size are scaled to the size the congestion control allows, at most this.
+    pub width: u32,
+    /// The largest encoded height, pixels (even, 16..=2160; default 360).
+    pub height: u32,
+    /// The highest frame rate (1..=60; default 30).
+    pub fps: u32,
+    /// The bitrate the video never goes under, bit/s (>= 30000; default 100000).
+    pub min_bitrate_bps: u32,
+    /// The bitrate at the start, bit/s (default 500000).
+    pub start_bitrate_bps: u32,
+    /// The ceiling, bit/s (<= 8000000; default 2500000).
+    pub max_bitrate_bps: u32,
+    /// The RTP payload type of the video (96..=127, not the audio's; default 96).
+    pub payload_type: u32,
+    /// The RTP payload type of retransmissions (RFC 4588; default 97).
+    pub rtx_payload_type: u32,
+}
+
+impl Default for ParlaVideoConfig {
+    fn default() -> Self {
+        let v = VideoConfig::new(VideoCodec::H264, 640, 360, 30);
+        ParlaVideoConfig {
+            size: size_of::<ParlaVideoConfig>() as u32,
+            codec: PARLA_VIDEO_CODEC_H264,
+            width: v.width,
+            height: v.height,
+            fps: v.fps,
+            min_bitrate_bps: v.min_bitrate_bps,
+            start_bitrate_bps: v.start_bitrate_bps,
+            max_bitrate_bps: v.max_bitrate_bps,
+            payload_type: u32::from(v.payload_type),
+            rtx_payload_type: u32::from(v.rtx_payload_type),
+        }
+    }
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers only.
+unsafe impl ptr::SizedStruct for ParlaVideoConfig {
+    const OLDER_SIZES: &'static [usize] = &[];
+    const NAME: &'static str = "ParlaVideoConfig";
+}
+
+impl ParlaVideoConfig {
+    fn to_engine(self) -> Result<VideoConfig, Failure> {
+        let codec = match self.codec {
+            PARLA_VIDEO_CODEC_H264 => VideoCodec::H264,
+            PARLA_VIDEO_CODEC_VP8 => VideoCodec::Vp8,
+            v => {
+                return Err(Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid video codec: {v} (a PARLA_VIDEO_CODEC_* value)"),
+                ));
+            }
+        };
+        let pt = |name: &str, v: u32| {
+            u8::try_from(v).map_err(|_| {
+                Failure::new(
+                    PARLA_ERR_INVALID_CONFIG,
+                    format!("invalid {name}: {v} (96..=127)"),
+                )
+            })
+        };
+        let mut v = VideoConfig::new(codec, self.width, self.height, self.fps);
+        v.min_bitrate_bps = self.min_bitrate_bps;
+        v.start_bitrate_bps = self.start_bitrate_bps;
+        v.max_bitrate_bps = self.max_bitrate_bps;
+        v.payload_type = pt("video payload_type", self.payload_type)?;
+        v.rtx_payload_type = pt("video rtx_payload_type", self.rtx_payload_type)?;
+        Ok(v)
+    }
+}
+
+/// What comes with a picture from `parla_call_pull_video_frame`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParlaVideoFrameInfo {
+    /// The picture's width, pixels (also set when the buffers were too small).
+    pub width: u32,
+    /// The picture's height, pixels.
+    pub height: u32,
+    /// When the frame buffer meant it to be shown, microseconds on the call's clock (since
+    /// the run started). Pictures are released when due: show a pulled picture at once.
+    pub render_time_us: u64,
+    /// The peer's capture time on the peer's media clock, microseconds.
+    pub capture_us: u64,
+    /// The frame's RTP timestamp (90 kHz).
+    pub rtp_timestamp: u32,
+    /// The picture was a keyframe.
+    pub keyframe: bool,
+    /// Its size differs from the previous picture's (renderers reconfigure).
+    pub size_changed: bool,
+}
+
+/// The video counters of a call (`parla_call_get_video_stats`); `size` must be
+/// `sizeof(ParlaVideoStats)`. All zero for a call without video. The same fields as the
+/// engine's `VideoStats` (checked by `tests/stats-schema.rs`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ParlaVideoStats {
+    /// `sizeof(ParlaVideoStats)`, set by the app.
+    pub size: u32,
+    /// The encoded width now, pixels.
+    pub width: u32,
+    /// The encoded height now, pixels.
+    pub height: u32,
+    /// The encoded frame rate now.
+    pub fps: u32,
+    /// The video's share of the bandwidth estimate now, bit/s.
+    pub target_bps: u64,
+    /// Frames the app pushed.
+    pub frames_captured: u64,
+    /// Pushed frames dropped because the encoder was behind.
+    pub frames_capture_dropped: u64,
+    /// Frames encoded.
+    pub frames_encoded: u64,
+    /// Encoder failures (open, bitrate change or encode).
+    pub encode_errors: u64,
+    /// Frames sent (encrypted and packetized).
+    pub frames_sent: u64,
+    /// Encoded frames not sent (too large, no key, the pacer queue full).
+    pub frames_send_dropped: u64,
+    /// Keyframes sent.
+    pub keyframes_sent: u64,
+    /// Video packets sent (media and retransmissions).
+    pub packets_sent: u64,
+    /// Video bytes sent.
+    pub bytes_sent: u64,
+    /// Retransmissions sent (RTX).
+    pub rtx_sent: u64,
+    /// Packets the peer asked to be retransmitted.
+    pub nacked_by_peer: u64,
+    /// Keyframe requests (PLI/FIR) received from the peer.
+    pub keyframe_requests_received: u64,
+    /// Packets waiting in the pacer now.
+    pub pacer_queue_packets: u64,
+    /// The peer's video packets received.
+    pub packets_received: u64,
+    /// The peer's video packets received before its stream was authenticated.
+    pub packets_before_lock: u64,
+    /// Retransmissions received.
+    pub rtx_received: u64,
+    /// Lost packets recovered by retransmission.
+    pub packets_recovered: u64,
+    /// The peer's frames assembled.
+    pub frames_received: u64,
+    /// The peer's frames decrypted and handed to the decoder.
+    pub frames_decodable: u64,
+    /// The peer's frames dropped (never decodable in time).
+    pub frames_dropped: u64,
+    /// The peer's frames that failed authentication (SFrame).
+    pub frames_auth_failed: u64,
+    /// Decoder failures.
+    pub decode_errors: u64,
+    /// The peer's frames decoded.
+    pub frames_decoded: u64,
+    /// Decoded pictures replaced by a newer one before the app pulled them.
+    pub frames_display_dropped: u64,
+    /// Freezes: gaps between decoded frames over max(3 frame intervals, 1 interval + 150 ms).
+    pub freezes: u64,
+    /// Time in those gaps, ms.
+    pub freeze_ms: u64,
+    /// Keyframes requested from the peer.
+    pub keyframes_requested: u64,
+    /// NACK packets sent.
+    pub nacks_sent: u64,
+    /// The receive side's target delay (jitter and retransmission budget), ms.
+    pub receive_delay_ms: f64,
+}
+
+// SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers and floats.
+unsafe impl ptr::SizedStruct for ParlaVideoStats {
+    const OLDER_SIZES: &'static [usize] = &[];
+    const NAME: &'static str = "ParlaVideoStats";
+}
+
+impl From<VideoStats> for ParlaVideoStats {
+    fn from(v: VideoStats) -> Self {
+        // Destructured without `..`: a field added to `VideoStats` fails to compile here until
+        // the C mirror has it too.
+        let VideoStats {
+            width,
+            height,
+            fps,
+            target_bps,
+            frames_captured,
+            frames_capture_dropped,
+            frames_encoded,
+            encode_errors,
+            frames_sent,
+            frames_send_dropped,
+            keyframes_sent,
+            packets_sent,
+            bytes_sent,
+            rtx_sent,
+            nacked_by_peer,
+            keyframe_requests_received,
+            pacer_queue_packets,
+            packets_received,
+            packets_before_lock,
+            rtx_received,
+            packets_recovered,
+            frames_received,
+            frames_decodable,
+            frames_dropped,
+            frames_auth_failed,
+            decode_errors,
+            frames_decoded,
+            frames_display_dropped,
+            freezes,
+            freeze_ms,
+            keyframes_requested,
+            nacks_sent,
+            receive_delay_ms,
+        } = v;
+        ParlaVideoStats {
+            size: size_of::<ParlaVideoStats>() as u32,
+            width,
+            height,
+            fps,
+            target_bps,
+            frames_captured,
+            frames_capture_dropped,
+            frames_encoded,
+            encode_errors,
+            frames_sent,
+            frames_send_dropped,
+            keyframes_sent,
+            packets_sent,
+            bytes_sent,
+            rtx_sent,
+            nacked_by_peer,
+            keyframe_requests_received,
+            pacer_queue_packets,
+            packets_received,
+            packets_before_lock,
+            rtx_received,
+            packets_recovered,
+            frames_received,
+            frames_decodable,
+            frames_dropped,
+            frames_auth_failed,
+            decode_errors,
+            frames_decoded,
+            frames_display_dropped,
+            freezes,
+            freeze_ms,
+            keyframes_requested,
+            nacks_sent,
+            receive_delay_ms,
+        }
+    }
+}
+
+/// The app threads' video scratch of a call handle: one frame to copy pushes into, one to
+/// pull into (with a picture kept back when the app's buffers were too small).
+#[derive(Debug, Default)]
+struct VideoScratch {
+    push: Mutex<Option<VideoFrame>>,
+    pull: Mutex<(Option<VideoFrame>, Option<VideoFrameInfo>)>,
+}
+
+fn video_status(e: VideoIo) -> Failure {
+    let status = match e {
+        VideoIo::NoVideo => PARLA_ERR_WRONG_MODE,
+        VideoIo::NotRunning => PARLA_ERR_NOT_RUNNING,
+        VideoIo::Failed => PARLA_ERR_MEDIA_FAILED,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// Fill `*cfg` with the video defaults (H.264, 640x360 at 30 fps, 100 kbit/s..2.5 Mbit/s
+/// starting at 500 kbit/s, payload types 96 and 97).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (`cfg->size` is not
+/// `sizeof(ParlaVideoConfig)`).
+///
+/// # Safety
+/// `cfg` is NULL or points to a writable `ParlaVideoConfig` of `cfg->size` bytes. Threads: any
+/// thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_video_config_default(cfg: *mut ParlaVideoConfig) -> ParlaStatus {
+    guard_global(|| {
+        // SAFETY: the caller guarantees `cfg` is NULL or writable.
+        unsafe { ptr::write_sized(cfg, ParlaVideoConfig::default()) }?;
+        Ok(PARLA_OK)
+    })
+}
+
+/// As `parla_call_new`, for a call with video as well as audio (`video`). Video needs
+/// congestion control (on by default); its stream has its own SFrame key and the audio's SSRC
+/// + 1. The encoder and decoder run on a video thread of the call, never on the media thread.
+///
+/// Returns as `parla_call_new`; `PARLA_ERR_INVALID_CONFIG` also for an invalid `video` field
+/// (the thread's last error names it).
+///
+/// # Safety
+/// `cfg` and `video` are NULL or point to readable, initialised structs of their `size` bytes
+/// (borrowed for the call only); `out_call` is NULL or writable. Ownership and threads as
+/// `parla_call_new`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_new_video(
+    cfg: *const ParlaCallConfig,
+    video: *const ParlaVideoConfig,
+    out_call: *mut *mut ParlaCall,
+) -> ParlaStatus {
+    guard_global(|| {
+        // SAFETY: the caller guarantees `out_call` is NULL or writable.
+        let out = unsafe { out_call.as_mut() }.ok_or_else(|| Failure::null("out_call"))?;
+        *out = std::ptr::null_mut();
+        // SAFETY: the caller guarantees `cfg` is NULL or readable for its `size`.
+        let cfg = unsafe { ptr::read_sized(cfg, ParlaCallConfig::default()) }?;
+        // SAFETY: the caller guarantees `video` is NULL or readable for its `size`.
+        let video = unsafe { ptr::read_sized(video, ParlaVideoConfig::default()) }?;
+        let mut engine = cfg.to_engine()?;
+        engine.video = Some(video.to_engine()?);
+        engine
+            .validate()
+            .map_err(|e| Failure::new(PARLA_ERR_INVALID_CONFIG, e.to_string()))?;
+        *out = ParlaCall::boxed(Call::new(engine)?);
+        Ok(PARLA_OK)
+    })
+}
+
+/// Push a captured camera frame: `format` is a `PARLA_PIXEL_*` value; `plane0..2` and
+/// `stride0..2` are the planes and their bytes per row (I420: Y, U, V; NV12: Y, UV and
+/// `plane2` NULL; RGBA: `plane0` only). The pixels are copied (the buffers may be reused at
+/// once) and the frame is stamped with the call's clock now, its capture time for lip sync:
+/// push as soon as the camera delivers. Any size (even width and height, up to 3840x2160) is
+/// scaled to the encoder's. When the encoder is behind, the oldest waiting frame is dropped
+/// and counted (`ParlaVideoStats::frames_capture_dropped`).
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` (a plane the format has is NULL),
+/// `PARLA_ERR_INVALID_ARG` (format, size or a stride shorter than a row),
+/// `PARLA_ERR_WRONG_MODE` (the call has no video), `PARLA_ERR_NOT_RUNNING` or
+/// `PARLA_ERR_MEDIA_FAILED`; the handle's last error says why.
+///
+/// Not for a real-time audio thread: it copies a whole picture and takes the handle's push
+/// lock (uncontended with one camera thread). No allocation at a constant size.
+///
+/// # Safety
+/// `call` is NULL or a live handle; each plane the format has is NULL or readable for
+/// `stride * (rows - 1) + row bytes` bytes (borrowed for the call only). Threads: any thread;
+/// one camera thread per call is the intended use.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn parla_call_push_video_frame(
+    call: *const ParlaCall,
+    format: i32,
+    width: u32,
+    height: u32,
+    plane0: *const u8,
+    stride0: usize,
+    plane1: *const u8,
+    stride1: usize,
+    plane2: *const u8,
+    stride2: usize,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let format = match format {
+                PARLA_PIXEL_I420 => PixelFormat::I420,
+                PARLA_PIXEL_NV12 => PixelFormat::Nv12,
+                PARLA_PIXEL_RGBA => PixelFormat::Rgba,
+                v => return Err(Failure::arg(format!("invalid pixel format: {v}"))),
+            };
+            if !width.is_multiple_of(2) || !height.is_multiple_of(2) {
+                return Err(Failure::arg(format!(
+                    "odd frame size {width}x{height}: width and height must be even"
+                )));
+            }
+            let planes = [(plane0, stride0), (plane1, stride1), (plane2, stride2)];
+            let mut slot = lock(&c.video.push);
+            let frame = match slot.as_mut() {
+                Some(f) => {
+                    f.reshape(format, width, height)
+                        .map_err(|e| Failure::arg(e.to_string()))?;
+                    f
+                }
+                None => slot.insert(
+                    VideoFrame::new(format, width, height)
+                        .map_err(|e| Failure::arg(e.to_string()))?,
+                ),
+            };
+            for (p, &(src, stride)) in planes.iter().enumerate().take(format.plane_count()) {
+                let row = format.plane_stride(p, width);
+                let rows = format.plane_rows(p, height);
+                if stride < row {
+                    return Err(Failure::arg(format!(
+                        "stride{p} {stride} is shorter than a row ({row} bytes)"
+                    )));
+                }
+                let len = stride
+                    .checked_mul(rows - 1)
+                    .and_then(|n| n.checked_add(row))
+                    .ok_or_else(|| Failure::too_long(stride))?;
+                let src = ptr::slice(src, len)?;
+                let dst = frame.plane_mut(p);
+                for r in 0..rows {
+                    dst[r * row..(r + 1) * row].copy_from_slice(&src[r * stride..r * stride + row]);
+                }
+            }
+            c.call.push_video_frame(frame).map_err(video_status)?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Take the next picture of the peer's video that is due for display, as I420 into the app's
+/// planes (`y`: `y_stride * max_height` bytes, `u` and `v`: `uv_stride * ceil(max_height / 2)`
+/// bytes each, with `y_stride >= max_width` and `uv_stride >= ceil(max_width / 2)`), and its
+/// details into `*info`. When the picture is larger than `max_width` x `max_height`, nothing
+/// is written but `info->width`/`height`, `PARLA_ERR_BUFFER_TOO_SMALL` is returned and the
+/// picture is kept for the next pull. A picture not pulled before the next one is decoded is
+/// dropped (counted).
+///
+/// Returns `PARLA_OK` (a picture), `PARLA_NO_FRAME`, `PARLA_ERR_NULL_ARG`,
+/// `PARLA_ERR_INVALID_ARG` (strides shorter than `max_width` needs),
+/// `PARLA_ERR_BUFFER_TOO_SMALL`, `PARLA_ERR_WRONG_MODE` (no video), `PARLA_ERR_NOT_RUNNING` or
+/// `PARLA_ERR_MEDIA_FAILED`.
+///
+/// Not for a real-time audio thread (it copies a picture under the handle's pull lock). No
+/// allocation at a constant size.
+///
+/// # Safety
+/// `call` is NULL or a live handle; `y`, `u`, `v` are NULL or writable for the sizes above;
+/// `info` is NULL or writable. Threads: any thread; one render thread per call is the
+/// intended use.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn parla_call_pull_video_frame(
+    call: *const ParlaCall,
+    y: *mut u8,
+    y_stride: usize,
+    u: *mut u8,
+    v: *mut u8,
+    uv_stride: usize,
+    max_width: u32,
+    max_height: u32,
+    info: *mut ParlaVideoFrameInfo,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            let info = info.as_mut().ok_or_else(|| Failure::null("info"))?;
+            let (mw, mh) = (max_width as usize, max_height as usize);
+            if mw == 0 || mh == 0 || y_stride < mw || uv_stride < mw.div_ceil(2) {
+                return Err(Failure::arg(format!(
+                    "buffers of {max_width}x{max_height} with strides {y_stride}/{uv_stride}: \
+                     need a non-zero size and strides of at least the width / half the width"
+                )));
+            }
+            let y_len = y_stride
+                .checked_mul(mh)
+                .ok_or_else(|| Failure::too_long(y_stride))?;
+            let uv_len = uv_stride
+                .checked_mul(mh.div_ceil(2))
+                .ok_or_else(|| Failure::too_long(uv_stride))?;
+            let planes = [
+                (ptr::slice_mut(y, y_len)?, y_stride),
+                (ptr::slice_mut(u, uv_len)?, uv_stride),
+                (ptr::slice_mut(v, uv_len)?, uv_stride),
+            ];
+            let mut slot = lock(&c.video.pull);
+            let (frame, pending) = &mut *slot;
+            let frame = match frame {
+                Some(f) => f,
+                None => frame.insert(
+                    VideoFrame::new(PixelFormat::I420, 16, 16)
+                        .map_err(|e| Failure::arg(e.to_string()))?,
+                ),
+            };
+            let got = match pending.take() {
+                Some(i) => i,
+                None => match c.call.pull_video_frame(frame).map_err(video_status)? {
+                    Some(i) => i,
+                    None => return Ok(PARLA_NO_FRAME),
+                },
+            };
+            let (w, h) = (frame.width(), frame.height());
+            *info = ParlaVideoFrameInfo {
+                width: w,
+                height: h,
+                render_time_us: got.render_time.as_micros(),
+                capture_us: got.capture_us,
+                rtp_timestamp: got.rtp_timestamp,
+                keyframe: got.keyframe,
+                size_changed: got.size_changed,
+            };
+            if w > max_width || h > max_height {
+                *pending = Some(got);
+                return Err(Failure::new(
+                    PARLA_ERR_BUFFER_TOO_SMALL,
+                    format!("a {w}x{h} picture does not fit {max_width}x{max_height}"),
+                ));
+            }
+            for (p, (dst, stride)) in planes.into_iter().enumerate() {
+                let row = PixelFormat::I420.plane_stride(p, w);
+                let src = frame.plane(p);
+                for r in 0..PixelFormat::I420.plane_rows(p, h) {
+                    dst[r * stride..r * stride + row].copy_from_slice(&src[r * row..(r + 1) * row]);
+                }
+            }
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+/// Copy the video counters into `*out` (all zero for a call without video). Set
+/// `out->size = sizeof *out` first.
+///
+/// Returns `PARLA_OK`, `PARLA_ERR_NULL_ARG` or `PARLA_ERR_INVALID_ARG` (wrong `size`).
+///
+/// # Safety
+/// `call` is NULL or a live handle; `out` is NULL or writable for `out->size` bytes. Threads:
+/// any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn parla_call_get_video_stats(
+    call: *const ParlaCall,
+    out: *mut ParlaVideoStats,
+) -> ParlaStatus {
+    // SAFETY: forwarded from the caller's guarantees.
+    unsafe {
+        guard_call(call, |c| {
+            ptr::write_sized(out, c.call.stats().video.into())?;
+            Ok(PARLA_OK)
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
+mod config_layout_tests {
+    use super::*;
+
+    /// A caller's config of `size` bytes (a current struct's prefix) followed by `tail` bytes
+    /// of what its memory holds after it, read the way `parla_call_new` reads it.
+    fn read_as(size: usize, cfg: ParlaCallConfig, tail: u8) -> Result<CallConfig, Failure> {
+        #[repr(C, align(8))]
+        struct Buf([u8; 256]);
+        let mut buf = Buf([tail; 256]);
+        // SAFETY: `cfg` is `size_of::<ParlaCallConfig>()` bytes, within the 256-byte buffer,
+        // and `size` is at most that.
+        unsafe {
+            std::ptr::copy_nonoverlapping((&raw const cfg).cast::<u8>(), buf.0.as_mut_ptr(), size);
+        }
+        buf.0[..4].copy_from_slice(&(size as u32).to_ne_bytes());
+        // SAFETY: the buffer is aligned for the struct and readable for `size` bytes.
+        let read = unsafe { ptr::read_sized(buf.0.as_ptr().cast(), ParlaCallConfig::default()) }?;
+        read.to_engine()
+    }
+
+    #[test]
+    fn layouts_v1_v2_v3_read_high_pass_and_agc() {
+        assert_eq!(CONFIG_V1_SIZE, 96);
+        assert_eq!(CONFIG_V2_SIZE, 100);
+        assert_eq!(size_of::<ParlaCallConfig>(), 104);
+        let off = ParlaCallConfig {
+            congestion_control_off: true,
+            high_pass_off: true,
+            agc_off: true,
+            ..ParlaCallConfig::default()
+        };
+        // Version 1 and 2 apps: what follows their struct (0xFF here, including version 2's
+        // padding) is not read; high-pass filter and AGC take their defaults (on).
+        let v1 = read_as(CONFIG_V1_SIZE, off, 0xFF).unwrap();
+        assert!(v1.high_pass && v1.agc && v1.congestion_control);
+        let mut v2_bytes = off;
+        v2_bytes.reserved_v2 = [0xA5; 3]; // an uninitialised padding in a version 2 app
+        let v2 = read_as(CONFIG_V2_SIZE, v2_bytes, 0x01).unwrap();
+        assert!(v2.high_pass && v2.agc && !v2.congestion_control);
+        // Version 3: read in full; zero (the default) is on.
+        let v3 = read_as(size_of::<ParlaCallConfig>(), off, 0).unwrap();
+        assert!(!v3.high_pass && !v3.agc);
+        let agc_only = ParlaCallConfig {
+            high_pass_off: true,
+            ..ParlaCallConfig::default()
+        };
+        let v3 = read_as(size_of::<ParlaCallConfig>(), agc_only, 0).unwrap();
+        assert!(!v3.high_pass && v3.agc);
+        assert_eq!(
+            v3.gain_config().map(|g| (g.high_pass, g.agc)),
+            Some((false, true))
+        );
+        let dflt = ParlaCallConfig::default();
+        assert!(!dflt.high_pass_off && !dflt.agc_off && dflt.reserved_v2 == [0; 3]);
+        // A size between version 2 and 3 is no layout.
+        assert!(read_as(CONFIG_V2_SIZE + 2, dflt, 0).is_err());
+    }
+
+    #[test]
+    fn a_version_2_app_gets_its_100_bytes_written_and_nothing_after() {
+        #[repr(C, align(8))]
+        struct Buf([u8; 128]);
+        let mut buf = Buf([0x5A; 128]);
+        buf.0[..4].copy_from_slice(&(CONFIG_V2_SIZE as u32).to_ne_bytes());
+        // SAFETY: the buffer is aligned and writable for its 128 bytes (more than `size`).
+        let status = unsafe { parla_call_config_default(buf.0.as_mut_ptr().cast()) };
+        assert_eq!(status, PARLA_OK);
+        assert!(buf.0[CONFIG_V2_SIZE..].iter().all(|&b| b == 0x5A));
+        // `congestion_control_off` (false) and the explicit padding were written.
+        assert!(
+            buf.0[CONFIG_V1_SIZE..CONFIG_V2_SIZE]
+                .iter()
+                .all(|&b| b == 0)
+        );
     }
 }

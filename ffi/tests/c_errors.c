@@ -73,6 +73,33 @@ static int32_t n_rotate_call(void) { return parla_call_rotate_key(NULL); }
 static int32_t n_stats_call(void) { return parla_call_get_stats(NULL, &g_stats); }
 static int32_t n_stats_out(void) { return parla_call_get_stats(g_call, NULL); }
 
+static ParlaVideoConfig g_vcfg;
+static ParlaVideoFrameInfo g_vinfo;
+static ParlaVideoStats g_vstats;
+static uint8_t g_pix[64 * 64 * 4];
+static int32_t n_vconfig_default(void) { return parla_video_config_default(NULL); }
+static int32_t n_new_video_cfg(void) { return parla_call_new_video(NULL, &g_vcfg, &g_out); }
+static int32_t n_new_video_vcfg(void) { return parla_call_new_video(&g_cfg, NULL, &g_out); }
+static int32_t n_new_video_out(void) { return parla_call_new_video(&g_cfg, &g_vcfg, NULL); }
+static int32_t n_vpush_call(void) {
+  return parla_call_push_video_frame(NULL, PARLA_PIXEL_I420, 16, 16, g_pix, 16, g_pix, 8, g_pix, 8);
+}
+static int32_t n_vpush_plane(void) {
+  return parla_call_push_video_frame(g_call, PARLA_PIXEL_I420, 16, 16, g_pix, 16, NULL, 8, g_pix,
+                                     8);
+}
+static int32_t n_vpull_call(void) {
+  return parla_call_pull_video_frame(NULL, g_pix, 16, g_pix, g_pix, 8, 16, 16, &g_vinfo);
+}
+static int32_t n_vpull_y(void) {
+  return parla_call_pull_video_frame(g_call, NULL, 16, g_pix, g_pix, 8, 16, 16, &g_vinfo);
+}
+static int32_t n_vpull_info(void) {
+  return parla_call_pull_video_frame(g_call, g_pix, 16, g_pix, g_pix, 8, 16, 16, NULL);
+}
+static int32_t n_vstats_call(void) { return parla_call_get_video_stats(NULL, &g_vstats); }
+static int32_t n_vstats_out(void) { return parla_call_get_video_stats(g_call, NULL); }
+
 struct row {
   const char *name;
   int32_t (*fn)(void);
@@ -123,6 +150,17 @@ static const struct row NULL_ROWS[] = {
     {"parla_call_rotate_key(call=NULL)", n_rotate_call},
     {"parla_call_get_stats(call=NULL)", n_stats_call},
     {"parla_call_get_stats(out=NULL)", n_stats_out},
+    {"parla_video_config_default(cfg=NULL)", n_vconfig_default},
+    {"parla_call_new_video(cfg=NULL)", n_new_video_cfg},
+    {"parla_call_new_video(video=NULL)", n_new_video_vcfg},
+    {"parla_call_new_video(out_call=NULL)", n_new_video_out},
+    {"parla_call_push_video_frame(call=NULL)", n_vpush_call},
+    {"parla_call_push_video_frame(plane1=NULL)", n_vpush_plane},
+    {"parla_call_pull_video_frame(call=NULL)", n_vpull_call},
+    {"parla_call_pull_video_frame(y=NULL)", n_vpull_y},
+    {"parla_call_pull_video_frame(info=NULL)", n_vpull_info},
+    {"parla_call_get_video_stats(call=NULL)", n_vstats_call},
+    {"parla_call_get_video_stats(out=NULL)", n_vstats_out},
 };
 
 static void null_arguments(void) {
@@ -328,16 +366,73 @@ static void sized_structs(void) {
   CHECK(f[0] == 0.0f && f[3] == 0.0f && i[0] == 0 && i[3] == 0);
 }
 
+/* Video: bad video configs, frames and buffers, and video calls on a call without video. */
+static void video_errors(void) {
+  ParlaVideoConfig v = g_vcfg;
+  ParlaCall *c = NULL;
+  v.codec = 7;
+  CHECK_STATUS(parla_call_new_video(&g_cfg, &v, &c), PARLA_ERR_INVALID_CONFIG);
+  CHECK(c == NULL);
+  v = g_vcfg;
+  v.width = 641; /* odd */
+  CHECK_STATUS(parla_call_new_video(&g_cfg, &v, &c), PARLA_ERR_INVALID_CONFIG);
+  v = g_vcfg;
+  v.payload_type = g_cfg.payload_type; /* the audio's */
+  CHECK_STATUS(parla_call_new_video(&g_cfg, &v, &c), PARLA_ERR_INVALID_CONFIG);
+  v = g_vcfg;
+  v.size = 3;
+  CHECK_STATUS(parla_call_new_video(&g_cfg, &v, &c), PARLA_ERR_INVALID_ARG);
+  ParlaCallConfig nocc = g_cfg;
+  nocc.congestion_control_off = true; /* video needs the bandwidth estimate */
+  CHECK_STATUS(parla_call_new_video(&nocc, &g_vcfg, &c), PARLA_ERR_INVALID_CONFIG);
+  CHECK(c == NULL);
+  /* Frames: bad format, odd size, short stride; then a good frame on a call without video. */
+  CHECK_STATUS(parla_call_push_video_frame(g_call, 9, 16, 16, g_pix, 16, g_pix, 8, g_pix, 8),
+               PARLA_ERR_INVALID_ARG);
+  CHECK_STATUS(parla_call_push_video_frame(g_call, PARLA_PIXEL_I420, 15, 16, g_pix, 16, g_pix, 8,
+                                           g_pix, 8),
+               PARLA_ERR_INVALID_ARG);
+  CHECK_STATUS(parla_call_push_video_frame(g_call, PARLA_PIXEL_I420, 16, 16, g_pix, 15, g_pix, 8,
+                                           g_pix, 8),
+               PARLA_ERR_INVALID_ARG);
+  CHECK_STATUS(parla_call_push_video_frame(g_call, PARLA_PIXEL_I420, 16, 16, g_pix, 16, g_pix, 8,
+                                           g_pix, 8),
+               PARLA_ERR_WRONG_MODE);
+  CHECK_STATUS(parla_call_push_video_frame(g_call, PARLA_PIXEL_RGBA, 16, 16, g_pix, 64, NULL, 0,
+                                           NULL, 0),
+               PARLA_ERR_WRONG_MODE);
+  CHECK_STATUS(parla_call_pull_video_frame(g_call, g_pix, 8, g_pix, g_pix, 8, 16, 16, &g_vinfo),
+               PARLA_ERR_INVALID_ARG);
+  CHECK_STATUS(parla_call_pull_video_frame(g_call, g_pix, 16, g_pix, g_pix, 8, 16, 16, &g_vinfo),
+               PARLA_ERR_WRONG_MODE);
+  g_vstats.size = 5;
+  CHECK_STATUS(parla_call_get_video_stats(g_call, &g_vstats), PARLA_ERR_INVALID_ARG);
+  g_vstats.size = sizeof g_vstats;
+  CHECK_STATUS(parla_call_get_video_stats(g_call, &g_vstats), PARLA_OK);
+  CHECK(g_vstats.frames_decoded == 0 && g_vstats.size == sizeof g_vstats);
+  /* A stopped call with video: not running. */
+  CHECK_STATUS(parla_call_new_video(&g_cfg, &g_vcfg, &c), PARLA_OK);
+  CHECK_STATUS(parla_call_push_video_frame(c, PARLA_PIXEL_I420, 16, 16, g_pix, 16, g_pix, 8, g_pix,
+                                           8),
+               PARLA_ERR_NOT_RUNNING);
+  parla_call_free(c);
+  printf("video errors: ok\n");
+}
+
 int main(void) {
   g_cfg.size = sizeof g_cfg;
   g_stats.size = sizeof g_stats;
+  g_vcfg.size = sizeof g_vcfg;
+  g_vstats.size = sizeof g_vstats;
   CHECK_STATUS(parla_call_config_default(&g_cfg), PARLA_OK);
+  CHECK_STATUS(parla_video_config_default(&g_vcfg), PARLA_OK);
   CHECK_STATUS(parla_call_new(&g_cfg, &g_call), PARLA_OK);
   if (!g_call) return finish("c_errors");
   null_arguments();
   invalid_configs();
   invalid_arguments();
   sized_structs();
+  video_errors();
   parla_call_free(g_call);
   return finish("c_errors");
 }

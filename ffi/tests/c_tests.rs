@@ -232,6 +232,14 @@ fn c_threads_capture_and_playout_never_busy() {
     run_c_test("c_threads.c", &[&frames]);
 }
 
+/// A video call through the C ABI: pattern frames with padded strides both ways, pictures
+/// pulled and checked, a too-small buffer, a restart (`PARLA_C_VIDEO_SECONDS`, default 3).
+#[test]
+fn c_video_call_both_ways_and_a_restart() {
+    let secs = PathBuf::from(std::env::var("PARLA_C_VIDEO_SECONDS").unwrap_or_else(|_| "3".into()));
+    run_c_test("c_video.c", &[&secs]);
+}
+
 /// An app built against the first sized `ParlaCallStats` layout, run with this library.
 #[test]
 fn c_old_layout_app_runs_with_the_new_library() {

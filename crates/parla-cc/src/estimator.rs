@@ -80,6 +80,11 @@ pub struct CcStats {
     pub overuses: u64,
     /// Probe results applied.
     pub probe_results: u64,
+    /// Decreases because nothing sent was acknowledged for a while (an outage).
+    pub stalls: u64,
+    /// Loss updates above 2 % read as not congestion (the standing queue stayed empty), which
+    /// held the loss-based rate instead of cutting it.
+    pub non_congestion_losses: u64,
 }
 
 /// The bandwidth estimator (see the module docs).
@@ -99,6 +104,8 @@ pub struct BandwidthEstimator {
     window_received: u32,
     window_lost: u32,
     window_start_us: Option<i64>,
+    /// The largest standing queue ([`Self::queue_delay_us`]) seen since the last loss update.
+    window_queue_us: i64,
     /// Arrival clock offset: receiver time minus sender time at the first feedback (only
     /// differences matter; this keeps numbers small).
     target: f64,
@@ -113,7 +120,19 @@ pub struct BandwidthEstimator {
     /// The standing queueing delay: the smallest delay above the base among the last
     /// feedback's packets, microseconds.
     queue_delay_us: i64,
+    /// Send time of the newest packet reported received, microseconds.
+    newest_acked_send_us: Option<i64>,
+    /// Send time of the newest packet sent, microseconds.
+    newest_sent_us: i64,
+    /// The last decrease for a stall ([`STALL_US`]), microseconds.
+    last_stall_cut_us: Option<i64>,
 }
+
+/// Nothing sent in the last this long (beyond one RTT) acknowledged while packets keep leaving:
+/// the path stalled (a radio outage, or a queue seconds long), microseconds.
+pub const STALL_US: i64 = 500_000;
+/// Each [`STALL_US`] of a stall cuts the delay-based rate by this factor.
+pub const STALL_CUT: f64 = 0.5;
 
 /// Seconds of arrival time over which the base (propagation) delay is the minimum.
 pub const BASE_DELAY_SECONDS: usize = 16;
@@ -155,6 +174,7 @@ impl BandwidthEstimator {
             window_received: 0,
             window_lost: 0,
             window_start_us: None,
+            window_queue_us: 0,
             target: start,
             last_usage: BandwidthUsage::Normal,
             stats: CcStats::default(),
@@ -162,6 +182,9 @@ impl BandwidthEstimator {
             scratch: vec![(0, 0, 0, 0); crate::twcc::MAX_PACKETS_PER_FEEDBACK].into_boxed_slice(),
             base_delay: [(i64::MIN, i64::MAX); BASE_DELAY_SECONDS],
             queue_delay_us: 0,
+            newest_acked_send_us: None,
+            newest_sent_us: 0,
+            last_stall_cut_us: None,
         })
     }
 
@@ -182,6 +205,7 @@ impl BandwidthEstimator {
             acked: false,
         };
         self.alr.on_sent(size, now_us);
+        self.newest_sent_us = self.newest_sent_us.max(now_us);
         seq as u16
     }
 
@@ -242,6 +266,8 @@ impl BandwidthEstimator {
         let mut probe_result: Option<f64> = None;
         let mut feedback_min = i64::MAX;
         for &(send, arrival, _, _) in results.iter() {
+            self.newest_acked_send_us =
+                Some(self.newest_acked_send_us.map_or(send, |t| t.max(send)));
             let d = arrival.saturating_sub(send);
             feedback_min = feedback_min.min(d);
             let sec = arrival.div_euclid(1_000_000);
@@ -265,6 +291,7 @@ impl BandwidthEstimator {
                 .unwrap_or(feedback_min);
             self.queue_delay_us = feedback_min.saturating_sub(base).max(0);
             self.aimd.set_queue_delay(self.queue_delay_us);
+            self.window_queue_us = self.window_queue_us.max(self.queue_delay_us);
         }
         for &(send, arrival, size, cluster) in results.iter() {
             self.acked.add(arrival, size);
@@ -296,15 +323,23 @@ impl BandwidthEstimator {
             self.stats.overuses += 1;
         }
         self.last_usage = usage;
-        // Loss over at least 20 packets or 1 s of feedback.
+        // Loss over at least 20 packets or 1 s of feedback. Loss while the standing queue
+        // stayed empty is not our queue overflowing (a lossy radio, random loss on the path):
+        // it holds the loss-based rate instead of cutting it (the delay-based rate answers
+        // congestion that drops packets before any queue forms).
         let start = *self.window_start_us.get_or_insert(now_us);
         let total = self.window_received + self.window_lost;
         if total >= 20 || (now_us - start >= 1_000_000 && total > 0) {
             let frac = f64::from(self.window_lost) / f64::from(total);
-            self.loss.update(frac, rate, now_us);
+            let congestion = self.window_queue_us >= crate::rate::EMPTY_QUEUE_US;
+            if !congestion && frac > crate::rate::LOSS_LOW {
+                self.stats.non_congestion_losses += 1;
+            }
+            self.loss.update_with(frac, rate, now_us, congestion);
             self.window_received = 0;
             self.window_lost = 0;
             self.window_start_us = Some(now_us);
+            self.window_queue_us = self.queue_delay_us;
         }
         self.update_target(now_us);
     }
@@ -331,7 +366,32 @@ impl BandwidthEstimator {
     /// Constant time, no allocation.
     pub fn on_tick(&mut self, now_us: i64) {
         // RT: constant time.
+        self.check_stall(now_us);
         self.update_target(now_us);
+    }
+
+    /// A stall: packets keep leaving but none sent in the last [`STALL_US`] + RTT was
+    /// acknowledged (the feedback of a link in outage stops, or reports only old packets).
+    /// Waiting for the delay or loss signal would keep filling the bottleneck for the whole
+    /// outage (its queue then drops at the tail, or delivers seconds late), so the rate is cut
+    /// by [`STALL_CUT`] each [`STALL_US`] it lasts, as libwebrtc's congestion window pushes the
+    /// encoder back when data in flight stops being acknowledged. Only once feedback has been
+    /// seen (a peer without feedback never stalls this way).
+    fn check_stall(&mut self, now_us: i64) {
+        let Some(acked) = self.newest_acked_send_us else {
+            return;
+        };
+        let silent = now_us - acked - self.rtt_us;
+        let sending = self.newest_sent_us > acked;
+        let due = self
+            .last_stall_cut_us
+            .is_none_or(|t| now_us - t >= STALL_US);
+        if sending && silent > STALL_US && due {
+            let rate = self.aimd.rate();
+            self.aimd.set_rate(rate * STALL_CUT, now_us);
+            self.last_stall_cut_us = Some(now_us);
+            self.stats.stalls += 1;
+        }
     }
 
     fn update_target(&mut self, now_us: i64) {
@@ -437,5 +497,73 @@ mod tests {
         bwe.on_transport_feedback(210_000, &fb);
         assert_eq!(bwe.stats().received, 10);
         assert_eq!(bwe.stats().feedbacks, 2);
+    }
+
+    /// Sends 1200-byte packets every 10 ms from `from_us` to `to_us`; the receiver sees them
+    /// 30 ms later unless `outage` covers their send time; feedback every 100 ms, 30 ms back.
+    fn drive(
+        bwe: &mut BandwidthEstimator,
+        rec: &mut FeedbackRecorder,
+        from_us: i64,
+        to_us: i64,
+        lost: impl Fn(i64) -> bool,
+    ) {
+        let mut buf = [0u8; MAX_FEEDBACK_LEN];
+        let mut t = from_us;
+        while t < to_us {
+            let s = bwe.on_packet_sent(t, 1200, None);
+            if !lost(t) {
+                rec.on_packet(s, t + 30_000);
+            }
+            if t % 100_000 == 0 && rec.has_pending() {
+                let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+                let fb = TwccFeedback::parse(&buf[..n]).unwrap();
+                bwe.on_transport_feedback(t + 60_000, &fb);
+            }
+            bwe.on_tick(t);
+            t += 10_000;
+        }
+    }
+
+    /// An estimator without probing and a 60 ms RTT, and the peer's recorder, for [`drive`].
+    fn unprobed() -> (BandwidthEstimator, FeedbackRecorder) {
+        let cfg = CcConfig {
+            probing: false,
+            ..Default::default()
+        };
+        let mut bwe = BandwidthEstimator::new(cfg).unwrap();
+        bwe.on_rtt(60_000);
+        (bwe, FeedbackRecorder::new(1, 2))
+    }
+
+    #[test]
+    fn a_stall_cuts_the_rate_and_a_steady_link_does_not() {
+        let (mut steady, mut rec) = unprobed();
+        drive(&mut steady, &mut rec, 0, 4_000_000, |_| false);
+        assert_eq!(steady.stats().stalls, 0);
+        let (mut bwe, mut rec) = unprobed();
+        drive(&mut bwe, &mut rec, 0, 2_000_000, |_| false);
+        let before = bwe.target_bps();
+        // Two seconds in which nothing arrives.
+        drive(&mut bwe, &mut rec, 2_000_000, 4_000_000, |_| true);
+        assert!(bwe.stats().stalls >= 2, "{:?}", bwe.stats());
+        assert!(
+            bwe.target_bps() < before / 2,
+            "{before} -> {}",
+            bwe.target_bps()
+        );
+    }
+
+    #[test]
+    fn random_loss_without_a_queue_holds_the_loss_based_rate() {
+        let (mut bwe, mut rec) = unprobed();
+        // Every 8th packet lost (12.5 %), the others 30 ms on their way: no queue.
+        drive(&mut bwe, &mut rec, 0, 6_000_000, |t| t / 10_000 % 8 == 3);
+        let st = bwe.stats();
+        assert!(st.non_congestion_losses >= 5, "{st:?}");
+        assert!(bwe.loss_fraction() > 0.1, "{}", bwe.loss_fraction());
+        // Held at the start rate (it would have been cut by 6 % per update as congestion).
+        assert!(bwe.loss_based_bps() >= 300_000, "{}", bwe.loss_based_bps());
+        assert!(bwe.target_bps() >= 300_000, "{}", bwe.target_bps());
     }
 }

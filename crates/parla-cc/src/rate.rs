@@ -374,6 +374,22 @@ impl LossController {
     /// # Real-time safety
     /// Constant time, no allocation.
     pub fn update(&mut self, loss: f64, delay_based: f64, now_us: i64) -> f64 {
+        self.update_with(loss, delay_based, now_us, true)
+    }
+
+    /// [`update`](Self::update), saying whether the loss came with a standing queue
+    /// (`congestion`); without one, loss above [`LOSS_LOW`] holds the rate (no decrease, no
+    /// growth): random or radio loss says nothing about the capacity.
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub fn update_with(
+        &mut self,
+        loss: f64,
+        delay_based: f64,
+        now_us: i64,
+        congestion: bool,
+    ) -> f64 {
         // RT: constant time.
         let loss = if loss.is_finite() {
             loss.clamp(0.0, 1.0)
@@ -385,7 +401,7 @@ impl LossController {
         let dt_s = ((now_us - last) as f64 / 1e6).clamp(0.0, 1.0);
         if loss < LOSS_LOW {
             self.rate = (self.rate * 1.08f64.powf(dt_s) + 1000.0 * dt_s).max(delay_based);
-        } else if loss > LOSS_HIGH {
+        } else if loss > LOSS_HIGH && congestion {
             let wait = 300_000 + self.rtt_us;
             if self.last_decrease_us.is_none_or(|t| now_us - t >= wait) {
                 self.rate = self.rate.min(delay_based) * (1.0 - 0.5 * loss);
@@ -468,5 +484,10 @@ mod tests {
         assert_eq!(l.update(0.2, 1e6, 1_100_000), r);
         assert_eq!(l.update(0.05, 1e6, 2_000_000), r);
         assert!(l.update(f64::NAN, 0.0, 3_000_000) > r);
+        // The same loss without a standing queue holds the rate: no cut, no growth.
+        let mut l = LossController::new(1e6, 10_000.0, 5e6);
+        assert_eq!(l.update_with(0.2, 1e6, 0, false), 1e6);
+        assert_eq!(l.update_with(0.2, 1e6, 1_000_000, false), 1e6);
+        assert!(l.update_with(0.2, 1e6, 2_000_000, true) < 1e6);
     }
 }

@@ -99,7 +99,7 @@ fn cellular_traces_with_cross_traffic() {
 }
 
 /// `CC_EVAL_DUMP=<scenario> cargo test -p parla-cc --test sim-links dump -- --ignored
-/// --nocapture`: the estimator's timeline, once a second.
+/// --nocapture`: the estimator's timeline, once a second (seed `CC_EVAL_SEED`, default 1).
 #[test]
 #[ignore]
 fn dump() {
@@ -112,7 +112,11 @@ fn dump() {
     let shared = parla_testkit::data::shared_dir();
     let (all, _) = standard_scenarios(Some(&shared), length);
     let s = all.into_iter().find(|s| s.name == name).expect("scenario");
-    let r = parla_cc::eval::run(&s, parla_cc::eval::SenderKind::Estimator, 1).expect("run");
+    let seed = std::env::var("CC_EVAL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let r = parla_cc::eval::run(&s, parla_cc::eval::SenderKind::Estimator, seed).expect("run");
     println!("{}", parla_cc::eval::summary_line(&r));
     for t in r.timeline.iter().step_by(5) {
         println!(
@@ -126,8 +130,9 @@ fn dump() {
     }
 }
 
-/// The full-length runs (as `parla cc eval`; seed `CC_EVAL_SEED`, default 1): `cargo test
-/// --release -p parla-cc --test sim-links full_length -- --ignored --nocapture`.
+/// The full-length runs (as `parla cc eval`; seed `CC_EVAL_SEED`, default 1; only the
+/// scenarios whose name contains `CC_EVAL_ONLY`, if set): `cargo test --release -p parla-cc
+/// --test sim-links full_length -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn full_length() {
@@ -140,7 +145,8 @@ fn full_length() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
-    for s in &all {
+    let only = std::env::var("CC_EVAL_ONLY").unwrap_or_default();
+    for s in all.iter().filter(|s| s.name.contains(&only)) {
         let [cc, fixed, off] = run_all_senders(s, seed).expect("run");
         for r in [&cc, &fixed, &off] {
             println!("{}", parla_cc::eval::summary_line(r));

@@ -2,7 +2,9 @@
 //!
 //! Each subcommand lives in `cmd/<name>.rs` with an `Args` struct (clap) and a `run` function.
 //! Errors are printed as one line, `parla: error: ...`, with a non-zero exit (2 for usage errors,
-//! as clap uses for the ones it finds; 1 otherwise); nothing panics on bad input.
+//! as clap uses for the ones it finds; 1 otherwise); nothing panics on bad input. When the
+//! reader of standard output goes away (`parla cc eval | head`), the command stops quietly
+//! with success, as Unix tools do, instead of panicking in `println!` ([`quiet_on_broken_pipe`]).
 
 use std::process::ExitCode;
 
@@ -41,7 +43,47 @@ enum Command {
     Cc(cmd::cc::Args),
 }
 
+/// The message `println!` panics with when it cannot write to standard output.
+const STDOUT_PANIC: &str = "failed printing to stdout";
+
+/// Whether an error is, or was caused by, a write to a pipe whose reader has gone (EPIPE).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Rust ignores SIGPIPE, so a write to a closed pipe fails with EPIPE, and `println!` panics
+/// on it. This hook turns that one panic into a quiet successful exit (the reader took what it
+/// wanted, as with `head`); any other panic goes to the default hook. Errors returned with
+/// EPIPE (`writeln!` on a locked stdout) are handled in [`main`] by [`is_broken_pipe`].
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        let epipe = std::io::Error::from_raw_os_error(EPIPE).to_string();
+        if msg.starts_with(STDOUT_PANIC) && msg.contains(&epipe) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// The OS error number of a write to a closed pipe (EPIPE on Unix, ERROR_NO_DATA on Windows).
+#[cfg(not(windows))]
+const EPIPE: i32 = 32;
+/// See the Unix value.
+#[cfg(windows)]
+const EPIPE: i32 = 232;
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Call(args) => cmd::call::run(args),
@@ -56,6 +98,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("parla: error: {e:#}");
             if e.downcast_ref::<cmd::UsageError>().is_some() {

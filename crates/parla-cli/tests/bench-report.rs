@@ -1,4 +1,5 @@
-//! `parla bench` on a tiny corpus (one case per suite, seconds of audio, one 20 s call): it writes
+//! `parla bench` on a tiny corpus (one case per suite, seconds of audio, one 20 s call, the
+//! constant-link congestion-control case): it writes
 //! report.json, report.md and the plots, scores every suite, and the corpus hashes are the same
 //! on a second run with the same seed.
 
@@ -22,7 +23,7 @@ fn bench(out: &Path, extra: &[&str]) -> std::process::Output {
         .expect("run parla")
 }
 
-const CASES: [&str; 14] = [
+const CASES: [&str; 16] = [
     "--cases",
     "ns/pink-5db-48k*",
     "--cases",
@@ -37,6 +38,8 @@ const CASES: [&str; 14] = [
     "chain/dt-d40*",
     "--cases",
     "call/fixed40",
+    "--cases",
+    "cc/constant-1mbps",
 ];
 
 #[test]
@@ -89,6 +92,13 @@ fn writes_the_report_files_and_scores_every_suite() {
     assert!(metric("call/fixed40", "a_erle_db") > 10.0);
     assert!(metric("call/fixed40", "b_erle_db") > 10.0);
     assert_eq!(metric("call/fixed40", "ab_e2ee_failures"), 0.0);
+    // Congestion control on the constant 1 Mbit/s link (the acceptance point), with
+    // the fixed sender and the estimator off beside it, and every feedback authenticated.
+    assert!(metric("cc/constant-1mbps", "utilization_pct") >= 85.0);
+    assert!(metric("cc/constant-1mbps", "queue_p95_ms") <= 60.0);
+    assert!(metric("cc/constant-1mbps", "off_utilization_pct") < 50.0);
+    assert!(metric("cc/constant-1mbps", "fixed_rate_kbps") > 0.0);
+    assert_eq!(metric("cc/constant-1mbps", "feedback_rejected"), 0.0);
     let md = std::fs::read_to_string(dir.path().join("report.md")).expect("md");
     for s in [
         "### ns",
@@ -98,6 +108,7 @@ fn writes_the_report_files_and_scores_every_suite() {
         "### jitter",
         "### resample",
         "### call",
+        "### cc",
     ] {
         assert!(md.contains(s), "report.md lacks {s}");
     }
@@ -112,7 +123,7 @@ fn writes_the_report_files_and_scores_every_suite() {
     )
     .expect("parse");
     assert_eq!(json["corpus_hashes"], json2["corpus_hashes"]);
-    assert_eq!(json["corpus_hashes"].as_object().map(|o| o.len()), Some(7));
+    assert_eq!(json["corpus_hashes"].as_object().map(|o| o.len()), Some(8));
 }
 
 #[test]

@@ -474,6 +474,8 @@ pub struct VideoDecoder {
     codec: VideoCodec,
     frame: frame::Video,
     scaler: Scaler,
+    /// Scratch for NV12 pictures (hardware-style decoders) before conversion to I420.
+    nv12: Option<VideoFrame>,
     last_size: Option<(u32, u32)>,
 }
 
@@ -513,6 +515,7 @@ impl VideoDecoder {
             codec,
             frame: frame::Video::empty(),
             scaler: Scaler::new()?,
+            nv12: None,
             last_size: None,
         })
     }
@@ -549,6 +552,26 @@ impl VideoDecoder {
     /// [`VideoError::InvalidData`] if the picture is corrupt; [`VideoError::TooLarge`] for a
     /// picture over [`parla_core::video::MAX_DIMENSION`]; [`VideoError::Backend`] otherwise.
     pub fn receive_frame(&mut self) -> Result<Option<DecodedFrame>, VideoError> {
+        let mut frame =
+            VideoFrame::new(PixelFormat::I420, 16, 16).map_err(|_| VideoError::TooLarge {
+                width: 16,
+                height: 16,
+            })?;
+        Ok(self
+            .receive_frame_into(&mut frame)?
+            .map(|size_changed| DecodedFrame {
+                frame,
+                size_changed,
+            }))
+    }
+
+    /// As [`VideoDecoder::receive_frame`], into `out` (reshaped to the picture's size and I420,
+    /// keeping its buffer when it is large enough, so a reused frame does not allocate at a
+    /// constant size). Returns `Some(size_changed)` when a picture was written.
+    ///
+    /// # Errors
+    /// As [`VideoDecoder::receive_frame`]; `out`'s contents are unspecified after an error.
+    pub fn receive_frame_into(&mut self, out: &mut VideoFrame) -> Result<Option<bool>, VideoError> {
         match self.dec.receive_frame(&mut self.frame) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Other { errno }) if errno == EAGAIN => return Ok(None),
@@ -559,31 +582,30 @@ impl VideoDecoder {
             return Err(VideoError::InvalidData);
         }
         let (w, h) = (self.frame.width(), self.frame.height());
-        if check_size(w, h).is_err() {
-            return Err(VideoError::TooLarge {
-                width: w,
-                height: h,
-            });
-        }
+        let too_large = |_| VideoError::TooLarge {
+            width: w,
+            height: h,
+        };
+        check_size(w, h).map_err(too_large)?;
         let ts = MediaTime::from_micros(self.frame.timestamp().unwrap_or(0).max(0) as u64);
         let keyframe = self.frame.is_key();
-        let mut out =
-            VideoFrame::new(PixelFormat::I420, w, h).map_err(|_| VideoError::TooLarge {
-                width: w,
-                height: h,
-            })?;
+        out.reshape(PixelFormat::I420, w, h).map_err(too_large)?;
         match self.frame.format() {
             Pixel::YUV420P | Pixel::YUVJ420P => {
-                ff::copy_from_av(&self.frame, PixelFormat::I420, &mut out)?
+                ff::copy_from_av(&self.frame, PixelFormat::I420, out)?
             }
             Pixel::NV12 => {
-                let mut nv12 =
-                    VideoFrame::new(PixelFormat::Nv12, w, h).map_err(|_| VideoError::TooLarge {
-                        width: w,
-                        height: h,
-                    })?;
-                ff::copy_from_av(&self.frame, PixelFormat::Nv12, &mut nv12)?;
-                self.scaler.run(&nv12, &mut out)?;
+                let nv12 = match self.nv12.as_mut() {
+                    Some(f) => {
+                        f.reshape(PixelFormat::Nv12, w, h).map_err(too_large)?;
+                        f
+                    }
+                    None => self
+                        .nv12
+                        .insert(VideoFrame::new(PixelFormat::Nv12, w, h).map_err(too_large)?),
+                };
+                ff::copy_from_av(&self.frame, PixelFormat::Nv12, nv12)?;
+                self.scaler.run(nv12, out)?;
             }
             _ => return Err(VideoError::InvalidData),
         }
@@ -591,10 +613,26 @@ impl VideoDecoder {
         out.keyframe = keyframe;
         let size_changed = self.last_size != Some((w, h));
         self.last_size = Some((w, h));
-        Ok(Some(DecodedFrame {
-            frame: out,
-            size_changed,
-        }))
+        Ok(Some(size_changed))
+    }
+
+    /// Decode one packet into `out` (see [`VideoDecoder::receive_frame_into`]); returns
+    /// `Some(size_changed)` when it produced a picture.
+    ///
+    /// # Errors
+    /// As [`VideoDecoder::send_packet`] and [`VideoDecoder::receive_frame_into`].
+    pub fn decode_into(
+        &mut self,
+        data: &[u8],
+        timestamp: MediaTime,
+        out: &mut VideoFrame,
+    ) -> Result<Option<bool>, VideoError> {
+        self.send_packet(data, timestamp)?;
+        let mut last = None;
+        while let Some(changed) = self.receive_frame_into(out)? {
+            last = Some(changed || last.unwrap_or(false));
+        }
+        Ok(last)
     }
 
     /// Decode one packet and return the picture it produced, if any (a convenience over

@@ -8,6 +8,11 @@
 //!
 //! - **High-pass filter**: a second-order IIR with its corner near 80 Hz, removing rumble and
 //!   handling noise.
+//! - **Downward gain** (written here, `agc/down.rs`, before AGC2): AGC2's adaptive gain never
+//!   goes below 0 dB, so a loud talker would keep its level; this slow gain (at most 0 dB) brings
+//!   speech louder than [`GainConfig::max_speech_dbfs`] down to it, over about a second of
+//!   speech, and holds in pauses. It also keeps an already clipped microphone signal below full
+//!   scale. Part of `agc`.
 //! - **AGC2 adaptive digital**: estimates the speech level with its own voice activity detector
 //!   and raises or lowers a digital gain (at most [`GainConfig::max_gain_change_db_per_s`]) so that
 //!   speech peaks reach `-headroom_db` dBFS; the gain is capped so that the estimated noise floor
@@ -20,6 +25,7 @@
 //! After [`Stage::prepare`], `process_into` does not allocate on the Rust side (one channel
 //! pointer on the stack; `tests/rt_no_alloc.rs`); the C++ module processes the frame in place.
 
+mod down;
 #[cfg(feature = "webrtc")]
 #[allow(unsafe_code)]
 mod webrtc;
@@ -50,6 +56,9 @@ pub struct GainConfig {
     pub max_gain_change_db_per_s: f32,
     /// The gain is capped so that the estimated noise level stays at or below this, dBFS.
     pub max_output_noise_dbfs: f32,
+    /// Speech louder than this (mean level of speech frames, dBFS) is brought down to it by
+    /// the downward gain before AGC2 (AGC2 itself only raises).
+    pub max_speech_dbfs: f32,
 }
 
 impl Default for GainConfig {
@@ -62,6 +71,7 @@ impl Default for GainConfig {
             initial_gain_db: 10.0,
             max_gain_change_db_per_s: 10.0,
             max_output_noise_dbfs: -50.0,
+            max_speech_dbfs: -21.0,
         }
     }
 }
@@ -94,6 +104,9 @@ impl GainConfig {
         if !ok(self.max_output_noise_dbfs, -90.0, 0.0) {
             return bad("max_output_noise_dbfs", "must be within -90-0 dBFS");
         }
+        if !ok(self.max_speech_dbfs, -40.0, 0.0) {
+            return bad("max_speech_dbfs", "must be within -40-0 dBFS");
+        }
         Ok(())
     }
 }
@@ -103,6 +116,7 @@ pub struct GainControl {
     config: GainConfig,
     #[cfg(feature = "webrtc")]
     backend: Option<webrtc::WebrtcGain>,
+    down: down::DownwardGain,
     frame_len: usize,
 }
 
@@ -122,6 +136,7 @@ impl GainControl {
             config,
             #[cfg(feature = "webrtc")]
             backend: None,
+            down: down::DownwardGain::new(&config),
             frame_len: 0,
         }
     }
@@ -129,6 +144,12 @@ impl GainControl {
     /// The configuration.
     pub fn config(&self) -> &GainConfig {
         &self.config
+    }
+
+    /// The downward gain applied to the last frame before AGC2, dB (0 unless the talker is
+    /// louder than [`GainConfig::max_speech_dbfs`]).
+    pub fn downward_gain_db(&self) -> f32 {
+        self.down.gain_db()
     }
 }
 
@@ -154,6 +175,7 @@ impl Stage for GainControl {
         #[cfg(feature = "webrtc")]
         {
             self.backend = Some(webrtc::WebrtcGain::new(&self.config, rate)?);
+            self.down = down::DownwardGain::new(&self.config);
             self.frame_len = frame_len;
             Ok(())
         }
@@ -181,6 +203,9 @@ impl Stage for GainControl {
                 return Err(ProcessError::NotPrepared);
             };
             sanitize_into(input, output);
+            if self.config.agc {
+                self.down.process(output);
+            }
             backend.process(output)
         }
         #[cfg(not(feature = "webrtc"))]
@@ -199,5 +224,6 @@ impl Stage for GainControl {
         if let Some(b) = self.backend.as_mut() {
             b.reset();
         }
+        self.down = down::DownwardGain::new(&self.config);
     }
 }

@@ -16,7 +16,7 @@
 //! with `w` going from [`RNN_WEIGHT_MAX`] at or below [`BLEND_SNR_LOW_DB`] to 0 at or above
 //! [`BLEND_SNR_HIGH_DB`]; then a share `d` of the dry signal is mixed back, from 0 at
 //! [`DRY_SNR_LOW_DB`] to [`DRY_WEIGHT_MAX`] at [`DRY_SNR_HIGH_DB`], so fairly clean speech passes
-//! (nearly) untouched. Until the first estimate (at most 0.8 s) the signal passes dry; the weights
+//! (nearly) untouched. Until the first estimate (at most 1.2 s) the signal passes dry; the weights
 //! then follow the estimate over about 200 ms. With the blend off, the wet signal is RNNoise's
 //! alone. `docs/NS.md` has the measured figures.
 //!
@@ -43,17 +43,17 @@ const VAD_NOISE: f32 = 0.3;
 /// Voice probability above which a frame updates the speech power.
 const VAD_SPEECH: f32 = 0.5;
 /// Estimated SNR (dB) above which the dry signal is mixed back in.
-pub const DRY_SNR_LOW_DB: f32 = 12.0;
+pub const DRY_SNR_LOW_DB: f32 = 11.0;
 /// Estimated SNR (dB) at and above which the dry share is [`DRY_WEIGHT_MAX`].
-pub const DRY_SNR_HIGH_DB: f32 = 18.0;
+pub const DRY_SNR_HIGH_DB: f32 = 17.0;
 /// Largest share of the dry signal.
 pub const DRY_WEIGHT_MAX: f32 = 1.0;
 /// Per-frame smoothing of the speech and noise powers (about 0.2 s and 0.5 s).
 const SPEECH_SMOOTHING: f32 = 0.95;
 const NOISE_SMOOTHING: f32 = 0.98;
 /// Frames after which the spectral suppressor's minimum-statistics noise estimate (a minimum over
-/// 1.5 s, so still partly speech-biased at 0.8 s) serves as the SNR estimate's noise when RNNoise has called too few frames noise.
-const MINSTAT_FRAMES: u32 = 80;
+/// 1.5 s, so still partly speech-biased at 1.2 s: earlier, it read babble at 20 dB SNR as about 12 dB) serves as the SNR estimate's noise when RNNoise has called too few frames noise.
+const MINSTAT_FRAMES: u32 = 120;
 /// Noise frames (by RNNoise's voice probability) needed before their power is the noise estimate.
 const MIN_NOISE_FRAMES: u32 = 5;
 /// Per-frame step of the blend weight towards its target (about 200 ms).
@@ -156,7 +156,7 @@ impl NoiseSuppressor {
     pub fn estimated_snr_db(&self) -> Option<f32> {
         // The mean power of the frames RNNoise calls noise, once there are a few (it sees clicks
         // and babble, and does not take continuous speech for noise as a minimum over 1.5 s
-        // can); else, after 0.8 s, the spectral suppressor's minimum-statistics estimate (at low
+        // can); else, after 1.2 s, the spectral suppressor's minimum-statistics estimate (at low
         // SNR RNNoise may call few frames noise); before that, no estimate.
         let noise = if self.noise_frames >= MIN_NOISE_FRAMES {
             self.noise_power

@@ -1,6 +1,6 @@
 //! The high-pass filter and AGC2 stage with the call defaults ([`GainConfig::default`]) on the
-//! bundled speech at several levels: a soft talker is raised towards -20 dBFS, a loud or clipping
-//! talker comes out below full scale, and background noise in pauses is not pumped up.
+//! bundled speech at several levels: soft, medium and loud talkers arrive near -20 dBFS, a
+//! clipping talker comes out below full scale, and background noise in pauses is not pumped up.
 #![cfg(feature = "webrtc")]
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test (STYLE.md E6).
 mod common;
@@ -70,52 +70,62 @@ fn second_half(mask: &[bool]) -> usize {
 #[test]
 fn soft_medium_and_loud_talkers_arrive_near_minus_20_dbfs() {
     let (x, mask) = speech();
-    for input_dbfs in [-45.0, -30.0] {
+    // AGC2 raises the soft and medium talkers; the downward gain before it lowers the loud one
+    // (AGC2's own gain is never below 0 dB).
+    for input_dbfs in [-45.0, -30.0, -10.0] {
         let out = run(&scaled(&x, &mask, input_dbfs));
         let got = level(&out, &mask, second_half(&mask));
-        let peak = out.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-        eprintln!("talker at {input_dbfs} dBFS -> {got:.1} dBFS (peak {peak:.3})");
+        let peak = out[second_half(&mask) * FRAME..]
+            .iter()
+            .fold(0.0f32, |m, &v| m.max(v.abs()));
+        // While the level is being learnt (AGC2 starts at +10 dB), the limiter holds a loud
+        // talker's first words at full scale: reported, not asserted.
+        let first_s = out[..RATE as usize]
+            .iter()
+            .filter(|v| v.abs() >= 0.999)
+            .count();
+        eprintln!(
+            "talker at {input_dbfs} dBFS -> {got:.1} dBFS (peak {peak:.3} after adapting; \
+             {first_s} samples at full scale in the first second)"
+        );
         assert!(
-            (-25.0..=-15.0).contains(&got),
+            (-23.0..=-16.0).contains(&got),
             "talker at {input_dbfs} dBFS came out at {got:.1} dBFS"
         );
-        assert!(peak < 1.0, "peak {peak} at full scale");
+        assert!(peak < 0.999, "peak {peak} at full scale");
     }
-    // AGC2's adaptive digital gain is never below 0 dB: a loud talker is not lowered towards
-    // -20 dBFS (measured: -10 -> -12.1 dBFS; docs/NS.md), only not raised.
-    let out = run(&scaled(&x, &mask, -10.0));
-    let got = level(&out, &mask, second_half(&mask));
-    eprintln!("talker at -10 dBFS -> {got:.1} dBFS");
-    assert!(
-        (-15.0..=-9.0).contains(&got),
-        "loud talker came out at {got:.1} dBFS"
-    );
 }
 
-/// A talker already clipped by the microphone path stays as it is: AGC2 adds no gain (the
-/// limiter cannot undo clipping that happened before it; lowering a hot input needs the capture
-/// pre-gain or the input volume controller, not enabled here: docs/NS.md).
+/// A talker already clipped by the microphone path (speech 15 dB too hot, flat tops at full
+/// scale) is brought down by the downward gain: once the level is known, no output sample is
+/// at full scale and speech is near -20 dBFS.
 #[test]
-fn a_clipping_talker_gets_no_gain() {
+fn a_clipping_talker_does_not_clip() {
     let (x, mask) = speech();
-    // Speech 20 dB too hot, hard-clipped at full scale by the microphone path.
     let hot: Vec<f32> = scaled(&x, &mask, -5.0)
         .iter()
         .map(|v| v.clamp(-1.0, 1.0))
         .collect();
+    let at_full = |s: &[f32]| s.iter().filter(|v| v.abs() >= 0.999).count();
+    let tail_in = &hot[second_half(&mask) * FRAME..];
+    assert!(at_full(tail_in) > 1000, "the input clips");
     let out = run(&hot);
     let tail = &out[second_half(&mask) * FRAME..];
     let peak = tail.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-    let at_full = tail.iter().filter(|v| v.abs() >= 0.999).count();
-    eprintln!("clipping talker: output peak {peak:.3}, {at_full} samples at full scale");
-    assert!(peak <= 1.0, "output peak {peak}");
     let (l_in, l_out) = (
         level(&hot, &mask, second_half(&mask)),
         level(&out, &mask, second_half(&mask)),
     );
+    eprintln!(
+        "clipping talker: {} input samples at full scale, output {} (peak {peak:.3}); level \
+         {l_in:.1} -> {l_out:.1} dBFS",
+        at_full(tail_in),
+        at_full(tail)
+    );
+    assert_eq!(at_full(tail), 0, "output peak {peak}");
     assert!(
-        l_out <= l_in + 0.5,
-        "clipping talker raised: {l_in:.1} -> {l_out:.1} dBFS"
+        (-23.0..=-16.0).contains(&l_out),
+        "clipping talker came out at {l_out:.1} dBFS"
     );
 }
 

@@ -35,6 +35,12 @@
 //!   state and the outgoing RTP stream outlive a run: `stop` keeps them and the next `start`
 //!   continues them, so counters continue and replay windows are kept.
 //!
+//! - **Video thread** (calls with [`CallConfig::video`], feature `video`): encodes the frames
+//!   the app pushes with [`Call::push_video_frame`] and decodes the peer's, handing them over
+//!   bounded queues of pooled buffers (`video_io`): the media thread only encrypts,
+//!   packetizes, paces and reassembles, so audio never waits for a video codec. Decoded
+//!   pictures are pulled with [`Call::pull_video_frame`] when they are due for display.
+//!
 //! `Call` is `Send + Sync`: every method takes `&self`, so the C ABI can share one call between
 //! the app's threads.
 
@@ -43,6 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use parla_core::queue::{MessageQueue, SampleProducer, sample_ring};
+use parla_core::video::VideoFrame;
 #[cfg(feature = "devices")]
 use parla_device::{DeviceSelector, Direction};
 use parla_rtp::e2ee::{CallKeys, E2eeError, KEY_BLOB_LEN, KeyAgreement, MediaStream, SafetyCode};
@@ -97,8 +104,24 @@ pub enum AudioIo {
     BadLength,
 }
 
+/// Why a video frame could not be pushed or pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VideoIo {
+    /// The call was configured without video ([`CallConfig::video`] is `None`).
+    #[error("the call has no video")]
+    NoVideo,
+    /// The call is not running.
+    #[error("the call is not running")]
+    NotRunning,
+    /// The media thread failed: `stop` and `start` recover the call.
+    #[error("the call's media thread failed; stop and start the call")]
+    Failed,
+}
+
 struct Running {
     media: crate::pool::JobHandle,
+    /// The video thread, when the call has video.
+    video: Option<crate::pool::JobHandle>,
     #[cfg(feature = "devices")]
     devices: Option<crate::devices::DeviceThread>,
 }
@@ -218,10 +241,18 @@ impl Call {
         if self.cfg.e2ee && keys.keys.is_none() {
             return Err(EngineError::NoPeerKey);
         }
+        if self.cfg.video.is_some() && !cfg!(feature = "video") {
+            return Err(EngineError::Video(
+                "this build has no video codecs (feature `video`)".into(),
+            ));
+        }
         let shared = &self.shared;
         // A clean run: nothing left over from the last one (its packets are stale, a device
         // ring swap that did not happen has no device any more).
         drain_replies(shared);
+        if let Some(v) = shared.video.as_ref() {
+            v.reset();
+        }
         while shared.incoming.pop().is_some() {}
         while shared.control.pop().is_some() {}
         shared.stop.store(false, Ordering::SeqCst);
@@ -266,7 +297,17 @@ impl Call {
                 return Err(e);
             }
         };
+        let mut io = io;
+        io.video = shared.video.as_ref().map(crate::video_io::MediaVideo::new);
         shared.running.store(true, Ordering::SeqCst);
+        let video = match self.start_video_thread() {
+            Ok(v) => v,
+            Err(e) => {
+                shared.running.store(false, Ordering::SeqCst);
+                undo();
+                return Err(e);
+            }
+        };
         let thread_shared = Arc::clone(shared);
         let media = match crate::pool::run(move || crate::rt::media_loop(core, io, &thread_shared))
         {
@@ -274,15 +315,40 @@ impl Call {
             Err(e) => {
                 shared.running.store(false, Ordering::SeqCst);
                 undo();
+                if let Some(v) = video {
+                    let _ = v.join();
+                }
                 return Err(EngineError::Thread(e.to_string()));
             }
         };
         *run = Some(Running {
             media,
+            video,
             #[cfg(feature = "devices")]
             devices,
         });
         Ok(())
+    }
+
+    /// The video thread of a run (calls with video); it ends with the run's `stop` flag.
+    #[cfg(feature = "video")]
+    fn start_video_thread(&self) -> Result<Option<crate::pool::JobHandle>, EngineError> {
+        let Some(vcfg) = self.cfg.video else {
+            return Ok(None);
+        };
+        let shared = Arc::clone(&self.shared);
+        crate::pool::run(move || {
+            if let Some(v) = shared.video.as_ref() {
+                crate::video_thread::video_loop(v, vcfg, &shared.stop, &|| shared.now());
+            }
+        })
+        .map(Some)
+        .map_err(|e| EngineError::Thread(e.to_string()))
+    }
+
+    #[cfg(not(feature = "video"))]
+    fn start_video_thread(&self) -> Result<Option<crate::pool::JobHandle>, EngineError> {
+        Ok(None)
     }
 
     /// App-owned mode: new rings for the run, their app ends handed out (see the module docs).
@@ -339,6 +405,7 @@ impl Call {
         self.close_app_audio();
         shared.stop.store(true, Ordering::SeqCst);
         let media = r.media.join();
+        let video_ok = r.video.is_none_or(|v| v.join().is_ok());
         #[cfg(feature = "devices")]
         let devices_ok = r.devices.is_none_or(|d| d.handle.join().is_ok());
         #[cfg(not(feature = "devices"))]
@@ -348,15 +415,18 @@ impl Call {
         // before it ended is applied here, so its sender is not lost.
         if let Some(mut state) = shared.state_back.pop() {
             while let Some(msg) = shared.control.pop() {
-                if let (Control::InstallSender(tx), Some(parts)) = (msg, state.e2ee.as_mut()) {
+                if let (Control::InstallSender(tx, vtx), Some(parts)) = (msg, state.e2ee.as_mut()) {
                     parts.tx = tx;
+                    if let (Some(vtx), Some(v)) = (vtx, parts.video.as_mut()) {
+                        v.tx = vtx;
+                    }
                 }
             }
             *lock(&self.paused) = Some((state, Instant::now()));
         }
         drain_replies(shared);
         let failed = shared.failed.load(Ordering::SeqCst);
-        if failed || media.is_err() || !devices_ok {
+        if failed || media.is_err() || !devices_ok || !video_ok {
             return Err(EngineError::Thread("a call thread panicked".into()));
         }
         Ok(())
@@ -394,6 +464,50 @@ impl Call {
         }
         out[..p.len].copy_from_slice(&p.data[..p.len]);
         Ok(Some(p.len))
+    }
+
+    fn video_shared(&self) -> Result<&crate::video_io::VideoShared, VideoIo> {
+        let s = &self.shared;
+        let v = s.video.as_ref().ok_or(VideoIo::NoVideo)?;
+        if s.failed.load(Ordering::Relaxed) {
+            Err(VideoIo::Failed)
+        } else if !s.running.load(Ordering::Relaxed) {
+            Err(VideoIo::NotRunning)
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// Push a captured camera frame (I420, NV12 or RGBA, any size: it is scaled to the size
+    /// the congestion control chose) from the app's capture thread. The frame is copied into a
+    /// pooled buffer (no allocation at a constant size) and stamped with the call's clock now,
+    /// which is its capture time for lip sync: push frames as soon as they are captured. When
+    /// the encoder is behind, the oldest waiting frame is dropped (counted in
+    /// [`VideoStats::frames_capture_dropped`](crate::VideoStats::frames_capture_dropped)).
+    /// Lock-free; never waits for the encoder.
+    ///
+    /// # Errors
+    /// [`VideoIo`].
+    pub fn push_video_frame(&self, frame: &VideoFrame) -> Result<(), VideoIo> {
+        let v = self.video_shared()?;
+        v.push_frame(frame, self.shared.now());
+        Ok(())
+    }
+
+    /// Take the next decoded picture of the peer's video, due for display now: it is swapped
+    /// into `out` (I420, resized as needed; `out`'s old buffer is reused for a later picture,
+    /// so pulling into the same frame allocates nothing at a constant size). `None` when no
+    /// new picture is due; a picture the app did not pull before the next one was decoded is
+    /// dropped and counted. Lock-free.
+    ///
+    /// # Errors
+    /// [`VideoIo`].
+    pub fn pull_video_frame(
+        &self,
+        out: &mut VideoFrame,
+    ) -> Result<Option<crate::VideoFrameInfo>, VideoIo> {
+        let v = self.video_shared()?;
+        Ok(v.pull_frame(out))
     }
 
     /// Why the app ends cannot be used right now, if they cannot.
@@ -601,10 +715,14 @@ impl Call {
         if run.is_some() {
             drain_replies(&self.shared);
             let tx = Box::new(next.sender(MediaStream::Audio, suite)?);
+            let vtx = match self.cfg.video {
+                Some(_) => Some(Box::new(next.sender(MediaStream::Video, suite)?)),
+                None => None,
+            };
             if self
                 .shared
                 .control
-                .try_push(Control::InstallSender(tx))
+                .try_push(Control::InstallSender(tx, vtx))
                 .is_err()
             {
                 // Not delivered: the prepared sender is dropped unused; nothing changed.
@@ -614,6 +732,9 @@ impl Call {
             && let Some(parts) = state.e2ee.as_mut()
         {
             *parts.tx = next.sender(MediaStream::Audio, suite)?;
+            if let Some(v) = parts.video.as_mut() {
+                *v.tx = next.sender(MediaStream::Video, suite)?;
+            }
         }
         // Never started: the next start takes the new epoch's sender.
         keys.commit_rotation(next)?;
@@ -707,6 +828,9 @@ impl Call {
         last.device_events = shared.device_events.load(Ordering::Relaxed);
         last.device_recoveries = shared.device_recoveries.load(Ordering::Relaxed);
         last.media_failed = shared.failed.load(Ordering::Relaxed);
+        if let Some(v) = shared.video.as_ref() {
+            v.fill_stats(&mut last.video);
+        }
         // Every packet handed over, also those the full queue dropped (in `queue_drops`).
         last.packets_received = shared.received.load(Ordering::Relaxed);
     }
@@ -765,16 +889,32 @@ fn build_core(
             Err(EngineError::E2ee(E2eeError::SenderTaken { .. })) => {
                 let mut next = keys.prepare_rotation()?;
                 let tx = next.sender(MediaStream::Audio, cfg.cipher_suite)?;
+                let next_video = match cfg.video {
+                    Some(_) => Some(next.sender(MediaStream::Video, cfg.cipher_suite)?),
+                    None => None,
+                };
                 keys.commit_rotation(next)?;
                 let rx = keys.receiver(
                     MediaStream::Audio,
                     cfg.cipher_suite,
                     Duration::from_millis(u64::from(cfg.key_grace_ms)),
                 )?;
+                let video = match cfg.video {
+                    Some(_) => Some(crate::media::VideoKeys {
+                        tx: Box::new(next_video.ok_or(EngineError::NoPeerKey)?),
+                        rx: Box::new(keys.receiver(
+                            MediaStream::Video,
+                            cfg.cipher_suite,
+                            Duration::from_millis(u64::from(cfg.key_grace_ms)),
+                        )?),
+                    }),
+                    None => None,
+                };
                 let parts = E2eeParts {
                     tx: Box::new(tx),
                     rx: Box::new(rx),
                     feedback: crate::media::feedback_auth(keys),
+                    video,
                 };
                 MediaCore::new_with(cfg, Some(parts), ids)
             }

@@ -106,6 +106,7 @@ pub(crate) struct CallCc {
     sent_since_report: bool,
     out: Box<[u8]>,
     pub(crate) counters: CcCounters,
+    video_bps: u64,
     last_rtt_us: Option<i64>,
 }
 
@@ -143,7 +144,13 @@ impl CallCc {
         auth: Option<Box<FeedbackAuth>>,
     ) -> Result<Self, EngineError> {
         let audio = audio_limits(cfg.bitrate_bps);
-        let start = audio.max_bps;
+        let video = cfg.video;
+        let video_limits = video.map(|v| StreamLimits {
+            min_bps: v.min_bitrate_bps.into(),
+            max_bps: v.max_bitrate_bps.into(),
+            priority: 1,
+        });
+        let start = audio.max_bps + video.map_or(0, |v| u64::from(v.start_bitrate_bps));
         let bwe = BandwidthEstimator::new(CcConfig {
             min_bps: audio.min_bps,
             start_bps: start,
@@ -166,7 +173,10 @@ impl CallCc {
         });
         Ok(CallCc {
             bwe,
-            alloc: BitrateAllocator { audio, video: None },
+            alloc: BitrateAllocator {
+                audio,
+                video: video_limits,
+            },
             adaptor,
             recorder: FeedbackRecorder::new(ssrc, 0),
             recv: None,
@@ -183,6 +193,7 @@ impl CallCc {
             out: vec![0; MAX_FEEDBACK_LEN + TRAILER_LEN].into_boxed_slice(),
             counters: CcCounters::default(),
             last_rtt_us: None,
+            video_bps: video.map_or(0, |v| v.start_bitrate_bps.into()),
         })
     }
 
@@ -247,25 +258,45 @@ impl CallCc {
         self.received_bytes_window += wire_len as u64 + u64::from(LOWER_HEADERS);
     }
 
-    /// An RTCP packet arrived: verify, validate and use it. Returns false if it was rejected.
+    /// A video packet of the peer arrived (media or RTX; it is authenticated per frame, not per
+    /// packet): its transport sequence number goes to the feedback, its size to the received
+    /// rate. The RFC 3550 report statistics stay the audio stream's.
     ///
     /// # Real-time safety
     /// No allocation.
-    pub(crate) fn on_rtcp(&mut self, data: &[u8], now: MediaTime) -> bool {
+    pub(crate) fn on_video_received(
+        &mut self,
+        arrival: MediaTime,
+        wire_len: usize,
+        transport_seq: Option<u16>,
+    ) {
+        if let Some(t) = transport_seq {
+            self.recorder.on_packet(t, us(arrival));
+        }
+        self.received_bytes_window += wire_len as u64 + u64::from(LOWER_HEADERS);
+    }
+
+    /// An RTCP packet arrived: verify, validate and use it. Returns the authenticated body
+    /// (without the trailer) for the other RTCP users (video's NACK / PLI), `None` if it was
+    /// rejected.
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn on_rtcp<'a>(&mut self, data: &'a [u8], now: MediaTime) -> Option<&'a [u8]> {
         // RT: MAC verification and borrowed parsing.
         let body = match self.auth.as_mut() {
             Some(a) => match a.unprotect(data) {
                 Ok(b) => b,
                 Err(_) => {
                     self.counters.rtcp_rejected += 1;
-                    return false;
+                    return None;
                 }
             },
             None => data,
         };
         if validate(body, RtcpMode::ReducedSize).is_err() {
             self.counters.rtcp_rejected += 1;
-            return false;
+            return None;
         }
         self.counters.rtcp_received += 1;
         let now_us = us(now);
@@ -301,7 +332,33 @@ impl CallCc {
             }
             self.bwe.on_receiver_report_loss(now_us, rep.fraction_lost);
         }
-        true
+        Some(body)
+    }
+
+    /// Seals an RTCP packet made elsewhere (the video receiver's NACK / PLI) like our own:
+    /// copied into the output buffer, the authentication trailer added; `None` if it does not
+    /// fit.
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub(crate) fn seal_external(&mut self, body: &[u8]) -> Option<&[u8]> {
+        if body.len() > MAX_FEEDBACK_LEN {
+            return None;
+        }
+        self.out[..body.len()].copy_from_slice(body);
+        let n = self.seal(body.len())?;
+        Some(&self.out[..n])
+    }
+
+    /// The round-trip time the reports measured, if any.
+    pub(crate) fn rtt(&self) -> Option<std::time::Duration> {
+        self.last_rtt_us
+            .map(|r| std::time::Duration::from_micros(r.max(0) as u64))
+    }
+
+    /// The video's share of the estimate at the last adaptation (0 without video).
+    pub(crate) fn video_target_bps(&self) -> u64 {
+        self.video_bps
     }
 
     /// Called every tick: returns the next thing to do (call again until `None`). An RTCP
@@ -333,6 +390,7 @@ impl CallCc {
             self.next_adapt_us = now_us + ADAPT_EVERY_US;
             self.bwe.on_tick(now_us);
             let a = self.alloc.allocate(self.bwe.target_bps());
+            self.video_bps = a.video_bps;
             if let Some(s) = self.adaptor.update(a.audio_bps, self.bwe.loss_fraction()) {
                 self.counters.adaptations += 1;
                 return Some(CcAction::Adapt(s));

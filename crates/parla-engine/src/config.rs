@@ -3,6 +3,7 @@
 
 use parla_core::ConfigError;
 use parla_dsp::aec::{AecConfig, AecMode, AecTuning};
+use parla_dsp::agc::GainConfig;
 use parla_rtp::e2ee::CipherSuite;
 
 /// The Opus payload type Parla sends by default (a dynamic payload type, RFC 3551).
@@ -52,6 +53,15 @@ pub struct CallConfig {
     pub noise_suppression: bool,
     /// Noise suppression strength in `[0, 1]`.
     pub ns_strength: f32,
+    /// The high-pass filter (corner near 80 Hz) on the send side, after noise suppression:
+    /// removes rumble and handling noise. Default on, as in libwebrtc's calls
+    /// ([`parla_dsp::agc`], docs/NS.md).
+    pub high_pass: bool,
+    /// Automatic gain control on the send side (WebRTC's AGC2 adaptive digital gain and
+    /// limiter, with a slow downward gain for loud talkers): speech arrives near -20 dBFS
+    /// whether the talker is soft or loud, never clips, and noise in pauses is not raised.
+    /// Default on ([`parla_dsp::agc`], docs/NS.md).
+    pub agc: bool,
     /// The jitter buffer's low-delay preset (accepts some late loss for less delay).
     pub jitter_low_delay: bool,
     /// Delay from the first packet to the start of playout, ms.
@@ -81,6 +91,12 @@ pub struct CallConfig {
     /// than `frame_ms`; DTX only if `dtx`). Both ends should agree: a peer without it ignores
     /// the extension and counts the RTCP packets as invalid. Default on.
     pub congestion_control: bool,
+    /// Video (docs/VIDEO.md, "In the engine"): `None` (the default) for an audio-only call.
+    /// With video the call sends the app's frames (encoded off the media thread) under their
+    /// own SFrame key, paced, with NACK/RTX and keyframe requests, at the congestion control's
+    /// share for video; video needs `congestion_control` (its feedback rides on the call's
+    /// authenticated RTCP).
+    pub video: Option<crate::video::VideoConfig>,
 }
 
 impl Default for CallConfig {
@@ -100,6 +116,8 @@ impl Default for CallConfig {
             aec_delay_hint_ms: None,
             noise_suppression: true,
             ns_strength: 1.0,
+            high_pass: true,
+            agc: true,
             jitter_low_delay: false,
             jitter_start_delay_ms: 40,
             e2ee: true,
@@ -110,6 +128,7 @@ impl Default for CallConfig {
             ring_ms: 200,
             playout_headroom_ms: 20,
             congestion_control: true,
+            video: None,
         }
     }
 }
@@ -199,7 +218,28 @@ impl CallConfig {
                 format!("{} (at most half of ring_ms)", self.playout_headroom_ms),
             ));
         }
+        if let Some(v) = &self.video {
+            v.validate(self.payload_type)?;
+            if !self.congestion_control {
+                return Err(invalid(
+                    "video",
+                    "video needs congestion_control (NACK, PLI and the bitrate come from it)"
+                        .into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The send chain's level stage for these settings: `None` when both the high-pass filter
+    /// and AGC are off, otherwise the call defaults ([`GainConfig::default`]) with each of the
+    /// two switched as configured.
+    pub fn gain_config(&self) -> Option<GainConfig> {
+        (self.high_pass || self.agc).then(|| GainConfig {
+            high_pass: self.high_pass,
+            agc: self.agc,
+            ..GainConfig::default()
+        })
     }
 
     /// Samples per 10 ms at the capture rate (mono).
@@ -216,6 +256,25 @@ impl CallConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn high_pass_and_agc_map_to_the_gain_stage() {
+        let on = CallConfig::default().gain_config().expect("on by default");
+        assert!(on.high_pass && on.agc);
+        let hp_only = CallConfig {
+            agc: false,
+            ..Default::default()
+        }
+        .gain_config()
+        .expect("the high-pass filter alone");
+        assert!(hp_only.high_pass && !hp_only.agc);
+        let off = CallConfig {
+            high_pass: false,
+            agc: false,
+            ..Default::default()
+        };
+        assert_eq!(off.gain_config(), None);
+    }
 
     #[test]
     fn defaults_validate_and_each_bad_field_is_named() {

@@ -57,6 +57,9 @@ pub enum EngineError {
     /// The media thread could not be started or has died.
     #[error("media thread: {0}")]
     Thread(String),
+    /// The video encoder or decoder failed (feature `video`).
+    #[error("video codec: {0}")]
+    Video(String),
     /// An audio device could not be opened or restarted.
     #[error(transparent)]
     #[cfg(feature = "devices")]

@@ -50,8 +50,14 @@ pub mod pool;
 mod rt;
 pub mod stats;
 pub mod transport;
+pub mod video;
+#[cfg(feature = "video")]
+pub mod video_codec;
+mod video_io;
+#[cfg(feature = "video")]
+mod video_thread;
 
-pub use call::{AudioIo, AudioMode, Call};
+pub use call::{AudioIo, AudioMode, Call, VideoIo};
 pub use cc::{AUDIO_PACKET_OVERHEAD, TRANSPORT_SEQ_EXT_ID, is_rtcp};
 pub use config::{CALL_RATES, CallConfig, DEFAULT_PAYLOAD_TYPE, MAX_PACKET, MAX_WIRE_PACKET};
 pub use error::EngineError;
@@ -63,3 +69,7 @@ pub use parla_dsp::aec::{AecMode, AecTuning};
 pub use parla_rtp::e2ee::{CallKeys, CipherSuite, KEY_BLOB_LEN, KeyAgreement, SafetyCode};
 pub use stats::{CallStats, CpuStats, StageCpu};
 pub use transport::{TransportStats, UdpTransport};
+pub use video::{
+    MAX_VIDEO_FRAME, VideoCodec, VideoConfig, VideoEncoderCommand, VideoFrameOut, VideoStats,
+};
+pub use video_io::VideoFrameInfo;

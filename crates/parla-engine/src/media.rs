@@ -42,6 +42,7 @@ use crate::config::{CallConfig, MAX_PACKET, MAX_WIRE_PACKET};
 use crate::error::EngineError;
 use crate::events::{BANDWIDTH_EVENT_CHANGE, CallEvent};
 use crate::stats::{CallStats, CpuStats, StageCpu};
+use crate::video::{VideoConfig, VideoEncoderCommand, VideoFrameOut, VideoIds, VideoPath};
 
 /// The codec and jitter-buffer rate: Opus runs at 48 kHz whatever the device rate.
 pub const CODEC_RATE: u32 = 48_000;
@@ -81,11 +82,42 @@ pub struct E2eeParts {
     /// The authenticator of congestion-control feedback (RTCP), under the call's feedback
     /// keys: its index and replay window continue across runs like the media keys' counters.
     pub feedback: Box<FeedbackAuth>,
+    /// The video stream's sender and receiver (calls with video; `None` otherwise).
+    pub video: Option<VideoKeys>,
+}
+
+/// The end-to-end encryption state of a call's video: its own keys in each direction
+/// ([`MediaStream::Video`]), so audio and video never share a nonce space.
+#[derive(Debug)]
+pub struct VideoKeys {
+    /// Our video sender.
+    pub tx: Box<SframeSender>,
+    /// The receiver of the peer's video.
+    pub rx: Box<StreamReceiver>,
+}
+
+impl VideoKeys {
+    /// Takes the video sender of the current epoch from `keys` and a receiver of the peer's
+    /// video.
+    ///
+    /// # Errors
+    /// [`EngineError::E2ee`] if the sender was already taken, or derivation fails.
+    pub fn new(keys: &mut CallKeys, cfg: &CallConfig) -> Result<Self, EngineError> {
+        Ok(VideoKeys {
+            tx: Box::new(keys.sender(MediaStream::Video, cfg.cipher_suite)?),
+            rx: Box::new(keys.receiver(
+                MediaStream::Video,
+                cfg.cipher_suite,
+                Duration::from_millis(u64::from(cfg.key_grace_ms)),
+            )?),
+        })
+    }
 }
 
 impl E2eeParts {
     /// Takes the audio sender of the current epoch from `keys` (once per epoch: see
-    /// [`CallKeys::sender`]) and a receiver of the peer's audio.
+    /// [`CallKeys::sender`]) and a receiver of the peer's audio; with video, the same for the
+    /// video stream.
     ///
     /// # Errors
     /// [`EngineError::E2ee`] if the sender was already taken, or derivation fails.
@@ -96,10 +128,15 @@ impl E2eeParts {
             cfg.cipher_suite,
             Duration::from_millis(u64::from(cfg.key_grace_ms)),
         )?;
+        let video = match cfg.video {
+            Some(_) => Some(VideoKeys::new(keys, cfg)?),
+            None => None,
+        };
         Ok(E2eeParts {
             tx: Box::new(tx),
             rx: Box::new(rx),
             feedback: feedback_auth(keys),
+            video,
         })
     }
 }
@@ -123,6 +160,8 @@ pub struct SendState {
     /// The transport-wide sequence number of the next packet: it continues across runs, so the
     /// peer's feedback keeps reporting our packets after a restart.
     next_transport_seq: i64,
+    /// The video stream's sequence numbers and timestamp origin (they continue like audio's).
+    video_ids: Option<VideoIds>,
 }
 
 /// What one [`MediaCore::tick`] did, for callers that trace a call (the harness).
@@ -172,6 +211,11 @@ pub struct MediaCore {
     h_decrypt: LatencyHistogram,
     h_playout: LatencyHistogram,
     h_tick: LatencyHistogram,
+    /// The video path (calls with video).
+    video: Option<Box<VideoPath>>,
+    /// Our video sender and the receiver of the peer's video (video with encryption).
+    vtx: Option<Box<SframeSender>>,
+    vrx: Option<Box<StreamReceiver>>,
 }
 
 impl std::fmt::Debug for MediaCore {
@@ -249,6 +293,9 @@ impl MediaCore {
         packetizer.skip(paused);
         let mut core = Self::build(cfg, state.e2ee.filter(|_| cfg.e2ee), packetizer)?;
         core.stats = state.counters;
+        if let (Some(v), Some(ids)) = (core.video.as_mut(), state.video_ids) {
+            v.continue_ids(ids, paused);
+        }
         if let Some(cc) = core.cc.as_mut() {
             cc.continue_transport_seq(state.next_transport_seq);
         }
@@ -277,10 +324,20 @@ impl MediaCore {
         counters.rtcp_rejected = all.rtcp_rejected;
         counters.feedback_sent = all.feedback_sent;
         counters.feedback_received = all.feedback_received;
+        counters.video = all.video;
         let next_transport_seq = self.cc.as_ref().map_or(0, CallCc::next_transport_seq);
         let feedback = self.cc.and_then(CallCc::into_auth).or(self.spare_auth);
+        let video = match (self.vtx, self.vrx) {
+            (Some(tx), Some(rx)) => Some(VideoKeys { tx, rx }),
+            _ => None,
+        };
         let e2ee = match (self.tx, self.rx, feedback) {
-            (Some(tx), Some(rx), Some(feedback)) => Some(E2eeParts { tx, rx, feedback }),
+            (Some(tx), Some(rx), Some(feedback)) => Some(E2eeParts {
+                tx,
+                rx,
+                feedback,
+                video,
+            }),
             _ => None,
         };
         SendState {
@@ -288,6 +345,7 @@ impl MediaCore {
             packetizer: self.packetizer,
             counters,
             next_transport_seq,
+            video_ids: self.video.as_ref().map(|v| v.ids()),
         }
     }
 
@@ -296,9 +354,28 @@ impl MediaCore {
         e2ee: Option<E2eeParts>,
         packetizer: OpusPacketizer,
     ) -> Result<Self, EngineError> {
-        let (tx, rx, auth) = match e2ee {
-            Some(p) => (Some(p.tx), Some(p.rx), Some(p.feedback)),
-            None => (None, None, None),
+        let (tx, rx, auth, vkeys) = match e2ee {
+            Some(p) => (Some(p.tx), Some(p.rx), Some(p.feedback), p.video),
+            None => (None, None, None, None),
+        };
+        if cfg.e2ee && cfg.video.is_some() && vkeys.is_none() {
+            return Err(EngineError::NoPeerKey);
+        }
+        let (vtx, vrx) = match vkeys.filter(|_| cfg.video.is_some()) {
+            Some(k) => (Some(k.tx), Some(k.rx)),
+            None => (None, None),
+        };
+        let video = match cfg.video {
+            Some(v) => {
+                let seq = packetizer.sequencer();
+                Some(Box::new(VideoPath::new(
+                    v,
+                    seq.ssrc,
+                    seq.next_sequence(),
+                    packetizer.next_timestamp(),
+                )?))
+            }
+            None => None,
         };
         let (cc, spare_auth) = if cfg.congestion_control {
             (
@@ -314,6 +391,7 @@ impl MediaCore {
             .max_block(cfg.capture_frame())
             .noise_suppression(cfg.noise_suppression)
             .ns_strength(cfg.ns_strength)
+            .gain(cfg.gain_config())
             .resample_mode(ResampleMode::Fixed);
         let mut chain = SendChain::new(chain_cfg)?;
         let echo_on = cfg.aec != AecMode::Off;
@@ -387,6 +465,9 @@ impl MediaCore {
             h_decrypt: LatencyHistogram::new(),
             h_playout: LatencyHistogram::new(),
             h_tick: LatencyHistogram::new(),
+            video,
+            vtx,
+            vrx,
         })
     }
 
@@ -414,7 +495,14 @@ impl MediaCore {
             match self.cc.as_mut() {
                 // Rejected packets (forged, replayed, malformed) are counted by `cc`.
                 Some(cc) => {
-                    cc.on_rtcp(data, arrival);
+                    if let Some(body) = cc.on_rtcp(data, arrival)
+                        && let Some(v) = self.video.as_mut()
+                    {
+                        v.on_rtcp(body, arrival);
+                        if let Some(rtt) = cc.rtt() {
+                            v.set_rtt(rtt);
+                        }
+                    }
                 }
                 None => self.stats.packets_invalid += 1,
             }
@@ -424,6 +512,16 @@ impl MediaCore {
             self.stats.packets_invalid += 1;
             return;
         };
+        if let Some(v) = self.video.as_mut()
+            && v.is_video_pt(pkt.header.payload_type)
+        {
+            // Video is authenticated per frame (when its frame is due), not per packet.
+            v.on_rtp(data, arrival);
+            if let Some(cc) = self.cc.as_mut() {
+                cc.on_video_received(arrival, data.len(), transport_seq(&pkt));
+            }
+            return;
+        }
         if pkt.header.payload_type != self.cfg.payload_type {
             self.stats.packets_invalid += 1;
             return;
@@ -463,6 +561,10 @@ impl MediaCore {
                 return;
             }
         }
+        if let Some(v) = self.video.as_mut() {
+            // The peer's audio stream is known (authenticated with e2ee): its video is taken.
+            v.on_peer_audio_ssrc(pkt.header.ssrc);
+        }
         let packet = Packet {
             seq: pkt.header.sequence,
             timestamp: pkt.header.timestamp,
@@ -475,10 +577,7 @@ impl MediaCore {
             // Only packets that authenticated reach here: the feedback reports what really
             // arrived from the peer.
             let h = &pkt.header;
-            let tseq = pkt
-                .extension_element(TRANSPORT_SEQ_EXT_ID)
-                .filter(|d| d.len() == 2)
-                .map(|d| u16::from_be_bytes([d[0], d[1]]));
+            let tseq = transport_seq(&pkt);
             cc.on_rtp_received(arrival, h.ssrc, h.sequence, h.timestamp, data.len(), tseq);
         }
         self.h_decrypt.record(t.elapsed());
@@ -529,6 +628,7 @@ impl MediaCore {
         let packets_sent = self.push_capture(&mic_clean, emit);
         self.mic_clean = mic_clean;
         self.run_cc(now, emit);
+        self.poll_video(now, emit);
         self.stats.ticks += 1;
         self.h_tick.record(t.elapsed());
         Ok(TickReport {
@@ -683,6 +783,110 @@ impl MediaCore {
         std::mem::take(&mut self.cc_events)
     }
 
+    /// The video pacer and the video receiver's feedback at `now`: packets due are passed to
+    /// `emit`. [`tick`](Self::tick) does this too; a driver that can wake more often than every
+    /// 10 ms (the media thread: every millisecond) calls it in between, so video leaves paced
+    /// rather than in 10 ms bursts. Nothing without video.
+    ///
+    /// # Real-time safety
+    /// No allocation, lock or syscall as long as `emit` does none.
+    pub fn poll_video(&mut self, now: MediaTime, emit: &mut dyn FnMut(&[u8])) {
+        // RT: no allocation.
+        let Some(v) = self.video.as_mut() else { return };
+        if let Some(cc) = self.cc.as_ref() {
+            v.set_target(cc.video_target_bps(), now);
+        }
+        let before = v.stats().bytes_sent;
+        v.poll(now, self.cc.as_mut(), emit);
+        let sent = v.stats().bytes_sent - before;
+        self.stats.bytes_sent += sent;
+    }
+
+    /// Hands one encoded video frame (from the codec side: H.264 Annex B or a VP8 frame) to the
+    /// send side, captured at `capture` on the app's clock: it is encrypted under the video key,
+    /// packetized and queued for the pacer.
+    ///
+    /// # Real-time safety
+    /// No allocation (the frame is copied into preallocated buffers).
+    ///
+    /// # Errors
+    /// [`EngineError::WrongMode`] without video; [`EngineError::InvalidLength`] when the frame
+    /// is empty, larger than [`MAX_VIDEO_FRAME`](crate::MAX_VIDEO_FRAME) or the pacer queue is
+    /// full (the link cannot carry what the encoder makes: the frame is dropped, counted, and
+    /// the next command asks for a keyframe).
+    pub fn send_video_frame(
+        &mut self,
+        frame: &[u8],
+        keyframe: bool,
+        capture: MediaTime,
+    ) -> Result<(), EngineError> {
+        let Some(v) = self.video.as_mut() else {
+            return Err(EngineError::WrongMode("the call has no video"));
+        };
+        let tx = match (self.cfg.e2ee, self.vtx.as_deref_mut()) {
+            (true, Some(tx)) => Some(tx),
+            (false, _) => None,
+            // Never send plaintext when encryption is on.
+            (true, None) => return Err(EngineError::NoPeerKey),
+        };
+        v.send_frame(
+            frame,
+            keyframe,
+            capture,
+            self.last_now,
+            tx,
+            self.cc.is_some(),
+        )
+        .map_err(EngineError::InvalidLength)
+    }
+
+    /// The next video frame due for decoding at `now`, authenticated and decrypted into `out`
+    /// (give it [`MAX_VIDEO_FRAME`](crate::MAX_VIDEO_FRAME) bytes). Frames that fail
+    /// authentication or do not fit are dropped, counted, and a keyframe is asked for.
+    ///
+    /// # Real-time safety
+    /// No allocation.
+    pub fn poll_video_frame(&mut self, now: MediaTime, out: &mut [u8]) -> Option<VideoFrameOut> {
+        let v = self.video.as_mut()?;
+        v.poll_frame(now, self.vrx.as_deref_mut(), out)
+    }
+
+    /// The codec side could not decode a frame from [`poll_video_frame`](Self::poll_video_frame):
+    /// later delta frames are dropped until a keyframe, which is requested.
+    pub fn video_decode_error(&mut self, now: MediaTime) {
+        if let Some(v) = self.video.as_mut() {
+            v.decode_error(now);
+        }
+    }
+
+    /// What the video encoder should do next (new size, frame rate or bitrate from the
+    /// congestion control; a keyframe), if anything changed since the last call. The first
+    /// call returns the start settings with a keyframe.
+    pub fn video_encoder_command(&mut self) -> Option<VideoEncoderCommand> {
+        let now = self.last_now;
+        self.video.as_mut()?.encoder_command(now)
+    }
+
+    /// The video configuration, if the call has video.
+    pub fn video_config(&self) -> Option<&VideoConfig> {
+        self.video.as_ref().map(|v| v.config())
+    }
+
+    /// Switch the video sender to `next` (rotation, like
+    /// [`install_sender`](Self::install_sender)) and return the old one.
+    ///
+    /// # Errors
+    /// `next` is handed back when the call has no encrypted video.
+    pub fn install_video_sender(
+        &mut self,
+        next: Box<SframeSender>,
+    ) -> Result<Box<SframeSender>, Box<SframeSender>> {
+        match self.vtx.as_mut() {
+            Some(tx) => Ok(std::mem::replace(tx, next)),
+            None => Err(next),
+        }
+    }
+
     /// Mute or unmute the microphone (muted, silence is encoded so the far end hears a steady
     /// stream rather than concealment).
     pub fn set_muted(&mut self, muted: bool) {
@@ -826,6 +1030,9 @@ impl MediaCore {
             s.feedback_received += c.feedback_received;
         }
         s.cpu = self.cpu();
+        if let Some(v) = self.video.as_ref() {
+            s.video = v.stats();
+        }
         s
     }
 
@@ -928,6 +1135,13 @@ fn apply_audio_settings(enc: &mut OpusEncoder, cfg: &CallConfig, s: AudioSetting
 const FRAME_60_BELOW_BPS: u32 = 8_000;
 /// See [`FRAME_60_BELOW_BPS`].
 const FRAME_40_BELOW_BPS: u32 = 11_000;
+
+/// The transport-wide sequence number of a packet, if it carries one.
+fn transport_seq(pkt: &RtpPacket<'_>) -> Option<u16> {
+    pkt.extension_element(TRANSPORT_SEQ_EXT_ID)
+        .filter(|d| d.len() == 2)
+        .map(|d| u16::from_be_bytes([d[0], d[1]]))
+}
 
 /// One 10 ms jitter-buffer pull into `out`; returns whether it concealed. On error the frame is
 /// silence.

@@ -57,9 +57,10 @@ impl PacketBuf {
 /// Messages from the control side to the media thread. Mute and bitrate are not messages: they
 /// are atomics the media thread reads every pass (they can never be refused or lost).
 pub(crate) enum Control {
-    /// Protect with this sender from now on (a key rotation); the old one comes back as
-    /// [`Reply::Sender`] to be dropped off the media thread.
-    InstallSender(Box<SframeSender>),
+    /// Protect with these senders (audio, and video in calls with video) from now on (a key
+    /// rotation, one message so both streams move together); the old ones come back as
+    /// [`Reply::Sender`]s to be dropped off the media thread.
+    InstallSender(Box<SframeSender>, Option<Box<SframeSender>>),
     /// Device mode: use this capture ring from now on (a switched microphone).
     #[cfg(feature = "devices")]
     SwapMic(SampleConsumer),
@@ -125,6 +126,8 @@ pub(crate) struct Shared {
     pub(crate) overrun_before: AtomicU64,
     /// Playout samples missing from the rings of earlier runs.
     pub(crate) underrun_before: AtomicU64,
+    /// The video queues, when the call has video.
+    pub(crate) video: Option<crate::video_io::VideoShared>,
     created: Instant,
     /// When the current run started, microseconds after `created` (the run's clock origin).
     run_start_us: AtomicU64,
@@ -157,6 +160,7 @@ impl Shared {
             received: AtomicU64::new(0),
             overrun_before: AtomicU64::new(0),
             underrun_before: AtomicU64::new(0),
+            video: cfg.video.map(|_| crate::video_io::VideoShared::new()),
             created: Instant::now(),
             run_start_us: AtomicU64::new(0),
         }
@@ -198,6 +202,8 @@ pub(crate) struct ThreadIo {
     clock_ticks: u64,
     /// The bitrate the core runs at.
     bitrate_bps: u32,
+    /// The media thread's side of the call's video, when it has video.
+    pub(crate) video: Option<crate::video_io::MediaVideo>,
     /// Turns the core's counters into events for the app.
     watch: EventWatch,
 }
@@ -227,6 +233,7 @@ impl ThreadIo {
             sample_clock: false,
             clock_ticks: 0,
             bitrate_bps: cfg.bitrate_bps,
+            video: None,
             watch: EventWatch::default(),
         }
     }
@@ -314,9 +321,15 @@ fn apply_control(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bo
         // Every reply has room: at most 16 control messages are in flight and the control
         // side drains the replies before sending more (32 slots).
         let reply = match msg {
-            Control::InstallSender(tx) => match core.install_sender(tx) {
-                Ok(old) | Err(old) => Reply::Sender(old),
-            },
+            Control::InstallSender(tx, vtx) => {
+                if let Some(vtx) = vtx {
+                    let (Ok(old) | Err(old)) = core.install_video_sender(vtx);
+                    let _ = shared.replies.push(Reply::Sender(old));
+                }
+                match core.install_sender(tx) {
+                    Ok(old) | Err(old) => Reply::Sender(old),
+                }
+            }
             #[cfg(feature = "devices")]
             Control::SwapMic(ring) => Reply::Mic(std::mem::replace(&mut io.mic, ring)),
             #[cfg(feature = "devices")]
@@ -378,6 +391,13 @@ fn media_step(core: &mut MediaCore, io: &mut ThreadIo, shared: &Shared) -> bool 
         if io.clock_ticks.is_multiple_of(STATS_EVERY) {
             let _ = shared.stats.push(ring_stats(core.stats(), io, shared));
         }
+    }
+    let now = io.now(shared);
+    if let (Some(vs), Some(mv)) = (shared.video.as_ref(), io.video.as_mut()) {
+        let outgoing = &shared.outgoing;
+        worked |= crate::video_io::media_video_step(core, mv, vs, now, &mut |pkt| {
+            queue_packet(outgoing, pkt);
+        });
     }
     worked
 }

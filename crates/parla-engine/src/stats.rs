@@ -236,4 +236,6 @@ pub struct CallStats {
     /// Allocator calls counted on the media thread after its set-up (only counted in builds with
     /// the test feature `_test-alloc`; always zero otherwise).
     pub media_thread_allocs: u64,
+    /// Video (zero in audio-only calls): send, pacer, retransmission and receive counters.
+    pub video: crate::video::VideoStats,
 }

@@ -107,8 +107,12 @@ fn bursts_never_silence_the_sender() {
                 if after_twin < -45.0 {
                     continue; // a pause in the speech
                 }
+                // 6 dB: AGC (on by default) takes a loud burst as loud speech, and AGC2's gain
+                // comes back at most 10 dB/s, after its level estimate (measured: 3.6 dB below
+                // the twin 1 s after an 18-frame +/-3.0 burst, seed 1510, AEC3 with NS off;
+                // the same with the Parla-written downward gain bypassed, so it is AGC2's).
                 assert!(
-                    (after - after_twin).abs() < 3.0 && after > before - 10.0,
+                    (after - after_twin).abs() < 6.0 && after > before - 10.0,
                     "{what}: B does not hear A 1 s after burst {k} ({b:?}): {after:.1} dB, {before:.1} dB before, twin {after_twin:.1} dB"
                 );
             }

@@ -19,6 +19,8 @@ fn cfg() -> CallConfig {
     CallConfig {
         aec: parla_engine::AecMode::Off,
         noise_suppression: false,
+        // Level-neutral: the checks compare what B hears with the tone A sends.
+        agc: false,
         ..CallConfig::default()
     }
 }

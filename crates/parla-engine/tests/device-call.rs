@@ -180,6 +180,8 @@ fn two_microphone_call(sb: &alsa::Sandbox) -> Call {
         e2ee: false,
         aec: AecMode::Off,
         noise_suppression: false,
+        // Level-neutral: the file's tones are checked at their input level.
+        agc: false,
         ..CallConfig::default()
     };
     let call = Call::new(cfg).unwrap();

@@ -434,6 +434,7 @@ fn a_new_ssrc_is_followed_only_when_authenticated() {
         tx: Box::new(tx),
         rx: old.rx,
         feedback: old.feedback,
+        video: None,
     };
     let mut a2 = MediaCore::new_with(&cfg, Some(parts), ids(0x3333)).unwrap();
     let accepted = b.stats().e2ee_accepted;

@@ -17,6 +17,8 @@ use anyhow::Context as _;
 use parla_dsp::resample::{ResampleMode, StreamResampler};
 use parla_metrics::echo::scenario::{Room, Tap, convolve, impulse_response};
 use parla_metrics::echo::speech::{Talker, synthesize};
+
+use crate::room::{ShoeboxRoom, convolve_dense, image_response};
 use parla_netsim::PacketRecord;
 use parla_netsim::scenario::{self, ScenarioKind};
 use rand::{Rng, SeedableRng};
@@ -266,6 +268,11 @@ pub enum CaseSpec {
         change: Option<(f64, f64)>,
         /// Noise type and SNR against the near-end speech (or the echo when no near end).
         noise: Option<(NoiseKind, f64)>,
+        /// An image-method room instead of the sparse synthetic response (`delay_ms` is then the
+        /// device's bulk delay before the acoustic path, `rt60_ms` the room's): the file is twice
+        /// the usual length, so the canceller has converged when the near end joins at 40 %.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        image: Option<ImageRoom>,
     },
     /// Clean speech for the codec.
     Codec {
@@ -299,6 +306,31 @@ pub enum CaseSpec {
         /// Scenario name.
         scenario: String,
     },
+}
+
+/// Which set an image-method echo case belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomSet {
+    /// Cases settings may be tuned on (`aec/img-tune-*`).
+    Tune,
+    /// Hold-out cases, never tuned on (`aec/img-hold-*`): other rooms, speakers and SERs.
+    Hold,
+}
+
+/// A laptop or desktop in a shoebox room, simulated by the image method (`room.rs`). The
+/// positions are drawn from the case seed: the microphone on a desk, the loudspeaker
+/// `distance_m` away from it, slightly below.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ImageRoom {
+    /// Tuning or hold-out set.
+    pub set: RoomSet,
+    /// Room size (x, y, z), metres.
+    pub dims: [f64; 3],
+    /// Loudspeaker-to-microphone distance, metres.
+    pub distance_m: f64,
+    /// Near-end to echo power ratio over the double-talk part, dB (double-talk cases).
+    pub ser_db: f64,
 }
 
 /// One case of the corpus.
@@ -664,7 +696,9 @@ impl Corpus {
                 rt60_ms,
                 change,
                 noise,
+                image,
             } => {
+                let secs = if image.is_some() { 2.0 * secs } else { secs };
                 let len = (secs * f64::from(*rate)) as usize;
                 let far_sig = self.speech(*far, *rate, len, &mut rng)?;
                 let far_sig: Vec<f32> = far_sig.iter().map(|v| v * 0.3).collect();
@@ -674,8 +708,14 @@ impl Corpus {
                     length_ms: (rt * 0.8).clamp(60.0, 400.0),
                     gain_db: -6.0,
                 };
-                let rir1: Vec<Tap> = impulse_response(*rate, &room(*delay_ms, *rt60_ms), &mut rng);
-                let mut echo = convolve(&far_sig, &rir1);
+                let mut echo = match image {
+                    Some(img) => image_echo(img, *rate, *delay_ms, *rt60_ms, &far_sig, &mut rng),
+                    None => {
+                        let rir1: Vec<Tap> =
+                            impulse_response(*rate, &room(*delay_ms, *rt60_ms), &mut rng);
+                        convolve(&far_sig, &rir1)
+                    }
+                };
                 if let Some((d2, rt2)) = change {
                     let rir2 = impulse_response(*rate, &room(*d2, *rt2), &mut rng);
                     let echo2 = convolve(&far_sig, &rir2);
@@ -688,7 +728,11 @@ impl Corpus {
                         // The near end joins at 40 % of the file: single talk before, double after.
                         let start = len * 2 / 5;
                         x[..start].fill(0.0);
-                        x.iter_mut().for_each(|v| *v *= 0.15);
+                        match image {
+                            // The near end at the case's SER against the echo.
+                            Some(img) => scale_to_snr(&echo[start..], &mut x[start..], -img.ser_db),
+                            None => x.iter_mut().for_each(|v| *v *= 0.15),
+                        }
                         x
                     }
                     None => Vec::new(),
@@ -850,6 +894,47 @@ fn scale_to_snr(signal: &[f32], noise: &mut [f32], snr_db: f64) {
     }
 }
 
+/// The echo of `far` in an image-method room: the device's bulk delay, then the room's
+/// response (as long as its RT60, at most 600 ms), scaled to an echo path gain of -6 dB in
+/// energy.
+fn image_echo(
+    img: &ImageRoom,
+    rate: u32,
+    delay_ms: f64,
+    rt60_ms: f64,
+    far: &[f32],
+    rng: &mut ChaCha8Rng,
+) -> Vec<f32> {
+    let [x, y, z] = img.dims;
+    let mic = [
+        rng.random_range(0.3 * x..0.7 * x),
+        rng.random_range(0.5..1.2f64.min(y - 0.5)),
+        rng.random_range(0.75..1.15f64.min(z - 0.3)),
+    ];
+    let az = rng.random_range(0.0..std::f64::consts::TAU);
+    let drop = rng.random_range(0.1..0.4f64);
+    let h = img.distance_m * (1.0 - drop * drop).sqrt();
+    let source = [
+        (mic[0] + h * az.cos()).clamp(0.1, x - 0.1),
+        (mic[1] + h * az.sin()).clamp(0.1, y - 0.1),
+        (mic[2] - img.distance_m * drop).clamp(0.1, z - 0.1),
+    ];
+    let room = ShoeboxRoom {
+        dims: img.dims,
+        source,
+        mic,
+        rt60_s: rt60_ms / 1000.0,
+    };
+    let mut rir = vec![0.0f32; (delay_ms * f64::from(rate) / 1000.0) as usize];
+    rir.extend(image_response(&room, rate, (rt60_ms / 1000.0).min(0.6)));
+    let energy: f64 = rir.iter().map(|v| f64::from(*v).powi(2)).sum();
+    if energy > 0.0 {
+        let g = (0.25 / energy).sqrt() as f32;
+        rir.iter_mut().for_each(|v| *v *= g);
+    }
+    convolve_dense(far, &rir, rate)
+}
+
 /// Pink noise (Paul Kellet's economy filter of white noise: -3 dB per octave within 0.5 dB).
 fn pink(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let (mut b0, mut b1, mut b2) = (0.0f32, 0.0f32, 0.0f32);
@@ -1002,6 +1087,7 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
                 rt60_ms: rt,
                 change,
                 noise: None,
+                image: None,
             },
         });
         let noise = [
@@ -1027,6 +1113,170 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
                 rt60_ms: rt,
                 change,
                 noise: Some((noise, 10.0)),
+                image: None,
+            },
+        });
+    }
+    // Image-method rooms (room.rs), laptops (loudspeaker 0.12-0.25 m from the microphone) and
+    // desktops (0.5-0.7 m), RT60 300-600 ms, converged double talk at several SERs and far-end
+    // single talk. Two sets with different rooms, speakers (pool indices) and SERs: settings
+    // are tuned on `img-tune` only; `img-hold` is the hold-out set (docs/AEC.md).
+    // (set, rate, far, near, dims, rt60 ms, distance m, bulk delay ms, SER dB)
+    #[allow(clippy::type_complexity)]
+    let image_rooms: [(
+        RoomSet,
+        u32,
+        usize,
+        Option<usize>,
+        [f64; 3],
+        f64,
+        f64,
+        f64,
+        f64,
+    ); 10] = [
+        (
+            RoomSet::Tune,
+            16_000,
+            0,
+            Some(1),
+            [4.0, 3.5, 2.7],
+            350.0,
+            0.15,
+            30.0,
+            0.0,
+        ),
+        (
+            RoomSet::Tune,
+            48_000,
+            4,
+            Some(0),
+            [5.0, 4.0, 2.8],
+            500.0,
+            0.6,
+            60.0,
+            -5.0,
+        ),
+        (
+            RoomSet::Tune,
+            48_000,
+            1,
+            Some(4),
+            [3.2, 3.0, 2.5],
+            300.0,
+            0.2,
+            40.0,
+            5.0,
+        ),
+        (
+            RoomSet::Tune,
+            16_000,
+            0,
+            Some(4),
+            [6.0, 4.5, 3.0],
+            600.0,
+            0.5,
+            80.0,
+            0.0,
+        ),
+        (
+            RoomSet::Tune,
+            48_000,
+            1,
+            None,
+            [4.5, 3.6, 2.7],
+            450.0,
+            0.25,
+            50.0,
+            0.0,
+        ),
+        (
+            RoomSet::Hold,
+            48_000,
+            2,
+            Some(3),
+            [4.6, 3.8, 2.6],
+            450.0,
+            0.12,
+            40.0,
+            -3.0,
+        ),
+        (
+            RoomSet::Hold,
+            16_000,
+            5,
+            Some(2),
+            [3.6, 3.2, 2.7],
+            400.0,
+            0.5,
+            70.0,
+            3.0,
+        ),
+        (
+            RoomSet::Hold,
+            48_000,
+            3,
+            Some(5),
+            [5.5, 4.2, 2.9],
+            550.0,
+            0.7,
+            100.0,
+            0.0,
+        ),
+        (
+            RoomSet::Hold,
+            16_000,
+            2,
+            Some(3),
+            [4.2, 3.3, 2.5],
+            320.0,
+            0.2,
+            30.0,
+            -6.0,
+        ),
+        (
+            RoomSet::Hold,
+            16_000,
+            5,
+            None,
+            [5.0, 3.9, 2.8],
+            580.0,
+            0.4,
+            60.0,
+            0.0,
+        ),
+    ];
+    for (i, &(set, rate, far, near, dims, rt, dist, d, ser)) in image_rooms.iter().enumerate() {
+        let set_name = match set {
+            RoomSet::Tune => "tune",
+            RoomSet::Hold => "hold",
+        };
+        let talk = match near {
+            Some(_) => format!("dt-ser{ser}"),
+            None => "st".to_string(),
+        };
+        cases.push(Case {
+            name: format!(
+                "aec/img-{set_name}{}-{talk}-rt{}-{}cm-{}k",
+                i % 5 + 1,
+                rt as u32,
+                (dist * 100.0).round() as u32,
+                rate / 1000
+            ),
+            suite: Suite::Aec,
+            spec: CaseSpec::Echo {
+                rate,
+                far: sp(far),
+                near: near.map(sp),
+                delay_ms: d,
+                rt60_ms: rt,
+                change: None,
+                noise: None,
+                image: Some(ImageRoom {
+                    set,
+                    dims,
+                    distance_m: dist,
+                    ser_db: ser,
+                }),
             },
         });
     }
@@ -1270,5 +1520,37 @@ mod tests {
         };
         let (lag, _) = parla_metrics::estimate_delay(&s.far, &s.echo, 16_000 / 5);
         assert_eq!(lag, 640, "40 ms at 16 kHz");
+    }
+
+    #[test]
+    fn image_room_cases_have_their_set_ser_and_delay() {
+        let c = small(5);
+        let img: Vec<&Case> = c
+            .cases
+            .iter()
+            .filter(|k| k.name.starts_with("aec/img-"))
+            .collect();
+        let tune = img.iter().filter(|k| k.name.contains("-tune")).count();
+        let hold = img.iter().filter(|k| k.name.contains("-hold")).count();
+        assert_eq!((tune, hold), (5, 5));
+        // Hold-out set: 16 kHz, SER -6 dB, 30 ms bulk delay + 20 cm of air.
+        let case = img
+            .iter()
+            .find(|k| k.name.starts_with("aec/img-hold4-dt-ser-6"))
+            .expect("case");
+        let Material::Audio(s) = c.generate(case).expect("gen") else {
+            panic!("audio")
+        };
+        // Twice the usual length; the near end from 40 % on.
+        assert_eq!(s.mic.len(), 32_000);
+        let start = s.mic.len() * 2 / 5;
+        assert!(s.near[..start].iter().all(|&v| v == 0.0));
+        let p = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+        let ser = 10.0 * (p(&s.near[start..]) / p(&s.echo[start..])).log10();
+        assert!((ser + 6.0).abs() < 1e-3, "{ser}");
+        let (lag, _) = parla_metrics::estimate_delay(&s.far, &s.echo, 16_000 / 5);
+        // 30 ms of buffers plus the acoustic path (0.2 m: about 9 samples), give or take the
+        // early reflections that beat the direct sound in the correlation.
+        assert!((480..=520).contains(&lag), "lag {lag}");
     }
 }

@@ -24,6 +24,7 @@ pub mod quality;
 pub mod race;
 pub mod regress;
 pub mod report;
+pub mod room;
 pub mod shard;
 pub mod suites;
 
@@ -304,8 +305,19 @@ pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
     let cost = |c: &corpus::Case| -> f64 {
         match &c.spec {
             corpus::CaseSpec::Echo {
-                rt60_ms, change, ..
-            } => 1e6 + rt60_ms * if change.is_some() { 2.0 } else { 1.0 },
+                rt60_ms,
+                change,
+                image,
+                ..
+            } => {
+                // Image-method cases are twice as long.
+                let long = if change.is_some() || image.is_some() {
+                    2.0
+                } else {
+                    1.0
+                };
+                1e6 + rt60_ms * long
+            }
             corpus::CaseSpec::Network { .. } => 1e5,
             // A 20 s call (two endpoints, AEC3 + NS + Opus + SFrame each) takes about as long
             // as four 8 s echo cases.

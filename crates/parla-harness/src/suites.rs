@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use parla_codec::opus::{OpusDecoder, OpusEncoder, OpusEncoderConfig};
-use parla_dsp::aec::{AecConfig, EchoCanceller};
+use parla_dsp::aec::{AecConfig, AecTuning, EchoCanceller};
 use parla_dsp::chain::{SendChain, SendChainConfig};
 use parla_dsp::resample::{ResampleMode, StreamResampler};
 use parla_jitter::DelayPolicy;
@@ -32,6 +32,10 @@ pub const OURS: &str = "parla";
 /// spectral suppressor: the suppressor before issue 19), `opus-6k` (Opus at 6 kbps in the codec suite), `call-aec-off` (no
 /// echo canceller at either end of the call suite's calls) or `call-tamper` (a byte flipped in
 /// every 25th packet in flight in the call suite: authentication failures and concealment).
+/// Two values are variants rather than degradations: `aec-near-end` and `aec-duplex` run the aec
+/// and chain suites' AEC3 with [`AecTuning::NearEnd`] or [`AecTuning::Duplex`] instead of the
+/// default tuning, so the tunings can be scored on the same seeded corpus (docs/AEC.md,
+/// "Image-method rooms").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Degrade {
@@ -48,6 +52,10 @@ pub enum Degrade {
     CallAecOff,
     /// Calls with every 25th packet tampered with in flight.
     CallTamper,
+    /// The aec and chain suites with the near-end AEC3 tuning (a variant, not a degradation).
+    AecNearEnd,
+    /// The aec and chain suites with the duplex AEC3 tuning (a variant, not a degradation).
+    AecDuplex,
 }
 
 impl Degrade {
@@ -63,8 +71,10 @@ impl Degrade {
             Some("opus-6k") => Ok(Degrade::Opus6k),
             Some("call-aec-off") => Ok(Degrade::CallAecOff),
             Some("call-tamper") => Ok(Degrade::CallTamper),
+            Some("aec-near-end") => Ok(Degrade::AecNearEnd),
+            Some("aec-duplex") => Ok(Degrade::AecDuplex),
             Some(o) => anyhow::bail!(
-                "PARLA_BENCH_DEGRADE={o:?}: expected ns-off, ns-rnnoise, opus-6k, call-aec-off or call-tamper"
+                "PARLA_BENCH_DEGRADE={o:?}: expected ns-off, ns-rnnoise, opus-6k, call-aec-off, call-tamper, aec-near-end or aec-duplex"
             ),
         }
     }
@@ -365,8 +375,13 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
                 // (SendChainConfig::ns_adaptive).
                 .ns_adaptive(false);
             let mut chain = SendChain::new(cfg)?;
+            let aec = match degrade {
+                Degrade::AecNearEnd => AecConfig::new().tuning(AecTuning::NearEnd),
+                Degrade::AecDuplex => AecConfig::new().tuning(AecTuning::Duplex),
+                _ => AecConfig::new(),
+            };
             chain
-                .set_echo_canceller(Box::new(EchoCanceller::new(AecConfig::new())))
+                .set_echo_canceller(Box::new(EchoCanceller::new(aec)))
                 .context("starting the echo canceller")?;
             let out = drive_chain(chain, sig, Some(&sig.far), &mut o)?;
             score(case, sig, &out, &mut o.metrics);

@@ -31,6 +31,17 @@ pub const DEFAULT_STALL_REGIME_BACKLOG_MS: f64 = f64::INFINITY;
 /// ([`JitterConfig::stall_regime_fraction`]).
 pub const DEFAULT_STALL_REGIME_FRACTION: f64 = 0.04;
 
+/// The default loss fraction above which the buffer waits for FEC
+/// ([`JitterConfig::fec_wait_loss`]).
+pub const DEFAULT_FEC_WAIT_LOSS: f64 = 0.02;
+/// The loss fraction under which the FEC wait ends again (hysteresis).
+const FEC_WAIT_OFF_LOSS: f64 = 0.01;
+/// Memory of the loss and FEC averages, packets (5 s of 20 ms packets).
+const LOSS_MEMORY_PACKETS: f64 = 250.0;
+/// A stream carries FEC when more than this share of recent packets has FEC data (Opus codes
+/// it in active speech only).
+const FEC_PRESENT_FRACTION: f64 = 0.1;
+
 /// Configuration (a builder with chained setters).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JitterConfig {
@@ -72,6 +83,13 @@ pub struct JitterConfig {
     pub stall_regime_backlog_ms: f64,
     /// The stalled-packet fraction above which the stall regime applies (0-1).
     pub stall_regime_fraction: f64,
+    /// Waiting for FEC: while more than this fraction of the recent packets is missing (an
+    /// average over about 5 s, off again under 1 %) and the stream carries in-band FEC, the
+    /// target's margin above the delay quantile is at least one packet duration, so that when a
+    /// packet is lost the next one, which carries its FEC data, has arrived by the time the
+    /// lost one is due (NetEq decides late enough for the same reason). Costs that much delay
+    /// while it lasts. Infinite: never.
+    pub fec_wait_loss: f64,
 }
 
 impl JitterConfig {
@@ -92,6 +110,7 @@ impl JitterConfig {
             max_delay_ms: DEFAULT_MAX_DELAY_MS,
             stall_regime_backlog_ms: DEFAULT_STALL_REGIME_BACKLOG_MS,
             stall_regime_fraction: DEFAULT_STALL_REGIME_FRACTION,
+            fec_wait_loss: DEFAULT_FEC_WAIT_LOSS,
         }
     }
 
@@ -124,6 +143,13 @@ impl JitterConfig {
     pub fn stall_regime(mut self, backlog_ms: f64, fraction: f64) -> Self {
         self.stall_regime_backlog_ms = backlog_ms;
         self.stall_regime_fraction = fraction;
+        self
+    }
+
+    /// Set the loss fraction that starts waiting for FEC ([`JitterConfig::fec_wait_loss`]);
+    /// infinite turns it off.
+    pub fn fec_wait_loss(mut self, loss: f64) -> Self {
+        self.fec_wait_loss = loss;
         self
     }
 
@@ -278,7 +304,11 @@ enum State {
 enum Step {
     Decode,
     Fec,
-    Skip,
+    /// Jump over the missing packets; with `fec`, over all but the last one, which the first
+    /// queued packet's FEC data then repairs.
+    Skip {
+        fec: bool,
+    },
     Cng,
     Expand(Option<i64>),
 }
@@ -376,6 +406,12 @@ pub struct JitterBuffer<D: AudioDecoder> {
     delay: DelayManager,
     stats: JitterStats,
     waiting: WaitingTimes,
+    /// Average share of missing sequence numbers (per sequence number).
+    loss_avg: f64,
+    /// Average share of packets carrying FEC data.
+    fec_avg: f64,
+    /// Waiting for FEC ([`JitterConfig::fec_wait_loss`]).
+    fec_wait: bool,
 }
 
 impl<D: AudioDecoder> JitterBuffer<D> {
@@ -424,6 +460,7 @@ impl<D: AudioDecoder> JitterBuffer<D> {
                 "stall_regime_fraction",
                 (0.0..=1.0).contains(&cfg.stall_regime_fraction),
             ),
+            ("fec_wait_loss", cfg.fec_wait_loss >= 0.0),
         ];
         if let Some((name, _)) = limits.iter().find(|(_, ok)| !ok) {
             return bad(
@@ -492,6 +529,9 @@ impl<D: AudioDecoder> JitterBuffer<D> {
             n_marks: 0,
             stats: JitterStats::default(),
             waiting: WaitingTimes::new(),
+            loss_avg: 0.0,
+            fec_avg: 0.0,
+            fec_wait: false,
         })
     }
 
@@ -587,6 +627,7 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         if reordered {
             self.stats.reordered_packets += 1;
         }
+        self.track_loss(seq, dur, self.decoder.has_fec(packet.payload));
         self.highest_seq = Some(self.highest_seq.map_or(seq, |h| h.max(seq)));
         if self.anchor_ts.is_none() {
             self.anchor_ts = Some(ts);
@@ -635,6 +676,36 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         Ok(InsertOutcome::Inserted { reordered })
     }
 
+    /// Updates the loss and FEC averages with a new packet (`seq`, `dur` samples) and sets the
+    /// delay estimator's margin floor while waiting for FEC ([`JitterConfig::fec_wait_loss`]).
+    /// A packet that fills an earlier gap (reordered) counts as one arrival; its gap was
+    /// counted as loss.
+    fn track_loss(&mut self, seq: i64, dur: usize, fec: bool) {
+        // RT: constant time.
+        let missing = self
+            .highest_seq
+            .map_or(0, |h| (seq - h - 1).clamp(0, MAX_SEQ_JUMP)) as i32;
+        let k = 1.0 / LOSS_MEMORY_PACKETS;
+        // `missing` lost sequence numbers and one arrival.
+        let keep = (1.0 - k).powi(missing);
+        self.loss_avg = self.loss_avg * keep + (1.0 - keep);
+        self.loss_avg *= 1.0 - k;
+        self.fec_avg += k * (f64::from(u8::from(fec)) - self.fec_avg);
+        let fec_present = self.fec_avg > FEC_PRESENT_FRACTION;
+        self.fec_wait = fec_present
+            && if self.fec_wait {
+                self.loss_avg > FEC_WAIT_OFF_LOSS.min(self.cfg.fec_wait_loss)
+            } else {
+                self.loss_avg > self.cfg.fec_wait_loss
+            };
+        let floor = if self.fec_wait {
+            dur as i64 * 1_000_000 / self.rate
+        } else {
+            0
+        };
+        self.delay.set_min_margin_us(floor);
+    }
+
     fn next_step(&self, now_us: i64) -> Step {
         let de = self.decoded_end_ts;
         let Some(&first) = self.order.first() else {
@@ -664,13 +735,17 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         {
             return Step::Fec;
         }
-        let gap_us = gap as i64 * 1_000_000 / self.rate;
+        // A burst: the first queued packet's FEC covers the last missing one, so only the
+        // ones before it are concealed (then skipped), not the whole gap.
+        let fec = gap > s.dur && s.dur <= self.max_packet && self.decoder.has_fec(&s.data[..s.len]);
+        let conceal = if fec { gap - s.dur } else { gap };
+        let conceal_us = conceal as i64 * 1_000_000 / self.rate;
         let excess = self
             .delay
             .target_us()
             .map_or(0, |t| self.effective_offset_us(now_us) - t);
-        if self.expand_wait >= gap || excess >= gap_us {
-            Step::Skip
+        if self.expand_wait >= conceal || excess >= conceal_us {
+            Step::Skip { fec }
         } else {
             Step::Expand(Some(self.last_seq + 1))
         }
@@ -1056,10 +1131,15 @@ impl<D: AudioDecoder> JitterBuffer<D> {
                     }
                     self.decode_fec();
                 }
-                Step::Skip => {
+                Step::Skip { fec } => {
                     if let Some(&f) = self.order.first() {
                         let s = &self.slots[f as usize];
-                        let (seq, ts) = (s.seq, s.ts);
+                        // With `fec`, stop one packet short: the next step decodes its FEC.
+                        let (seq, ts) = if fec {
+                            (s.seq - 1, s.ts - s.dur as i64)
+                        } else {
+                            (s.seq, s.ts)
+                        };
                         let first_lost = self.last_seq + 1;
                         if seq > first_lost {
                             self.stats.packets_lost += (seq - first_lost) as u64;
@@ -1168,6 +1248,12 @@ impl<D: AudioDecoder> JitterBuffer<D> {
     /// The current target playout offset (in the units of arrival minus media time), µs.
     pub fn target_offset_us(&self) -> Option<i64> {
         self.delay.target_us()
+    }
+
+    /// Whether the buffer is waiting for FEC ([`JitterConfig::fec_wait_loss`]): loss is being
+    /// seen and the stream carries FEC, so the target's margin is at least one packet.
+    pub fn waiting_for_fec(&self) -> bool {
+        self.fec_wait
     }
 
     /// Packets waiting in the buffer.

@@ -162,6 +162,7 @@ pub struct DelayManager {
     last_arrival_us: i64,
     spikes: u64,
     stall_frac: f64,
+    min_margin_us: i64,
 }
 
 impl DelayManager {
@@ -212,6 +213,7 @@ impl DelayManager {
             last_arrival_us: 0,
             spikes: 0,
             stall_frac: 0.0,
+            min_margin_us: 0,
         })
     }
 
@@ -241,6 +243,19 @@ impl DelayManager {
     /// plain mean before that many were seen); zero for the exponential average.
     pub fn stall_fraction(&self) -> f64 {
         self.stall_frac
+    }
+
+    /// Sets a floor on the histogram's margin above the quantile, microseconds, from the next
+    /// packet on (the buffer raises it to one packet duration while packets are lost and the
+    /// stream carries FEC, so the packet after a loss arrives in time to repair it; zero: the
+    /// tuning's margin alone). The exponential average has no margin and ignores it.
+    pub fn set_min_margin_us(&mut self, us: i64) {
+        self.min_margin_us = us.max(0);
+    }
+
+    /// The margin floor ([`set_min_margin_us`](Self::set_min_margin_us)), microseconds.
+    pub fn min_margin_us(&self) -> i64 {
+        self.min_margin_us
     }
 
     /// Packets classified as spikes so far.
@@ -326,7 +341,8 @@ impl DelayManager {
                     }
                 }
                 self.quantile_us = ((q_bucket + 1) as f64 * t.bucket_ms * 1000.0) as i64;
-                let fresh = base + self.quantile_us + (t.margin_ms * 1000.0) as i64;
+                let margin = ((t.margin_ms * 1000.0) as i64).max(self.min_margin_us);
+                let fresh = base + self.quantile_us + margin;
                 let target = match self.target_us {
                     Some(old) if fresh < old && t.relax_ms_per_s.is_finite() => {
                         let floor = old - (t.relax_ms_per_s * 1000.0 * dt_s) as i64;

@@ -9,7 +9,7 @@
 //!   assembler.
 //! - [`e2ee`]: SFrame (RFC 9605) senders and receivers with key rotation, replay protection and
 //!   rejection counters; X25519 key agreement with a safety code.
-//! - [`sdp`]: the SDP description of an Opus RTP stream (for peers such as ffmpeg).
+//! - [`sdp`]: the SDP description of an Opus, H.264 or VP8 RTP stream (for peers such as ffmpeg).
 //!
 //! # Send and receive loop (audio)
 //! ```no_run

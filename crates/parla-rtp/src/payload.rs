@@ -4,6 +4,8 @@
 //!   internal rate.
 //! - [`h264`]: RFC 6184 packetization-mode 1 (single NAL unit, STAP-A, FU-A) under an MTU limit.
 //! - [`vp8`]: RFC 7741 payload descriptor with a 15-bit picture id and keyframe detection.
+//! - [`generic`]: Parla's format for end-to-end encrypted video frames (frame start and
+//!   keyframe flags before opaque SFrame ciphertext chunks).
 //! - [`assembler`]: rebuilds complete frames from reordered, lossy packets and reports the
 //!   frames it had to drop, the packets it misses and keyframe boundaries.
 //!
@@ -11,6 +13,7 @@
 //! `next_into(&mut buf)` until it returns `None`; each call yields a [`PayloadChunk`].
 
 pub mod assembler;
+pub mod generic;
 pub mod h264;
 pub mod opus;
 pub mod vp8;

@@ -144,6 +144,21 @@ impl SendHistory {
         true
     }
 
+    /// The stored packet with sequence number `seq`, if it is still held (for a pacer that
+    /// sends from the history: the first transmission, not counted as a resend).
+    ///
+    /// # Real-time safety
+    /// Borrows; no allocation.
+    pub fn get(&self, seq: u16) -> Option<&[u8]> {
+        let i = usize::from(seq) & self.mask;
+        let s = &self.slots[i];
+        if !s.used || s.seq != seq {
+            return None;
+        }
+        let at = i * self.cfg.max_packet;
+        Some(&self.data[at..at + s.len])
+    }
+
     /// Decides whether to re-send `seq` at `now` given the current round-trip time `rtt`; on
     /// [`Resend::Packet`] the send is recorded.
     ///

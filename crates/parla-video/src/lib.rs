@@ -24,6 +24,7 @@ pub mod history;
 pub mod jitter;
 pub mod keyframe;
 pub mod nack;
+pub mod pattern;
 pub mod receiver;
 
 pub use control::{ControlConfig, EncoderControl, EncoderSettings};

@@ -175,6 +175,21 @@ impl<D: Depacketizer> VideoReceiver<D> {
         })
     }
 
+    /// The media SSRC and RTX stream this receiver takes (when they are learnt after
+    /// construction, e.g. from an authenticated stream of the same peer). Packets of other
+    /// SSRCs are rejected. Changing them mid-stream does not reset the receiver: the new
+    /// stream's sequence numbers look like a jump, the NACK list overflows and a keyframe is
+    /// requested, as after an outage.
+    pub fn set_stream(&mut self, media_ssrc: u32, rtx: Option<RtxMapping>) {
+        self.cfg.media_ssrc = media_ssrc;
+        self.cfg.rtx = rtx;
+    }
+
+    /// The media SSRC this receiver takes.
+    pub fn media_ssrc(&self) -> u32 {
+        self.cfg.media_ssrc
+    }
+
     /// Sets the round-trip time (from RTCP reports): it paces NACK retries and keyframe requests.
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use parla_codec::video::{SendStatus, VideoCodec, VideoDecoder, VideoEncoder, VideoEncoderConfig};
 use parla_core::MediaTime;
-use parla_core::video::{PixelFormat, VideoFrame};
+use parla_core::video::VideoFrame;
 use parla_netsim::PacketRecord;
 use parla_netsim::model::{GilbertElliott, Jitter, ModelConfig, generate};
 use parla_rtp::WriteError;
@@ -48,37 +48,8 @@ const MAP: RtxMapping = RtxMapping {
     rtx_payload_type: 97,
 };
 
-/// A moving picture: a gradient that scrolls and a bright box that travels.
 fn pattern(w: u32, h: u32, i: u64) -> VideoFrame {
-    let mut f = VideoFrame::new(PixelFormat::I420, w, h).unwrap();
-    let (wu, hu) = (w as usize, h as usize);
-    let shift = i as usize * 2;
-    let bx = (i as usize * 4) % (wu - wu / 5);
-    let by = (i as usize * 2) % (hu - hu / 5);
-    let y = f.plane_mut(0);
-    for row in 0..hu {
-        for col in 0..wu {
-            let in_box = (bx..bx + wu / 5).contains(&col) && (by..by + hu / 5).contains(&row);
-            let check = if (col / 16 + row / 16) % 2 == 0 {
-                24
-            } else {
-                0
-            };
-            y[row * wu + col] = if in_box {
-                235
-            } else {
-                (40 + (col + row + shift) % 160 + check) as u8
-            };
-        }
-    }
-    let cw = wu.div_ceil(2);
-    for p in 1..3 {
-        for (k, px) in f.plane_mut(p).iter_mut().enumerate() {
-            *px = (96 + ((k % cw) + (k / cw) * p + shift) % 64) as u8;
-        }
-    }
-    f.timestamp = MediaTime::from_micros(i * 1_000_000 / 30);
-    f
+    parla_video::pattern::frame(w, h, i, 30).unwrap()
 }
 
 /// One direction of the network: per-packet draws from parla-netsim's model, plus an outage.

@@ -42,7 +42,8 @@ pub struct Args {
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
     /// AEC3 tuning: library (WebRTC's own, the default) or near-end (full duplex: keeps the
-    /// near end while both talk; docs/AEC.md).
+    /// near end while both talk) or duplex (the near-end suppressor with the library's
+    /// filter); docs/AEC.md.
     #[arg(long, default_value = "library")]
     pub aec_tuning: AecTuning,
     /// Switch end-to-end encryption off (no key agreement).
@@ -60,6 +61,12 @@ pub struct Args {
     /// Switch noise suppression off.
     #[arg(long)]
     pub no_ns: bool,
+    /// Switch automatic gain control off (AGC2 and the downward gain; docs/NS.md).
+    #[arg(long)]
+    pub no_agc: bool,
+    /// Switch the send side's high-pass filter off.
+    #[arg(long)]
+    pub no_high_pass: bool,
     /// Switch congestion control off: no RTCP or transport feedback, the Opus bitrate, FEC
     /// (10 % expected loss) and packet length stay as configured (the fixed sender).
     #[arg(long)]
@@ -132,6 +139,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bitrate_bps: args.bitrate,
         frame_ms: args.frame_ms,
         noise_suppression: !args.no_ns,
+        agc: !args.no_agc,
+        high_pass: !args.no_high_pass,
         jitter_low_delay: args.low_delay,
         congestion_control: !args.no_cc,
         ..CallConfig::default()

@@ -210,7 +210,7 @@ impl Drop for RemoveOnError {
     }
 }
 
-fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+pub(crate) fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
     let (w, h) = s
         .split_once('x')
         .context("--pattern takes WIDTHxHEIGHT, e.g. 640x360")?;

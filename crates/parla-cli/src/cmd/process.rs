@@ -40,8 +40,8 @@ pub struct Args {
     #[arg(long, default_value = "aec3")]
     pub aec: AecMode,
     /// AEC3 tuning: library (WebRTC's own, the default) or near-end (full duplex: a longer
-    /// linear filter, keeps the near end while both talk; docs/AEC.md has the measured
-    /// trade-off).
+    /// linear filter, keeps the near end while both talk) or duplex (the near-end suppressor
+    /// with the library's filter); docs/AEC.md has the measured trade-offs.
     #[arg(long, default_value = "library")]
     pub aec_tuning: AecTuning,
     /// Hint for the echo path delay in milliseconds (optional; AEC3 estimates it itself).

@@ -29,7 +29,11 @@ impl WebrtcAec {
         // `config.validate()` (run by `prepare`) has refused a non-library tuning with AECM.
         let mut aec3_config = match config.tuning {
             AecTuning::Library => None,
-            AecTuning::NearEnd => Some(near_end_config()?),
+            AecTuning::NearEnd => Some(near_end_config(NEAR_END_FILTER_BLOCKS, None)?),
+            AecTuning::Duplex => Some(near_end_config(
+                LIBRARY_FILTER_BLOCKS,
+                Some(DUPLEX_REVERB_DECAY),
+            )?),
         };
         let config_ptr = aec3_config.as_mut().map_or(std::ptr::null_mut(), |c| {
             c as *mut ffi::EchoCanceller3Config
@@ -182,16 +186,30 @@ impl Drop for WebrtcAec {
 /// (104 ms; the library's default is 13 blocks, 52 ms).
 const NEAR_END_FILTER_BLOCKS: usize = 26;
 
-/// The library's default `EchoCanceller3Config` with the changes of [`AecTuning::NearEnd`]
-/// (documented there), checked by the library's own validation.
-fn near_end_config() -> Result<ffi::EchoCanceller3Config, ConfigError> {
+/// The library's refined filter length, kept by [`AecTuning::Duplex`].
+const LIBRARY_FILTER_BLOCKS: usize = 13;
+
+/// The echo state's reverberation decay per block of [`AecTuning::Duplex`] (library 0.83).
+const DUPLEX_REVERB_DECAY: f32 = 0.9;
+
+/// The library's default `EchoCanceller3Config` with the suppressor and detector changes of
+/// [`AecTuning::NearEnd`] (documented there), a refined filter of `filter_blocks` and, when
+/// given, the echo state's reverberation decay (`ep_strength.default_len`), checked by the
+/// library's own validation.
+fn near_end_config(
+    filter_blocks: usize,
+    reverb_decay: Option<f32>,
+) -> Result<ffi::EchoCanceller3Config, ConfigError> {
     // SAFETY: no arguments; returns the library's default configuration by value (the
     // constructor's default member values are only visible on the C++ side).
     let mut c = unsafe { ffi::create_aec3_config() };
     // A refined filter covering more of a room's response, so the suppressor has less residual
     // echo to remove (the coarse filter stays at the library's 13 blocks: it converges faster).
-    c.filter.refined.length_blocks = NEAR_END_FILTER_BLOCKS;
-    c.filter.refined_initial.length_blocks = NEAR_END_FILTER_BLOCKS;
+    c.filter.refined.length_blocks = filter_blocks;
+    c.filter.refined_initial.length_blocks = filter_blocks;
+    if let Some(decay) = reverb_decay {
+        c.ep_strength.default_len = decay;
+    }
     // Trust the filter's measured ERLE up to 12 dB (library: 6 dB low band, 1.8 dB high band).
     c.erle.max_l = 16.0;
     c.erle.max_h = 16.0;
@@ -214,7 +232,8 @@ fn near_end_config() -> Result<ffi::EchoCanceller3Config, ConfigError> {
     } else {
         Err(ConfigError::Backend {
             backend: "webrtc",
-            detail: "the near-end AEC3 tuning is outside the library's valid ranges".into(),
+            detail: "the near-end or duplex AEC3 tuning is outside the library's valid ranges"
+                .into(),
         })
     }
 }

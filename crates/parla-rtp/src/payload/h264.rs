@@ -57,6 +57,24 @@ fn next_nal(au: &[u8], from: usize) -> Option<(usize, usize)> {
     None
 }
 
+/// The NAL units of an Annex B access unit, in order, without their start codes (for example to
+/// find the SPS and PPS a session description announces).
+///
+/// ```
+/// # use parla_rtp::payload::h264::nal_units;
+/// let au = [0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xce];
+/// let nals: Vec<&[u8]> = nal_units(&au).collect();
+/// assert_eq!(nals, [&[0x67, 0x42][..], &[0x68, 0xce][..]]);
+/// ```
+pub fn nal_units(access_unit: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let (start, end) = next_nal(access_unit, pos)?;
+        pos = end;
+        Some(&access_unit[start..end])
+    })
+}
+
 /// Splits Annex B access units into RTP payloads of at most `max_payload` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct H264Packetizer {

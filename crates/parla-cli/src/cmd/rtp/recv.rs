@@ -18,12 +18,9 @@
 //! idle stream, Ctrl-C or an error).
 
 use std::fs::File;
-use std::io::{BufWriter, ErrorKind, Write as _};
-use std::net::{SocketAddr, UdpSocket};
+use std::io::BufWriter;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use parla_codec::opus::OpusDecoder;
@@ -31,21 +28,17 @@ use parla_core::MediaTime;
 use parla_rtp::ParseError;
 use parla_rtp::e2ee::{CipherSuite, RTP_AAD_LEN, rtp_aad};
 use parla_rtp::payload::opus::{OPUS_CLOCK_RATE, OpusDepacketizer};
-use parla_rtp::rtp::RtpPacket;
 
-use super::is_dynamic_pt;
 use super::key::{load_key, removed_key_flag};
+use super::listen::{Listener, MAX_DATAGRAM, Next, Stop};
 use super::receive_keys::ReceiveKeys;
+use super::{VideoRecvArgs, is_dynamic_pt};
 
 /// A timestamp jump (either way) larger than this many 48 kHz units (2 s) is taken as a new
 /// stream position (the sender restarted or jumped): playout re-anchors instead of concealing
 /// for the whole gap or dropping everything as late. This also bounds what one forged
 /// timestamp can make us write.
 const MAX_GAP_48K: u64 = 2 * OPUS_CLOCK_RATE as u64;
-/// How often the receive loop wakes up without packets to check Ctrl-C and the deadlines.
-const POLL: Duration = Duration::from_millis(50);
-/// Largest UDP datagram.
-const MAX_DATAGRAM: usize = 65_536;
 
 /// Arguments of `parla rtp recv`.
 #[derive(Debug, clap::Args)]
@@ -54,7 +47,7 @@ pub struct Args {
     /// (`listening on ADDR`).
     #[arg(long, default_value = "127.0.0.1:5004")]
     pub listen: SocketAddr,
-    /// WAV file to write (mono, 32-bit float).
+    /// File to write: WAV (mono, 32-bit float) for audio, Y4M (I420) with `--video`.
     #[arg(long)]
     pub output: PathBuf,
     /// Accept only this RTP payload type (default: any dynamic type, 96-127).
@@ -80,31 +73,14 @@ pub struct Args {
     /// Stop when no packet came for this many milliseconds after the first one (0 = never).
     #[arg(long, default_value_t = 0)]
     pub idle_stop_ms: u64,
-}
-
-/// What ended the receive loop.
-#[derive(Debug, Clone, Copy)]
-enum Stop {
-    Interrupted,
-    Seconds,
-    Idle,
-}
-
-impl Stop {
-    fn as_str(self) -> &'static str {
-        match self {
-            Stop::Interrupted => "interrupted",
-            Stop::Seconds => "--seconds reached",
-            Stop::Idle => "stream idle",
-        }
-    }
+    /// Video options.
+    #[command(flatten)]
+    pub video: VideoRecvArgs,
 }
 
 /// Counters of the receive side.
 #[derive(Debug, Default)]
 struct Counters {
-    datagrams: u64,
-    bytes: u64,
     malformed_rtp: u64,
     other_stream: u64,
     decoded: u64,
@@ -216,28 +192,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.removed_e2ee_key.is_some() {
         return Err(removed_key_flag());
     }
+    if args.video.video {
+        return super::video_recv::run(&args);
+    }
     let key = load_key(args.e2ee_key_file.as_deref())?;
     if let Some(pt) = args.pt
         && !is_dynamic_pt(pt)
     {
         bail!("--pt must be a dynamic payload type (96-127), got {pt}");
     }
-    if args.seconds.is_some_and(|s| !(s > 0.0 && s <= 1e6)) {
-        bail!("--seconds must be a positive number of seconds");
-    }
     let dec = OpusDecoder::new(args.rate, 1)?;
     let mut e2ee = key.map(|key| ReceiveKeys::new(CipherSuite::default(), key));
-    let socket = UdpSocket::bind(args.listen)
-        .with_context(|| format!("cannot receive on {}", args.listen))?;
-    socket.set_read_timeout(Some(POLL))?;
-    let local = socket.local_addr()?;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .context("cannot install the Ctrl-C handler")?;
-    }
+    let mut listener = Listener::bind(args.listen, args.seconds, args.idle_stop_ms)?;
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: args.rate,
@@ -254,54 +220,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         next_ts: None,
         written: 0,
     };
-    println!("listening on {local}");
-    std::io::stdout().flush()?;
+    listener.announce()?;
 
     let mut c = Counters::default();
     let mut depack = OpusDepacketizer::new(args.pt);
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut plain = Vec::with_capacity(MAX_DATAGRAM + RTP_AAD_LEN);
-    let start = Instant::now();
-    let deadline = args.seconds.map(|s| start + Duration::from_secs_f64(s));
-    let idle = (args.idle_stop_ms > 0).then(|| Duration::from_millis(args.idle_stop_ms));
-    let mut last_packet: Option<Instant> = None;
-    let mut from: Option<SocketAddr> = None;
 
     let result: anyhow::Result<Stop> = loop {
-        if stop.load(Ordering::SeqCst) {
-            break Ok(Stop::Interrupted);
-        }
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            break Ok(Stop::Seconds);
-        }
-        if let (Some(idle), Some(last)) = (idle, last_packet)
-            && now.duration_since(last) >= idle
-        {
-            break Ok(Stop::Idle);
-        }
-        let (n, peer) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => break Err(anyhow::Error::new(e).context("receiving")),
-        };
-        last_packet = Some(Instant::now());
-        from.get_or_insert(peer);
-        c.datagrams += 1;
-        c.bytes += n as u64;
-        let pkt = match RtpPacket::parse(&buf[..n]) {
-            Ok(p) => p,
-            Err(_) => {
+        let pkt = match listener.next_rtp(&mut buf) {
+            Ok(Next::Packet(p)) => p,
+            Ok(Next::Malformed) => {
                 c.malformed_rtp += 1;
                 continue;
             }
+            Ok(Next::Stop(s)) => break Ok(s),
+            Err(e) => break Err(e),
         };
         if !is_dynamic_pt(pkt.header.payload_type)
             || args.pt.is_some_and(|pt| pt != pkt.header.payload_type)
@@ -314,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 c.malformed_rtp += 1;
                 continue;
             }
-            let now = MediaTime::from_micros(start.elapsed().as_micros() as u64);
+            let now = MediaTime::from_micros(listener.start.elapsed().as_micros() as u64);
             // Rejections are counted inside; the frame is dropped (a gap, like a lost packet).
             match keys.unprotect(&rtp_aad(&pkt.header), pkt.payload, &mut plain, now) {
                 Err(e) => break Err(e),
@@ -365,11 +299,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stop = result?;
     finalized?;
 
-    let from = from.map_or_else(|| "nobody".to_string(), |a| a.to_string());
-    println!(
-        "received: {} datagrams ({} bytes) from {from} on {local}",
-        c.datagrams, c.bytes
-    );
+    println!("{}", listener.summary());
     println!(
         "rtp: malformed {}, other stream (payload type or SSRC) {}",
         c.malformed_rtp, c.other_stream

@@ -16,8 +16,8 @@ use parla_rtp::payload::opus::OpusPacketizer;
 use parla_rtp::sdp::OpusSdp;
 use rand::Rng;
 
-use super::is_dynamic_pt;
 use super::key::{load_key, removed_key_flag};
+use super::{VideoSendArgs, is_dynamic_pt};
 use crate::wav;
 
 /// Audio per packet.
@@ -30,24 +30,24 @@ const MAX_OPUS: usize = 1000;
 /// Arguments of `parla rtp send`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// WAV file to send (mono or stereo, downmixed; 8, 12, 16, 24 or 48 kHz).
-    #[arg(long)]
-    pub input: PathBuf,
+    /// WAV file to send (mono or stereo, downmixed; 8, 12, 16, 24 or 48 kHz). Not with `--video`.
+    #[arg(long, required_unless_present = "video", conflicts_with = "video")]
+    pub input: Option<PathBuf>,
     /// Where to send the stream, e.g. 127.0.0.1:5004.
     #[arg(long)]
     pub dest: SocketAddr,
     /// Write the stream's SDP here (for `ffmpeg -protocol_whitelist file,udp,rtp -i FILE`).
     #[arg(long)]
     pub sdp: Option<PathBuf>,
-    /// RTP payload type (dynamic, 96-127).
-    #[arg(long, default_value_t = 111)]
-    pub pt: u8,
+    /// RTP payload type (dynamic, 96-127); default 111 for Opus, 96 for video.
+    #[arg(long)]
+    pub pt: Option<u8>,
     /// RTP SSRC (random if not given).
     #[arg(long)]
     pub ssrc: Option<u32>,
-    /// Opus target bitrate in bits per second.
-    #[arg(long, default_value_t = 32_000)]
-    pub bitrate: u32,
+    /// Target bitrate in bits per second; default 32000 for Opus, 500000 for video.
+    #[arg(long)]
+    pub bitrate: Option<u32>,
     /// Encrypt every Opus frame end to end with SFrame (RFC 9605, AES-128-GCM) under the base
     /// key in this file: 16-64 bytes as hexadecimal, surrounding whitespace ignored. Or set
     /// PARLA_E2EE_KEY to the hex key instead (not both). Each run uses a fresh random key id,
@@ -62,6 +62,9 @@ pub struct Args {
     /// receiver to start).
     #[arg(long, default_value_t = 0)]
     pub start_delay_ms: u64,
+    /// Video options.
+    #[command(flatten)]
+    pub video: VideoSendArgs,
 }
 
 /// Run the command.
@@ -69,19 +72,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.removed_e2ee_key.is_some() {
         return Err(removed_key_flag());
     }
-    let key = load_key(args.e2ee_key_file.as_deref())?;
-    if !is_dynamic_pt(args.pt) {
-        bail!(
-            "--pt must be a dynamic payload type (96-127), got {}",
-            args.pt
-        );
+    if args.video.video {
+        return super::video_send::run(&args);
     }
-    let audio = wav::read(&args.input, "input")?;
-    let cfg = OpusEncoderConfig::voice(audio.rate, 1).bitrate(args.bitrate);
+    let key = load_key(args.e2ee_key_file.as_deref())?;
+    let pt = args.pt.unwrap_or(111);
+    if !is_dynamic_pt(pt) {
+        bail!("--pt must be a dynamic payload type (96-127), got {pt}");
+    }
+    let bitrate = args.bitrate.unwrap_or(32_000);
+    let input = args.input.as_ref().context("--input is required")?;
+    let audio = wav::read(input, "input")?;
+    let cfg = OpusEncoderConfig::voice(audio.rate, 1).bitrate(bitrate);
     let mut enc = OpusEncoder::new(&cfg).with_context(|| {
         format!(
             "{}: Opus takes 8/12/16/24/48 kHz audio and 6000-510000 bps; resample first or change --bitrate",
-            args.input.display()
+            input.display()
         )
     })?;
     let mut rng = rand::rng();
@@ -97,38 +103,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     drop(key);
 
-    let bind: SocketAddr = match args.dest.ip() {
-        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket =
-        UdpSocket::bind(bind).with_context(|| format!("cannot bind a UDP socket on {bind}"))?;
-    socket
-        .connect(args.dest)
-        .with_context(|| format!("cannot send to {}", args.dest))?;
-    let local = socket.local_addr()?;
+    let (socket, local) = connect(args.dest)?;
 
     let ssrc = args.ssrc.unwrap_or_else(|| rng.random());
     // Random first sequence number and timestamp (RFC 3550 5.1).
-    let mut pack = OpusPacketizer::new(ssrc, args.pt, rng.random(), rng.random());
+    let mut pack = OpusPacketizer::new(ssrc, pt, rng.random(), rng.random());
     if let Some(path) = &args.sdp {
         let sdp = OpusSdp {
             session_name: "parla".into(),
             origin: local.ip(),
             destination: args.dest.ip(),
             port: args.dest.port(),
-            payload_type: args.pt,
+            payload_type: pt,
             stereo: false,
             ptime_ms: PTIME.as_millis() as u32,
             inband_fec: false,
             ssrc: Some(ssrc),
         };
-        // Write then rename, so a peer polling for the file never reads half of it.
-        let tmp = path.with_extension("sdp.part");
-        std::fs::write(&tmp, sdp.to_sdp())
-            .with_context(|| format!("cannot write SDP file '{}'", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot write SDP file '{}'", path.display()))?;
+        write_sdp(path, &sdp.to_sdp())?;
     }
     if args.start_delay_ms > 0 {
         std::thread::sleep(Duration::from_millis(args.start_delay_ms));
@@ -183,13 +175,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => "not encrypted".into(),
     };
     println!(
-        "stream: SSRC {ssrc:#010x}, payload type {}, Opus {} Hz mono at {} bps, {e2ee}",
-        args.pt, audio.rate, args.bitrate,
+        "stream: SSRC {ssrc:#010x}, payload type {pt}, Opus {} Hz mono at {bitrate} bps, {e2ee}",
+        audio.rate,
     );
     println!(
         "pacing: {:.2} s wall clock, latest packet {:.1} ms behind schedule",
         start.elapsed().as_secs_f64(),
         late_max.as_secs_f64() * 1000.0
     );
+    Ok(())
+}
+
+/// A UDP socket connected to `dest` (bound to the unspecified address of its family) and its
+/// local address.
+pub(super) fn connect(dest: SocketAddr) -> anyhow::Result<(UdpSocket, SocketAddr)> {
+    let bind: SocketAddr = match dest.ip() {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket =
+        UdpSocket::bind(bind).with_context(|| format!("cannot bind a UDP socket on {bind}"))?;
+    socket
+        .connect(dest)
+        .with_context(|| format!("cannot send to {dest}"))?;
+    let local = socket.local_addr()?;
+    Ok((socket, local))
+}
+
+/// Writes the SDP text to `path`: to a temporary file first, then renamed, so a peer polling
+/// for the file never reads half of it.
+pub(super) fn write_sdp(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("sdp.part");
+    std::fs::write(&tmp, text)
+        .with_context(|| format!("cannot write SDP file '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot write SDP file '{}'", path.display()))?;
     Ok(())
 }

@@ -1,0 +1,779 @@
+//! Video in the call: the sans-IO part that runs inside [`MediaCore`](crate::MediaCore) on the
+//! media thread (docs/VIDEO.md, "In the engine").
+//!
+//! ```text
+//! send:    encoded frame (from the codec side) -> SFrame (video key, AAD = SSRC, RTP
+//!          timestamp, keyframe flag) -> Parla's generic payload (parla_rtp::payload::generic)
+//!          -> RTP with the transport-wide sequence extension -> send history -> pacer queue
+//!          tick / poll_video: pacer (leaky bucket, RTX first) -> transport seq stamped -> emit
+//!          RTCP in: NACK -> history -> RTX (RFC 4588) -> pacer; PLI/FIR -> keyframe limiter
+//!          every 500 ms: the allocator's video share -> EncoderControl (balanced ladder)
+//! receive: RTP/RTX of the peer's video -> VideoReceiver (NACK module, assembler, jitter
+//!          estimator, frame buffer) -> frame due -> SFrame authenticate + decrypt -> out
+//!          to the codec side for decoding; NACK / PLI out through the call's RTCP (MAC'd)
+//! ```
+//!
+//! Encoding and decoding are not here: they run off the media thread (the [`Call`]'s video
+//! thread, or `parla call`'s codec side), which hands encoded frames in with
+//! [`MediaCore::send_video_frame`](crate::MediaCore::send_video_frame) and takes decodable ones
+//! with [`MediaCore::poll_video_frame`](crate::MediaCore::poll_video_frame). Everything here is
+//! allocated at set-up; no call allocates.
+//!
+//! Stream identities: the video SSRC is the audio SSRC + 1 and its RTX SSRC + 2. The receiver
+//! takes the peer's video only once the peer's audio SSRC is known from an *authenticated*
+//! audio packet, so an attacker cannot lock the receiver onto a forged stream.
+//!
+//! [`Call`]: crate::Call
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use parla_cc::twcc::TRANSPORT_SEQ_PLACEHOLDER;
+use parla_core::{ConfigError, MediaTime};
+use parla_rtp::e2ee::{SframeSender, StreamReceiver, UnprotectError};
+use parla_rtp::payload::generic::{GenericDepacketizer, GenericPacketizer};
+use parla_rtp::rtcp::{RtcpPacket, parse_compound};
+use parla_rtp::rtp::{ExtensionElement, RtpHeader, RtpPacketSpec, RtxMapping, wrap_rtx};
+use parla_video::{
+    ControlConfig, EncoderControl, EncoderSettings, HistoryConfig, KeyframeLimiter, ReceiverConfig,
+    Resend, SendHistory, VideoReceiver,
+};
+
+use crate::cc::{CallCc, TRANSPORT_SEQ_EXT_ID};
+
+/// The RTP clock of video, Hz.
+pub const VIDEO_CLOCK: u32 = 90_000;
+/// The largest RTP payload of a video packet (header byte + ciphertext chunk): with the RTP
+/// header, the transport sequence extension and RTX's 2 bytes it stays far under an Ethernet MTU.
+pub const VIDEO_MAX_PAYLOAD: usize = 1200;
+/// The largest encoded frame the call carries, bytes (a 1080p keyframe at high quality fits).
+pub const MAX_VIDEO_FRAME: usize = 1 << 20;
+/// Packets the pacer queue holds at most (the send history holds 2048, so a queued packet is
+/// always still in it).
+const PACER_QUEUE: usize = 1024;
+/// Retransmissions waiting at most.
+const RTX_QUEUE: usize = 256;
+/// The pacer sends at this multiple of the target (libwebrtc's pacing factor).
+const PACING_FACTOR: f64 = 2.5;
+/// The pacer's queue drains within this time at least (the rate rises to do so).
+const PACER_DRAIN: f64 = 0.5;
+/// The longest burst the pacer lets out after idling, seconds of the pacing rate.
+const MAX_BURST_S: f64 = 0.005;
+/// Video packets kept while the peer's stream is not known yet (the first video packets
+/// usually arrive before the first audio packet, which carries 20 ms of audio).
+const PRELOCK_PACKETS: usize = 64;
+/// Largest video packet kept before the lock.
+const PRELOCK_PACKET: usize = VIDEO_MAX_PAYLOAD + 128;
+/// Bytes of the per-frame AAD: SSRC, RTP timestamp, keyframe flag.
+const FRAME_AAD_LEN: usize = 9;
+
+/// The video codecs a call can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum VideoCodec {
+    /// H.264 Constrained Baseline (libx264): the default, decoded in hardware on every phone.
+    H264,
+    /// VP8 (libvpx).
+    Vp8,
+}
+
+/// The video of a call ([`CallConfig::video`](crate::CallConfig::video)): what is captured
+/// and the limits the congestion control moves within. Start from [`VideoConfig::new`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoConfig {
+    /// Codec (both ends must use the same).
+    pub codec: VideoCodec,
+    /// Capture width, and the largest encoded width (even, 16..=3840).
+    pub width: u32,
+    /// Capture height, and the largest encoded height (even, 16..=2160).
+    pub height: u32,
+    /// Capture frame rate, and the largest encoded one (1..=60).
+    pub fps: u32,
+    /// The video bitrate never goes below this, bits per second (the frame rate and size drop
+    /// first).
+    pub min_bitrate_bps: u32,
+    /// The video bitrate at the start, before the estimate knows the link.
+    pub start_bitrate_bps: u32,
+    /// The video bitrate never exceeds this.
+    pub max_bitrate_bps: u32,
+    /// RTP payload type of the video (dynamic, 96..=127, not the audio's).
+    pub payload_type: u8,
+    /// RTP payload type of its retransmissions (RFC 4588 `rtx`, `apt` = `payload_type`).
+    pub rtx_payload_type: u8,
+}
+
+impl VideoConfig {
+    /// H.264 at `width` x `height`, `fps`, 100 kbit/s to 2.5 Mbit/s starting at 500 kbit/s,
+    /// payload types 96 (video) and 97 (RTX).
+    pub fn new(codec: VideoCodec, width: u32, height: u32, fps: u32) -> Self {
+        VideoConfig {
+            codec,
+            width,
+            height,
+            fps,
+            min_bitrate_bps: 100_000,
+            start_bitrate_bps: 500_000,
+            max_bitrate_bps: 2_500_000,
+            payload_type: 96,
+            rtx_payload_type: 97,
+        }
+    }
+
+    /// Checks every field (see each field's range).
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidParameter`] naming the first bad field.
+    pub fn validate(&self, audio_payload_type: u8) -> Result<(), ConfigError> {
+        let bad =
+            |name: &'static str, detail: String| ConfigError::InvalidParameter { name, detail };
+        if !(16..=3840).contains(&self.width) || !self.width.is_multiple_of(2) {
+            return Err(bad(
+                "video.width",
+                format!("{} (even, 16..=3840)", self.width),
+            ));
+        }
+        if !(16..=2160).contains(&self.height) || !self.height.is_multiple_of(2) {
+            return Err(bad(
+                "video.height",
+                format!("{} (even, 16..=2160)", self.height),
+            ));
+        }
+        if !(1..=60).contains(&self.fps) {
+            return Err(bad("video.fps", format!("{} (1..=60)", self.fps)));
+        }
+        if self.min_bitrate_bps < 30_000
+            || self.min_bitrate_bps > self.start_bitrate_bps
+            || self.start_bitrate_bps > self.max_bitrate_bps
+            || self.max_bitrate_bps > 8_000_000
+        {
+            return Err(bad(
+                "video bitrates",
+                format!(
+                    "min {} <= start {} <= max {} (30000..=8000000)",
+                    self.min_bitrate_bps, self.start_bitrate_bps, self.max_bitrate_bps
+                ),
+            ));
+        }
+        for (name, pt) in [
+            ("video.payload_type", self.payload_type),
+            ("video.rtx_payload_type", self.rtx_payload_type),
+        ] {
+            // 64..=95 would collide with RTCP (RFC 5761) once the marker bit is set.
+            if !(96..=127).contains(&pt) || pt == audio_payload_type {
+                return Err(bad(
+                    name,
+                    format!("{pt} (96..=127, distinct from the audio's {audio_payload_type})"),
+                ));
+            }
+        }
+        if self.payload_type == self.rtx_payload_type {
+            return Err(bad(
+                "video.rtx_payload_type",
+                "equals video.payload_type".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn control(&self) -> ControlConfig {
+        ControlConfig::new(self.width, self.height, self.fps)
+    }
+}
+
+/// What the codec side should do before encoding the next frame
+/// ([`MediaCore::video_encoder_command`](crate::MediaCore::video_encoder_command)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoEncoderCommand {
+    /// Size, frame rate and bitrate to encode at (from the congestion control's share for
+    /// video and the balanced ladder: resolution steps down before frame rate).
+    pub settings: EncoderSettings,
+    /// Encode the next frame as a keyframe (the peer asked, through the keyframe limiter, or a
+    /// frame had to be dropped).
+    pub keyframe: bool,
+}
+
+/// A frame ready for decoding ([`MediaCore::poll_video_frame`](crate::MediaCore::poll_video_frame)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VideoFrameOut {
+    /// Bytes of the encoded frame written at the start of the caller's buffer.
+    pub len: usize,
+    /// Whether it is a keyframe.
+    pub keyframe: bool,
+    /// Its RTP timestamp (90 kHz).
+    pub rtp_timestamp: u32,
+    /// The peer's capture time on the peer's media clock, microseconds (the RTP timestamp
+    /// unwrapped; differences between frames are exact).
+    pub capture_us: u64,
+    /// When it should be shown, on this side's clock (the frame buffer's render time).
+    pub render_time: MediaTime,
+}
+
+/// Video counters of a call (part of [`CallStats`](crate::CallStats)).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct VideoStats {
+    /// Encoded frames handed in and sent.
+    pub frames_sent: u64,
+    /// Frames refused on the send side (pacer queue full, too large, encryption failed); a
+    /// keyframe follows.
+    pub frames_send_dropped: u64,
+    /// Keyframes sent.
+    pub keyframes_sent: u64,
+    /// Video RTP packets sent (first transmissions).
+    pub packets_sent: u64,
+    /// Video bytes sent (first transmissions and RTX).
+    pub bytes_sent: u64,
+    /// Retransmissions sent (RTX).
+    pub rtx_sent: u64,
+    /// NACKed packets the peer asked for.
+    pub nacked_by_peer: u64,
+    /// Keyframe requests (PLI/FIR) from the peer.
+    pub keyframe_requests_received: u64,
+    /// Packets waiting in the pacer now.
+    pub pacer_queue_packets: u64,
+    /// Video target from the congestion control, bits per second.
+    pub target_bps: u64,
+    /// Encoded width now.
+    pub width: u32,
+    /// Encoded height now.
+    pub height: u32,
+    /// Encoded frame rate now.
+    pub fps: u32,
+    /// Video packets received (media and RTX).
+    pub packets_received: u64,
+    /// Packets received before the peer's stream was known (the first 64 are kept and taken
+    /// when it is).
+    pub packets_before_lock: u64,
+    /// RTX packets received.
+    pub rtx_received: u64,
+    /// Missing packets that arrived later (RTX or late).
+    pub packets_recovered: u64,
+    /// Frames completed by the assembler.
+    pub frames_received: u64,
+    /// Frames that authenticated and were handed out for decoding.
+    pub frames_decodable: u64,
+    /// Frames dropped (not decodable, given up, refused).
+    pub frames_dropped: u64,
+    /// Frames that failed SFrame authentication.
+    pub frames_auth_failed: u64,
+    /// Frames the decoder refused (reported by the codec side).
+    pub decode_errors: u64,
+    /// Keyframe requests sent.
+    pub keyframes_requested: u64,
+    /// NACK packets sent.
+    pub nacks_sent: u64,
+    /// The receive side's target delay (jitter + retransmission budget), ms.
+    pub receive_delay_ms: f64,
+    /// Frames the app pushed ([`Call::push_video_frame`](crate::Call::push_video_frame)).
+    pub frames_captured: u64,
+    /// Pushed frames dropped before encoding (the encoder was behind; the newest frame wins).
+    pub frames_capture_dropped: u64,
+    /// Frames the encoder produced.
+    pub frames_encoded: u64,
+    /// Encoder failures (open, bitrate change or encode).
+    pub encode_errors: u64,
+    /// Frames decoded and handed towards the app.
+    pub frames_decoded: u64,
+    /// Decoded frames replaced by a newer one before the app pulled them.
+    pub frames_display_dropped: u64,
+    /// Freezes of the decoded video: a gap between decoded frames longer than
+    /// max(3 x frame interval, frame interval + 150 ms), as in the WebRTC statistics.
+    pub freezes: u64,
+    /// Total time in those gaps, ms.
+    pub freeze_ms: u64,
+}
+
+/// The identifiers of our video stream that continue across runs of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct VideoIds {
+    next_seq: u16,
+    rtx_seq: u16,
+    ts_offset: u32,
+}
+
+/// The video path of one call endpoint.
+pub(crate) struct VideoPath {
+    cfg: VideoConfig,
+    // Send side.
+    ssrc: u32,
+    next_seq: u16,
+    ts_offset: u32,
+    rtx: RtxMapping,
+    rtx_seq: u16,
+    packetizer: GenericPacketizer,
+    history: SendHistory,
+    queue: VecDeque<u16>,
+    rtx_queue: VecDeque<u16>,
+    queued_bytes: usize,
+    budget: f64,
+    last_pace: Option<MediaTime>,
+    target_bps: u64,
+    control: EncoderControl,
+    pending_settings: Option<EncoderSettings>,
+    limiter: KeyframeLimiter,
+    keyframe_due: bool,
+    protected: Vec<u8>,
+    chunk: Vec<u8>,
+    out: Vec<u8>,
+    // Receive side.
+    rx: VideoReceiver<GenericDepacketizer>,
+    peer_locked: bool,
+    /// Packets that arrived before the lock: bytes, then (length, arrival) per packet.
+    prelock: Vec<u8>,
+    prelock_meta: Vec<(usize, MediaTime)>,
+    /// The RTT the call's reports measured (100 ms until then).
+    rtt: Duration,
+    plain: Vec<u8>,
+    rtcp: Vec<u8>,
+    stats: VideoStats,
+}
+
+impl std::fmt::Debug for VideoPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoPath")
+            .field("ssrc", &self.ssrc)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The per-frame AAD: what the receiver rebuilds from the frame's packets.
+fn frame_aad(ssrc: u32, ts: u32, keyframe: bool) -> [u8; FRAME_AAD_LEN] {
+    let mut a = [0u8; FRAME_AAD_LEN];
+    a[..4].copy_from_slice(&ssrc.to_be_bytes());
+    a[4..8].copy_from_slice(&ts.to_be_bytes());
+    a[8] = u8::from(keyframe);
+    a
+}
+
+/// The video SSRC of a side whose audio SSRC is `audio`, and its RTX SSRC.
+pub(crate) fn video_ssrcs(audio: u32) -> (u32, u32) {
+    (audio.wrapping_add(1), audio.wrapping_add(2))
+}
+
+impl VideoPath {
+    /// Allocates everything. `audio_ssrc`, `first_seq` and `ts_offset` come from the audio
+    /// stream's random identifiers.
+    pub(crate) fn new(
+        cfg: VideoConfig,
+        audio_ssrc: u32,
+        first_seq: u16,
+        ts_offset: u32,
+    ) -> Result<Self, ConfigError> {
+        let (ssrc, rtx_ssrc) = video_ssrcs(audio_ssrc);
+        let rtx = RtxMapping {
+            media_ssrc: ssrc,
+            media_payload_type: cfg.payload_type,
+            rtx_ssrc,
+            rtx_payload_type: cfg.rtx_payload_type,
+        };
+        let mut rcfg = ReceiverConfig::new(0, ssrc);
+        rcfg.assembler.max_payload = VIDEO_MAX_PAYLOAD + 16;
+        rcfg.assembler.max_frame_bytes = MAX_VIDEO_FRAME + 64;
+        rcfg.buffer.max_frame_bytes = MAX_VIDEO_FRAME + 64;
+        let mut control = EncoderControl::new(cfg.control())?;
+        let start = control.update(cfg.start_bitrate_bps, MediaTime::ZERO);
+        Ok(VideoPath {
+            cfg,
+            ssrc,
+            next_seq: first_seq ^ 0x5a5a,
+            ts_offset: ts_offset ^ 0x5a5a_5a5a,
+            rtx,
+            rtx_seq: first_seq ^ 0xa5a5,
+            packetizer: GenericPacketizer::new(VIDEO_MAX_PAYLOAD)?,
+            history: SendHistory::new(HistoryConfig {
+                capacity: 2048,
+                max_packet: VIDEO_MAX_PAYLOAD + 64,
+                ..HistoryConfig::default()
+            })?,
+            queue: VecDeque::with_capacity(PACER_QUEUE),
+            rtx_queue: VecDeque::with_capacity(RTX_QUEUE),
+            queued_bytes: 0,
+            budget: 0.0,
+            last_pace: None,
+            target_bps: u64::from(cfg.start_bitrate_bps),
+            pending_settings: Some(start.unwrap_or_else(|| control.current())),
+            control,
+            limiter: KeyframeLimiter::new(Duration::from_millis(300)),
+            keyframe_due: true,
+            protected: Vec::with_capacity(MAX_VIDEO_FRAME + 64),
+            chunk: vec![0; VIDEO_MAX_PAYLOAD],
+            out: vec![0; VIDEO_MAX_PAYLOAD + 128],
+            rx: VideoReceiver::new(GenericDepacketizer, rcfg)?,
+            peer_locked: false,
+            prelock: vec![0; PRELOCK_PACKETS * PRELOCK_PACKET],
+            prelock_meta: Vec::with_capacity(PRELOCK_PACKETS),
+            rtt: Duration::from_millis(100),
+            plain: Vec::with_capacity(MAX_VIDEO_FRAME + 64),
+            rtcp: vec![0; 1200],
+            stats: VideoStats::default(),
+        })
+    }
+
+    /// The identifiers to continue with in the next run.
+    pub(crate) fn ids(&self) -> VideoIds {
+        VideoIds {
+            next_seq: self.next_seq,
+            rtx_seq: self.rtx_seq,
+            ts_offset: self.ts_offset,
+        }
+    }
+
+    /// Continues the identifiers of an earlier run (timestamps follow the capture clock, so a
+    /// pause needs no adjustment).
+    pub(crate) fn continue_ids(&mut self, ids: VideoIds, _paused: Duration) {
+        self.next_seq = ids.next_seq;
+        self.rtx_seq = ids.rtx_seq;
+        self.ts_offset = ids.ts_offset;
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &VideoConfig {
+        &self.cfg
+    }
+
+    /// Whether `pt` is one of the video payload types.
+    pub(crate) fn is_video_pt(&self, pt: u8) -> bool {
+        pt == self.cfg.payload_type || pt == self.cfg.rtx_payload_type
+    }
+
+    /// The peer's audio SSRC became known (or changed) through an authenticated packet: its
+    /// video is now taken.
+    pub(crate) fn on_peer_audio_ssrc(&mut self, audio_ssrc: u32) {
+        let (media, rtx) = video_ssrcs(audio_ssrc);
+        if self.peer_locked && self.rx.media_ssrc() == media {
+            return;
+        }
+        self.rx.set_stream(
+            media,
+            Some(RtxMapping {
+                media_ssrc: media,
+                media_payload_type: self.cfg.payload_type,
+                rtx_ssrc: rtx,
+                rtx_payload_type: self.cfg.rtx_payload_type,
+            }),
+        );
+        self.peer_locked = true;
+        // The packets that came first: those of the peer's stream go in now, in arrival order.
+        for i in 0..self.prelock_meta.len() {
+            let (len, at) = self.prelock_meta[i];
+            let at_byte = i * PRELOCK_PACKET;
+            self.rx.on_rtp(&self.prelock[at_byte..at_byte + len], at);
+        }
+        self.prelock_meta.clear();
+    }
+
+    /// An RTP packet of the peer's video (media or RTX).
+    pub(crate) fn on_rtp(&mut self, data: &[u8], arrival: MediaTime) {
+        // RT: the receiver's preallocated state only.
+        if !self.peer_locked {
+            self.stats.packets_before_lock += 1;
+            let i = self.prelock_meta.len();
+            if i < PRELOCK_PACKETS && data.len() <= PRELOCK_PACKET {
+                self.prelock[i * PRELOCK_PACKET..i * PRELOCK_PACKET + data.len()]
+                    .copy_from_slice(data);
+                self.prelock_meta.push((data.len(), arrival));
+            }
+            return;
+        }
+        self.rx.on_rtp(data, arrival);
+    }
+
+    /// An authenticated RTCP compound from the peer: NACKs, PLIs and FIRs about our video.
+    pub(crate) fn on_rtcp(&mut self, body: &[u8], now: MediaTime) {
+        // RT: borrowed parsing; bounded queues.
+        for p in parse_compound(body) {
+            let Ok(p) = p else { break };
+            match p {
+                RtcpPacket::Nack(n) if n.media_ssrc == self.ssrc => {
+                    for seq in n.lost() {
+                        self.stats.nacked_by_peer += 1;
+                        if self.rtx_queue.len() < RTX_QUEUE && !self.rtx_queue.contains(&seq) {
+                            self.rtx_queue.push_back(seq);
+                        }
+                    }
+                }
+                RtcpPacket::Pli { media_ssrc, .. } if media_ssrc == self.ssrc => {
+                    self.keyframe_request(now);
+                }
+                RtcpPacket::Fir(f) if f.entries().any(|e| e.ssrc == self.ssrc) => {
+                    self.keyframe_request(now);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn keyframe_request(&mut self, now: MediaTime) {
+        self.stats.keyframe_requests_received += 1;
+        if self.limiter.request(now) {
+            self.keyframe_due = true;
+        }
+    }
+
+    /// The round-trip time from the call's RTCP reports.
+    pub(crate) fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = rtt;
+        self.rx.set_rtt(rtt);
+    }
+
+    /// The congestion control's share for video.
+    pub(crate) fn set_target(&mut self, bps: u64, now: MediaTime) {
+        let bps = bps.clamp(
+            u64::from(self.cfg.min_bitrate_bps),
+            u64::from(self.cfg.max_bitrate_bps),
+        );
+        self.target_bps = bps;
+        let before = self.control.current();
+        let changed = self.control.update(bps as u32, now);
+        let now_settings = changed.unwrap_or_else(|| self.control.current());
+        if changed.is_some() || now_settings.bitrate_bps != before.bitrate_bps {
+            self.pending_settings = Some(now_settings);
+        }
+    }
+
+    /// What the encoder should do next, if anything changed.
+    pub(crate) fn encoder_command(&mut self, now: MediaTime) -> Option<VideoEncoderCommand> {
+        if self.limiter.poll(now) {
+            self.keyframe_due = true;
+        }
+        if self.pending_settings.is_none() && !self.keyframe_due {
+            return None;
+        }
+        let settings = self
+            .pending_settings
+            .take()
+            .unwrap_or_else(|| self.control.current());
+        let keyframe = std::mem::take(&mut self.keyframe_due);
+        Some(VideoEncoderCommand { settings, keyframe })
+    }
+
+    /// Protects and packetizes one encoded frame into the pacer queue.
+    pub(crate) fn send_frame(
+        &mut self,
+        frame: &[u8],
+        keyframe: bool,
+        capture: MediaTime,
+        now: MediaTime,
+        tx: Option<&mut SframeSender>,
+        use_tseq: bool,
+    ) -> Result<(), &'static str> {
+        // RT: preallocated buffers; the queues never grow past their capacity.
+        let refuse = |s: &mut Self, why| {
+            s.stats.frames_send_dropped += 1;
+            s.keyframe_due = true;
+            Err(why)
+        };
+        if frame.is_empty() || frame.len() > MAX_VIDEO_FRAME {
+            return refuse(self, "video frame empty or larger than MAX_VIDEO_FRAME");
+        }
+        let ts = self
+            .ts_offset
+            .wrapping_add((capture.as_micros() * u64::from(VIDEO_CLOCK) / 1_000_000) as u32);
+        let mut protected = std::mem::take(&mut self.protected);
+        let payload: &[u8] = match tx {
+            Some(tx) => {
+                let aad = frame_aad(self.ssrc, ts, keyframe);
+                if tx.protect_with_aad(&aad, frame, &mut protected).is_err() {
+                    self.protected = protected;
+                    return refuse(self, "video frame encryption failed");
+                }
+                &protected
+            }
+            None => frame,
+        };
+        let n = self.packetizer.packets_for(payload.len());
+        if self.queue.len() + n > PACER_QUEUE {
+            self.protected = protected;
+            // The link cannot carry what the encoder makes: drop, and restart the chain.
+            return refuse(self, "pacer queue full");
+        }
+        let ext = [ExtensionElement {
+            id: TRANSPORT_SEQ_EXT_ID,
+            data: &TRANSPORT_SEQ_PLACEHOLDER,
+        }];
+        let exts: &[ExtensionElement<'_>] = if use_tseq { &ext } else { &[] };
+        let mut chunks = self.packetizer.packetize(payload, keyframe);
+        while let Some(Ok(c)) = chunks.next_into(&mut self.chunk) {
+            let seq = self.next_seq;
+            self.next_seq = seq.wrapping_add(1);
+            let spec = RtpPacketSpec {
+                header: RtpHeader {
+                    marker: c.last,
+                    payload_type: self.cfg.payload_type,
+                    sequence: seq,
+                    timestamp: ts,
+                    ssrc: self.ssrc,
+                },
+                payload: &self.chunk[..c.len],
+                extensions: exts,
+                ..Default::default()
+            };
+            if let Ok(len) = spec.write_to(&mut self.out)
+                && self.history.store(&self.out[..len], now)
+            {
+                self.queue.push_back(seq);
+                self.queued_bytes += len;
+            }
+        }
+        self.protected = protected;
+        self.stats.frames_sent += 1;
+        self.stats.keyframes_sent += u64::from(keyframe);
+        if keyframe {
+            self.limiter.keyframe_seen(now);
+        }
+        Ok(())
+    }
+
+    /// The pacer and the receive side's feedback: packets due are passed to `emit`; RTCP
+    /// (NACK, PLI) is sealed by `cc` (authenticated) before it leaves.
+    pub(crate) fn poll(
+        &mut self,
+        now: MediaTime,
+        mut cc: Option<&mut CallCc>,
+        emit: &mut dyn FnMut(&[u8]),
+    ) {
+        // RT: no allocation.
+        self.pace(now, cc.as_deref_mut(), emit);
+        if let Ok(n) = self.rx.poll_rtcp(now, &mut self.rtcp)
+            && n > 0
+            && let Some(cc) = cc
+            && let Some(sealed) = cc.seal_external(&self.rtcp[..n])
+        {
+            emit(sealed);
+        }
+    }
+
+    fn pace(&mut self, now: MediaTime, mut cc: Option<&mut CallCc>, emit: &mut dyn FnMut(&[u8])) {
+        let rate_bps = (self.target_bps as f64 * PACING_FACTOR)
+            .max(self.queued_bytes as f64 * 8.0 / PACER_DRAIN);
+        let elapsed = self
+            .last_pace
+            .map_or(0.0, |t| now.saturating_since(t).as_secs_f64());
+        self.last_pace = Some(now);
+        let cap = (rate_bps / 8.0 * MAX_BURST_S).max(2.0 * VIDEO_MAX_PAYLOAD as f64);
+        self.budget = (self.budget + elapsed * rate_bps / 8.0).min(cap);
+        let rtt = self.rx_rtt();
+        while self.budget > 0.0 {
+            // Retransmissions first: their frames are the oldest.
+            let len = if let Some(seq) = self.rtx_queue.pop_front() {
+                match self.history.resend(seq, now, rtt) {
+                    Resend::Packet(p) => {
+                        match wrap_rtx(p, &self.rtx, self.rtx_seq, &mut self.out) {
+                            Ok(n) => {
+                                self.rtx_seq = self.rtx_seq.wrapping_add(1);
+                                self.stats.rtx_sent += 1;
+                                n
+                            }
+                            Err(_) => continue,
+                        }
+                    }
+                    _ => continue,
+                }
+            } else if let Some(seq) = self.queue.pop_front() {
+                let Some(p) = self.history.get(seq) else {
+                    continue;
+                };
+                let n = p.len();
+                self.out[..n].copy_from_slice(p);
+                self.queued_bytes = self.queued_bytes.saturating_sub(n);
+                self.stats.packets_sent += 1;
+                n
+            } else {
+                break;
+            };
+            if let Some(cc) = cc.as_deref_mut() {
+                cc.on_rtp_sent(now, &mut self.out[..len]);
+            }
+            self.budget -= len as f64;
+            self.stats.bytes_sent += len as u64;
+            emit(&self.out[..len]);
+        }
+        if self.queue.is_empty() && self.rtx_queue.is_empty() {
+            // No credit is saved up while idle beyond one burst.
+            self.budget = self.budget.min(cap);
+        }
+    }
+
+    fn rx_rtt(&self) -> Duration {
+        self.rtt
+    }
+
+    /// The next frame due for decoding: authenticated and decrypted into `out`.
+    pub(crate) fn poll_frame(
+        &mut self,
+        now: MediaTime,
+        mut sframe: Option<&mut StreamReceiver>,
+        out: &mut [u8],
+    ) -> Option<VideoFrameOut> {
+        // RT: preallocated buffers only.
+        loop {
+            let media_ssrc = self.rx.media_ssrc();
+            let f = self.rx.poll_frame(now)?;
+            let (ts, key, render) = (f.timestamp, f.keyframe, f.render_time);
+            let ok = match sframe.as_deref_mut() {
+                Some(rx) => {
+                    let aad = frame_aad(media_ssrc, ts, key);
+                    match rx.unprotect_into(&aad, f.data, &mut self.plain, now) {
+                        Ok(u) if u.len <= out.len() => {
+                            out[..u.len].copy_from_slice(&self.plain[..u.len]);
+                            Some(u.len)
+                        }
+                        Ok(_) | Err(UnprotectError::BufferTooSmall { .. }) => None,
+                        Err(_) => {
+                            self.stats.frames_auth_failed += 1;
+                            None
+                        }
+                    }
+                }
+                None if f.data.len() <= out.len() => {
+                    out[..f.data.len()].copy_from_slice(f.data);
+                    Some(f.data.len())
+                }
+                None => None,
+            };
+            match ok {
+                Some(len) => {
+                    self.stats.frames_decodable += 1;
+                    return Some(VideoFrameOut {
+                        len,
+                        keyframe: key,
+                        rtp_timestamp: ts,
+                        capture_us: u64::from(ts) * 1_000_000 / u64::from(VIDEO_CLOCK),
+                        render_time: render,
+                    });
+                }
+                // A frame that cannot be used breaks the chain: a keyframe is asked for.
+                None => self.rx.on_decode_error(now),
+            }
+        }
+    }
+
+    /// The codec side could not decode a frame handed out.
+    pub(crate) fn decode_error(&mut self, now: MediaTime) {
+        self.stats.decode_errors += 1;
+        self.rx.on_decode_error(now);
+    }
+
+    /// The counters now.
+    pub(crate) fn stats(&self) -> VideoStats {
+        let r = self.rx.stats();
+        let cur = self.control.current();
+        VideoStats {
+            pacer_queue_packets: self.queue.len() as u64,
+            target_bps: self.target_bps,
+            width: cur.width,
+            height: cur.height,
+            fps: cur.fps,
+            packets_received: r.packets,
+            rtx_received: r.rtx_received,
+            packets_recovered: r.recovered,
+            frames_received: r.frames_received,
+            frames_dropped: r.frames_dropped,
+            keyframes_requested: r.keyframes_requested,
+            nacks_sent: r.nacks_sent,
+            receive_delay_ms: self.rx.target_delay().as_secs_f64() * 1e3,
+            ..self.stats
+        }
+    }
+}
