@@ -135,7 +135,11 @@ fn time_run(args: &[String], dir: &Path) -> anyhow::Result<RunTime> {
             .split_whitespace()
             .collect();
         if let [u, s, m] = f[..] {
-            cpu_s = u.parse::<f64>().ok().zip(s.parse::<f64>().ok()).map(|(u, s)| u + s);
+            cpu_s = u
+                .parse::<f64>()
+                .ok()
+                .zip(s.parse::<f64>().ok())
+                .map(|(u, s)| u + s);
             max_rss_kib = m.parse().ok();
         }
     }
@@ -162,9 +166,7 @@ pub fn process_race(
     let case = corpus
         .cases
         .iter()
-        .find(|c| {
-            c.suite == Suite::Chain && matches!(c.spec, CaseSpec::Echo { rate: RATE, .. })
-        })
+        .find(|c| c.suite == Suite::Chain && matches!(c.spec, CaseSpec::Echo { rate: RATE, .. }))
         .context("no 48 kHz chain case in the selection for the process race")?;
     let Material::Audio(sig) = corpus.generate(case)? else {
         anyhow::bail!("{} is not an audio case", case.name);

@@ -47,7 +47,11 @@ pub fn worst_p999(outcomes: &[Outcome]) -> Option<(String, String, f64)> {
     outcomes
         .iter()
         .filter(|o| o.system == OURS && o.suite != "codec")
-        .flat_map(|o| o.cpu.iter().map(move |c| (o.case.clone(), c.stage.clone(), c.p999_us)))
+        .flat_map(|o| {
+            o.cpu
+                .iter()
+                .map(move |c| (o.case.clone(), c.stage.clone(), c.p999_us))
+        })
         .max_by(|a, b| a.2.total_cmp(&b.2))
 }
 
