@@ -179,12 +179,13 @@ fn main() -> anyhow::Result<()> {
     let speakers = &corpus.speakers;
     let mut inputs: BTreeMap<u32, Vec<Vec<f32>>> = BTreeMap::new();
     for s in SETTINGS {
-        if !inputs.contains_key(&s.rate) {
-            let v = speakers
-                .iter()
-                .map(|sp| resample(&sp.samples, RATE, s.rate))
-                .collect::<anyhow::Result<_>>()?;
-            inputs.insert(s.rate, v);
+        if let std::collections::btree_map::Entry::Vacant(e) = inputs.entry(s.rate) {
+            e.insert(
+                speakers
+                    .iter()
+                    .map(|sp| resample(&sp.samples, RATE, s.rate))
+                    .collect::<anyhow::Result<_>>()?,
+            );
         }
     }
     let names: Vec<&str> = speakers.iter().map(|s| s.name.as_str()).collect();

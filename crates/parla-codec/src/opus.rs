@@ -767,6 +767,50 @@ mod tests {
         }
     }
 
+    /// The widest band in a packet's TOC byte (RFC 6716 section 3.1): 0 narrow .. 4 full.
+    fn toc_band(toc: u8) -> u8 {
+        match toc >> 3 {
+            c @ 0..=11 => c / 4,
+            12..=13 => 3,
+            14..=15 => 4,
+            c => match (c - 16) / 4 {
+                0 => 0,
+                b => b + 1,
+            },
+        }
+    }
+
+    #[test]
+    fn max_bandwidth_caps_the_coded_band() {
+        // A chirp across 0-20 kHz at 64 kbps: unlimited, the encoder codes full band.
+        let pcm: Vec<f32> = (0..48_000)
+            .map(|i| {
+                let t = i as f32 / 48_000.0;
+                0.3 * (std::f32::consts::PI * 20_000.0 * t * t).sin()
+            })
+            .collect();
+        let widest = |band: Bandwidth| {
+            let cfg = OpusEncoderConfig::voice(48_000, 1)
+                .bitrate(64_000)
+                .max_bandwidth(band);
+            let mut enc = OpusEncoder::new(&cfg).unwrap();
+            let mut out = [0u8; MAX_PACKET_BYTES];
+            pcm.chunks_exact(enc.frame_samples())
+                .map(|f| {
+                    let p = enc.encode(f, &mut out).unwrap();
+                    toc_band(out[..p.len][0])
+                })
+                .max()
+                .unwrap()
+        };
+        assert_eq!(widest(Bandwidth::Full), 4);
+        assert_eq!(widest(Bandwidth::Wide), 2);
+        assert_eq!(widest(Bandwidth::Narrow), 0);
+        let mut enc = OpusEncoder::new(&OpusEncoderConfig::voice(48_000, 1)).unwrap();
+        enc.set_max_bandwidth(Bandwidth::SuperWide).unwrap();
+        assert_eq!(enc.config().max_bandwidth, Bandwidth::SuperWide);
+    }
+
     #[test]
     fn conceal_lengths() {
         let mut dec = OpusDecoder::new(48_000, 1).unwrap();
