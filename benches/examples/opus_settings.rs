@@ -21,6 +21,7 @@ use parla_codec::opus::{
     Application, Bandwidth, MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig,
 };
 use parla_harness::corpus::{Corpus, CorpusConfig, resample};
+use parla_harness::race::median;
 
 const RATE: u32 = 48_000;
 
@@ -101,36 +102,9 @@ const SETTINGS: &[Setting] = &[
     },
 ];
 
-#[cfg(target_os = "linux")]
-fn thread_cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout: two i64) for the call's
-    // duration; the clock id is Linux's thread CPU-time clock.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_ns() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_nanos() as u64
-}
+#[path = "../common/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
 
 /// Encode `pcm` (at `cfg.rate`) and decode at 48 kHz; returns the decoded speech lined up with
 /// the input, the encode CPU time in ns and the packet count.
@@ -155,16 +129,6 @@ fn round_trip(cfg: &OpusEncoderConfig, pcm: &[f32]) -> (Vec<f32>, u64, u64) {
     }
     out.drain(..lookahead.min(out.len()));
     (out, cpu, packets)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 fn main() -> anyhow::Result<()> {

@@ -56,7 +56,7 @@ pub struct ProcessRace {
 }
 
 /// The median of `v` (NaN when empty).
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
