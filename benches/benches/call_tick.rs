@@ -8,12 +8,13 @@
 //! ```
 //!
 //! Groups (one iteration each):
-//! - `tick/{default,default_c8,mobile,mobile_c6}`: one 10 ms tick of endpoint A and one of
-//!   endpoint B, A's packets delivered to B and B's to A (so each endpoint encodes, sends,
-//!   receives, decodes and plays out). `default` is `CallConfig::default()` (Opus complexity 9);
+//! - `tick/{default,default_c9,default_c8,mobile,mobile_c6}`: one 10 ms tick of endpoint A and
+//!   one of endpoint B, A's packets delivered to B and B's to A (so each endpoint encodes, sends,
+//!   receives, decodes and plays out). `default` is the tree's `CallConfig::default()`;
+//!   `default_c9` and `default_c8` set the Opus complexity explicitly (9: the default before
+//!   issue 18; 8: what `parla_codec::opus::ComplexityPolicy` chooses on desktop at 32 kbps);
 //!   `mobile` runs the devices at 16 kHz with the mobile echo canceller (AECM) and complexity 5
-//!   (libwebrtc's mobile setting); the `_c8`/`_c6` variants use the complexity that
-//!   `parla_codec::opus::ComplexityPolicy` chooses at 32 kbps on desktop and mobile.
+//!   (libwebrtc's mobile setting), `mobile_c6` at the mobile policy's 6.
 //! - `stage/...`: one 10 ms frame (20 ms for Opus, the packet length) through one stage.
 //!
 //! Measurement: the CPU time of the benchmarking thread (Linux `CLOCK_THREAD_CPUTIME_ID`; wall
@@ -35,41 +36,14 @@ use parla_dsp::{EchoStage, Stage};
 use parla_engine::{CallConfig, KeyAgreement, MediaCore, StreamIds};
 use parla_testkit::speech::{far_speech_48k, near_speech_48k};
 
+#[path = "../common/cpu_clock.rs"]
+mod cpu_clock;
+use cpu_clock::thread_cpu_ns;
+
 /// Criterion measurement: CPU time of the calling thread, in nanoseconds.
 struct ThreadCpuTime {
     /// Formats values as times (both are nanoseconds).
     wall: WallTime,
-}
-
-#[cfg(target_os = "linux")]
-fn thread_cpu_ns() -> u64 {
-    #[repr(C)]
-    struct Timespec {
-        tv_sec: i64,
-        tv_nsec: i64,
-    }
-    unsafe extern "C" {
-        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec (64-bit Linux layout: two i64) for the call's
-    // duration; the clock id is Linux's thread CPU-time clock.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_ns() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_nanos() as u64
 }
 
 impl Measurement for ThreadCpuTime {
@@ -204,7 +178,13 @@ fn ticks(c: &mut Criterion<ThreadCpuTime>) {
         complexity: 5,
         ..CallConfig::default()
     };
-    // The complexity policy's choices at 32 kbps (literals: older trees lack the policy).
+    // Explicit complexities, so the default's change shows in one run and in older trees (where
+    // the policy and the new default do not exist): 9 was `CallConfig`'s default before issue
+    // 18, 8 is the desktop policy's choice at 32 kbps.
+    let default_c9 = CallConfig {
+        complexity: 9,
+        ..CallConfig::default()
+    };
     let default_c8 = CallConfig {
         complexity: 8,
         ..CallConfig::default()
@@ -215,6 +195,7 @@ fn ticks(c: &mut Criterion<ThreadCpuTime>) {
     };
     for (name, cfg) in [
         ("default", CallConfig::default()),
+        ("default_c9", default_c9),
         ("default_c8", default_c8),
         ("mobile", mobile),
         ("mobile_c6", mobile_c6),

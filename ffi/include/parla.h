@@ -220,7 +220,7 @@ typedef struct ParlaCallConfig {
    */
   uint32_t frame_ms;
   /**
-   * Opus complexity 0..=10. Default 9.
+   * Opus complexity 0..=10. Default 8.
    */
   uint32_t complexity;
   /**

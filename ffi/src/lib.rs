@@ -197,7 +197,7 @@ pub struct ParlaCallConfig {
     pub bitrate_bps: u32,
     /// Audio per packet, ms: 10, 20, 40 or 60. Default 20.
     pub frame_ms: u32,
-    /// Opus complexity 0..=10. Default 9.
+    /// Opus complexity 0..=10. Default 8.
     pub complexity: u32,
     /// Opus in-band forward error correction. Default true.
     pub fec: bool,

@@ -63,6 +63,33 @@ pub enum Application {
     LowDelay,
 }
 
+/// The widest audio band the encoder may code (`OPUS_SET_MAX_BANDWIDTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bandwidth {
+    /// Up to 4 kHz.
+    Narrow,
+    /// Up to 6 kHz.
+    Medium,
+    /// Up to 8 kHz (SILK alone, 16 kHz internal rate).
+    Wide,
+    /// Up to 12 kHz.
+    SuperWide,
+    /// Up to 20 kHz (the default: the encoder picks the band from the bitrate).
+    Full,
+}
+
+impl Bandwidth {
+    fn backend(self) -> ::opus::Bandwidth {
+        match self {
+            Bandwidth::Narrow => ::opus::Bandwidth::Narrowband,
+            Bandwidth::Medium => ::opus::Bandwidth::Mediumband,
+            Bandwidth::Wide => ::opus::Bandwidth::Wideband,
+            Bandwidth::SuperWide => ::opus::Bandwidth::Superwideband,
+            Bandwidth::Full => ::opus::Bandwidth::Fullband,
+        }
+    }
+}
+
 /// Frame durations a call uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameDuration {
@@ -190,6 +217,9 @@ pub struct OpusEncoderConfig {
     pub dtx: bool,
     /// Variable bitrate (constrained, so the rate stays near the target over a second).
     pub vbr: bool,
+    /// The widest band coded; below the bitrate's own choice it saves the CELT layer's work
+    /// (`docs/PERFORMANCE.md` has the cost and PESQ-WB of each).
+    pub max_bandwidth: Bandwidth,
 }
 
 impl OpusEncoderConfig {
@@ -207,6 +237,7 @@ impl OpusEncoderConfig {
             expected_loss_percent: 0,
             dtx: false,
             vbr: true,
+            max_bandwidth: Bandwidth::Full,
         }
     }
 
@@ -250,6 +281,12 @@ impl OpusEncoderConfig {
     /// Turn (constrained) VBR on, or off for CBR.
     pub fn vbr(mut self, on: bool) -> Self {
         self.vbr = on;
+        self
+    }
+
+    /// Set the widest band coded.
+    pub fn max_bandwidth(mut self, bandwidth: Bandwidth) -> Self {
+        self.max_bandwidth = bandwidth;
         self
     }
 
@@ -393,6 +430,8 @@ impl OpusEncoder {
         this.set_fec(config.fec, config.expected_loss_percent)
             .map_err(setting_to_config)?;
         this.set_dtx(config.dtx).map_err(setting_to_config)?;
+        this.set_max_bandwidth(config.max_bandwidth)
+            .map_err(setting_to_config)?;
         Ok(this)
     }
 
@@ -493,6 +532,17 @@ impl OpusEncoder {
         // RT: one CTL.
         self.enc.set_dtx(on)?;
         self.config.dtx = on;
+        Ok(())
+    }
+
+    /// Change the widest band coded. Takes effect on the next frame.
+    ///
+    /// # Errors
+    /// [`OpusError::Backend`] if libopus refuses.
+    pub fn set_max_bandwidth(&mut self, bandwidth: Bandwidth) -> Result<(), OpusError> {
+        // RT: one CTL.
+        self.enc.set_max_bandwidth(bandwidth.backend())?;
+        self.config.max_bandwidth = bandwidth;
         Ok(())
     }
 
@@ -715,6 +765,50 @@ mod tests {
                 Err(OpusError::BufferTooSmall { .. })
             ));
         }
+    }
+
+    /// The widest band in a packet's TOC byte (RFC 6716 section 3.1): 0 narrow .. 4 full.
+    fn toc_band(toc: u8) -> u8 {
+        match toc >> 3 {
+            c @ 0..=11 => c / 4,
+            12..=13 => 3,
+            14..=15 => 4,
+            c => match (c - 16) / 4 {
+                0 => 0,
+                b => b + 1,
+            },
+        }
+    }
+
+    #[test]
+    fn max_bandwidth_caps_the_coded_band() {
+        // A chirp across 0-20 kHz at 64 kbps: unlimited, the encoder codes full band.
+        let pcm: Vec<f32> = (0..48_000)
+            .map(|i| {
+                let t = i as f32 / 48_000.0;
+                0.3 * (std::f32::consts::PI * 20_000.0 * t * t).sin()
+            })
+            .collect();
+        let widest = |band: Bandwidth| {
+            let cfg = OpusEncoderConfig::voice(48_000, 1)
+                .bitrate(64_000)
+                .max_bandwidth(band);
+            let mut enc = OpusEncoder::new(&cfg).unwrap();
+            let mut out = [0u8; MAX_PACKET_BYTES];
+            pcm.chunks_exact(enc.frame_samples())
+                .map(|f| {
+                    let p = enc.encode(f, &mut out).unwrap();
+                    toc_band(out[..p.len][0])
+                })
+                .max()
+                .unwrap()
+        };
+        assert_eq!(widest(Bandwidth::Full), 4);
+        assert_eq!(widest(Bandwidth::Wide), 2);
+        assert_eq!(widest(Bandwidth::Narrow), 0);
+        let mut enc = OpusEncoder::new(&OpusEncoderConfig::voice(48_000, 1)).unwrap();
+        enc.set_max_bandwidth(Bandwidth::SuperWide).unwrap();
+        assert_eq!(enc.config().max_bandwidth, Bandwidth::SuperWide);
     }
 
     #[test]

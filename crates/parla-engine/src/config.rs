@@ -107,7 +107,7 @@ impl Default for CallConfig {
             channels: 1,
             bitrate_bps: 32_000,
             frame_ms: 20,
-            complexity: 9,
+            complexity: 8, // ComplexityPolicy desktop choice (docs/PERFORMANCE.md)
             fec: true,
             expected_loss_percent: 10,
             dtx: false,

@@ -9,6 +9,7 @@
 //! - [`quality`]: PESQ-WB and STOI through the Python `pesq` and `pystoi` packages.
 //! - [`regress`]: comparison with an earlier `report.json`.
 //! - [`shard`]: `--shard K/N` slices and the merge of shard reports.
+//! - [`race`]: the chain suite's whole-process race, `parla process --far` against GStreamer.
 //! - [`plots`]: the PNG plots (also used by `parla jitter`).
 //!
 //! This crate uses anyhow (it is a tool, STYLE.md E5) and rayon (threads belong to the harness).
@@ -20,6 +21,7 @@ pub mod corpus;
 pub mod peers;
 pub mod plots;
 pub mod quality;
+pub mod race;
 pub mod regress;
 pub mod report;
 pub mod room;
@@ -71,6 +73,19 @@ pub struct Options {
     pub degrade: Degrade,
     /// Run only this slice of the selected cases (`--shard K/N`); `None` runs them all.
     pub shard: Option<ShardSpec>,
+    /// The chain suite's whole-process race against GStreamer (`--race`), when asked for.
+    pub race: Option<RaceSpec>,
+}
+
+/// What the whole-process race runs (see [`race`]).
+#[derive(Debug, Clone)]
+pub struct RaceSpec {
+    /// The `parla` executable to time.
+    pub parla: PathBuf,
+    /// Length of the file, seconds.
+    pub seconds: f64,
+    /// Alternating rounds.
+    pub runs: usize,
 }
 
 fn pool(n: usize) -> anyhow::Result<rayon::ThreadPool> {
@@ -116,8 +131,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     let shard = match opts.shard {
         Some(spec) => {
             anyhow::ensure!(
-                !opts.scaling,
-                "--scaling times one machine over the whole selection: run it without --shard"
+                !opts.scaling && opts.race.is_none(),
+                "--scaling and --race time one machine: run them without --shard"
             );
             let assigned = spec.assign(&corpus.cases);
             let info = ShardInfo {
@@ -239,6 +254,27 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     } else {
         None
     };
+    // After the cases, alone on the machine; only with the chain suite and GStreamer's webrtcdsp.
+    let gst_ok = peers.contains(&Peer::GstWebrtcdsp);
+    let process_race = match &opts.race {
+        Some(spec) if corpus.cases.iter().any(|c| c.suite == Suite::Chain) => {
+            if gst_ok {
+                Some(race::process_race(
+                    &corpus,
+                    &spec.parla,
+                    &work,
+                    spec.seconds,
+                    spec.runs,
+                )?)
+            } else {
+                corpus.notes.push(
+                    "process race skipped: it needs --peers and GStreamer's webrtcdsp".into(),
+                );
+                None
+            }
+        }
+        _ => None,
+    };
     Ok(Report {
         seed: opts.seed,
         seconds: opts.seconds,
@@ -255,6 +291,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         failures,
         wall_s: started.elapsed().as_secs_f64(),
         scaling,
+        process_race,
         regression: None,
         shard,
         shard_runs: Vec::new(),

@@ -42,6 +42,62 @@ pub struct Scaling {
     pub cpus: usize,
 }
 
+/// The largest per-stage p99.9 of Parla's 10 ms stages (every suite but codec): case, stage, µs.
+pub fn worst_p999(outcomes: &[Outcome]) -> Option<(String, String, f64)> {
+    outcomes
+        .iter()
+        .filter(|o| o.system == OURS && o.suite != "codec")
+        .flat_map(|o| {
+            o.cpu
+                .iter()
+                .map(move |c| (o.case.clone(), c.stage.clone(), c.p999_us))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+fn write_race(s: &mut String, race: &crate::race::ProcessRace) {
+    let med = |v: Vec<f64>| {
+        let mut v = v;
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let opt = |x: Option<f64>, unit: &str| x.map_or("-".into(), |x| format!("{x:.2}{unit}"));
+    let _ = writeln!(
+        s,
+        "\n## Whole-process race (chain): `parla process --far` against GStreamer webrtcdsp\n\n\
+         {:.0} s file made of `{}`, {} alternating rounds after one unscored run of each; \
+         ratio = GStreamer's time / Parla's per round (> 1: Parla faster), median of the rounds. \
+         Whole processes (start-up and WAV files included).\n\n\
+         - Parla: `{}`\n- GStreamer: `{}`\n\n\
+         | system | median wall s | median CPU s | median peak RSS MiB |\n|---|---:|---:|---:|",
+        race.seconds,
+        race.case,
+        race.parla.len(),
+        race.parla_command,
+        race.gst_command
+    );
+    for (name, runs) in [("parla", &race.parla), ("gst-webrtcdsp", &race.gst)] {
+        let cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_s).collect();
+        let rss: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.max_rss_kib.map(|k| k as f64 / 1024.0))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {name} | {:.2} | {} | {} |",
+            med(runs.iter().map(|r| r.wall_s).collect()),
+            opt((!cpu.is_empty()).then(|| med(cpu)), ""),
+            opt((!rss.is_empty()).then(|| med(rss)), "")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nRatio by wall time **{:.2}**, by CPU time **{}**.\n",
+        race.wall_ratio,
+        opt(race.cpu_ratio, "")
+    );
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -76,6 +132,9 @@ pub struct Report {
     pub wall_s: f64,
     /// Parallel scaling, when asked for.
     pub scaling: Option<Scaling>,
+    /// The chain suite's whole-process race against GStreamer, when asked for.
+    #[serde(default)]
+    pub process_race: Option<crate::race::ProcessRace>,
     /// The comparison with a baseline, when asked for.
     pub regression: Option<Comparison>,
     /// In a shard's report (`--shard K/N`): the slice it ran and of what.
@@ -412,6 +471,16 @@ pub fn markdown(r: &Report) -> String {
                 o.case, c.stage, c.calls, c.median_us, c.p99_us, c.p999_us
             );
         }
+    }
+    if let Some((case, stage, p)) = worst_p999(&r.outcomes) {
+        let _ = writeln!(
+            s,
+            "\nLargest p99.9 of a stage per 10 ms (every suite but codec, whose calls are 20 ms packets): **{p:.1} µs** ({stage}, {case}); {} the 1 ms budget.",
+            if p < 1000.0 { "within" } else { "OVER" }
+        );
+    }
+    if let Some(race) = &r.process_race {
+        write_race(&mut s, race);
     }
     let _ = writeln!(
         s,

@@ -327,6 +327,7 @@ pub fn merge(shards: &[Report]) -> anyhow::Result<Report> {
         failures: failures.into_iter().map(|(_, f)| f).collect(),
         wall_s: shards.iter().map(|r| r.wall_s).sum(),
         scaling: None,
+        process_race: None,
         regression: None,
         shard: None,
         shard_runs: order
@@ -352,7 +353,8 @@ fn speakers_key(r: &Report) -> Vec<(String, String, f64)> {
 
 /// The report without the fields that are inherently run-specific, which differ between two
 /// runs of the same corpus (and between a merged and an unsharded report). Cleared:
-/// - `wall_s` (the whole run), `jobs` (pool size), `cpus` (the machine), `scaling` (timed),
+/// - `wall_s` (the whole run), `jobs` (pool size), `cpus` (the machine), `scaling` and
+///   `process_race` (timed),
 ///   `shard_runs` (each shard's pool, machine and wall time), and `shard` (set only in a
 ///   shard's own report);
 /// - in every outcome: `wall_s`, `rtf`, and the per-stage CPU figures `median_us`, `p99_us`,
@@ -366,6 +368,7 @@ pub fn without_run_specific(r: &Report) -> Report {
     r.jobs = 0;
     r.cpus = 0;
     r.scaling = None;
+    r.process_race = None;
     r.shard_runs.clear();
     r.shard = None;
     for o in &mut r.outcomes {

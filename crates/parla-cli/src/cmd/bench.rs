@@ -69,6 +69,13 @@ pub struct Args {
     /// and write a shard report; `parla bench merge` combines all N.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// With the chain suite and --peers: time `parla process --far` against GStreamer's
+    /// webrtcdsp AEC + NS chain as whole processes on one long file, N alternating rounds.
+    #[arg(long, value_name = "N")]
+    pub race: Option<usize>,
+    /// Length of the race's file, seconds.
+    #[arg(long, default_value_t = 128.0)]
+    pub race_seconds: f64,
 }
 
 /// Subcommands of `parla bench`.
@@ -138,6 +145,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
         degrade: Degrade::from_env()?,
         shard,
+        race: match args.race {
+            Some(runs) => {
+                anyhow::ensure!(
+                    (1..=100).contains(&runs) && (1.0..=3600.0).contains(&args.race_seconds),
+                    "--race takes 1 to 100 rounds and --race-seconds 1 to 3600"
+                );
+                Some(parla_harness::RaceSpec {
+                    parla: std::env::current_exe().context("finding the parla executable")?,
+                    seconds: args.race_seconds,
+                    runs,
+                })
+            }
+            None => None,
+        },
     };
     let rep = parla_harness::run(&opts)?;
     finish(rep, &args.out, baseline, tolerance)
@@ -248,6 +269,18 @@ fn print_summary(r: &report::Report) {
         println!(
             "scaling: 1 thread {:.2} s, 2 threads {:.2} s, speed-up {:.2}x",
             s.jobs1_s, s.jobs2_s, s.speedup
+        );
+    }
+    if let Some((case, stage, p)) = report::worst_p999(&r.outcomes) {
+        println!("largest per-stage p99.9 per 10 ms: {p:.1} us ({stage}, {case})");
+    }
+    if let Some(race) = &r.process_race {
+        println!(
+            "process race ({:.0} s file, {} rounds): gst-webrtcdsp / parla process = {:.2} by wall time, {} by CPU time",
+            race.seconds,
+            race.parla.len(),
+            race.wall_ratio,
+            race.cpu_ratio.map_or("-".into(), |c| format!("{c:.2}"))
         );
     }
 }

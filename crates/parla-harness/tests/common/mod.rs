@@ -25,5 +25,6 @@ pub fn quick_options(out: &std::path::Path, suites: Vec<Suite>, cases: &[&str]) 
         progress: false,
         degrade: Degrade::None,
         shard: None,
+        race: None,
     }
 }
