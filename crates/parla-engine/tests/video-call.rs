@@ -1,7 +1,7 @@
 //! A video call through the `Call` API, in real time on two app-owned calls: the app pushes
 //! camera frames and pulls decoded pictures while audio flows; the video thread encodes and
-//! decodes off the media thread, whose steps stay allocation-free; the call survives a stop
-//! and a restart; misuse gets clear errors.
+//! decodes off the media thread, whose steps stay allocation-free; the call survives a stop,
+//! a restart and a key rotation; misuse gets clear errors.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions
 mod common;
@@ -137,8 +137,20 @@ fn video_flows_both_ways_off_the_media_thread_and_survives_a_restart() {
     assert_eq!(a.push_video_frame(&cam), Err(VideoIo::NotRunning));
     let decoded_before = b.stats().video.frames_decoded;
     a.start(AudioMode::AppOwned).unwrap();
-    let (_, sb2) = run(&a, &b, 2000, 200);
+    let (_, sb2) = run(&a, &b, 1000, 200);
+    // A rotates its keys mid-call: the audio and video senders move to the next epoch together
+    // and B's receivers follow without a refused frame.
+    a.rotate_key().unwrap();
+    let decoded_at_rotation = b.stats().video.frames_decoded;
+    let (_, sb3) = run(&a, &b, 1000, 230);
     let vb2 = b.stats().video;
+    assert!(vb2.frames_decoded >= decoded_at_rotation + 15, "{vb2:?}");
+    assert_eq!(vb2.frames_auth_failed, 0, "{vb2:?}");
+    assert!(b.stats().peer_key_epoch > 0, "{:?}", b.stats());
+    let sb2 = Seen {
+        pulled: sb2.pulled + sb3.pulled,
+        last: sb3.last,
+    };
     eprintln!("after restart: B pulled {} {vb2:?}", sb2.pulled);
     assert!(vb2.frames_decoded >= decoded_before + 30, "{vb2:?}");
     let q = best_psnr(&sb2.last, 200..262);
