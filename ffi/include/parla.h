@@ -885,6 +885,32 @@ typedef struct ParlaVideoStats {
    * The receive side's target delay (jitter and retransmission budget), ms.
    */
   double receive_delay_ms;
+  /**
+   * Lip sync's estimate of the skew between the peer's video and audio as played here, ms:
+   * video's capture-to-render delay minus audio's capture-to-playout delay. Positive: audio
+   * leads; negative: audio lags. 0 until measured.
+   */
+  double av_skew_ms;
+  /**
+   * Skew measurements made (every 500 ms once both streams are mapped).
+   */
+  uint64_t av_skew_measurements;
+  /**
+   * The lowest skew measured (unfiltered), ms.
+   */
+  double av_skew_min_ms;
+  /**
+   * The highest skew measured (unfiltered), ms.
+   */
+  double av_skew_max_ms;
+  /**
+   * How long lip sync holds the peer's audio back for its video, ms.
+   */
+  double sync_audio_hold_ms;
+  /**
+   * How long lip sync holds the peer's video back for its audio, ms.
+   */
+  double sync_video_hold_ms;
 } ParlaVideoStats;
 
 /**

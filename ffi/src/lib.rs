@@ -2204,11 +2204,28 @@ pub struct ParlaVideoStats {
     pub nacks_sent: u64,
     /// The receive side's target delay (jitter and retransmission budget), ms.
     pub receive_delay_ms: f64,
+    /// Lip sync's estimate of the skew between the peer's video and audio as played here, ms:
+    /// video's capture-to-render delay minus audio's capture-to-playout delay. Positive: audio
+    /// leads; negative: audio lags. 0 until measured.
+    pub av_skew_ms: f64,
+    /// Skew measurements made (every 500 ms once both streams are mapped).
+    pub av_skew_measurements: u64,
+    /// The lowest skew measured (unfiltered), ms.
+    pub av_skew_min_ms: f64,
+    /// The highest skew measured (unfiltered), ms.
+    pub av_skew_max_ms: f64,
+    /// How long lip sync holds the peer's audio back for its video, ms.
+    pub sync_audio_hold_ms: f64,
+    /// How long lip sync holds the peer's video back for its audio, ms.
+    pub sync_video_hold_ms: f64,
 }
+
+/// `ParlaVideoStats` before the lip-sync fields (`av_skew_ms` on).
+const VIDEO_STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaVideoStats, av_skew_ms);
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers and floats.
 unsafe impl ptr::SizedStruct for ParlaVideoStats {
-    const OLDER_SIZES: &'static [usize] = &[];
+    const OLDER_SIZES: &'static [usize] = &[VIDEO_STATS_V1_SIZE];
     const NAME: &'static str = "ParlaVideoStats";
 }
 
@@ -2250,6 +2267,12 @@ impl From<VideoStats> for ParlaVideoStats {
             keyframes_requested,
             nacks_sent,
             receive_delay_ms,
+            av_skew_ms,
+            av_skew_measurements,
+            av_skew_min_ms,
+            av_skew_max_ms,
+            sync_audio_hold_ms,
+            sync_video_hold_ms,
         } = v;
         ParlaVideoStats {
             size: size_of::<ParlaVideoStats>() as u32,
@@ -2286,6 +2309,12 @@ impl From<VideoStats> for ParlaVideoStats {
             keyframes_requested,
             nacks_sent,
             receive_delay_ms,
+            av_skew_ms,
+            av_skew_measurements,
+            av_skew_min_ms,
+            av_skew_max_ms,
+            sync_audio_hold_ms,
+            sync_video_hold_ms,
         }
     }
 }

@@ -81,9 +81,18 @@ pub(crate) enum CcAction {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SendInfo {
     pub(crate) ssrc: u32,
+    /// The RTP timestamp of what is captured at the report's time (lip sync maps it).
     pub(crate) rtp_timestamp: u32,
     pub(crate) packets: u64,
     pub(crate) octets: u64,
+}
+
+/// What the sender reports carry: audio, and video when the call sends it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendReport {
+    pub(crate) audio: SendInfo,
+    /// The video stream (an SR of its own in the same compound packet, for lip sync).
+    pub(crate) video: Option<SendInfo>,
 }
 
 /// Congestion control of one call endpoint (see the module docs).
@@ -366,7 +375,7 @@ impl CallCc {
     ///
     /// # Real-time safety
     /// No allocation.
-    pub(crate) fn poll(&mut self, now: MediaTime, info: SendInfo) -> Option<CcAction> {
+    pub(crate) fn poll(&mut self, now: MediaTime, info: SendReport) -> Option<CcAction> {
         // RT: constant time plus writing one packet.
         let now_us = us(now);
         self.update_rx_rate(now_us);
@@ -437,21 +446,27 @@ impl CallCc {
         Some(n)
     }
 
-    fn write_report(&mut self, now: MediaTime, info: SendInfo) -> Option<usize> {
+    fn write_report(&mut self, now: MediaTime, report: SendReport) -> Option<usize> {
         let block: Option<ReportBlock> = self.recv.as_mut().and_then(|(_, r)| r.report_block(now));
         let blocks = block.as_slice();
-        let n = if self.sent_since_report {
-            let si = SenderInfo {
-                ssrc: info.ssrc,
-                ntp: ntp_from_media_time(now),
-                rtp_timestamp: info.rtp_timestamp,
-                packet_count: info.packets as u32,
-                octet_count: info.octets as u32,
-            };
-            write_sr(&si, blocks, &mut self.out).ok()?
+        let ntp = ntp_from_media_time(now);
+        let sender = |i: SendInfo| SenderInfo {
+            ssrc: i.ssrc,
+            ntp,
+            rtp_timestamp: i.rtp_timestamp,
+            packet_count: i.packets as u32,
+            octet_count: i.octets as u32,
+        };
+        let info = report.audio;
+        let mut n = if self.sent_since_report {
+            write_sr(&sender(info), blocks, &mut self.out).ok()?
         } else {
             write_rr(info.ssrc, blocks, &mut self.out).ok()?
         };
+        if let Some(v) = report.video.filter(|v| v.packets > 0) {
+            // Video's own SR in the same compound packet: the same NTP time, video's RTP time.
+            n += write_sr(&sender(v), &[], &mut self.out[n..]).ok()?;
+        }
         self.seal(n)
     }
 

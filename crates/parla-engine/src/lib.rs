@@ -49,6 +49,7 @@ pub mod media;
 pub mod pool;
 mod rt;
 pub mod stats;
+mod sync;
 pub mod transport;
 pub mod video;
 #[cfg(feature = "video")]

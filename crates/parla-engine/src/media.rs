@@ -37,11 +37,12 @@ use parla_rtp::e2ee::{
 use parla_rtp::payload::opus::{OpusDepacketizer, OpusPacketizer};
 use parla_rtp::rtp::{ExtensionElement, RtpPacket};
 
-use crate::cc::{CallCc, CcAction, SendInfo, TRANSPORT_SEQ_EXT_ID, is_rtcp};
+use crate::cc::{CallCc, CcAction, SendInfo, SendReport, TRANSPORT_SEQ_EXT_ID, is_rtcp};
 use crate::config::{CallConfig, MAX_PACKET, MAX_WIRE_PACKET};
 use crate::error::EngineError;
 use crate::events::{BANDWIDTH_EVENT_CHANGE, CallEvent};
 use crate::stats::{CallStats, CpuStats, StageCpu};
+use crate::sync::{LipSync, sender_reports};
 use crate::video::{VideoConfig, VideoEncoderCommand, VideoFrameOut, VideoIds, VideoPath};
 
 /// The codec and jitter-buffer rate: Opus runs at 48 kHz whatever the device rate.
@@ -216,6 +217,8 @@ pub struct MediaCore {
     /// Our video sender and the receiver of the peer's video (video with encryption).
     vtx: Option<Box<SframeSender>>,
     vrx: Option<Box<StreamReceiver>>,
+    /// Lip sync of the peer's audio and video (calls with video).
+    sync: LipSync,
 }
 
 impl std::fmt::Debug for MediaCore {
@@ -468,6 +471,7 @@ impl MediaCore {
             video,
             vtx,
             vrx,
+            sync: LipSync::default(),
         })
     }
 
@@ -501,6 +505,12 @@ impl MediaCore {
                         v.on_rtcp(body, arrival);
                         if let Some(rtt) = cc.rtt() {
                             v.set_rtt(rtt);
+                        }
+                        // The peer's sender reports (authenticated above) map its audio and
+                        // video RTP times to its clock.
+                        let (audio, video) = (self.depack.locked_ssrc(), v.peer_media_ssrc());
+                        for (ssrc, ntp, rtp) in sender_reports(body) {
+                            self.sync.on_sender_report(ssrc, ntp, rtp, audio, video);
                         }
                     }
                 }
@@ -614,6 +624,9 @@ impl MediaCore {
             rx.expire(now);
         }
         let concealed = self.pull_playout(now, speaker);
+        if self.video.is_some() {
+            self.lip_sync(now);
+        }
         // Playout never leaves full scale, and never carries NaN (a decoder or stretcher fault
         // must not reach the speaker or the echo canceller's reference).
         self.stats.playout_clamped_samples += sanitize_in_place(speaker) as u64;
@@ -635,6 +648,20 @@ impl MediaCore {
             packets_sent,
             concealed,
         })
+    }
+
+    /// Lip sync's part of a tick: the audio being played, and the holds moved.
+    fn lip_sync(&mut self, now: MediaTime) {
+        // RT: arithmetic on fixed fields.
+        if let Some(ts) = self.jitter.played_timestamp() {
+            self.sync.on_audio_played(now, ts);
+        }
+        if let Some(h) = self.sync.update(now, self.jitter.offset_error_us(now)) {
+            self.jitter.set_extra_delay(h.audio);
+            if let Some(v) = self.video.as_mut() {
+                v.set_sync_delay(h.video);
+            }
+        }
     }
 
     fn pull_playout(&mut self, now: MediaTime, out: &mut [f32]) -> bool {
@@ -744,11 +771,19 @@ impl MediaCore {
         // RT: no allocation (encoder ctl calls at most every 500 ms).
         let Some(cc) = self.cc.as_mut() else { return };
         let seq = self.packetizer.sequencer();
-        let info = SendInfo {
-            ssrc: seq.ssrc,
-            rtp_timestamp: self.packetizer.next_timestamp(),
-            packets: seq.packets(),
-            octets: seq.octets(),
+        // The RTP time of the first sample of the frame this tick captured: the next packet's
+        // timestamp plus what waits for the encoder before that frame.
+        let rate = i64::from(self.enc.config().rate);
+        let waiting = self.chain.available() as i64 - rate / 100;
+        let ahead = waiting * i64::from(parla_rtp::payload::opus::OPUS_CLOCK_RATE) / rate;
+        let info = SendReport {
+            audio: SendInfo {
+                ssrc: seq.ssrc,
+                rtp_timestamp: self.packetizer.next_timestamp().wrapping_add(ahead as u32),
+                packets: seq.packets(),
+                octets: seq.octets(),
+            },
+            video: self.video.as_ref().map(|v| v.sender_info(now)),
         };
         while let Some(action) = cc.poll(now, info) {
             match action {
@@ -848,7 +883,17 @@ impl MediaCore {
     /// No allocation.
     pub fn poll_video_frame(&mut self, now: MediaTime, out: &mut [u8]) -> Option<VideoFrameOut> {
         let v = self.video.as_mut()?;
-        v.poll_frame(now, self.vrx.as_deref_mut(), out)
+        let f = v.poll_frame(now, self.vrx.as_deref_mut(), out)?;
+        self.sync.on_video_rendered(f.render_time, f.rtp_timestamp);
+        Some(f)
+    }
+
+    /// The RTP timestamp (48 kHz, as the peer wrote it) of the first sample of the audio the
+    /// last [`tick`](Self::tick) played; `None` before playout started. With the peer's
+    /// timestamp origin it tells how long ago that audio was captured (what lip sync and the
+    /// call simulator measure).
+    pub fn audio_playout_timestamp(&self) -> Option<u32> {
+        self.jitter.played_timestamp()
     }
 
     /// The codec side could not decode a frame from [`poll_video_frame`](Self::poll_video_frame):
@@ -1032,6 +1077,15 @@ impl MediaCore {
         s.cpu = self.cpu();
         if let Some(v) = self.video.as_ref() {
             s.video = v.stats();
+            let h = self.sync.holds();
+            s.video.av_skew_ms = self.sync.skew_ms().unwrap_or(0.0);
+            s.video.av_skew_measurements = self.sync.measurements;
+            (s.video.av_skew_min_ms, s.video.av_skew_max_ms) = self
+                .sync
+                .range_us
+                .map_or((0.0, 0.0), |(lo, hi)| (lo as f64 / 1e3, hi as f64 / 1e3));
+            s.video.sync_audio_hold_ms = h.audio.as_secs_f64() * 1e3;
+            s.video.sync_video_hold_ms = h.video.as_secs_f64() * 1e3;
         }
         s
     }

@@ -39,7 +39,7 @@ use parla_video::{
     Resend, SendHistory, VideoReceiver,
 };
 
-use crate::cc::{CallCc, TRANSPORT_SEQ_EXT_ID};
+use crate::cc::{CallCc, SendInfo, TRANSPORT_SEQ_EXT_ID};
 
 /// The RTP clock of video, Hz.
 pub const VIDEO_CLOCK: u32 = 90_000;
@@ -281,6 +281,21 @@ pub struct VideoStats {
     pub freezes: u64,
     /// Total time in those gaps, ms.
     pub freeze_ms: u64,
+    /// Lip sync's current estimate of the skew between the peer's video and audio as played
+    /// here, ms: video's delay (capture to render) minus audio's (capture to playout), from the
+    /// peer's sender reports. Positive: audio leads; negative: audio lags. 0 until measured
+    /// (`av_skew_measurements`).
+    pub av_skew_ms: f64,
+    /// Skew measurements made (every 500 ms once both streams are mapped).
+    pub av_skew_measurements: u64,
+    /// The lowest skew measured (unfiltered), ms.
+    pub av_skew_min_ms: f64,
+    /// The highest skew measured (unfiltered), ms.
+    pub av_skew_max_ms: f64,
+    /// How long lip sync holds the peer's audio back for its video, ms.
+    pub sync_audio_hold_ms: f64,
+    /// How long lip sync holds the peer's video back for its audio, ms.
+    pub sync_video_hold_ms: f64,
 }
 
 /// The identifiers of our video stream that continue across runs of a call.
@@ -747,6 +762,29 @@ impl VideoPath {
                 None => self.rx.on_decode_error(now),
             }
         }
+    }
+
+    /// Our video stream's sender-report view at `now`: the RTP timestamp a frame captured now
+    /// would carry.
+    pub(crate) fn sender_info(&self, now: MediaTime) -> SendInfo {
+        SendInfo {
+            ssrc: self.ssrc,
+            rtp_timestamp: self
+                .ts_offset
+                .wrapping_add((now.as_micros() * u64::from(VIDEO_CLOCK) / 1_000_000) as u32),
+            packets: self.stats.packets_sent,
+            octets: self.stats.bytes_sent,
+        }
+    }
+
+    /// The peer's video SSRC, once its audio has authenticated.
+    pub(crate) fn peer_media_ssrc(&self) -> Option<u32> {
+        self.peer_locked.then(|| self.rx.media_ssrc())
+    }
+
+    /// Holds frames this much longer (lip sync).
+    pub(crate) fn set_sync_delay(&mut self, d: Duration) {
+        self.rx.set_extra_delay(d);
     }
 
     /// The codec side could not decode a frame handed out.

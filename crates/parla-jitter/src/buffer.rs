@@ -1250,6 +1250,42 @@ impl<D: AudioDecoder> JitterBuffer<D> {
         self.delay.target_us()
     }
 
+    /// Holds playout this much longer than the delay estimate asks for (lip sync: audio waits
+    /// for the video it goes with). The buffer moves to the new target by time stretching, as
+    /// for any change of target; zero (the default) removes the hold. Clamped to 0..=1 s.
+    ///
+    /// # Real-time safety
+    /// Sets one field.
+    pub fn set_extra_delay(&mut self, extra: std::time::Duration) {
+        let us = extra.as_micros().min(1_000_000) as i64;
+        self.delay.set_extra_us(us);
+    }
+
+    /// The hold set by [`set_extra_delay`](Self::set_extra_delay), µs.
+    pub fn extra_delay_us(&self) -> i64 {
+        self.delay.extra_us()
+    }
+
+    /// After a [`pull`](Self::pull) at `now`: the playout offset still to go before the target
+    /// is reached, as the next pull (10 ms later) will see it, µs (positive: the buffer is below
+    /// its target and will stretch; `None` before playout started).
+    pub fn offset_error_us(&self, now: MediaTime) -> Option<i64> {
+        let next_us = (now.as_micros().min(i64::MAX as u64 / 2) as i64) + 10_000;
+        let t = self.delay.target_us()?;
+        matches!(self.state, State::Playing).then(|| t - self.effective_offset_us(next_us))
+    }
+
+    /// The RTP timestamp (as the sender wrote it) of the first sample of the frame the last
+    /// [`pull`](Self::pull) at `now` handed out, i.e. of the sample being played at `now`;
+    /// `None` before playout started. Timestamps are in the stream's clock (the buffer's
+    /// sample rate). Lip sync maps it to the sender's capture time with its sender reports.
+    pub fn played_timestamp(&self) -> Option<u32> {
+        matches!(self.state, State::Playing).then(|| {
+            let ts = self.decoded_end_ts - (self.fut_len + self.frame) as i64 - self.ts_shift;
+            ts as u32
+        })
+    }
+
     /// Whether the buffer is waiting for FEC ([`JitterConfig::fec_wait_loss`]): loss is being
     /// seen and the stream carries FEC, so the target's margin is at least one packet.
     pub fn waiting_for_fec(&self) -> bool {

@@ -163,6 +163,7 @@ pub struct DelayManager {
     spikes: u64,
     stall_frac: f64,
     min_margin_us: i64,
+    extra_us: i64,
 }
 
 impl DelayManager {
@@ -214,6 +215,7 @@ impl DelayManager {
             spikes: 0,
             stall_frac: 0.0,
             min_margin_us: 0,
+            extra_us: 0,
         })
     }
 
@@ -228,9 +230,22 @@ impl DelayManager {
         self.stall_frac = 0.0;
     }
 
-    /// The target playout offset in the units of `r` (microseconds), once a packet was seen.
+    /// The target playout offset in the units of `r` (microseconds), once a packet was seen:
+    /// the estimate plus the extra delay ([`set_extra_us`](Self::set_extra_us)).
     pub fn target_us(&self) -> Option<i64> {
-        self.target_us
+        self.target_us.map(|t| t.saturating_add(self.extra_us))
+    }
+
+    /// A delay added on top of the estimate, microseconds (clamped at zero): lip sync holds
+    /// audio back this much when the video it goes with is later. Kept across
+    /// [`reset`](Self::reset).
+    pub fn set_extra_us(&mut self, us: i64) {
+        self.extra_us = us.max(0);
+    }
+
+    /// The extra delay ([`set_extra_us`](Self::set_extra_us)), microseconds.
+    pub fn extra_us(&self) -> i64 {
+        self.extra_us
     }
 
     /// The reference (fastest recent relative delay), microseconds.

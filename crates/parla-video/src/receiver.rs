@@ -142,6 +142,7 @@ pub struct VideoReceiver<D> {
     last_loss: Option<MediaTime>,
     last_packet: Option<MediaTime>,
     last_progress: Option<MediaTime>,
+    extra_delay: Duration,
     stats: ReceiverStats,
 }
 
@@ -170,6 +171,7 @@ impl<D: Depacketizer> VideoReceiver<D> {
             last_loss: None,
             last_packet: None,
             last_progress: None,
+            extra_delay: Duration::ZERO,
             stats: ReceiverStats::default(),
             cfg,
         })
@@ -311,6 +313,26 @@ impl<D: Depacketizer> VideoReceiver<D> {
     /// and one frame interval (the loss of a frame's last packet shows only when the next frame
     /// starts).
     pub fn target_delay(&self) -> Duration {
+        self.own_target_delay() + self.extra_delay
+    }
+
+    /// Holds frames this much longer than [`target_delay`](Self::target_delay) would without
+    /// it (lip sync: video waits for the audio it goes with). Applies to frames completed from
+    /// now on; zero (the default) removes the hold. Clamped to 0..=1 s.
+    ///
+    /// # Real-time safety
+    /// Sets one field.
+    pub fn set_extra_delay(&mut self, extra: Duration) {
+        self.extra_delay = extra.min(Duration::from_secs(1));
+    }
+
+    /// The hold set by [`set_extra_delay`](Self::set_extra_delay).
+    pub fn extra_delay(&self) -> Duration {
+        self.extra_delay
+    }
+
+    /// The target delay without the lip-sync hold.
+    fn own_target_delay(&self) -> Duration {
         let base =
             self.jitter.jitter() + self.cfg.buffer.decode_time + self.cfg.buffer.render_delay;
         let lossy = self.last_loss.is_some_and(|t| {

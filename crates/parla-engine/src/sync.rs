@@ -1,0 +1,348 @@
+//! Lip sync: audio and video played in step, from the sender reports' NTP/RTP mapping.
+//!
+//! Each of the peer's streams sends RTCP sender reports (authenticated like all of the call's
+//! RTCP) that pair an NTP time of the peer's clock with the RTP timestamp captured at that
+//! moment; audio and video share the clock. For the sample of audio being played and the video
+//! frame being rendered, the receiver maps the RTP timestamp to its capture time on the peer's
+//! clock and takes the *relative delay* `receive time - capture time` (the clocks' offset is in
+//! both and cancels in their difference). The skew is
+//!
+//! `skew = video relative delay - audio relative delay`
+//!
+//! positive when video is shown later than the audio it goes with (audio *leads*), negative
+//! when audio lags. ITU-R BT.1359 puts the detectability window at +45 ms (audio leading) to
+//! -125 ms (audio lagging).
+//!
+//! The earlier stream waits: every [`UPDATE`] the filtered skew moves a hold on one stream by at
+//! most [`STEP`] (the audio jitter buffer's extra delay when audio leads, the video receiver's
+//! when audio lags; a hold on the later stream is released first). Audio is only held for skews
+//! above [`LEAD_DEADBAND`], video only for lags beyond [`LAG_DEADBAND`], so a call never pays
+//! audio delay for a skew nobody can see; holds are bounded ([`MAX_AUDIO_HOLD`],
+//! [`MAX_VIDEO_HOLD`]). The audio hold moves the jitter buffer by time stretching, so no update
+//! is made while the buffer is still on its way to its target. Like libwebrtc's stream
+//! synchronizer, in the engine's own terms: nothing here is taken from elsewhere.
+//!
+//! Sans-IO and allocation-free: fed from the media thread's receive and tick paths.
+
+use std::time::Duration;
+
+use parla_core::MediaTime;
+
+/// The audio RTP clock (Opus), Hz.
+const AUDIO_CLOCK: i64 = 48_000;
+/// The video RTP clock, Hz.
+const VIDEO_CLOCK: i64 = 90_000;
+/// How often the holds move.
+pub(crate) const UPDATE: Duration = Duration::from_millis(500);
+/// The most a hold moves per update.
+pub(crate) const STEP: Duration = Duration::from_millis(80);
+/// Audio leading by up to this much is left alone (below BT.1359's 45 ms).
+pub(crate) const LEAD_DEADBAND: Duration = Duration::from_millis(20);
+/// Audio lagging by up to this much is left alone (well inside BT.1359's 125 ms).
+pub(crate) const LAG_DEADBAND: Duration = Duration::from_millis(60);
+/// The longest audio is held back for video.
+pub(crate) const MAX_AUDIO_HOLD: Duration = Duration::from_millis(300);
+/// The longest video is held back for audio.
+pub(crate) const MAX_VIDEO_HOLD: Duration = Duration::from_millis(500);
+/// Observations older than this are not used.
+const FRESH: Duration = Duration::from_secs(2);
+/// The jitter buffer counts as settled when within this of its target.
+const SETTLED_US: i64 = 10_000;
+
+/// One sender report's pairing: NTP time in microseconds and the RTP timestamp.
+#[derive(Debug, Clone, Copy)]
+struct Mapping {
+    ntp_us: i64,
+    rtp: u32,
+}
+
+impl Mapping {
+    /// The capture time (µs, peer clock) of RTP timestamp `ts` of a stream clocked at `clock`.
+    fn capture_us(&self, ts: u32, clock: i64) -> i64 {
+        let d = i64::from(ts.wrapping_sub(self.rtp) as i32);
+        self.ntp_us + d * 1_000_000 / clock
+    }
+}
+
+/// Microseconds of a 64-bit NTP timestamp.
+pub(crate) fn ntp_to_us(ntp: u64) -> i64 {
+    let secs = (ntp >> 32) as i64;
+    let frac = ((ntp & 0xffff_ffff) * 1_000_000) >> 32;
+    secs * 1_000_000 + frac as i64
+}
+
+/// What lip sync asks of the two playout paths after an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Holds {
+    /// Extra delay for the audio jitter buffer.
+    pub(crate) audio: Duration,
+    /// Extra delay for the video receiver.
+    pub(crate) video: Duration,
+}
+
+/// The lip-sync state of one receive side; see the [module docs](self).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LipSync {
+    audio_sr: Option<Mapping>,
+    video_sr: Option<Mapping>,
+    /// (when observed, relative delay µs) of the audio being played.
+    audio_rel: Option<(MediaTime, i64)>,
+    /// (when observed, relative delay µs) of the last video frame released.
+    video_rel: Option<(MediaTime, i64)>,
+    /// The filtered skew, µs.
+    skew_us: Option<f64>,
+    holds: Holds,
+    last_update: Option<MediaTime>,
+    /// Skew measurements made (updates with both streams fresh).
+    pub(crate) measurements: u64,
+    /// The extreme skews measured, µs (min, max), unfiltered.
+    pub(crate) range_us: Option<(i64, i64)>,
+}
+
+impl LipSync {
+    /// A sender report of the peer's stream `ssrc` arrived (authenticated): kept when it is the
+    /// peer's audio (`audio_ssrc`) or video (`video_ssrc`) stream.
+    pub(crate) fn on_sender_report(
+        &mut self,
+        ssrc: u32,
+        ntp: u64,
+        rtp: u32,
+        audio_ssrc: Option<u32>,
+        video_ssrc: Option<u32>,
+    ) {
+        let m = Some(Mapping {
+            ntp_us: ntp_to_us(ntp),
+            rtp,
+        });
+        if Some(ssrc) == audio_ssrc {
+            self.audio_sr = m;
+        } else if Some(ssrc) == video_ssrc {
+            self.video_sr = m;
+        }
+    }
+
+    /// The audio sample with RTP timestamp `ts` is being played at `now`.
+    pub(crate) fn on_audio_played(&mut self, now: MediaTime, ts: u32) {
+        if let Some(m) = self.audio_sr {
+            let rel = now.as_micros() as i64 - m.capture_us(ts, AUDIO_CLOCK);
+            self.audio_rel = Some((now, rel));
+        }
+    }
+
+    /// The video frame with RTP timestamp `ts` is rendered at `render`.
+    pub(crate) fn on_video_rendered(&mut self, render: MediaTime, ts: u32) {
+        if let Some(m) = self.video_sr {
+            let rel = render.as_micros() as i64 - m.capture_us(ts, VIDEO_CLOCK);
+            self.video_rel = Some((render, rel));
+        }
+    }
+
+    /// The current filtered skew (video minus audio relative delay), ms; `None` until both
+    /// streams have been mapped.
+    pub(crate) fn skew_ms(&self) -> Option<f64> {
+        self.skew_us.map(|s| s / 1000.0)
+    }
+
+    /// The holds in force.
+    pub(crate) fn holds(&self) -> Holds {
+        self.holds
+    }
+
+    /// Called every tick: every [`UPDATE`], measures the skew and moves the holds.
+    /// `audio_offset_error_us` is how far the jitter buffer still is from its target (positive:
+    /// below it). Returns the new holds when they changed.
+    pub(crate) fn update(
+        &mut self,
+        now: MediaTime,
+        audio_offset_error_us: Option<i64>,
+    ) -> Option<Holds> {
+        if self
+            .last_update
+            .is_some_and(|t| now.saturating_since(t) < UPDATE)
+        {
+            return None;
+        }
+        self.last_update = Some(now);
+        let fresh = |o: Option<(MediaTime, i64)>| {
+            o.filter(|(t, _)| now.saturating_since(*t) < FRESH)
+                .map(|(_, r)| r)
+        };
+        let (Some(a), Some(v)) = (fresh(self.audio_rel), fresh(self.video_rel)) else {
+            return None;
+        };
+        let raw = v - a;
+        self.measurements += 1;
+        self.range_us = Some(match self.range_us {
+            Some((lo, hi)) => (lo.min(raw), hi.max(raw)),
+            None => (raw, raw),
+        });
+        // The audio hold acts by time stretching: wait until it has arrived.
+        if audio_offset_error_us.is_some_and(|e| e.abs() > SETTLED_US) {
+            return None;
+        }
+        let s = match self.skew_us {
+            Some(old) => old + 0.5 * (raw as f64 - old),
+            None => raw as f64,
+        };
+        self.skew_us = Some(s);
+        let si = s as i64;
+        let us = |d: Duration| d.as_micros() as i64;
+        let step = us(STEP);
+        let (mut ha, mut hv) = (us(self.holds.audio), us(self.holds.video));
+        if si > us(LEAD_DEADBAND) {
+            // Audio leads: release video's hold first, then hold audio back.
+            let mut need = si.min(step);
+            let from_video = need.min(hv);
+            hv -= from_video;
+            need -= from_video;
+            ha = (ha + need).min(us(MAX_AUDIO_HOLD));
+        } else if si < 0 && ha > 0 {
+            // Audio lags while held: give the hold back (audio delay is what a call feels).
+            ha = (ha - (-si).min(step)).max(0);
+        } else if si < -us(LAG_DEADBAND) {
+            // Audio lags by more than the window allows: video waits.
+            let need = (-si).min(step);
+            hv = (hv + need).min(us(MAX_VIDEO_HOLD));
+        }
+        let holds = Holds {
+            audio: Duration::from_micros(ha as u64),
+            video: Duration::from_micros(hv as u64),
+        };
+        // The filter expects what the move will do (video's hold adds to its delay, audio's
+        // to its own), so the next update does not act on the same skew twice.
+        let moved = (hv - us(self.holds.video)) - (ha - us(self.holds.audio));
+        self.skew_us = Some(s + moved as f64);
+        (holds != self.holds).then(|| {
+            self.holds = holds;
+            holds
+        })
+    }
+}
+
+/// The sender reports in a (verified) compound RTCP packet: `(ssrc, ntp, rtp timestamp)` each.
+pub(crate) fn sender_reports(body: &[u8]) -> impl Iterator<Item = (u32, u64, u32)> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos + 4 <= body.len() {
+            let len = (usize::from(u16::from_be_bytes([body[pos + 2], body[pos + 3]])) + 1) * 4;
+            let pkt = &body[pos..(pos + len).min(body.len())];
+            pos += len;
+            if pkt[1] == 200 && pkt.len() >= 20 {
+                let be32 =
+                    |i: usize| u32::from_be_bytes([pkt[i], pkt[i + 1], pkt[i + 2], pkt[i + 3]]);
+                let ntp = (u64::from(be32(8)) << 32) | u64::from(be32(12));
+                return Some((be32(4), ntp, be32(16)));
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> MediaTime {
+        MediaTime::from_millis(v)
+    }
+
+    /// A peer whose audio and video RTP clocks start at `now = 0` with these offsets; the
+    /// receiver plays audio `audio_delay` and video `video_delay` after capture.
+    fn drive(sync: &mut LipSync, audio_delay: i64, video_delay: i64, secs: u64) -> Vec<Holds> {
+        let (a0, v0) = (1_000_000u32, 7_000_000u32);
+        let ntp = |t_ms: u64| parla_rtp::rtcp::ntp_from_media_time(ms(t_ms));
+        let mut out = Vec::new();
+        for t in (0..secs * 1000).step_by(10) {
+            if t % 1000 == 0 {
+                sync.on_sender_report(
+                    1,
+                    ntp(t),
+                    a0.wrapping_add((t * 48) as u32),
+                    Some(1),
+                    Some(2),
+                );
+                sync.on_sender_report(
+                    2,
+                    ntp(t),
+                    v0.wrapping_add((t * 90) as u32),
+                    Some(1),
+                    Some(2),
+                );
+            }
+            if t < 1000 {
+                continue;
+            }
+            let held = sync.holds();
+            let ad = audio_delay + held.audio.as_millis() as i64;
+            let vd = video_delay + held.video.as_millis() as i64;
+            let cap_a = t as i64 - ad;
+            sync.on_audio_played(ms(t), a0.wrapping_add((cap_a * 48) as u32));
+            if t % 30 == 0 {
+                let cap_v = t as i64 - vd;
+                sync.on_video_rendered(ms(t), v0.wrapping_add((cap_v * 90) as u32));
+            }
+            if let Some(h) = sync.update(ms(t), Some(0)) {
+                out.push(h);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn late_video_holds_audio_back_until_the_skew_is_inside_the_window() {
+        let mut s = LipSync::default();
+        drive(&mut s, 60, 260, 10);
+        let skew = s.skew_ms().unwrap();
+        assert!((0.0..=20.0).contains(&skew), "skew {skew} ms");
+        let h = s.holds();
+        assert!(h.audio >= Duration::from_millis(180), "{h:?}");
+        assert_eq!(h.video, Duration::ZERO);
+        // Held in steps of at most STEP.
+        assert!(s.measurements >= 10);
+    }
+
+    #[test]
+    fn late_audio_holds_video_and_small_lags_are_left_alone() {
+        let mut s = LipSync::default();
+        drive(&mut s, 200, 60, 10);
+        let skew = s.skew_ms().unwrap();
+        assert!((-60.0..=0.0).contains(&skew), "skew {skew} ms");
+        assert_eq!(s.holds().audio, Duration::ZERO);
+        assert!(s.holds().video >= Duration::from_millis(80));
+        let mut s = LipSync::default();
+        // Audio lagging by 40 ms is inside the window: nothing is held.
+        assert!(drive(&mut s, 100, 60, 5).is_empty());
+        assert_eq!(s.holds(), Holds::default());
+    }
+
+    #[test]
+    fn holds_are_bounded_and_nothing_moves_without_both_streams() {
+        let mut s = LipSync::default();
+        drive(&mut s, 0, 2_000, 20);
+        assert_eq!(s.holds().audio, MAX_AUDIO_HOLD);
+        let mut s = LipSync::default();
+        s.on_audio_played(ms(5), 3);
+        assert_eq!(s.update(ms(10), None), None);
+        assert_eq!(s.skew_ms(), None);
+    }
+
+    #[test]
+    fn sender_reports_are_found_in_a_compound_packet() {
+        let si = |ssrc, ntp, rtp| parla_rtp::rtcp::SenderInfo {
+            ssrc,
+            ntp,
+            rtp_timestamp: rtp,
+            packet_count: 1,
+            octet_count: 2,
+        };
+        let mut buf = [0u8; 200];
+        let n = parla_rtp::rtcp::write_sr(&si(5, 1 << 32, 99), &[], &mut buf).unwrap();
+        let m = parla_rtp::rtcp::write_sr(&si(6, 3 << 31, 7), &[], &mut buf[n..]).unwrap();
+        let got: Vec<_> = sender_reports(&buf[..n + m]).collect();
+        assert_eq!(got, vec![(5, 1 << 32, 99), (6, 3 << 31, 7)]);
+        assert_eq!(ntp_to_us(3 << 31), 1_500_000);
+        // Truncated or garbage input ends the walk without a panic.
+        assert_eq!(sender_reports(&buf[..3]).count(), 0);
+        assert_eq!(sender_reports(&[0x80, 200, 0xff, 0xff]).count(), 0);
+    }
+}
