@@ -417,6 +417,8 @@ impl CallMaterial {
             talker_b: self.talker_b.clone(),
             heard_a: None,
             heard_b: None,
+            link: None,
+            video: None,
         })
     }
 }

@@ -70,6 +70,53 @@ impl LinkTrace {
         })
     }
 
+    /// A trace of piecewise-constant capacity: `(until_s, bits_per_second)` pieces in order,
+    /// each from the previous piece's end (the first from 0) until `until_s` seconds, with one
+    /// [`MTU_BYTES`] opportunity every `MTU_BYTES * 8 / bps` seconds.
+    ///
+    /// # Errors
+    /// [`NetsimError::InvalidParameter`] for no pieces, a rate that is not positive and finite
+    /// (or under 1 kbit/s), or ends that are not finite or go backwards;
+    /// [`NetsimError::TooLong`] past [`MAX_OPPORTUNITIES`].
+    pub fn piecewise(pieces: &[(f64, f64)]) -> Result<Self, NetsimError> {
+        let bad = |detail| NetsimError::InvalidParameter {
+            name: "pieces",
+            detail,
+        };
+        if pieces.is_empty() {
+            return Err(bad("no capacity pieces"));
+        }
+        let mut opportunities = Vec::new();
+        let (mut t_ms, mut from) = (0.0f64, 0.0f64);
+        for &(until, bps) in pieces {
+            if !(bps.is_finite() && bps >= 1000.0) {
+                return Err(bad("a rate must be at least 1000 bit/s and finite"));
+            }
+            if !until.is_finite() || until < from {
+                return Err(bad("piece ends must be finite and in order"));
+            }
+            let gap_ms = f64::from(MTU_BYTES) * 8.0 * 1000.0 / bps;
+            t_ms = t_ms.max(from * 1000.0);
+            while t_ms < until * 1000.0 {
+                if opportunities.len() >= MAX_OPPORTUNITIES {
+                    return Err(NetsimError::TooLong {
+                        limit: MAX_OPPORTUNITIES,
+                    });
+                }
+                opportunities.push(t_ms.floor() as u64);
+                t_ms += gap_ms;
+            }
+            from = until;
+        }
+        let last = *opportunities
+            .last()
+            .ok_or(bad("the pieces hold no opportunity"))?;
+        Ok(LinkTrace {
+            opportunities,
+            period_ms: last.max(1),
+        })
+    }
+
     /// The period after which the trace repeats, in milliseconds.
     pub fn period_ms(&self) -> u64 {
         self.period_ms
@@ -226,6 +273,19 @@ impl Bottleneck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_piecewise_trace_carries_each_piece_s_rate() {
+        // 1.2 Mbit/s for 2 s, then 300 kbit/s until 4 s: 100 then 25 opportunities a second.
+        let t = LinkTrace::piecewise(&[(2.0, 1_203_200.0), (4.0, 300_800.0)]).expect("valid");
+        let first = t.opportunities().iter().filter(|&&o| o < 2000).count();
+        let second = t.opportunities().len() - first;
+        assert_eq!((first, second), (200, 50));
+        assert!(LinkTrace::piecewise(&[]).is_err());
+        assert!(LinkTrace::piecewise(&[(1.0, 0.0)]).is_err());
+        assert!(LinkTrace::piecewise(&[(2.0, 1e6), (1.0, 1e6)]).is_err());
+        assert!(LinkTrace::piecewise(&[(f64::NAN, 1e6)]).is_err());
+    }
 
     #[test]
     fn parses_and_rejects() {

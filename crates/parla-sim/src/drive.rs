@@ -17,11 +17,13 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::analysis::{EchoAnalysis, MouthToEar, SendTap};
 use crate::error::{SimError, StepContext as _};
+use crate::link::{DirPath, LinkPath};
 use crate::network::{NetPath, NetworkSpec, PathCounts};
 use crate::report::{
     BweReport, BweSample, DirectionReport, E2eeReport, ReceiverReport, Report, SideReport, cpu_list,
 };
 use crate::talk::{Conversation, RATE, Who};
+use crate::video::{VideoEnd, VideoReport};
 
 /// Samples per 10 ms.
 pub const FRAME: usize = 480;
@@ -53,6 +55,11 @@ pub struct SimConfig {
     pub heard_a: Option<PathBuf>,
     /// Where to write what B's speaker played.
     pub heard_b: Option<PathBuf>,
+    /// A reactive link (capacity, delay, loss, queue) in both directions instead of `network`
+    /// (independent seeds); `network_name` is ignored then.
+    pub link: Option<crate::LinkSpec>,
+    /// Video both ways (simulated time only): added to `call` as its `video`.
+    pub video: Option<crate::SimVideo>,
 }
 
 impl SimConfig {
@@ -74,6 +81,8 @@ impl SimConfig {
             talker_b: crate::talk::Bundled::Far.samples()?,
             heard_a: None,
             heard_b: None,
+            link: None,
+            video: None,
         })
     }
 }
@@ -246,10 +255,10 @@ impl Side {
     }
 
     /// A packet this side sent, seen by its tap.
-    fn tapped(&mut self, packet: &[u8]) {
+    fn tapped(&mut self, packet: &[u8], audio_pt: u8) {
         self.count_sent(packet.len());
-        // RTCP carries no audio.
-        if parla_engine::is_rtcp(packet) {
+        // RTCP and video carry no audio.
+        if parla_engine::is_rtcp(packet) || packet.len() < 2 || packet[1] & 0x7f != audio_pt {
             return;
         }
         if let Some(t) = self.tap.as_mut() {
@@ -268,6 +277,9 @@ struct Outcome {
     path_ba: PathCounts,
     safety_a: Option<String>,
     safety_b: Option<String>,
+    /// Video as A and B received it.
+    video_ab: Option<VideoReport>,
+    video_ba: Option<VideoReport>,
 }
 
 /// The two sides and the per-direction analyses, advanced together.
@@ -306,8 +318,9 @@ fn agree(call_id: &[u8]) -> Result<(CallKeys, CallKeys), SimError> {
 struct Setup<'a> {
     cfg: CallConfig,
     ticks: usize,
-    ab: NetPath,
-    ba: NetPath,
+    ab: DirPath,
+    ba: DirPath,
+    video: Option<&'a crate::SimVideo>,
     seed: u64,
     call_id: &'a [u8],
 }
@@ -339,47 +352,126 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     )?);
     drop(keys);
     let mut out: Vec<Vec<u8>> = Vec::new();
+    let audio_pt = s.cfg.payload_type;
+    // Video, or a reactive link: 1 ms steps (the pacer's and the link's grain); audio packets
+    // leave at the end of their frame, everything else when made.
+    let fine = s.video.is_some() || s.ab.is_link();
+    let mut videos = match s.video {
+        Some(v) => Some((
+            VideoEnd::new(v, v.seen_by_a.as_deref())?,
+            VideoEnd::new(v, v.seen_by_b.as_deref())?,
+        )),
+        None => None,
+    };
+    // Audio packets waiting for the end of their frame: (send time µs, packet), per side.
+    let mut pending: [Vec<(u64, Vec<u8>)>; 2] = [Vec::new(), Vec::new()];
+    // The audio each side played at its last tick: (tick ms, the peer's RTP timestamp).
+    let mut played: [Option<(u64, u32)>; 2] = [None, None];
+    let step = if fine { 1 } else { 10 };
     let started = Instant::now();
-    for k in 0..s.ticks {
-        let now_us = k as u64 * 10_000;
+    for ms in (0..s.ticks as u64 * 10).step_by(step) {
+        let now_us = ms * 1000;
         let now = MediaTime::from_micros(now_us);
+        for (q, path) in pending.iter_mut().zip([&mut s.ab, &mut s.ba]) {
+            for (_, p) in q.extract_if(.., |(t, _)| *t <= now_us) {
+                path.send(&p, now_us);
+            }
+        }
         s.ab.deliver_due(now_us, |d, at| {
             core_b.receive_packet(d, MediaTime::from_micros(at));
         });
         s.ba.deliver_due(now_us, |d, at| {
             core_a.receive_packet(d, MediaTime::from_micros(at));
         });
-        for (side, core, path) in [
-            (&mut w.a, &mut core_a, &mut s.ab),
-            (&mut w.b, &mut core_b, &mut s.ba),
-        ] {
-            side.mic_frame(&w.conv, k);
-            core.tick(now, &side.mic, &mut side.spk, &mut |p: &[u8]| {
-                out.push(p.to_vec());
-            })
-            .step("tick")?;
-            side.played()?;
-            side.jb_delay.push(core.jitter_stats().current_delay_ms);
-            // The frame's samples exist at the end of the frame: that is when its packets leave.
-            for p in out.drain(..) {
-                side.tapped(&p);
-                path.send(&p, now_us + 10_000);
+        if ms % 10 == 0 {
+            let k = (ms / 10) as usize;
+            for (i, side, core, path) in [
+                (0, &mut w.a, &mut core_a, &mut s.ab),
+                (1, &mut w.b, &mut core_b, &mut s.ba),
+            ] {
+                side.mic_frame(&w.conv, k);
+                core.tick(now, &side.mic, &mut side.spk, &mut |p: &[u8]| {
+                    out.push(p.to_vec());
+                })
+                .step("tick")?;
+                side.played()?;
+                side.jb_delay.push(core.jitter_stats().current_delay_ms);
+                played[i] = core.audio_playout_timestamp().map(|ts| (ms, ts));
+                // The frame's samples exist at the end of the frame: that is when its packets
+                // leave.
+                for p in out.drain(..) {
+                    side.tapped(&p, audio_pt);
+                    let audio =
+                        !parla_engine::is_rtcp(&p) && p.len() > 1 && p[1] & 0x7f == audio_pt;
+                    if let Some(v) = videos.as_mut() {
+                        if i == 0 {
+                            v.0.note_sent(&p)
+                        } else {
+                            v.1.note_sent(&p)
+                        }
+                    }
+                    if !fine {
+                        path.send(&p, now_us + 10_000);
+                    } else if audio {
+                        pending[i].push((now_us + 10_000, p));
+                    } else {
+                        path.send(&p, now_us);
+                    }
+                }
+                let sample = (k + 1).is_multiple_of(100);
+                if sample || videos.is_some() {
+                    let stats = core.stats();
+                    if sample {
+                        side.sample_bwe(k + 1, &stats);
+                    }
+                    if let Some(v) = videos.as_mut() {
+                        let me = if i == 0 { &mut v.0 } else { &mut v.1 };
+                        me.watch_requests(ms, &stats);
+                        if sample {
+                            me.sample((k + 1) as f64 / 100.0, &stats);
+                        }
+                    }
+                }
             }
-            if (k + 1).is_multiple_of(100) {
-                side.sample_bwe(k + 1, &core.stats());
-            }
+            w.heard(false);
         }
-        w.heard(false);
+        if let Some((va, vb)) = videos.as_mut() {
+            va.capture(ms, &mut core_a)?;
+            vb.capture(ms, &mut core_b)?;
+            for (side, core, path, v) in [
+                (&mut w.a, &mut core_a, &mut s.ab, &mut *va),
+                (&mut w.b, &mut core_b, &mut s.ba, &mut *vb),
+            ] {
+                core.poll_video(now, &mut |p: &[u8]| {
+                    side.count_sent(p.len());
+                    v.note_sent(p);
+                    path.send(p, now_us);
+                });
+            }
+            vb.receive(ms, &mut core_b, va, played[1], ids_a.timestamp_offset)?;
+            va.receive(ms, &mut core_a, vb, played[0], ids_b.timestamp_offset)?;
+        }
     }
     let wall = started.elapsed().as_secs_f64();
+    let (stats_a, stats_b) = (core_a.stats(), core_b.stats());
+    let (video_ab, video_ba) = match videos {
+        Some((mut va, mut vb)) => {
+            let ab = vb.report(&mut va, &stats_a, &stats_b)?;
+            let ba = va.report(&mut vb, &stats_b, &stats_a)?;
+            (Some(ab), Some(ba))
+        }
+        None => (None, None),
+    };
     Ok(Outcome {
         wall,
-        stats_a: core_a.stats(),
-        stats_b: core_b.stats(),
+        stats_a,
+        stats_b,
         path_ab: s.ab.finish(),
         path_ba: s.ba.finish(),
         safety_a: safety.0,
         safety_b: safety.1,
+        video_ab,
+        video_ba,
     })
 }
 
@@ -460,6 +552,8 @@ fn run_realtime(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
         path_ba: s.ba.finish(),
         safety_a,
         safety_b,
+        video_ab: None,
+        video_ba: None,
     })
 }
 
@@ -478,8 +572,43 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
     if cfg.tamper_every == Some(0) {
         return Err(SimError::Config("--tamper-every must be at least 1".into()));
     }
-    cfg.call.validate().step("invalid call settings")?;
-    let (rows_ab, rows_ba) = cfg.network_rows()?;
+    let mut call = cfg.call;
+    if let Some(v) = &cfg.video {
+        if cfg.realtime {
+            return Err(SimError::Config(
+                "--video runs in simulated time only (not with --realtime)".into(),
+            ));
+        }
+        call.video = Some(v.config);
+    }
+    call.validate().step("invalid call settings")?;
+    let (ab, ba) = match &cfg.link {
+        Some(l) => (
+            DirPath::Link(Box::new(LinkPath::new(
+                l,
+                cfg.seconds,
+                cfg.tamper_every,
+                cfg.seed,
+            )?)),
+            DirPath::Link(Box::new(LinkPath::new(
+                l,
+                cfg.seconds,
+                cfg.tamper_every,
+                cfg.seed.wrapping_add(1),
+            )?)),
+        ),
+        None => {
+            let (rows_ab, rows_ba) = cfg.network_rows()?;
+            (
+                DirPath::Replay(Box::new(NetPath::new(&rows_ab, cfg.tamper_every, cfg.seed))),
+                DirPath::Replay(Box::new(NetPath::new(
+                    &rows_ba,
+                    cfg.tamper_every,
+                    cfg.seed.wrapping_add(1),
+                ))),
+            )
+        }
+    };
     let conv = Conversation::new(cfg.talker_a.clone(), cfg.talker_b.clone())?;
     let ticks = (cfg.seconds * 100.0).round() as usize;
     let n = ticks * FRAME;
@@ -495,14 +624,14 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
     };
     let call_id = format!("parla-call-{}", cfg.seed).into_bytes();
     let setup = Setup {
-        cfg: cfg.call,
+        cfg: call,
         ticks,
-        ab: NetPath::new(&rows_ab, cfg.tamper_every, cfg.seed),
-        ba: NetPath::new(&rows_ba, cfg.tamper_every, cfg.seed.wrapping_add(1)),
+        ab,
+        ba,
+        video: cfg.video.as_ref(),
         seed: cfg.seed,
         call_id: &call_id,
     };
-    drop((rows_ab, rows_ba));
     let o = if cfg.realtime {
         run_realtime(setup, &mut w)?
     } else {
@@ -545,7 +674,10 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
             "simulated"
         }
         .to_string(),
-        network: cfg.network_name.clone(),
+        network: cfg
+            .link
+            .as_ref()
+            .map_or_else(|| cfg.network_name.clone(), |l| l.name()),
         seed: cfg.seed,
         seconds: ticks as f64 / 100.0,
         aec: cfg.call.aec.to_string(),
@@ -567,12 +699,14 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
             mouth_to_ear: ab.finish(),
             network: path_ab,
             receiver: ReceiverReport::from(&o.stats_b).with_buffer_delay(&jb_b),
+            video: o.video_ab,
         },
         b_to_a: DirectionReport {
             name: "B->A".into(),
             mouth_to_ear: ba.finish(),
             network: path_ba,
             receiver: ReceiverReport::from(&o.stats_a).with_buffer_delay(&jb_a),
+            video: o.video_ba,
         },
         side_a: side("A", a, &o.stats_a, &path_ab)?,
         side_b: side("B", b, &o.stats_b, &path_ba)?,

@@ -32,6 +32,15 @@ pub enum SimError {
         #[source]
         source: hound::Error,
     },
+    /// A Y4M video file could not be read or written.
+    #[error("{what}: {source}")]
+    Y4m {
+        /// What the file is.
+        what: String,
+        /// The cause.
+        #[source]
+        source: y4m::Error,
+    },
     /// A step of the call (building an endpoint, agreeing keys, ticking) failed.
     #[error("{what}: {source}")]
     Step {

@@ -26,12 +26,16 @@
 pub mod analysis;
 mod drive;
 mod error;
+pub mod link;
 pub mod network;
 pub mod report;
 pub mod talk;
+pub mod video;
 
 pub use drive::{FRAME, SimConfig, run};
 pub use error::SimError;
+pub use link::LinkSpec;
 pub use network::NetworkSpec;
 pub use report::Report;
 pub use talk::{Bundled, RATE};
+pub use video::SimVideo;

@@ -152,12 +152,12 @@ fn known_names() -> Vec<String> {
 
 /// A packet in flight.
 #[derive(Debug, PartialEq, Eq)]
-struct InFlight {
-    arrival_us: u64,
-    order: u64,
-    data: Vec<u8>,
-    tampered: bool,
-    rtcp: bool,
+pub(crate) struct InFlight {
+    pub(crate) arrival_us: u64,
+    pub(crate) order: u64,
+    pub(crate) data: Vec<u8>,
+    pub(crate) tampered: bool,
+    pub(crate) rtcp: bool,
 }
 
 impl Ord for InFlight {
@@ -293,7 +293,7 @@ impl NetPath {
         // Tampering targets media packets (every n-th of them; RTCP is left alone).
         let tampered = match self.tamper_every {
             Some(n) if !rtcp && self.media_sent.is_multiple_of(n) => {
-                self.tamper(&mut data);
+                tamper_packet(&mut self.rng, &mut data);
                 self.counts.tampered += 1;
                 true
             }
@@ -318,20 +318,6 @@ impl NetPath {
         }
     }
 
-    /// Flip one byte after the RTP and SFrame headers (in the ciphertext or its tag), so that an
-    /// encrypted packet fails authentication; without encryption it corrupts the Opus payload.
-    fn tamper(&mut self, data: &mut [u8]) {
-        let Ok(pkt) = parla_rtp::rtp::RtpPacket::parse(data) else {
-            return;
-        };
-        let start = data.len() - pkt.payload.len();
-        let hdr = parla_rtp::e2ee::parse_sframe_header(pkt.payload).map_or(0, |h| h.len);
-        let from = (start + hdr).min(data.len().saturating_sub(1));
-        let at = self.rng.random_range(from..data.len());
-        let flip: u8 = self.rng.random_range(1..=255);
-        data[at] ^= flip;
-    }
-
     /// Hand every copy due by `now_us` to `deliver(data, arrival_us)`.
     pub fn deliver_due(&mut self, now_us: u64, mut deliver: impl FnMut(&[u8], u64)) {
         while self.heap.peek().is_some_and(|p| p.arrival_us <= now_us) {
@@ -351,18 +337,36 @@ impl NetPath {
     pub fn finish(&mut self) -> PathCounts {
         let mut c = self.counts;
         c.in_flight_at_end = self.heap.len() as u64;
-        let d = &mut self.delays_us;
-        d.sort_unstable();
-        if let Some(&max) = d.last() {
-            c.mean_delay_ms = d.iter().sum::<u64>() as f64 / d.len() as f64 / 1000.0;
-            c.p95_delay_ms = d[(d.len() * 95 / 100).min(d.len() - 1)] as f64 / 1000.0;
-            c.max_delay_ms = max as f64 / 1000.0;
-            let min = d[0];
-            let q = |p: usize| (d[(d.len() * p / 100).min(d.len() - 1)] - min) as f64 / 1000.0;
-            c.queue_p50_ms = q(50);
-            c.queue_p95_ms = q(95);
-        }
+        delay_figures(&mut c, &mut self.delays_us);
         c
+    }
+}
+
+/// Flip one byte after the RTP and SFrame headers (in the ciphertext or its tag), so that an
+/// encrypted packet fails authentication; without encryption it corrupts the Opus payload.
+pub(crate) fn tamper_packet(rng: &mut ChaCha8Rng, data: &mut [u8]) {
+    let Ok(pkt) = parla_rtp::rtp::RtpPacket::parse(data) else {
+        return;
+    };
+    let start = data.len() - pkt.payload.len();
+    let hdr = parla_rtp::e2ee::parse_sframe_header(pkt.payload).map_or(0, |h| h.len);
+    let from = (start + hdr).min(data.len().saturating_sub(1));
+    let at = rng.random_range(from..data.len());
+    let flip: u8 = rng.random_range(1..=255);
+    data[at] ^= flip;
+}
+
+/// Fills the delay figures of `c` from the one-way delays `d` (µs; sorted here).
+pub(crate) fn delay_figures(c: &mut PathCounts, d: &mut [u64]) {
+    d.sort_unstable();
+    if let Some(&max) = d.last() {
+        c.mean_delay_ms = d.iter().sum::<u64>() as f64 / d.len() as f64 / 1000.0;
+        c.p95_delay_ms = d[(d.len() * 95 / 100).min(d.len() - 1)] as f64 / 1000.0;
+        c.max_delay_ms = max as f64 / 1000.0;
+        let min = d[0];
+        let q = |p: usize| (d[(d.len() * p / 100).min(d.len() - 1)] - min) as f64 / 1000.0;
+        c.queue_p50_ms = q(50);
+        c.queue_p95_ms = q(95);
     }
 }
 

@@ -264,6 +264,9 @@ pub struct DirectionReport {
     pub network: PathCounts,
     /// What the listener's receive pipeline counted.
     pub receiver: ReceiverReport,
+    /// Video (calls with `--video`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<crate::video::VideoReport>,
 }
 
 /// End-to-end encryption figures.
@@ -329,6 +332,54 @@ pub fn cpu_list(s: &CallStats) -> Vec<(String, Cpu)> {
 
 fn opt(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.1}{unit}"))
+}
+
+fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
+    let _ = writeln!(
+        s,
+        "  video: {} of {} frames decoded, {} freezes ({:.2}% of the time, longest gap {:.0} ms); delay capture to render median {:.0} ms, p95 {:.0} ms; keyframe recovery max {:.0} ms ({} requested, {} unanswered)",
+        v.frames_decoded,
+        v.frames_sent,
+        v.freezes,
+        v.freeze_time_percent,
+        v.longest_gap_ms,
+        v.e2e_delay_ms.median,
+        v.e2e_delay_ms.p95,
+        v.keyframe_recovery_ms,
+        v.keyframes_requested,
+        v.keyframe_requests_unanswered
+    );
+    let last = v.timeline.last();
+    let _ = writeln!(
+        s,
+        "  video quality: PSNR-Y mean {:.1} dB, p5 {:.1} dB over {} frames ({} at a lower size); at the end {}x{} {} fps, {:.0} kbit/s; A/V skew p5 {:.0} ms, p95 {:.0} ms (second half {:.0}..{:.0}; + audio leads), engine estimate {:.0} ms, holds audio {:.0} ms / video {:.0} ms",
+        v.psnr_db.mean,
+        v.psnr_db.p5,
+        v.frames_scored,
+        v.frames_scored_rescaled,
+        last.map_or(0, |l| l.width),
+        last.map_or(0, |l| l.height),
+        last.map_or(0, |l| l.fps),
+        last.map_or(0.0, |l| l.sent_bps / 1000.0),
+        v.av_skew_ms.p5,
+        v.av_skew_ms.p95,
+        v.av_skew_second_half_ms.p5,
+        v.av_skew_second_half_ms.p95,
+        v.engine_av_skew_ms,
+        v.sync_audio_hold_ms,
+        v.sync_video_hold_ms
+    );
+    let _ = writeln!(
+        s,
+        "  video repair: {} NACKs, {} retransmissions received, {} packets recovered, {} frames dropped, {} refused by authentication, {} keyframes sent, {} encoder errors",
+        v.nacks_sent,
+        v.rtx_received,
+        v.packets_recovered,
+        v.frames_dropped,
+        v.frames_auth_failed,
+        v.keyframes_sent,
+        v.encode_errors
+    );
 }
 
 /// The readable summary (`report.txt`).
@@ -437,6 +488,9 @@ pub fn summary(r: &Report) -> String {
             n.tampered,
             n.tampered_delivered
         );
+        if let Some(v) = &d.video {
+            video_summary(&mut s, v);
+        }
     }
     for side in [&r.side_a, &r.side_b] {
         let e = &side.echo;

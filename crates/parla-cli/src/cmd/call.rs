@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use parla_engine::{AecMode, AecTuning, CallConfig};
+use parla_engine::{AecMode, AecTuning, CallConfig, VideoConfig};
 use parla_netsim::scenario::LinkConfig;
-use parla_sim::{Bundled, NetworkSpec, SimConfig};
+use parla_sim::{Bundled, LinkSpec, NetworkSpec, SimConfig, SimVideo};
 
 /// Arguments of `parla call`.
 #[derive(Debug, clap::Args)]
@@ -86,6 +86,74 @@ pub struct Args {
     /// samples/far_speech_clean.wav, built into the binary).
     #[arg(long)]
     pub talker_b: Option<PathBuf>,
+    /// A reactive link in both directions instead of --network: a drop-tail bottleneck that
+    /// fills with what the call sends, e.g. "rate=1500k,delay=40,loss=2%,step=10:300k,
+    /// outage=5:500" (keys: rate, delay, loss, queue, step, outage).
+    #[arg(long, conflicts_with = "trace")]
+    pub link: Option<String>,
+    /// Video both ways (simulated time): a moving test pattern or --video-input, encoded,
+    /// encrypted, paced, repaired and decoded by the engine; the report gets a `video` block per
+    /// direction.
+    #[arg(long)]
+    pub video: bool,
+    /// Video codec.
+    #[arg(long, value_enum, default_value_t = crate::cmd::rtp::CodecArg::H264, requires = "video")]
+    pub video_codec: crate::cmd::rtp::CodecArg,
+    /// Largest video size, WIDTHxHEIGHT (even; the engine may send less on a slow link).
+    #[arg(long, default_value = "640x360", requires = "video")]
+    pub video_size: String,
+    /// Video frame rate.
+    #[arg(long, default_value_t = 30, requires = "video")]
+    pub video_fps: u32,
+    /// The most the video may use, kbit/s.
+    #[arg(long, default_value_t = 2500, requires = "video")]
+    pub video_max_kbps: u32,
+    /// The video bitrate to start at, kbit/s (default: the engine's).
+    #[arg(long, requires = "video")]
+    pub video_start_kbps: Option<u32>,
+    /// A Y4M file (8-bit 4:2:0) both sides send instead of the test pattern (looped).
+    #[arg(long, requires = "video")]
+    pub video_input: Option<PathBuf>,
+    /// Write what each side saw as Y4M (seen_by_a.y4m, seen_by_b.y4m in --out; large: 1.4 MB a
+    /// frame at 720p).
+    #[arg(long, requires = "video")]
+    pub video_out: bool,
+}
+
+impl From<crate::cmd::rtp::CodecArg> for parla_engine::VideoCodec {
+    fn from(c: crate::cmd::rtp::CodecArg) -> Self {
+        match c {
+            crate::cmd::rtp::CodecArg::H264 => parla_engine::VideoCodec::H264,
+            crate::cmd::rtp::CodecArg::Vp8 => parla_engine::VideoCodec::Vp8,
+        }
+    }
+}
+
+/// The video of the call, from the arguments.
+fn video(args: &Args) -> anyhow::Result<Option<SimVideo>> {
+    if !args.video {
+        return Ok(None);
+    }
+    let (w, h) = crate::cmd::encode::parse_size(&args.video_size)
+        .with_context(|| format!("--video-size '{}'", args.video_size))?;
+    let mut config = VideoConfig::new(args.video_codec.into(), w, h, args.video_fps);
+    config.max_bitrate_bps = args.video_max_kbps.saturating_mul(1000);
+    if let Some(k) = args.video_start_kbps {
+        config.start_bitrate_bps = k.saturating_mul(1000);
+    }
+    config.start_bitrate_bps = config.start_bitrate_bps.min(config.max_bitrate_bps);
+    if let Some(p) = &args.video_input
+        && !p.is_file()
+    {
+        bail!("video input file '{}' not found", p.display());
+    }
+    let seen = |name: &str| args.video_out.then(|| args.out.join(name));
+    Ok(Some(SimVideo {
+        config,
+        input: args.video_input.clone(),
+        seen_by_a: seen("seen_by_a.y4m"),
+        seen_by_b: seen("seen_by_b.y4m"),
+    }))
 }
 
 /// A talker's speech: the file given, else the bundled recording.
@@ -147,6 +215,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     call.validate().context("invalid call settings")?;
     let (network_name, network) = network(&args)?;
+    let link = args.link.as_deref().map(LinkSpec::parse).transpose()?;
+    let video = video(&args)?;
+    if video.is_some() && args.no_cc {
+        bail!(
+            "--video needs congestion control (the allocator drives the video encoder): drop --no-cc"
+        );
+    }
     let cfg = SimConfig {
         call,
         network,
@@ -160,6 +235,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         talker_b: talker(args.talker_b.as_deref(), Bundled::Far, "talker B")?,
         heard_a: Some(args.out.join("heard_a.wav")),
         heard_b: Some(args.out.join("heard_b.wav")),
+        link,
+        video,
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder '{}'", args.out.display()))?;
