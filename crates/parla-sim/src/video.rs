@@ -145,6 +145,8 @@ pub struct VideoReport {
     pub keyframes_sent: u64,
     /// The sender's video, one sample per second.
     pub timeline: Vec<VideoSample>,
+    /// Frames the receiver decoded in each second of the call.
+    pub decoded_per_second: Vec<u32>,
 }
 
 /// Where the pictures come from.
@@ -363,6 +365,7 @@ struct RxMetrics {
     kf_requests: u64,
     waiting_since: Option<f64>,
     recovery_max: f64,
+    per_second: Vec<u32>,
 }
 
 /// One endpoint's video: its capture and encoder, and its decoder and scoring of the peer's.
@@ -543,6 +546,11 @@ impl VideoEnd {
             }
             let render = fr.render_time.as_micros() as f64 / 1000.0;
             self.rx.decoded += 1;
+            let sec = (ms / 1000) as usize;
+            if self.rx.per_second.len() <= sec {
+                self.rx.per_second.resize(sec + 1, 0);
+            }
+            self.rx.per_second[sec] += 1;
             if let Some(w) = self.y4m_out.as_mut() {
                 w.write(&self.picture)?;
             }
@@ -685,6 +693,7 @@ impl VideoEnd {
             frames_auth_failed: v.frames_auth_failed,
             keyframes_sent: sender.video.keyframes_sent,
             timeline: std::mem::take(&mut peer.timeline),
+            decoded_per_second: std::mem::take(&mut rx.per_second),
         })
     }
 }

@@ -426,9 +426,14 @@ impl<D: Depacketizer> FrameAssembler<D> {
             Scan::Complete(last) => Some(self.emit(start, last)),
             Scan::Pending { hopeless } => {
                 let next = self.next_start(start, highest);
+                // How long the gap has been known: from its oldest packet held, or, when none
+                // of it arrived (a whole frame lost, e.g. a one-packet frame), from the arrival
+                // of the next frame's start (without this the wait never ran out and the
+                // assembler stalled until its window overflowed).
                 let oldest = (start..next.unwrap_or(highest + 1))
                     .filter_map(|s| self.slot(s).map(|x| x.arrival))
                     .min()
+                    .or_else(|| next.and_then(|n| self.slot(n)).map(|x| x.arrival))
                     .unwrap_or(now);
                 let give_up = self.finishing
                     || self.overflowed
@@ -689,6 +694,65 @@ mod tests {
         let ev = events(&mut asm);
         assert_eq!(ev, vec![(9002, 9003)]);
         assert_eq!(asm.stats().late, 2);
+    }
+
+    /// Found with `parla call --video` on a 1 Mbit/s -> 300 kbit/s step: at a low bitrate
+    /// every frame is one packet; when one was lost and never repaired, nothing of the gap was
+    /// held, the wait was measured from `now` and never ran out, and no frame came out until
+    /// the packet window overflowed (tens of seconds).
+    #[test]
+    fn a_lost_one_packet_frame_is_given_up_after_the_wait() {
+        let cfg = AssemblerConfig {
+            max_packets: 1024,
+            max_payload: 100,
+            max_frame_bytes: 1000,
+            max_wait: Duration::from_millis(100),
+        };
+        let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
+        let at = |ms| MediaTime::from_millis(ms);
+        let mut insert = |asm: &mut FrameAssembler<Vp8Depacketizer>, seq: u16, ms: u64| {
+            let payload = [0x10, 0xaa];
+            let spec = RtpPacketSpec {
+                header: RtpHeader {
+                    marker: true,
+                    sequence: seq,
+                    timestamp: u32::from(seq) * 3000,
+                    ..Default::default()
+                },
+                payload: &payload,
+                ..Default::default()
+            };
+            let mut pkt = [0u8; 64];
+            let n = spec.write_to(&mut pkt).unwrap();
+            asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), at(ms));
+        };
+        let mut frames = |asm: &mut FrameAssembler<Vp8Depacketizer>, ms: u64| {
+            let mut n = (0, 0);
+            while let Some(ev) = asm.poll(at(ms)) {
+                match ev {
+                    AssemblerEvent::Frame(_) => n.0 += 1,
+                    AssemblerEvent::Dropped(_) => n.1 += 1,
+                }
+            }
+            n
+        };
+        insert(&mut asm, 1, 0);
+        assert_eq!(frames(&mut asm, 0), (1, 0));
+        // Packet 2 (a whole frame) is lost; 3.. arrive every 33 ms.
+        for (k, seq) in (3..8u16).enumerate() {
+            let ms = 66 + 33 * k as u64;
+            insert(&mut asm, seq, ms);
+            let (f, d) = frames(&mut asm, ms);
+            if ms < 66 + 100 {
+                // Still waiting for a retransmission of packet 2.
+                assert_eq!((f, d), (0, 0), "at {ms} ms");
+            } else {
+                // Given up 100 ms after frame 3 started; 3.. come out.
+                assert!(d <= 1 && f >= 1, "at {ms} ms: {f} frames, {d} drops");
+            }
+        }
+        assert_eq!(asm.stats().frames, 6);
+        assert_eq!(asm.stats().dropped_incomplete, 1);
     }
 
     #[test]
