@@ -710,7 +710,7 @@ mod tests {
         };
         let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
         let at = |ms| MediaTime::from_millis(ms);
-        let mut insert = |asm: &mut FrameAssembler<Vp8Depacketizer>, seq: u16, ms: u64| {
+        let insert = |asm: &mut FrameAssembler<Vp8Depacketizer>, seq: u16, ms: u64| {
             let payload = [0x10, 0xaa];
             let spec = RtpPacketSpec {
                 header: RtpHeader {
@@ -726,7 +726,7 @@ mod tests {
             let n = spec.write_to(&mut pkt).unwrap();
             asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), at(ms));
         };
-        let mut frames = |asm: &mut FrameAssembler<Vp8Depacketizer>, ms: u64| {
+        let frames = |asm: &mut FrameAssembler<Vp8Depacketizer>, ms: u64| {
             let mut n = (0, 0);
             while let Some(ev) = asm.poll(at(ms)) {
                 match ev {
