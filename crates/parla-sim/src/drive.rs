@@ -321,6 +321,8 @@ struct Setup<'a> {
     ab: DirPath,
     ba: DirPath,
     video: Option<&'a crate::SimVideo>,
+    /// The link's outage (start, end), ms.
+    outage_ms: Option<(f64, f64)>,
     seed: u64,
     call_id: &'a [u8],
 }
@@ -357,10 +359,14 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     // leave at the end of their frame, everything else when made.
     let fine = s.video.is_some() || s.ab.is_link();
     let mut videos = match s.video {
-        Some(v) => Some((
-            VideoEnd::new(v, v.seen_by_a.as_deref())?,
-            VideoEnd::new(v, v.seen_by_b.as_deref())?,
-        )),
+        Some(v) => {
+            let (mut a, mut b) = (
+                VideoEnd::new(v, v.seen_by_a.as_deref())?,
+                VideoEnd::new(v, v.seen_by_b.as_deref())?,
+            );
+            (a.outage_ms, b.outage_ms) = (s.outage_ms, s.outage_ms);
+            Some((a, b))
+        }
         None => None,
     };
     // Audio packets waiting for the end of their frame: (send time µs, packet), per side.
@@ -629,6 +635,10 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
         ab,
         ba,
         video: cfg.video.as_ref(),
+        outage_ms: cfg
+            .link
+            .and_then(|l| l.outage)
+            .map(|(at, len)| (at * 1000.0, at * 1000.0 + len)),
         seed: cfg.seed,
         call_id: &call_id,
     };

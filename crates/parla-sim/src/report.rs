@@ -380,6 +380,12 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
         v.keyframes_sent,
         v.encode_errors
     );
+    if let Some(t) = v.first_frame_after_outage_ms {
+        let _ = writeln!(
+            s,
+            "  video after the outage: first new frame decoded {t:.0} ms after the link returned"
+        );
+    }
 }
 
 /// The readable summary (`report.txt`).

@@ -147,6 +147,9 @@ pub struct VideoReport {
     pub timeline: Vec<VideoSample>,
     /// Frames the receiver decoded in each second of the call.
     pub decoded_per_second: Vec<u32>,
+    /// With a link outage: from the link's return to the first frame captured during or after
+    /// the outage that was decoded, ms (`None`: no outage, or none decoded).
+    pub first_frame_after_outage_ms: Option<f64>,
 }
 
 /// Where the pictures come from.
@@ -366,6 +369,7 @@ struct RxMetrics {
     waiting_since: Option<f64>,
     recovery_max: f64,
     per_second: Vec<u32>,
+    after_outage: Option<f64>,
 }
 
 /// One endpoint's video: its capture and encoder, and its decoder and scoring of the peer's.
@@ -392,6 +396,8 @@ pub(crate) struct VideoEnd {
     timeline: Vec<VideoSample>,
     bytes_at_sample: u64,
     encode_errors: u64,
+    /// The link's outage (start, end), ms.
+    pub(crate) outage_ms: Option<(f64, f64)>,
 }
 
 impl VideoEnd {
@@ -426,6 +432,7 @@ impl VideoEnd {
             timeline: Vec::new(),
             bytes_at_sample: 0,
             encode_errors: 0,
+            outage_ms: None,
         })
     }
 
@@ -579,6 +586,12 @@ impl VideoEnd {
             let Some(&cap) = peer.capture_ms.get(index) else {
                 continue;
             };
+            if let Some((from, to)) = self.outage_ms
+                && cap >= from
+                && ms as f64 >= to
+            {
+                self.rx.after_outage.get_or_insert(ms as f64 - to);
+            }
             let video_delay = render - cap;
             self.rx.e2e_ms.push(video_delay);
             if let Some((tick, ts)) = audio {
@@ -694,6 +707,7 @@ impl VideoEnd {
             keyframes_sent: sender.video.keyframes_sent,
             timeline: std::mem::take(&mut peer.timeline),
             decoded_per_second: std::mem::take(&mut rx.per_second),
+            first_frame_after_outage_ms: rx.after_outage,
         })
     }
 }
