@@ -177,3 +177,51 @@ fn a_call_without_video_refuses_frames() {
     a.stop().unwrap();
     drop(b);
 }
+
+#[test]
+fn a_failed_media_thread_with_video_is_reported_and_a_restart_brings_the_video_back() {
+    let (a, b) = common::call_pair(cfg());
+    a.start(AudioMode::AppOwned).unwrap();
+    b.start(AudioMode::AppOwned).unwrap();
+    let _ = run(&a, &b, 1500, 0);
+    let decoded_before = b.stats().video.frames_decoded;
+    assert!(decoded_before >= 15, "{:?}", b.stats().video);
+    a.fail_media_thread().unwrap();
+    // The app's video calls report the failure within a few ticks.
+    let cam = parla_video::pattern::frame(W, H, 100, FPS).unwrap();
+    let t = Instant::now();
+    while a.push_video_frame(&cam) != Err(VideoIo::Failed) {
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "push_video_frame never reported the failure"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut out = VideoFrame::new(PixelFormat::I420, 16, 16).unwrap();
+    assert_eq!(a.pull_video_frame(&mut out), Err(VideoIo::Failed));
+    let mut events = Vec::new();
+    while let Some(e) = a.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        events.contains(&parla_engine::CallEvent::MediaFailed),
+        "{events:?}"
+    );
+    assert!(a.stop().is_err(), "stop reports the failed run");
+    // Recover: the same call starts again; its video thread and encoder come back and B
+    // decodes A's new pictures (no frame refused by authentication).
+    a.start(AudioMode::AppOwned).unwrap();
+    let (_, sb) = run(&a, &b, 2000, 300);
+    let vb = b.stats().video;
+    eprintln!("after recovery: B pulled {} {vb:?}", sb.pulled);
+    assert!(vb.frames_decoded >= decoded_before + 25, "{vb:?}");
+    assert_eq!(vb.frames_auth_failed, 0, "{vb:?}");
+    let q = best_psnr(&sb.last, 300..362);
+    assert!(
+        q > 30.0,
+        "after recovery B shows a stale picture: {q:.1} dB"
+    );
+    assert_eq!(a.stats().media_thread_allocs, 0);
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
