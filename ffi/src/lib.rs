@@ -2657,6 +2657,34 @@ mod config_layout_tests {
     }
 
     #[test]
+    fn a_video_stats_v1_app_gets_its_256_bytes_written_and_nothing_after() {
+        assert_eq!(VIDEO_STATS_V1_SIZE, 256);
+        assert_eq!(size_of::<ParlaVideoStats>(), 304);
+        #[repr(C, align(8))]
+        struct Buf([u8; 320]);
+        let mut buf = Buf([0x5A; 320]);
+        buf.0[..4].copy_from_slice(&(VIDEO_STATS_V1_SIZE as u32).to_ne_bytes());
+        let v = ParlaVideoStats::from(VideoStats {
+            frames_sent: 7,
+            receive_delay_ms: 1.5,
+            av_skew_ms: 3.0,
+            ..VideoStats::default()
+        });
+        // SAFETY: the buffer is aligned and writable for its 320 bytes (more than `size`).
+        unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) }.unwrap();
+        assert!(buf.0[VIDEO_STATS_V1_SIZE..].iter().all(|&b| b == 0x5A));
+        // SAFETY: the buffer holds a struct prefix of 256 bytes, the rest is plain bytes.
+        let got = unsafe { std::ptr::read(buf.0.as_ptr().cast::<ParlaVideoStats>()) };
+        assert_eq!((got.frames_sent, got.receive_delay_ms), (7, 1.5));
+        // An unknown size in between is refused.
+        buf.0[..4].copy_from_slice(&260u32.to_ne_bytes());
+        // SAFETY: as above.
+        assert!(
+            unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) }.is_err()
+        );
+    }
+
+    #[test]
     fn a_version_2_app_gets_its_100_bytes_written_and_nothing_after() {
         #[repr(C, align(8))]
         struct Buf([u8; 128]);
