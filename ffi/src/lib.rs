@@ -2679,9 +2679,8 @@ mod config_layout_tests {
         // An unknown size in between is refused.
         buf.0[..4].copy_from_slice(&260u32.to_ne_bytes());
         // SAFETY: as above.
-        assert!(
-            unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) }.is_err()
-        );
+        let refused = unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) };
+        assert!(refused.is_err());
     }
 
     #[test]
