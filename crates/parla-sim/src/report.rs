@@ -371,7 +371,9 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
     );
     let _ = writeln!(
         s,
-        "  video repair: {} NACKs, {} retransmissions received, {} packets recovered, {} frames dropped, {} refused by authentication, {} keyframes sent, {} encoder errors",
+        "  video repair: {} packets lost, {:.0}% recovered; {} NACKs, {} retransmissions received, {} packets recovered, {} frames dropped, {} refused by authentication, {} keyframes sent, {} encoder errors",
+        v.packets_lost,
+        v.packets_recovered_percent,
         v.nacks_sent,
         v.rtx_received,
         v.packets_recovered,

@@ -129,6 +129,11 @@ pub struct VideoReport {
     pub sync_audio_hold_ms: f64,
     /// See `engine_av_skew_ms`.
     pub sync_video_hold_ms: f64,
+    /// Video packets of the sender's first transmissions that did not arrive (sent minus
+    /// received first transmissions; those in flight at the end count as lost).
+    pub packets_lost: u64,
+    /// Share of those recovered by retransmission, percent (100 when none was lost).
+    pub packets_recovered_percent: f64,
     /// Retransmission and repair counters of the receiver.
     pub nacks_sent: u64,
     /// See `nacks_sent`.
@@ -666,6 +671,8 @@ impl VideoEnd {
             }
         };
         let v = &mine.video;
+        let firsts = v.packets_received.saturating_sub(v.rtx_received);
+        let lost = sender.video.packets_sent.saturating_sub(firsts);
         Ok(VideoReport {
             frames_sent: sender.video.frames_sent,
             frames_decoded: rx.decoded,
@@ -698,6 +705,12 @@ impl VideoEnd {
             engine_av_skew_ms: v.av_skew_ms,
             sync_audio_hold_ms: v.sync_audio_hold_ms,
             sync_video_hold_ms: v.sync_video_hold_ms,
+            packets_lost: lost,
+            packets_recovered_percent: if lost == 0 {
+                100.0
+            } else {
+                100.0 * v.packets_recovered as f64 / lost as f64
+            },
             nacks_sent: v.nacks_sent,
             rtx_received: v.rtx_received,
             packets_recovered: v.packets_recovered,
