@@ -167,11 +167,14 @@ pub enum Suite {
     Call,
     /// Congestion control: `parla_cc::eval`'s scenarios (estimator, fixed sender, estimator off).
     Cc,
+    /// Video calls (`parla-sim` with video over its reactive link), one case per acceptance
+    /// condition of issue 17.
+    Video,
 }
 
 impl Suite {
     /// Every suite, in report order.
-    pub const ALL: [Suite; 8] = [
+    pub const ALL: [Suite; 9] = [
         Suite::Ns,
         Suite::Aec,
         Suite::Chain,
@@ -180,6 +183,7 @@ impl Suite {
         Suite::Resample,
         Suite::Call,
         Suite::Cc,
+        Suite::Video,
     ];
 
     /// The name used on the command line.
@@ -193,6 +197,7 @@ impl Suite {
             Suite::Resample => "resample",
             Suite::Call => "call",
             Suite::Cc => "cc",
+            Suite::Video => "video",
         }
     }
 
@@ -306,6 +311,11 @@ pub enum CaseSpec {
         /// Scenario name.
         scenario: String,
     },
+    /// A video call scenario of [`crate::video::SCENARIOS`].
+    Video {
+        /// Scenario name.
+        scenario: String,
+    },
 }
 
 /// Which set an image-method echo case belongs to.
@@ -376,6 +386,8 @@ pub enum Material {
     Call(Box<CallMaterial>),
     /// A congestion-control scenario and its seed.
     Cc(Box<crate::cc::CcMaterial>),
+    /// A video call scenario, its seed and the talkers.
+    Video(Box<crate::video::VideoMaterial>),
 }
 
 /// The inputs of a simulated call case (everything but the endpoints' settings, which are the
@@ -831,6 +843,18 @@ impl Corpus {
                 Material::Cc(Box::new(crate::cc::CcMaterial {
                     scenario,
                     seed: case_seed(self.config.seed, &case.name),
+                }))
+            }
+            CaseSpec::Video { scenario } => {
+                let scenario = *crate::video::SCENARIOS
+                    .iter()
+                    .find(|s| s.name == scenario)
+                    .with_context(|| format!("video scenario {scenario} is not known"))?;
+                Material::Video(Box::new(crate::video::VideoMaterial {
+                    scenario,
+                    seed: case_seed(self.config.seed, &case.name),
+                    talker_a: parla_sim::Bundled::Near.samples()?,
+                    talker_b: parla_sim::Bundled::Far.samples()?,
                 }))
             }
         })
@@ -1354,6 +1378,16 @@ fn case_list(cfg: &CorpusConfig, n_speakers: usize, notes: &mut Vec<String>) -> 
             spec: CaseSpec::Cc { scenario },
         });
     }
+    // Video calls: one case per acceptance condition.
+    for s in crate::video::SCENARIOS {
+        cases.push(Case {
+            name: format!("video/{}", s.name),
+            suite: Suite::Video,
+            spec: CaseSpec::Video {
+                scenario: s.name.to_string(),
+            },
+        });
+    }
     // Resampling: the rate pairs a call uses.
     for (from, to) in [
         (44_100u32, 48_000u32),
@@ -1408,6 +1442,15 @@ pub fn material_hash(m: &Material) -> String {
                 h.update((rows.len() as u64).to_le_bytes());
                 hash_rows(&mut h, rows);
             }
+        }
+        Material::Video(v) => {
+            h.update((v.scenario.name.len() as u64).to_le_bytes());
+            h.update(v.scenario.name.as_bytes());
+            h.update(v.scenario.link.as_bytes());
+            h.update(v.seed.to_le_bytes());
+            h.update(v.scenario.seconds.to_le_bytes());
+            hash_f32(&mut h, &v.talker_a);
+            hash_f32(&mut h, &v.talker_b);
         }
         Material::Cc(c) => {
             h.update((c.scenario.name.len() as u64).to_le_bytes());

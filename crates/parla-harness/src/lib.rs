@@ -2,6 +2,7 @@
 //! criterion benches of whole chains are the separate `parla-benches` package in `benches/`).
 //!
 //! - [`cc`]: congestion control evaluation (`parla cc eval`, the `cc` suite).
+//! - [`video`]: the `video` suite, whole video calls over a reactive link (issue 17).
 //! - [`corpus`]: the seeded corpus of call scenarios, generated in memory.
 //! - [`suites`]: runs Parla's stages over the cases and scores them.
 //! - [`peers`]: the same cases through GStreamer, ffmpeg, libspeexdsp and sox.
@@ -27,6 +28,7 @@ pub mod report;
 pub mod room;
 pub mod shard;
 pub mod suites;
+pub mod video;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -324,6 +326,8 @@ pub(crate) fn by_expected_cost(cases: &[corpus::Case]) -> Vec<&corpus::Case> {
             corpus::CaseSpec::Call { .. } => 2e6,
             // Three 60 s link simulations.
             corpus::CaseSpec::Cc { .. } => 1e6,
+            // A 20 s call with video both ways (encode and decode in the call loop).
+            corpus::CaseSpec::Video { .. } => 3e6,
             _ => 0.0,
         }
     };

@@ -205,6 +205,15 @@ pub fn key_metrics(suite: &str) -> &'static [&'static str] {
             "ab_e2ee_failures",
             "ba_e2ee_failures",
         ],
+        "video" => &[
+            "freeze_pct",
+            "e2e_p50_ms",
+            "psnr_mean_db",
+            "skew_p5_ms",
+            "skew_p95_ms",
+            "recovered_pct",
+            "m2e_median_ms",
+        ],
         "cc" => &[
             "utilization_pct",
             "queue_p95_ms",

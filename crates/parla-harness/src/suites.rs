@@ -305,7 +305,10 @@ pub fn score(case: &Case, sig: &Signals, out: &[f32], m: &mut BTreeMap<String, f
                 log_spectral_distance_db(t, o, lsd_frame),
             );
         }
-        CaseSpec::Network { .. } | CaseSpec::Call { .. } | CaseSpec::Cc { .. } => {}
+        CaseSpec::Network { .. }
+        | CaseSpec::Call { .. }
+        | CaseSpec::Cc { .. }
+        | CaseSpec::Video { .. } => {}
     }
 }
 
@@ -407,6 +410,9 @@ pub fn run_ours(case: &Case, material: &Material, degrade: Degrade) -> anyhow::R
         }
         (Material::Cc(m), CaseSpec::Cc { .. }) => {
             crate::cc::run_case(m, &mut o)?;
+        }
+        (Material::Video(m), CaseSpec::Video { .. }) => {
+            crate::video::run_case(m, &mut o)?;
         }
         _ => anyhow::bail!("case {} has the wrong material", case.name),
     }

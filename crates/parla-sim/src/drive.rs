@@ -460,10 +460,11 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let (stats_a, stats_b) = (core_a.stats(), core_b.stats());
+    let (path_ab, path_ba) = (s.ab.finish(), s.ba.finish());
     let (video_ab, video_ba) = match videos {
         Some((mut va, mut vb)) => {
-            let ab = vb.report(&mut va, &stats_a, &stats_b)?;
-            let ba = va.report(&mut vb, &stats_b, &stats_a)?;
+            let ab = vb.report(&mut va, &stats_a, &stats_b, path_ab.video_lost)?;
+            let ba = va.report(&mut vb, &stats_b, &stats_a, path_ba.video_lost)?;
             (Some(ab), Some(ba))
         }
         None => (None, None),
@@ -472,8 +473,8 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
         wall,
         stats_a,
         stats_b,
-        path_ab: s.ab.finish(),
-        path_ba: s.ba.finish(),
+        path_ab,
+        path_ba,
         safety_a: safety.0,
         safety_b: safety.1,
         video_ab,

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::SimError;
-use crate::network::{InFlight, PathCounts, tamper_packet};
+use crate::network::{InFlight, PathCounts, is_video, tamper_packet};
 
 /// Bytes of IPv4 + UDP headers added to each packet on the link.
 const IP_UDP: u32 = 28;
@@ -251,6 +251,7 @@ impl LinkPath {
             .is_some_and(|(at, ms)| t_s >= at && t_s < at + ms / 1000.0);
         if out || (self.spec.loss > 0.0 && self.rng.random::<f64>() < self.spec.loss) {
             self.counts.lost += 1;
+            self.counts.video_lost += u64::from(is_video(packet));
             return;
         }
         let mut data = packet.to_vec();
@@ -268,6 +269,7 @@ impl LinkPath {
             self.waiting.push_back((data, now_us, tampered, rtcp));
         } else {
             self.counts.lost += 1;
+            self.counts.video_lost += u64::from(is_video(packet));
         }
     }
 

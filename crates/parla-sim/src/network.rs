@@ -207,6 +207,17 @@ pub struct PathCounts {
     pub rtcp: u64,
     /// RTCP copies among `delivered`.
     pub rtcp_delivered: u64,
+    /// Video packets (first transmissions, the video payload type) among `lost`; 0 without
+    /// video.
+    pub video_lost: u64,
+}
+
+/// The payload type of video first transmissions the paths count ([`PathCounts::video_lost`]).
+pub(crate) const VIDEO_PT: u8 = 96;
+
+/// Whether `packet` is a video first transmission (RTP, payload type [`VIDEO_PT`]).
+pub(crate) fn is_video(packet: &[u8]) -> bool {
+    packet.len() >= 12 && packet[1] & 0x7f == VIDEO_PT && !parla_engine::is_rtcp(packet)
 }
 
 /// One direction of the network.
@@ -302,6 +313,7 @@ impl NetPath {
         let fate = self.fates.get(index as usize).cloned().unwrap_or_default();
         if fate.is_empty() {
             self.counts.lost += 1;
+            self.counts.video_lost += u64::from(is_video(packet));
             return;
         }
         self.counts.duplicates += fate.len() as u64 - 1;

@@ -129,8 +129,7 @@ pub struct VideoReport {
     pub sync_audio_hold_ms: f64,
     /// See `engine_av_skew_ms`.
     pub sync_video_hold_ms: f64,
-    /// Video packets of the sender's first transmissions that did not arrive (sent minus
-    /// received first transmissions; those in flight at the end count as lost).
+    /// Video first transmissions the network lost.
     pub packets_lost: u64,
     /// Share of those recovered by retransmission, percent (100 when none was lost).
     pub packets_recovered_percent: f64,
@@ -641,6 +640,7 @@ impl VideoEnd {
         peer: &mut VideoEnd,
         sender: &CallStats,
         mine: &CallStats,
+        lost: u64,
     ) -> Result<VideoReport, SimError> {
         if let Some(w) = self.y4m_out.take() {
             drop(w);
@@ -671,8 +671,6 @@ impl VideoEnd {
             }
         };
         let v = &mine.video;
-        let firsts = v.packets_received.saturating_sub(v.rtx_received);
-        let lost = sender.video.packets_sent.saturating_sub(firsts);
         Ok(VideoReport {
             frames_sent: sender.video.frames_sent,
             frames_decoded: rx.decoded,
