@@ -426,10 +426,10 @@ impl<D: Depacketizer> FrameAssembler<D> {
             Scan::Complete(last) => Some(self.emit(start, last)),
             Scan::Pending { hopeless } => {
                 let next = self.next_start(start, highest);
-                // How long the gap has been known: from its oldest packet held, or, when none
+                // How long the gap has been known: from its oldest packet held or, when none
                 // of it arrived (a whole frame lost, e.g. a one-packet frame), from the arrival
-                // of the next frame's start (without this the wait never ran out and the
-                // assembler stalled until its window overflowed).
+                // of the next frame's first packet. (Without the second the wait never ran out
+                // and the assembler stalled until its window overflowed.)
                 let oldest = (start..next.unwrap_or(highest + 1))
                     .filter_map(|s| self.slot(s).map(|x| x.arrival))
                     .min()
