@@ -44,6 +44,9 @@ pub const TIMELINE_US: i64 = 100_000;
 /// The estimator's start rate (and the "off" sender's rate), bits per second.
 pub const START_BPS: u64 = 300_000;
 const CROSS_TAG: u64 = 0xff;
+/// How long the link keeps serving its queue after a run's end (nothing more sent), so the
+/// packets still queued then count with their delay rather than as lost, microseconds.
+pub const TAIL_US: i64 = 10_000_000;
 
 /// How long the standard scenarios run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,14 +487,21 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
     let mut timeline = Vec::with_capacity((end_us / TIMELINE_US) as usize + 1);
     let mut fb_buf = vec![0u8; MAX_FEEDBACK_LEN + 64];
     let mut rejected = 0u64;
+    let mut dbg_delay: Vec<f64> = Vec::new();
     let mut target_sum = 0.0;
     let mut target_n = 0u64;
     let mut now = 0i64;
-    while now < end_us {
+    // After the run, nothing more is sent and the link serves what it holds for up to
+    // TAIL_US: a packet still queued at the end is late, not lost.
+    while now < end_us + TAIL_US {
+        let sending = now < end_us;
+        if !sending && link.is_empty() && flows.iter().all(|f| f.to_receiver.is_empty()) {
+            break;
+        }
         link.advance(now as u64, |d| {
             let flow = (d.tag >> 48) as usize;
             if d.tag >> 48 == CROSS_TAG {
-                if d.at_us as i64 >= warm_us {
+                if (warm_us..end_us).contains(&(d.at_us as i64)) {
                     cross_delivered += 1200;
                 }
             } else if let Some(f) = flows.get_mut(flow) {
@@ -508,14 +518,22 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 let delay = (t - ONE_WAY_US - sent_at) as f64 / 1000.0;
                 delays.push((sent_at, delay));
                 last_delay_ms = delay;
+                // Utilization and shares count what left the link within the run.
+                let in_run = t - ONE_WAY_US < end_us;
                 if sent_at >= warm_us {
-                    f.delivered_bytes += u64::from(size);
+                    if in_run {
+                        f.delivered_bytes += u64::from(size);
+                    }
                     f.received_after += 1;
                 }
-                if sent_at >= share_from_us {
+                if sent_at >= share_from_us && in_run {
                     share_bytes[fi] += u64::from(size);
                 }
                 f.recorder.on_packet(idx as u16, t);
+                if fi == 0 {
+                    dbg_delay.resize(dbg_delay.len().max(idx as usize + 1), -1.0);
+                    dbg_delay[idx as usize] = delay;
+                }
             }
             if now >= f.next_fb {
                 f.next_fb += FEEDBACK_EVERY_US;
@@ -546,7 +564,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                     Err(_) => rejected += 1,
                 }
             }
-            if now < f.start_us {
+            if now < f.start_us || !sending {
                 continue;
             }
             if sender == SenderKind::Estimator {
@@ -609,7 +627,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 f.next_wake = f.next_wake.min(now + 20_000);
             }
         }
-        if cross_rate > 0.0 {
+        if sending && cross_rate > 0.0 {
             if now >= cross_switch {
                 cross_on = !cross_on;
                 let mean_s = if cross_on { 0.5 } else { 1.0 };
@@ -626,7 +644,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 }
             }
         }
-        if now % TIMELINE_US == 0 {
+        if sending && now % TIMELINE_US == 0 {
             let bin = (now / TIMELINE_US) as usize;
             let cap = if bin == 0 {
                 0
@@ -668,6 +686,14 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
         .collect();
     for t in timeline.iter_mut() {
         t.queue_ms = (t.queue_ms - floor).max(0.0);
+    }
+    if let Ok(p) = std::env::var("CC_DUMP") {
+        let mut out = String::new();
+        for (i, &(t, sz)) in flows[0].sent.iter().enumerate() {
+            let d = dbg_delay.get(i).copied().unwrap_or(-1.0);
+            out.push_str(&format!("{t},{sz},{}\n", if d < 0.0 { -1.0 } else { d - floor }));
+        }
+        let _ = std::fs::write(format!("{p}-{}.csv", sender.name()), out);
     }
     let delivered: u64 = flows.iter().map(|f| f.delivered_bytes).sum();
     let sent_after: u64 = flows.iter().map(|f| f.sent_after).sum();
