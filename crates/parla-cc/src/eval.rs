@@ -883,7 +883,10 @@ impl SweepComparison {
             None => format!("seed {seed} {name}: same utilization: outside the sweep"),
         });
         v.push(match self.dominated_by_bps {
-            Some(r) => format!("seed {seed} {name}: DOMINATED by fixed {:.0} kbit/s", r / 1e3),
+            Some(r) => format!(
+                "seed {seed} {name}: DOMINATED by fixed {:.0} kbit/s",
+                r / 1e3
+            ),
             None => format!("seed {seed} {name}: no fixed rate dominates"),
         });
         v
@@ -945,7 +948,11 @@ mod tests {
 
     #[test]
     fn the_fixed_curve_is_read_at_the_estimators_utilization() {
-        let sweep = [fig(0.4, 300.0, 2.0), fig(0.2, 100.0, 1.0), fig(0.3, 250.0, 1.5)];
+        let sweep = [
+            fig(0.4, 300.0, 2.0),
+            fig(0.2, 100.0, 1.0),
+            fig(0.3, 250.0, 1.5),
+        ];
         let (p95, loss) = fixed_at_utilization(&fig(0.25, 0.0, 0.0), &sweep).unwrap();
         assert!((p95 - 175.0).abs() < 1e-9 && (loss - 1.25).abs() < 1e-9);
         // Outside the sweep's range: no reading.
@@ -970,7 +977,11 @@ mod tests {
             over.loss_percent,
             c.estimator.loss_percent
         );
-        assert!(c.fixed_at_utilization.is_some(), "{:?}", c.fixed_at_utilization);
+        assert!(
+            c.fixed_at_utilization.is_some(),
+            "{:?}",
+            c.fixed_at_utilization
+        );
     }
 
     #[test]

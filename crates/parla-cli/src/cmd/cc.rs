@@ -68,8 +68,8 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         let (scenarios, _) = parla_cc::eval::standard_scenarios(Some(&shared), length);
         let mut all = Vec::new();
         for s in scenarios.iter().filter(|s| s.name.starts_with("trace-")) {
-            let c = parla_cc::eval::SweepComparison::run(s, a.seed)
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let c =
+                parla_cc::eval::SweepComparison::run(s, a.seed).map_err(|e| anyhow::anyhow!(e))?;
             for line in c.lines() {
                 println!("{line}");
             }
