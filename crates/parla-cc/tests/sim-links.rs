@@ -130,17 +130,23 @@ fn dump() {
     }
 }
 
+/// The standard scenarios at full length (notes on skipped traces printed).
+fn full_scenarios() -> Vec<Scenario> {
+    let shared = parla_testkit::data::shared_dir();
+    let (all, notes) = standard_scenarios(Some(&shared), Length::Full);
+    for n in notes {
+        println!("{n}");
+    }
+    all
+}
+
 /// The full-length runs (as `parla cc eval`; seed `CC_EVAL_SEED`, default 1; only the
 /// scenarios whose name contains `CC_EVAL_ONLY`, if set): `cargo test --release -p parla-cc
 /// --test sim-links full_length -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn full_length() {
-    let shared = parla_testkit::data::shared_dir();
-    let (all, notes) = standard_scenarios(Some(&shared), Length::Full);
-    for n in notes {
-        println!("{n}");
-    }
+    let all = full_scenarios();
     let seed = std::env::var("CC_EVAL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -181,11 +187,7 @@ fn full_length() {
 #[test]
 #[ignore]
 fn fixed_rate_sweep() {
-    let shared = parla_testkit::data::shared_dir();
-    let (all, notes) = standard_scenarios(Some(&shared), Length::Full);
-    for n in notes {
-        println!("{n}");
-    }
+    let all = full_scenarios();
     let seeds = std::env::var("CC_EVAL_SEEDS").unwrap_or_else(|_| "1..5".into());
     let (a, b) = seeds.split_once("..").unwrap_or((&seeds, &seeds));
     let (a, b): (u64, u64) = (a.parse().expect("seed"), b.parse().expect("seed"));
