@@ -134,6 +134,10 @@ pub const STALL_US: i64 = 500_000;
 /// Each [`STALL_US`] of a stall cuts the delay-based rate by this factor.
 pub const STALL_CUT: f64 = 0.5;
 
+/// A standing queue above this holds probing ([`ProbeController::set_standing_queue`]),
+/// microseconds.
+pub const PROBE_GATE_QUEUE_US: i64 = 30_000;
+
 /// Seconds of arrival time over which the base (propagation) delay is the minimum.
 pub const BASE_DELAY_SECONDS: usize = 16;
 
@@ -403,6 +407,8 @@ impl BandwidthEstimator {
         self.target = t;
         self.alr.set_estimate(t);
         if self.cfg.probing {
+            self.probes
+                .set_standing_queue(self.queue_delay_us > PROBE_GATE_QUEUE_US);
             self.probes.update(
                 t,
                 self.alr.alr_since().is_some(),

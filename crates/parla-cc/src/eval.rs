@@ -16,7 +16,13 @@
 //! Figures ([`RunReport`]) are measured after a warm-up (5 s, or the scenario's): utilization
 //! (bytes our flows delivered / bytes the link could carry), queueing delay (one-way delay minus
 //! the run's minimum, per delivered packet of ours), loss, and for the step scenario the times
-//! to converge, to drain the queue and to recover; for two flows the share ratio.
+//! to converge, to drain the queue and to recover; for two flows the share ratio. After the
+//! run's end nothing more is sent and the link serves its queue for up to [`TAIL_US`]: a packet
+//! still queued at the end counts with its delay, not as lost.
+//!
+//! [`SweepComparison`] puts the estimator beside fixed senders at several rates
+//! ([`SWEEP_FACTORS`] x its mean rate), read at the same utilization and checked for a fixed
+//! rate that does better on utilization, delay and loss at once.
 //!
 //! This module is a tool, not a real-time path: it allocates freely and reads trace files.
 #![allow(clippy::disallowed_methods)] // reads the trace files; never on the media thread
@@ -44,6 +50,9 @@ pub const TIMELINE_US: i64 = 100_000;
 /// The estimator's start rate (and the "off" sender's rate), bits per second.
 pub const START_BPS: u64 = 300_000;
 const CROSS_TAG: u64 = 0xff;
+/// How long the link keeps serving its queue after a run's end (nothing more sent), so the
+/// packets still queued then count with their delay rather than as lost, microseconds.
+pub const TAIL_US: i64 = 10_000_000;
 
 /// How long the standard scenarios run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +168,8 @@ pub struct RunReport {
     pub queue_delay_p50_ms: f64,
     /// 95th percentile queueing delay, milliseconds.
     pub queue_delay_p95_ms: f64,
-    /// Our packets lost, percent.
+    /// Our packets lost (dropped at the bottleneck, or still queued [`TAIL_US`] after the
+    /// end), percent.
     pub loss_percent: f64,
     /// Step scenario: seconds after the step down until the estimate stays within 20 % of the
     /// new capacity.
@@ -487,11 +497,17 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
     let mut target_sum = 0.0;
     let mut target_n = 0u64;
     let mut now = 0i64;
-    while now < end_us {
+    // After the run, nothing more is sent and the link serves what it holds for up to
+    // TAIL_US: a packet still queued at the end is late, not lost.
+    while now < end_us + TAIL_US {
+        let sending = now < end_us;
+        if !sending && link.is_empty() && flows.iter().all(|f| f.to_receiver.is_empty()) {
+            break;
+        }
         link.advance(now as u64, |d| {
             let flow = (d.tag >> 48) as usize;
             if d.tag >> 48 == CROSS_TAG {
-                if d.at_us as i64 >= warm_us {
+                if (warm_us..end_us).contains(&(d.at_us as i64)) {
                     cross_delivered += 1200;
                 }
             } else if let Some(f) = flows.get_mut(flow) {
@@ -508,11 +524,15 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 let delay = (t - ONE_WAY_US - sent_at) as f64 / 1000.0;
                 delays.push((sent_at, delay));
                 last_delay_ms = delay;
+                // Utilization and shares count what left the link within the run.
+                let in_run = t - ONE_WAY_US < end_us;
                 if sent_at >= warm_us {
-                    f.delivered_bytes += u64::from(size);
+                    if in_run {
+                        f.delivered_bytes += u64::from(size);
+                    }
                     f.received_after += 1;
                 }
-                if sent_at >= share_from_us {
+                if sent_at >= share_from_us && in_run {
                     share_bytes[fi] += u64::from(size);
                 }
                 f.recorder.on_packet(idx as u16, t);
@@ -546,7 +566,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                     Err(_) => rejected += 1,
                 }
             }
-            if now < f.start_us {
+            if now < f.start_us || !sending {
                 continue;
             }
             if sender == SenderKind::Estimator {
@@ -609,7 +629,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 f.next_wake = f.next_wake.min(now + 20_000);
             }
         }
-        if cross_rate > 0.0 {
+        if sending && cross_rate > 0.0 {
             if now >= cross_switch {
                 cross_on = !cross_on;
                 let mean_s = if cross_on { 0.5 } else { 1.0 };
@@ -626,7 +646,7 @@ pub fn run(s: &Scenario, sender: SenderKind, seed: u64) -> Result<RunReport, Str
                 }
             }
         }
-        if now % TIMELINE_US == 0 {
+        if sending && now % TIMELINE_US == 0 {
             let bin = (now / TIMELINE_US) as usize;
             let cap = if bin == 0 {
                 0
@@ -739,6 +759,140 @@ pub fn run_all_senders(s: &Scenario, seed: u64) -> Result<[RunReport; 3], String
     Ok([est, fixed, off])
 }
 
+/// The fixed rates of [`fixed_rate_sweep`], as multiples of the estimator's mean rate.
+pub const SWEEP_FACTORS: [f64; 7] = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0];
+
+/// Runs a scenario with fixed senders at [`SWEEP_FACTORS`] x `rate_bps` (the estimator's mean
+/// rate): the reference curve of what a sender that does not adapt gets for each rate it could
+/// have chosen, independently of the estimator's own mean.
+///
+/// # Errors
+/// As [`run`].
+pub fn fixed_rate_sweep(s: &Scenario, seed: u64, rate_bps: f64) -> Result<Vec<RunReport>, String> {
+    SWEEP_FACTORS
+        .iter()
+        .map(|f| run(s, SenderKind::Fixed((f * rate_bps).max(1000.0)), seed))
+        .collect()
+}
+
+/// The fixed senders' queueing delay p95 and loss at the estimator's utilization: linear
+/// between the two sweep runs that bracket it (by utilization). `None` when the sweep does not
+/// reach that utilization on both sides.
+pub fn fixed_at_utilization(est: &RunReport, sweep: &[RunReport]) -> Option<(f64, f64)> {
+    let mut v: Vec<&RunReport> = sweep.iter().collect();
+    v.sort_by(|a, b| a.utilization.total_cmp(&b.utilization));
+    let u = est.utilization;
+    let hi = v.iter().position(|r| r.utilization >= u)?;
+    let (a, b) = (v[hi.checked_sub(1).unwrap_or(hi)], v[hi]);
+    let w = if b.utilization > a.utilization {
+        (u - a.utilization) / (b.utilization - a.utilization)
+    } else {
+        1.0
+    };
+    let lerp = |x: f64, y: f64| x + w * (y - x);
+    (a.utilization <= u).then(|| {
+        (
+            lerp(a.queue_delay_p95_ms, b.queue_delay_p95_ms),
+            lerp(a.loss_percent, b.loss_percent),
+        )
+    })
+}
+
+/// A fixed sender of the sweep that dominates the estimator: it delivered at least as much
+/// (utilization) with a queueing delay p95 and a loss no higher. `None`: no fixed rate does
+/// better on all three at once.
+pub fn dominating_fixed<'a>(est: &RunReport, sweep: &'a [RunReport]) -> Option<&'a RunReport> {
+    sweep.iter().find(|r| {
+        r.utilization >= est.utilization
+            && r.queue_delay_p95_ms <= est.queue_delay_p95_ms
+            && r.loss_percent <= est.loss_percent
+    })
+}
+
+/// A scenario's estimator run against the fixed senders of [`fixed_rate_sweep`] (the
+/// comparison `parla cc eval --fixed-sweep` writes to `fixed-sweep.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SweepComparison {
+    /// Scenario name.
+    pub name: String,
+    /// Seed of the runs.
+    pub seed: u64,
+    /// The estimator's run.
+    pub estimator: RunReport,
+    /// The fixed senders, one per [`SWEEP_FACTORS`] entry.
+    pub fixed: Vec<RunReport>,
+    /// The fixed senders' p95 and loss read at the estimator's utilization
+    /// ([`fixed_at_utilization`]), if the sweep brackets it.
+    pub fixed_at_utilization: Option<(f64, f64)>,
+    /// The rate of a fixed sender that dominates the estimator ([`dominating_fixed`]), if any.
+    pub dominated_by_bps: Option<f64>,
+}
+
+impl SweepComparison {
+    /// Runs the estimator and the sweep.
+    ///
+    /// # Errors
+    /// As [`run`].
+    pub fn run(s: &Scenario, seed: u64) -> Result<Self, String> {
+        let estimator = run(s, SenderKind::Estimator, seed)?;
+        let fixed = fixed_rate_sweep(s, seed, estimator.rate_bps)?;
+        Ok(SweepComparison {
+            name: s.name.clone(),
+            seed,
+            fixed_at_utilization: fixed_at_utilization(&estimator, &fixed),
+            dominated_by_bps: dominating_fixed(&estimator, &fixed).map(|r| r.rate_bps),
+            estimator,
+            fixed,
+        })
+    }
+
+    /// Printable lines: every run, then the three verdicts (the fixed sender at the same mean
+    /// rate, the fixed curve at the same utilization, domination).
+    pub fn lines(&self) -> Vec<String> {
+        let seed = self.seed;
+        let mut v = vec![format!("seed {seed} {}", summary_line(&self.estimator))];
+        for (f, r) in SWEEP_FACTORS.iter().zip(&self.fixed) {
+            v.push(format!("seed {seed} x{f:<4} {}", summary_line(r)));
+        }
+        let (est, name) = (&self.estimator, &self.name);
+        let verdict = |worse: bool| if worse { "WORSE" } else { "ok" };
+        if let Some(same) = SWEEP_FACTORS
+            .iter()
+            .position(|&f| f == 1.0)
+            .and_then(|i| self.fixed.get(i))
+        {
+            v.push(format!(
+                "seed {seed} {name}: same mean rate: p95 {:.0} vs {:.0} ms {}, loss {:.2} vs {:.2} % {}",
+                est.queue_delay_p95_ms,
+                same.queue_delay_p95_ms,
+                verdict(est.queue_delay_p95_ms > same.queue_delay_p95_ms),
+                est.loss_percent,
+                same.loss_percent,
+                verdict(est.loss_percent > same.loss_percent)
+            ));
+        }
+        v.push(match self.fixed_at_utilization {
+            Some((p95, loss)) => format!(
+                "seed {seed} {name}: same utilization {:.3}: p95 {:.0} vs {p95:.0} ms {}, loss {:.2} vs {loss:.2} % {}",
+                est.utilization,
+                est.queue_delay_p95_ms,
+                verdict(est.queue_delay_p95_ms > p95),
+                est.loss_percent,
+                verdict(est.loss_percent > loss)
+            ),
+            None => format!("seed {seed} {name}: same utilization: outside the sweep"),
+        });
+        v.push(match self.dominated_by_bps {
+            Some(r) => format!(
+                "seed {seed} {name}: DOMINATED by fixed {:.0} kbit/s",
+                r / 1e3
+            ),
+            None => format!("seed {seed} {name}: no fixed rate dominates"),
+        });
+        v
+    }
+}
+
 /// One line of figures for a run (what `parla cc eval` prints).
 pub fn summary_line(r: &RunReport) -> String {
     let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.1}"));
@@ -782,6 +936,52 @@ mod tests {
             cross_fraction: 0.0,
             step: None,
         }
+    }
+
+    fn fig(utilization: f64, p95: f64, loss: f64) -> RunReport {
+        let mut r = run(&small(1e6), SenderKind::Off, 1).unwrap();
+        r.utilization = utilization;
+        r.queue_delay_p95_ms = p95;
+        r.loss_percent = loss;
+        r
+    }
+
+    #[test]
+    fn the_fixed_curve_is_read_at_the_estimators_utilization() {
+        let sweep = [
+            fig(0.4, 300.0, 2.0),
+            fig(0.2, 100.0, 1.0),
+            fig(0.3, 250.0, 1.5),
+        ];
+        let (p95, loss) = fixed_at_utilization(&fig(0.25, 0.0, 0.0), &sweep).unwrap();
+        assert!((p95 - 175.0).abs() < 1e-9 && (loss - 1.25).abs() < 1e-9);
+        // Outside the sweep's range: no reading.
+        assert!(fixed_at_utilization(&fig(0.1, 0.0, 0.0), &sweep).is_none());
+        assert!(fixed_at_utilization(&fig(0.5, 0.0, 0.0), &sweep).is_none());
+        // Dominated only by a run at least as good on all three.
+        assert!(dominating_fixed(&fig(0.3, 260.0, 1.5), &sweep).is_some());
+        assert!(dominating_fixed(&fig(0.3, 240.0, 1.5), &sweep).is_none());
+        assert!(dominating_fixed(&fig(0.3, 260.0, 1.4), &sweep).is_none());
+    }
+
+    #[test]
+    fn a_sweep_brackets_the_estimator_on_a_constant_link() {
+        let c = SweepComparison::run(&small(1e6), 1).unwrap();
+        assert_eq!(c.fixed.len(), SWEEP_FACTORS.len());
+        assert_eq!(c.lines().len(), 1 + SWEEP_FACTORS.len() + 3);
+        // 3x the estimator's mean overloads the link: it loses more than the estimator.
+        let over = c.fixed.last().unwrap();
+        assert!(
+            over.loss_percent > c.estimator.loss_percent + 10.0,
+            "{} vs {}",
+            over.loss_percent,
+            c.estimator.loss_percent
+        );
+        assert!(
+            c.fixed_at_utilization.is_some(),
+            "{:?}",
+            c.fixed_at_utilization
+        );
     }
 
     #[test]

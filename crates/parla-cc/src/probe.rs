@@ -46,6 +46,8 @@ pub struct ProbeController {
     last_probe_us: Option<i64>,
     recovery_done: bool,
     growth_mark: Option<(i64, f64)>,
+    /// A standing queue is seen: no new probes (they would measure the queue).
+    standing_queue: bool,
 }
 
 impl ProbeController {
@@ -63,6 +65,7 @@ impl ProbeController {
             last_probe_us: None,
             recovery_done: true,
             growth_mark: None,
+            standing_queue: false,
         }
     }
 
@@ -81,6 +84,13 @@ impl ProbeController {
         }
         self.last_probe_us = Some(now_us);
         self.waiting_since_us = Some(now_us);
+    }
+
+    /// Whether the path holds a standing queue now: while it does, no recovery, growth or ALR
+    /// probe starts, and exponential probing stops (a probe sent into a queue adds to it and
+    /// measures the queue's drain rate, not spare capacity).
+    pub fn set_standing_queue(&mut self, standing: bool) {
+        self.standing_queue = standing;
     }
 
     /// The next cluster to hand to the pacer, if any.
@@ -126,6 +136,7 @@ impl ProbeController {
             && now_us - at <= DROP_WINDOW_US
             && now_us - at >= 1_000_000
             && self.waiting_since_us.is_none()
+            && !self.standing_queue
         {
             // Fast recovery: one probe at 85% of the rate before the drop, a second after it.
             self.recovery_done = true;
@@ -141,6 +152,7 @@ impl ProbeController {
         } else if now_us - mark_at >= GROWTH_WINDOW_US {
             self.growth_mark = Some((now_us, estimate));
             if estimate > 1.1 * mark
+                && !self.standing_queue
                 && self.waiting_since_us.is_none()
                 && self
                     .last_probe_us
@@ -151,6 +163,7 @@ impl ProbeController {
             }
         }
         if alr
+            && !self.standing_queue
             && self.waiting_since_us.is_none()
             && self
                 .last_probe_us
@@ -165,6 +178,7 @@ impl ProbeController {
         if let Some(min) = self.further_min.take()
             && result_bps >= min
             && result_bps < self.max_bps
+            && !self.standing_queue
         {
             self.push(2.0 * result_bps, now_us);
             self.further_min = Some(FURTHER_FRACTION * 2.0 * result_bps);

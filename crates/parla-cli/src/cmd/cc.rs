@@ -38,6 +38,11 @@ pub struct EvalArgs {
     /// current directory).
     #[arg(long)]
     pub shared: Option<PathBuf>,
+    /// Also compare the estimator on the link traces with fixed senders at 0.5-3x its mean
+    /// rate (read at the same utilization; does any fixed rate do better on all of
+    /// utilization, delay and loss?): printed and written to `fixed-sweep.json`.
+    #[arg(long)]
+    pub fixed_sweep: bool,
 }
 
 /// Run the command.
@@ -59,5 +64,21 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         report.wall_s,
         a.out.join("report.json").display()
     );
+    if a.fixed_sweep {
+        let (scenarios, _) = parla_cc::eval::standard_scenarios(Some(&shared), length);
+        let mut all = Vec::new();
+        for s in scenarios.iter().filter(|s| s.name.starts_with("trace-")) {
+            let c =
+                parla_cc::eval::SweepComparison::run(s, a.seed).map_err(|e| anyhow::anyhow!(e))?;
+            for line in c.lines() {
+                println!("{line}");
+            }
+            all.push(c);
+        }
+        let path = a.out.join("fixed-sweep.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&all)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
