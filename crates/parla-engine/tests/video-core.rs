@@ -313,7 +313,8 @@ fn run_with(
                     let idx = (ticks * FPS + 45_000) / 90_000;
                     let capture_ms = idx * 1000 / FPS;
                     let render_ms = fr.render_time.as_micros() as f64 / 1000.0;
-                    out.e2e_ms.push(render_ms - (idx * 1000) as f64 / FPS as f64);
+                    out.e2e_ms
+                        .push(render_ms - (idx * 1000) as f64 / FPS as f64);
                     if trace {
                         let (sent_ms, key, size) = sent_at
                             .get(&(capture_ms as u32))
@@ -422,6 +423,29 @@ fn h264_over_a_lossy_link_is_repaired_and_decoded() {
     // Audio kept flowing beside it.
     assert!(o.b.packets_received > a.packets_sent);
     assert!(o.b.concealment_events < 5, "{:?}", o.b);
+}
+
+#[test]
+fn a_clean_link_renders_soon_after_capture() {
+    // No loss, 40 ms one way: no retransmission budget, and the first keyframe (several
+    // delta frames' size) does not raise the delay of the frames after it. Capture to render
+    // is the one-way delay, the pacing of a frame, the jitter estimate and the decode and
+    // render allowances (20 ms).
+    let clean = Setup {
+        delay_ms: 40,
+        ..SMALL
+    };
+    let o = run_with(&clean, VideoCodec::H264, 3, 0.0, None);
+    report("h264 clean", &o);
+    let mut e2e = o.e2e_ms.clone();
+    let (med, p95) = (percentile(&mut e2e, 0.5), percentile(&mut e2e, 0.95));
+    assert!(
+        med < 100.0 && p95 < 120.0,
+        "capture to render {med} / {p95} ms"
+    );
+    assert_eq!(o.freezes, 0);
+    assert!(o.decoded + 4 >= o.sent, "{} of {}", o.decoded, o.sent);
+    assert_eq!(o.b.video.frames_dropped, 0);
 }
 
 #[test]
@@ -567,9 +591,7 @@ fn hd_720p30_at_1_5_mbps_clean_and_with_2_percent_loss() {
             if case != "clean" {
                 let o = run_with(&hd(50, camera), codec, 10, 0.02, None);
                 report(
-                    &format!(
-                        "{codec:?} 720p30 1.5 Mbit/s, {pname} pattern, 2 % loss, 100 ms RTT"
-                    ),
+                    &format!("{codec:?} 720p30 1.5 Mbit/s, {pname} pattern, 2 % loss, 100 ms RTT"),
                     &o,
                 );
             }

@@ -276,7 +276,8 @@ impl<D: Depacketizer> VideoReceiver<D> {
                         .iter()
                         .any(|&s| s >= f.first_seq && s <= f.last_seq);
                     if !retransmitted {
-                        self.jitter.on_frame(now, f.timestamp, f.data.len(), f.keyframe);
+                        self.jitter
+                            .on_frame(now, f.timestamp, f.data.len(), f.keyframe);
                     }
                     match self.buf.insert(&f, now, target) {
                         FrameInsert::Queued => {
