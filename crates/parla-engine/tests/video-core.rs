@@ -35,8 +35,11 @@ struct Setup {
     max_bps: u32,
     delay_ms: u64,
     /// The camera: picture `index` at `w` x `h`.
-    camera: fn(u32, u32, u64) -> VideoFrame,
+    camera: Camera,
 }
+
+/// A camera: picture `index` at `w` x `h`.
+type Camera = fn(u32, u32, u64) -> VideoFrame;
 
 /// The shared test pattern (`parla_video::pattern`). Its checkerboard stands still while the
 /// gradient under it scrolls, and its chroma scrolls at twice the luma's speed: a sum of
@@ -60,7 +63,11 @@ fn panning_pattern(w: u32, h: u32, index: u64) -> VideoFrame {
     for row in 0..hu {
         for col in 0..wu {
             let x = col + shift;
-            let check = if (x / 16 + row / 16) % 2 == 0 { 24 } else { 0 };
+            let check = if (x / 16 + row / 16).is_multiple_of(2) {
+                24
+            } else {
+                0
+            };
             let in_box = (bx..bx + boxw).contains(&col) && (by..by + boxh).contains(&row);
             y[row * wu + col] = if in_box {
                 235
@@ -571,8 +578,7 @@ fn hd_720p30_at_1_5_mbps_clean_and_with_2_percent_loss() {
     let only = std::env::var("VIDEO_ONLY").unwrap_or_default();
     let case = std::env::var("VIDEO_CASE").unwrap_or_default();
     let pat = std::env::var("VIDEO_PATTERN").unwrap_or_default();
-    let patterns: [(&str, fn(u32, u32, u64) -> VideoFrame); 2] =
-        [("pan", panning_pattern), ("shared", shared_pattern)];
+    let patterns: [(&str, Camera); 2] = [("pan", panning_pattern), ("shared", shared_pattern)];
     for (pname, camera) in patterns {
         if !pat.is_empty() && pat != pname {
             continue;
