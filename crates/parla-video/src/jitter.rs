@@ -16,6 +16,16 @@
 //! Residuals beyond four sigma are clipped so one delay spike does not blow the estimate up, and
 //! frames that needed a retransmission are left out by the caller (their delay is the
 //! retransmission's, not the network's jitter).
+//!
+//! **Keyframes** are left out of the size statistics and the filter. A keyframe is several times
+//! a delta frame (five at most with Parla's encoder settings) and rare (the first frame, a
+//! decoder's request, a size change): budgeting its extra transmission time on every frame would
+//! add that time (100 ms and more at 720p) to the whole call's delay, as a peak frame size that
+//! decays over minutes does. Instead a keyframe arrives late once (the frame buffer releases a
+//! late frame at once) and the delta frames queued behind it catch up. The frames that arrive
+//! in that catch-up (more than 5 ms sooner after the previous frame than their timestamps say)
+//! are left out of the filter too: they measure the keyframe's queue, not the network. The peak
+//! delta-frame size decays with a half-life of about 4.6 s (0.995 per frame).
 
 use std::time::Duration;
 
@@ -61,7 +71,17 @@ pub struct JitterEstimator {
     max_size: f64,
     prev: Option<(MediaTime, u32, usize)>,
     samples: u64,
+    /// Frames left out in the current catch-up after a keyframe (0: none).
+    catching_up: u32,
 }
+
+/// A catch-up after a keyframe ends with the first delta frame that does not arrive this much
+/// sooner than its timestamp says (after the previous frame), ms.
+const CATCH_UP_MS: f64 = 5.0;
+/// Frames left out after a keyframe at most (a second at 30 fps), whatever the backlog.
+const MAX_CATCH_UP_FRAMES: u32 = 30;
+/// Per-frame decay of the peak delta-frame size (half-life about 140 frames).
+const MAX_SIZE_DECAY: f64 = 0.995;
 
 impl JitterEstimator {
     /// A fresh estimator (1/C for 512 kbps, no noise).
@@ -69,7 +89,10 @@ impl JitterEstimator {
         JitterEstimator {
             cfg,
             theta: [1.0 / (512e3 / 8.0) * 1000.0, 0.0],
-            p: [[1e4, 0.0], [0.0, 1e2]],
+            // A small prior variance of the slope (libwebrtc's): with a large one, the first
+            // frames' tiny size differences swing it wildly (measured: 56 ms of jitter from one
+            // 8-byte difference at the start of a 720p stream).
+            p: [[1e-4, 0.0], [0.0, 1e2]],
             q: [2.5e-10, 1e-10],
             avg_noise: 0.0,
             var_noise: 4.0,
@@ -77,21 +100,21 @@ impl JitterEstimator {
             max_size: 500.0,
             prev: None,
             samples: 0,
+            catching_up: 0,
         }
     }
 
     /// Records a complete frame of `size` bytes with RTP timestamp `ts` that completed at
-    /// `arrival`. Frames must come in timestamp order; a frame older than the previous one is
-    /// ignored.
+    /// `arrival` (`keyframe`: it is one). Frames must come in timestamp order; a frame older
+    /// than the previous one is ignored.
     ///
     /// # Real-time safety
     /// Arithmetic only.
-    pub fn on_frame(&mut self, arrival: MediaTime, ts: u32, size: usize) {
+    pub fn on_frame(&mut self, arrival: MediaTime, ts: u32, size: usize, keyframe: bool) {
         let size_f = size as f64;
         let Some((pa, pts, psize)) = self.prev else {
             self.prev = Some((arrival, ts, size));
-            self.avg_size = size_f;
-            self.max_size = size_f;
+            self.catching_up = u32::from(keyframe);
             return;
         };
         let dts = ts.wrapping_sub(pts) as i32;
@@ -99,30 +122,41 @@ impl JitterEstimator {
             return;
         }
         self.prev = Some((arrival, ts, size));
+        if keyframe {
+            // Its extra time is not the network's jitter: left out, and the delta frames
+            // queued behind it are left out while they catch up.
+            self.catching_up = 1;
+            return;
+        }
         let d_arrival = arrival.as_micros() as f64 / 1000.0 - pa.as_micros() as f64 / 1000.0;
         let d_ts = f64::from(dts) * 1000.0 / f64::from(self.cfg.clock_rate);
         let delay = d_arrival - d_ts;
-        let ds = size_f - psize as f64;
-        // Average and (slowly decaying) peak frame size; keyframe-sized frames do not pull the
-        // average up.
-        let large = size_f > 2.0 * self.avg_size && self.samples >= 5;
-        if !large {
-            self.avg_size = 0.97 * self.avg_size + 0.03 * size_f;
+        if self.catching_up > 0 {
+            // Still arriving faster than the timestamps say: the keyframe's queue drains.
+            if delay < -CATCH_UP_MS && self.catching_up < MAX_CATCH_UP_FRAMES {
+                self.catching_up += 1;
+            } else {
+                // Drained; sizes are compared from the next frame on, between delta frames.
+                self.catching_up = 0;
+            }
+            return;
         }
-        self.max_size = (0.9999 * self.max_size).max(size_f);
+        let ds = size_f - psize as f64;
+        // The running mean over the first frames, then an exponential average.
+        let w = (1.0 / (self.samples + 1) as f64).max(0.03);
+        self.avg_size = (1.0 - w) * self.avg_size + w * size_f;
+        self.max_size = if self.samples == 0 {
+            size_f
+        } else {
+            (MAX_SIZE_DECAY * self.max_size).max(size_f)
+        };
         self.samples += 1;
 
         let predicted = self.theta[0] * ds + self.theta[1];
         let limit = 4.0 * self.var_noise.sqrt().max(1.0);
-        if large {
-            // A large frame is what reveals the capacity: it updates the filter unclipped, and
-            // its delay is not noise.
-            self.kalman(delay, ds);
-        } else {
-            let clipped = (delay - predicted).clamp(-limit, limit);
-            self.update_noise(clipped);
-            self.kalman(predicted + clipped, ds);
-        }
+        let clipped = (delay - predicted).clamp(-limit, limit);
+        self.update_noise(clipped);
+        self.kalman(predicted + clipped, ds);
     }
 
     fn update_noise(&mut self, residual: f64) {
@@ -201,25 +235,30 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     /// Frames of 30 fps over a link with `capacity` bps and per-frame random delay up to
-    /// `jitter_ms`; returns the estimator.
-    fn run(capacity: f64, jitter_ms: f64, seed: u64) -> JitterEstimator {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    /// `jitter_ms`, a 20 kB frame every `large_every` frames (flagged as a keyframe when `key`),
+    /// sent through one queue (a frame waits for the one before it); returns the estimator.
+    fn run(capacity: f64, jitter_ms: f64, large_every: u32, key: bool) -> JitterEstimator {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut j = JitterEstimator::new(JitterConfig::default());
+        let mut link_free = 0.0f64;
         let mut last_arrival = 0.0f64;
         for i in 0..900u32 {
-            let size: usize = if i % 150 == 0 {
+            let large = i % large_every == 0;
+            let size: usize = if large {
                 20_000
             } else {
                 rng.random_range(1_500..2_500)
             };
             let send_ms = f64::from(i) * 1000.0 / 30.0;
             let tx_ms = size as f64 * 8.0 / capacity * 1000.0;
-            let arrival = (send_ms + tx_ms + rng.random_range(0.0..=jitter_ms)).max(last_arrival);
+            link_free = link_free.max(send_ms) + tx_ms;
+            let arrival = (link_free + rng.random_range(0.0..=jitter_ms)).max(last_arrival);
             last_arrival = arrival;
             j.on_frame(
                 MediaTime::from_micros((arrival * 1000.0) as u64 + 1_000_000),
                 i * 3000,
                 size,
+                large && key,
             );
         }
         j
@@ -227,8 +266,8 @@ mod tests {
 
     #[test]
     fn jitter_grows_with_network_noise_and_capacity_is_found() {
-        let calm = run(2e6, 0.0, 1);
-        let noisy = run(2e6, 80.0, 1);
+        let calm = run(2e6, 0.0, 100, true);
+        let noisy = run(2e6, 80.0, 100, true);
         assert!(
             calm.jitter() < noisy.jitter(),
             "{:?} vs {:?}",
@@ -241,19 +280,35 @@ mod tests {
             "{}",
             noisy.noise_ms()
         );
+        // 2.33 sigma - 30 ms: about 45 ms (less: the queue evens out some of the noise).
         assert!(
-            noisy.jitter() >= Duration::from_millis(40),
+            noisy.jitter() >= Duration::from_millis(30),
             "{:?}",
             noisy.jitter()
         );
-        // No noise: the jitter is the large frames' extra transmission time (18 kB at 2 Mbps =
-        // 72 ms), found through theta_0.
+        // The delta frames' size differences (up to 1 kB, 4 ms at 2 Mbps) reveal the capacity.
         let cap = calm.capacity_bps();
         assert!(cap > 1.0e6 && cap < 4.0e6, "capacity {cap}");
+    }
+
+    #[test]
+    fn keyframes_do_not_raise_the_delay_of_every_frame() {
+        // No noise, a 20 kB keyframe every 100 frames (72 ms more than a delta frame at
+        // 2 Mbps): only the delta frames' size spread counts (1 kB: 4 ms), not the keyframes'.
+        let keyed = run(2e6, 0.0, 100, true);
         assert!(
-            calm.jitter() > Duration::from_millis(30),
+            keyed.jitter() < Duration::from_millis(10),
             "{:?}",
-            calm.jitter()
+            keyed.jitter()
+        );
+        // The same large frames as delta frames (a scene change): they are part of the
+        // stream's spread, and the peak size (decaying 0.995 per frame) keeps their extra
+        // transmission time in the estimate.
+        let large = run(2e6, 0.0, 100, false);
+        assert!(
+            large.jitter() > Duration::from_millis(30),
+            "{:?}",
+            large.jitter()
         );
     }
 }

@@ -60,9 +60,11 @@ pub struct ReceiverConfig {
     pub keyframe_timeout: Duration,
     /// Ask with FIR (RFC 5104) instead of PLI (RFC 4585).
     pub use_fir: bool,
-    /// After a packet loss (and at the start of the stream), for this long the target delay
-    /// includes what a retransmission needs, so it can arrive before its frame is due; on a
-    /// link that stays clean the delay then drops to the jitter alone.
+    /// After a packet loss, for this long the target delay includes what a retransmission
+    /// needs, so it can arrive before its frame is due; on a link that stays clean the delay
+    /// then drops to the jitter alone. A clean link never pays for retransmissions: the frame
+    /// with the first lost packet completes when its retransmission arrives and is released
+    /// late once (the frames after it are then scheduled with the larger delay).
     pub loss_memory: Duration,
     /// Packets resuming after a silence at least this long, with packets missing: a keyframe is
     /// requested at once, in parallel with the NACKs (an outage; whichever repairs first wins).
@@ -213,8 +215,6 @@ impl<D: Depacketizer> VideoReceiver<D> {
         self.last_packet = Some(now);
         if self.first_packet.is_none() {
             self.first_packet = Some(now);
-            // Until the link has shown `loss_memory` without loss, budget for retransmissions.
-            self.last_loss = Some(now);
         }
         self.silence = silence.unwrap_or(Duration::ZERO);
         if let Some(map) = self.cfg.rtx.filter(|m| m.rtx_ssrc == pkt.header.ssrc) {
@@ -278,7 +278,8 @@ impl<D: Depacketizer> VideoReceiver<D> {
                         .iter()
                         .any(|&s| s >= f.first_seq && s <= f.last_seq);
                     if !retransmitted {
-                        self.jitter.on_frame(now, f.timestamp, f.data.len());
+                        self.jitter
+                            .on_frame(now, f.timestamp, f.data.len(), f.keyframe);
                     }
                     match self.buf.insert(&f, now, target) {
                         FrameInsert::Queued => {
