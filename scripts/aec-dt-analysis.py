@@ -8,6 +8,9 @@
 #   - oracle Wiener xA on `open`: the best any residual-echo suppressor working on AEC3's linear
 #     output could do, a per-bin gain |N|^2 / (|N|^2 + A |R|^2) computed from the true near end N
 #     and the true residual echo R of the output labelled `open` (A > 1 suppresses harder);
+#   - exact-R subtr xA: spectral subtraction max(1 - A |R|^2 / |E|^2, -30 dB) on the observed
+#     `open` output E with the true residual power: a suppressor with a perfect residual-echo
+#     estimate but no knowledge of the near end;
 #   - each AEC3 output LABEL: the same figures, the near end's level change in double talk, and
 #     (against the output labelled `open`, the suppressor made transparent) the suppressor's mean
 #     gain in double-talk and far-end single-talk frames.
@@ -127,6 +130,15 @@ def main():
                 _, y = istft(g * (zn + zr), rate, nperseg=2 * fr, noverlap=fr)
                 y = np.pad(y, (0, max(0, len(near) - len(y))))[: len(near)]
                 res[f"oracle Wiener x{a}"] = figures(c, y)
+            # A realistic gain rule fed a perfect residual power: spectral subtraction on the
+            # observed output E = N + R, floor -30 dB (what a suppressor with an exact
+            # residual-echo estimate could do without knowing the near end).
+            pe = np.abs(zn + zr) ** 2
+            for a in [1, 2]:
+                g = np.maximum(1 - a * np.abs(zr) ** 2 / np.maximum(pe, 1e-20), 10 ** -3)
+                _, y = istft(g * (zn + zr), rate, nperseg=2 * fr, noverlap=fr)
+                y = np.pad(y, (0, max(0, len(near) - len(y))))[: len(near)]
+                res[f"exact-R subtr x{a}"] = figures(c, y)
         if "open" in outs:
             f, t, zo = stft(outs["open"], rate, nperseg=2 * fr, noverlap=fr)
             for lab in labels:
