@@ -81,8 +81,13 @@ fn run_aec3(spec: &str, rate: u32, far: &[f32], mic: &[f32]) -> anyhow::Result<V
     let mut cfg = aec3_config(spec)?;
     let mut code = 0;
     // SAFETY: `cfg` lives until the call returns; `code` is a valid out-pointer.
-    let ap = unsafe { ffi::create_audio_processing(&mut cfg, &mut code) };
-    anyhow::ensure!(!ap.is_null() && code == 0, "create_audio_processing: {code}");
+    let raw = unsafe { ffi::create_audio_processing(&mut cfg, &mut code) };
+    let guard = Apm(raw);
+    anyhow::ensure!(
+        !raw.is_null() && code == 0,
+        "create_audio_processing: {code}"
+    );
+    let ap = guard.0;
     let apm = ffi::AudioProcessing_Config {
         pipeline: ffi::AudioProcessing_Config_Pipeline {
             maximum_internal_processing_rate: 48_000,
@@ -123,9 +128,19 @@ fn run_aec3(spec: &str, rate: u32, far: &[f32], mic: &[f32]) -> anyhow::Result<V
         anyhow::ensure!(a == 0 && b == 0, "AEC3 frame failed: {a} {b}");
         out[s..s + n].copy_from_slice(&frame);
     }
-    // SAFETY: `ap` came from `create_audio_processing` and is not used afterwards.
-    unsafe { ffi::delete_audio_processing(ap) };
     Ok(out)
+}
+
+/// Owns an `AudioProcessing` instance and deletes it when dropped.
+struct Apm(*mut ffi::AudioProcessing);
+
+impl Drop for Apm {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: the pointer came from `create_audio_processing` and is released once.
+            unsafe { ffi::delete_audio_processing(self.0) };
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -161,6 +176,9 @@ fn main() -> anyhow::Result<()> {
         index.push(serde_json::json!({"name": name, "rate": sig.rate, "len": sig.mic.len()}));
         eprintln!("{name}");
     }
-    std::fs::write(out.join("index.json"), serde_json::to_string_pretty(&index)?)?;
+    std::fs::write(
+        out.join("index.json"),
+        serde_json::to_string_pretty(&index)?,
+    )?;
     Ok(())
 }
