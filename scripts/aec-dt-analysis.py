@@ -10,7 +10,8 @@
 #     and the true residual echo R of the output labelled `open` (A > 1 suppresses harder);
 #   - exact-R subtr xA: spectral subtraction max(1 - A |R|^2 / |E|^2, -30 dB) on the observed
 #     `open` output E with the true residual power: a suppressor with a perfect residual-echo
-#     estimate but no knowledge of the near end;
+#     estimate but no knowledge of the near end; smoothed-R subtr: the same with both powers
+#     smoothed over time (one-pole, 0.7 per 10 ms);
 #   - each AEC3 output LABEL: the same figures, the near end's level change in double talk, and
 #     (against the output labelled `open`, the suppressor made transparent) the suppressor's mean
 #     gain in double-talk and far-end single-talk frames.
@@ -134,6 +135,20 @@ def main():
             # observed output E = N + R, floor -30 dB (what a suppressor with an exact
             # residual-echo estimate could do without knowing the near end).
             pe = np.abs(zn + zr) ** 2
+            # ... and the same with that power smoothed over time (one-pole, 0.7 per 10 ms) and
+            # the output power too: the precision a real estimator could hope for.
+            def smooth(p):
+                q = p.copy()
+                for t in range(1, q.shape[1]):
+                    q[:, t] = 0.7 * q[:, t - 1] + 0.3 * p[:, t]
+                return q
+
+            sr, se = smooth(np.abs(zr) ** 2), np.maximum(smooth(pe), 1e-20)
+            for a in [1, 4]:
+                g = np.maximum(1 - a * sr / se, 10 ** -3)
+                _, y = istft(g * (zn + zr), rate, nperseg=2 * fr, noverlap=fr)
+                y = np.pad(y, (0, max(0, len(near) - len(y))))[: len(near)]
+                res[f"smoothed-R subtr x{a}"] = figures(c, y)
             for a in [1, 2]:
                 g = np.maximum(1 - a * np.abs(zr) ** 2 / np.maximum(pe, 1e-20), 10 ** -3)
                 _, y = istft(g * (zn + zr), rate, nperseg=2 * fr, noverlap=fr)
