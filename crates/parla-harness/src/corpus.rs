@@ -373,6 +373,9 @@ pub struct Signals {
     pub expected: Vec<f32>,
     /// For resample cases: the output rate.
     pub out_rate: u32,
+    /// For image-method echo cases: the echo path (bulk delay, then the room's response) that
+    /// made `echo` from `far`, for research tools (`examples/aec_dump.rs`); else empty.
+    pub echo_path: Vec<f32>,
 }
 
 /// A generated case: audio signals or a network trace.
@@ -722,12 +725,15 @@ impl Corpus {
                     length_ms: (rt * 0.8).clamp(60.0, 400.0),
                     gain_db: -6.0,
                 };
-                let mut echo = match image {
-                    Some(img) => image_echo(img, *rate, *delay_ms, *rt60_ms, &far_sig, &mut rng),
+                let (mut echo, echo_path) = match image {
+                    Some(img) => {
+                        let rir = image_path(img, *rate, *delay_ms, *rt60_ms, &mut rng);
+                        (convolve_dense(&far_sig, &rir, *rate), rir)
+                    }
                     None => {
                         let rir1: Vec<Tap> =
                             impulse_response(*rate, &room(*delay_ms, *rt60_ms), &mut rng);
-                        convolve(&far_sig, &rir1)
+                        (convolve(&far_sig, &rir1), Vec::new())
                     }
                 };
                 if let Some((d2, rt2)) = change {
@@ -772,6 +778,7 @@ impl Corpus {
                     echo,
                     near: near_sig,
                     noise: n_sig,
+                    echo_path,
                     ..Signals::default()
                 })
             }
@@ -920,15 +927,13 @@ fn scale_to_snr(signal: &[f32], noise: &mut [f32], snr_db: f64) {
     }
 }
 
-/// The echo of `far` in an image-method room: the device's bulk delay, then the room's
-/// response (as long as its RT60, at most 600 ms), scaled to an echo path gain of -6 dB in
-/// energy.
-fn image_echo(
+/// The echo path of an image-method room: the device's bulk delay, then the room's response
+/// (as long as its RT60, at most 600 ms), scaled to an echo path gain of -6 dB in energy.
+fn image_path(
     img: &ImageRoom,
     rate: u32,
     delay_ms: f64,
     rt60_ms: f64,
-    far: &[f32],
     rng: &mut ChaCha8Rng,
 ) -> Vec<f32> {
     let [x, y, z] = img.dims;
@@ -958,7 +963,7 @@ fn image_echo(
         let g = (0.25 / energy).sqrt() as f32;
         rir.iter_mut().for_each(|v| *v *= g);
     }
-    convolve_dense(far, &rir, rate)
+    rir
 }
 
 /// Pink noise (Paul Kellet's economy filter of white noise: -3 dB per octave within 0.5 dB).
@@ -1597,5 +1602,11 @@ mod tests {
         // 30 ms of buffers plus the acoustic path (0.2 m: about 9 samples), give or take the
         // early reflections that beat the direct sound in the correlation.
         assert!((480..=520).contains(&lag), "lag {lag}");
+        // The echo path that made the echo comes with it (research tools read it): -6 dB of
+        // energy, starting with the bulk delay, and the far end through it is the echo.
+        let energy = p(&s.echo_path);
+        assert!((energy - 0.25).abs() < 1e-3, "{energy}");
+        assert!(s.echo_path[..470].iter().all(|&v| v == 0.0));
+        assert_eq!(convolve_dense(&s.far, &s.echo_path, 16_000), s.echo);
     }
 }
