@@ -274,19 +274,9 @@ impl LinkPath {
     }
 
     /// Hand every copy due by `now_us` to `deliver(data, arrival_us)`.
-    pub fn deliver_due(&mut self, now_us: u64, mut deliver: impl FnMut(&[u8], u64)) {
+    pub fn deliver_due(&mut self, now_us: u64, deliver: impl FnMut(&[u8], u64)) {
         self.advance(now_us);
-        while self.heap.peek().is_some_and(|p| p.arrival_us <= now_us) {
-            let Some(p) = self.heap.pop() else { break };
-            self.counts.delivered += 1;
-            if p.tampered {
-                self.counts.tampered_delivered += 1;
-            }
-            if p.rtcp {
-                self.counts.rtcp_delivered += 1;
-            }
-            deliver(&p.data, p.arrival_us);
-        }
+        crate::network::deliver_heap(&mut self.heap, &mut self.counts, now_us, deliver);
     }
 
     /// The counts at the end of the call.

@@ -331,18 +331,8 @@ impl NetPath {
     }
 
     /// Hand every copy due by `now_us` to `deliver(data, arrival_us)`.
-    pub fn deliver_due(&mut self, now_us: u64, mut deliver: impl FnMut(&[u8], u64)) {
-        while self.heap.peek().is_some_and(|p| p.arrival_us <= now_us) {
-            let Some(p) = self.heap.pop() else { break };
-            self.counts.delivered += 1;
-            if p.tampered {
-                self.counts.tampered_delivered += 1;
-            }
-            if p.rtcp {
-                self.counts.rtcp_delivered += 1;
-            }
-            deliver(&p.data, p.arrival_us);
-        }
+    pub fn deliver_due(&mut self, now_us: u64, deliver: impl FnMut(&[u8], u64)) {
+        deliver_heap(&mut self.heap, &mut self.counts, now_us, deliver);
     }
 
     /// The counts at the end of the call.
@@ -366,6 +356,26 @@ pub(crate) fn tamper_packet(rng: &mut ChaCha8Rng, data: &mut [u8]) {
     let at = rng.random_range(from..data.len());
     let flip: u8 = rng.random_range(1..=255);
     data[at] ^= flip;
+}
+
+/// Pops every copy in `heap` due by `now_us`, counts it and hands it to `deliver`.
+pub(crate) fn deliver_heap(
+    heap: &mut BinaryHeap<InFlight>,
+    counts: &mut PathCounts,
+    now_us: u64,
+    mut deliver: impl FnMut(&[u8], u64),
+) {
+    while heap.peek().is_some_and(|p| p.arrival_us <= now_us) {
+        let Some(p) = heap.pop() else { break };
+        counts.delivered += 1;
+        if p.tampered {
+            counts.tampered_delivered += 1;
+        }
+        if p.rtcp {
+            counts.rtcp_delivered += 1;
+        }
+        deliver(&p.data, p.arrival_us);
+    }
 }
 
 /// Fills the delay figures of `c` from the one-way delays `d` (µs; sorted here).
