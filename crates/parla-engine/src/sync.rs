@@ -27,6 +27,7 @@
 use std::time::Duration;
 
 use parla_core::MediaTime;
+use parla_rtp::rtcp::{RtcpPacket, parse_compound};
 
 /// The audio RTP clock (Opus), Hz.
 const AUDIO_CLOCK: i64 = 48_000;
@@ -219,23 +220,17 @@ impl LipSync {
     }
 }
 
-/// The sender reports in a (verified) compound RTCP packet: `(ssrc, ntp, rtp timestamp)` each.
+/// The sender reports in a (verified) compound RTCP packet: `(ssrc, ntp, rtp timestamp)` each
+/// (parla-rtp's compound parser; it stops at the first malformed packet).
 pub(crate) fn sender_reports(body: &[u8]) -> impl Iterator<Item = (u32, u64, u32)> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        while pos + 4 <= body.len() {
-            let len = (usize::from(u16::from_be_bytes([body[pos + 2], body[pos + 3]])) + 1) * 4;
-            let pkt = &body[pos..(pos + len).min(body.len())];
-            pos += len;
-            if pkt[1] == 200 && pkt.len() >= 20 {
-                let be32 =
-                    |i: usize| u32::from_be_bytes([pkt[i], pkt[i + 1], pkt[i + 2], pkt[i + 3]]);
-                let ntp = (u64::from(be32(8)) << 32) | u64::from(be32(12));
-                return Some((be32(4), ntp, be32(16)));
+    parse_compound(body)
+        .map_while(Result::ok)
+        .filter_map(|p| match p {
+            RtcpPacket::SenderReport { info, .. } => {
+                Some((info.ssrc, info.ntp, info.rtp_timestamp))
             }
-        }
-        None
-    })
+            _ => None,
+        })
 }
 
 #[cfg(test)]

@@ -258,7 +258,7 @@ impl Side {
     fn tapped(&mut self, packet: &[u8], audio_pt: u8) {
         self.count_sent(packet.len());
         // RTCP and video carry no audio.
-        if parla_engine::is_rtcp(packet) || packet.len() < 2 || packet[1] & 0x7f != audio_pt {
+        if !is_audio(packet, audio_pt) {
             return;
         }
         if let Some(t) = self.tap.as_mut() {
@@ -266,6 +266,11 @@ impl Side {
             self.echo_an.push_sent(pcm);
         }
     }
+}
+
+/// Whether `packet` is an RTP packet of the audio payload type `pt` (not RTCP, not video).
+fn is_audio(packet: &[u8], pt: u8) -> bool {
+    packet.len() > 1 && packet[1] & 0x7f == pt && !parla_engine::is_rtcp(packet)
 }
 
 /// What a run of either driver hands to the report.
@@ -407,8 +412,7 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
                 // leave.
                 for p in out.drain(..) {
                     side.tapped(&p, audio_pt);
-                    let audio =
-                        !parla_engine::is_rtcp(&p) && p.len() > 1 && p[1] & 0x7f == audio_pt;
+                    let audio = is_audio(&p, audio_pt);
                     if let Some(v) = videos.as_mut() {
                         if i == 0 {
                             v.0.note_sent(&p)
