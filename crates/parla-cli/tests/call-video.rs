@@ -22,7 +22,10 @@ fn a_short_video_call_is_decoded_in_step_with_the_audio_and_written_as_y4m() {
         "--video-out",
     ]);
     println!("{stdout}");
-    assert!(stdout.contains("video quality: PSNR-Y"), "{stdout}");
+    assert!(
+        stdout.contains("video quality (pattern:pan): PSNR-Y"),
+        "{stdout}"
+    );
     assert_eq!(json["network"], "link 1500k 40ms");
     for d in ["a_to_b", "b_to_a"] {
         let v = &json[d]["video"];
@@ -51,6 +54,15 @@ fn a_short_video_call_is_decoded_in_step_with_the_audio_and_written_as_y4m() {
         assert_eq!(json[d]["receiver"]["e2ee_rejected"], 0, "{d}");
         assert!(json[d]["receiver"]["output_samples"].as_u64().unwrap() > 200_000);
     }
+    // The default picture is the camera-like pan, and the report says so.
+    assert_eq!(json["a_to_b"]["video"]["picture"], "pattern:pan");
+    // The plot of the call over time: a PNG of both directions.
+    let png = std::fs::read(dir.path().join("video.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
     for name in ["seen_by_a.y4m", "seen_by_b.y4m"] {
         let bytes = std::fs::read(dir.path().join(name)).unwrap();
         let header = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).into_owned();
@@ -79,6 +91,20 @@ fn bad_video_and_link_arguments_are_clear_errors() {
         (vec!["--link", "rate=fast"], "rate"),
         (vec!["--link", "colour=red"], "unknown key"),
         (vec!["--video-fps", "30"], "--video"),
+        (
+            vec!["--video", "--video-pattern", "zebra"],
+            "--video-pattern",
+        ),
+        (
+            vec![
+                "--video",
+                "--video-pattern",
+                "stress",
+                "--video-input",
+                "x.y4m",
+            ],
+            "cannot be used with",
+        ),
     ] {
         let mut a = args.clone();
         a.extend(["--seconds", "1"]);

@@ -16,6 +16,7 @@ use parla_engine::video_codec::{VideoDecodeSide, VideoEncodeSide};
 use parla_engine::{
     AecMode, CallConfig, MAX_VIDEO_FRAME, MediaCore, StreamIds, VideoCodec, VideoConfig,
 };
+use parla_video::pattern::Pattern;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -41,49 +42,16 @@ struct Setup {
 /// A camera: picture `index` at `w` x `h`.
 type Camera = fn(u32, u32, u64) -> VideoFrame;
 
-/// The shared test pattern (`parla_video::pattern`). Its checkerboard stands still while the
-/// gradient under it scrolls, and its chroma scrolls at twice the luma's speed: a sum of
-/// motions no block-based motion compensation predicts, so every frame is coded almost as new
-/// (x264 runs it at QP 50 at 720p and 1.5 Mbit/s). A stress test of rate control.
+/// The stress pattern (`parla_video::pattern::Pattern::Stress`): a sum of motions no block
+/// motion compensation predicts, so every frame is coded almost as new. A stress test of rate
+/// control.
 fn shared_pattern(w: u32, h: u32, index: u64) -> VideoFrame {
-    parla_video::pattern::frame(w, h, index, FPS as u32).unwrap()
+    Pattern::Stress.frame(w, h, index, FPS as u32).unwrap()
 }
 
-/// A camera pan: the same gradient, checkerboard and colours as the shared pattern moving
-/// together (2 pixels a frame), with the bright box travelling over them: motion as a camera
-/// sees it, which motion compensation predicts.
+/// The camera-like pan (`Pattern::Pan`): motion as a camera sees it.
 fn panning_pattern(w: u32, h: u32, index: u64) -> VideoFrame {
-    let mut f = VideoFrame::new(PixelFormat::I420, w, h).unwrap();
-    let (wu, hu) = (w as usize, h as usize);
-    let shift = index as usize * 2;
-    let (boxw, boxh) = (wu / 5, hu / 5);
-    let bx = (index as usize * 4) % (wu - boxw).max(1);
-    let by = (index as usize * 2) % (hu - boxh).max(1);
-    let y = f.plane_mut(0);
-    for row in 0..hu {
-        for col in 0..wu {
-            let x = col + shift;
-            let check = if (x / 16 + row / 16).is_multiple_of(2) {
-                24
-            } else {
-                0
-            };
-            let in_box = (bx..bx + boxw).contains(&col) && (by..by + boxh).contains(&row);
-            y[row * wu + col] = if in_box {
-                235
-            } else {
-                (40 + (x + row) % 160 + check) as u8
-            };
-        }
-    }
-    let cw = wu.div_ceil(2);
-    for p in 1..3 {
-        for (k, px) in f.plane_mut(p).iter_mut().enumerate() {
-            *px = (96 + ((k % cw) + shift / 2 + (k / cw) * p) % 64) as u8;
-        }
-    }
-    f.timestamp = MediaTime::from_micros(index * 1_000_000 / FPS);
-    f
+    Pattern::Pan.frame(w, h, index, FPS as u32).unwrap()
 }
 
 /// The CI set-up: 320x180, up to 600 kbit/s, 50 ms one way (100 ms RTT).

@@ -326,3 +326,102 @@ pub fn cpu(outcomes: &[Outcome], path: &Path) -> anyhow::Result<()> {
     root.present().context("writing the CPU plot")?;
     Ok(())
 }
+
+/// One panel of [`video_call`]: a title, the y axis and its labelled lines.
+struct LinePanel<'a> {
+    title: String,
+    y_desc: &'a str,
+    lines: Vec<(&'a str, Vec<(f64, f64)>)>,
+}
+
+/// A video call over time (`parla call --video`'s `video.png`): for each direction (columns),
+/// the target and sent bitrate, the picture height sent and the frames decoded per second.
+///
+/// # Errors
+/// When the font is missing or drawing fails.
+pub fn video_call(
+    directions: &[(&str, &parla_sim::video::VideoReport)],
+    path: &Path,
+) -> anyhow::Result<()> {
+    register_font()?;
+    let mut rows: [Vec<LinePanel<'_>>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for &(name, v) in directions {
+        let tl = &v.timeline;
+        rows[0].push(LinePanel {
+            title: format!("{name}: bitrate"),
+            y_desc: "kbit/s",
+            lines: vec![
+                (
+                    "target",
+                    tl.iter()
+                        .map(|s| (s.t_s, s.target_bps as f64 / 1e3))
+                        .collect(),
+                ),
+                (
+                    "sent",
+                    tl.iter().map(|s| (s.t_s, s.sent_bps / 1e3)).collect(),
+                ),
+            ],
+        });
+        rows[1].push(LinePanel {
+            title: format!("{name}: picture sent"),
+            y_desc: "height px",
+            lines: vec![(
+                "",
+                tl.iter().map(|s| (s.t_s, f64::from(s.height))).collect(),
+            )],
+        });
+        rows[2].push(LinePanel {
+            title: format!("{name}: decoded"),
+            y_desc: "frames/s",
+            lines: vec![(
+                "",
+                v.decoded_per_second
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| (i as f64 + 1.0, f64::from(n)))
+                    .collect(),
+            )],
+        });
+    }
+    let cols = directions.len().max(1);
+    let root = BitMapBackend::new(path, (650 * cols as u32, 3 * 260)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((3, cols));
+    for (p, area) in rows.iter().flatten().zip(areas.iter()) {
+        let points = || p.lines.iter().flat_map(|l| l.1.iter());
+        let x_max = points().map(|q| q.0).fold(1.0, f64::max);
+        let y_max = points().map(|q| q.1).fold(1.0, f64::max) * 1.15;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&p.title, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("call time s")
+            .y_desc(p.y_desc)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style(("sans-serif", 11))
+            .draw()?;
+        for (i, (label, points)) in p.lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let series = chart.draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?;
+            if !label.is_empty() {
+                series
+                    .label(*label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
+            }
+        }
+        if p.lines.iter().any(|l| !l.0.is_empty()) {
+            legend(&mut chart)?;
+        }
+    }
+    root.present().context("writing the video plot")?;
+    Ok(())
+}

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use parla_engine::{CallConfig, VideoCodec, VideoConfig};
-use parla_sim::{LinkSpec, SimConfig, SimVideo};
+use parla_sim::{LinkSpec, Pattern, SimConfig, SimVideo};
 
 use crate::suites::Outcome;
 
@@ -109,6 +109,7 @@ impl VideoMaterial {
             video: Some(SimVideo {
                 config: video,
                 input: None,
+                pattern: Pattern::Pan,
                 seen_by_a: None,
                 seen_by_b: None,
             }),

@@ -36,6 +36,7 @@ pub use drive::{FRAME, SimConfig, run};
 pub use error::SimError;
 pub use link::LinkSpec;
 pub use network::NetworkSpec;
+pub use parla_video::pattern::Pattern;
 pub use report::Report;
 pub use talk::{Bundled, RATE};
-pub use video::SimVideo;
+pub use video::{SimVideo, pattern_name};

@@ -352,7 +352,8 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
     let last = v.timeline.last();
     let _ = writeln!(
         s,
-        "  video quality: PSNR-Y mean {:.1} dB, p5 {:.1} dB over {} frames ({} at a lower size); at the end {}x{} {} fps, {:.0} kbit/s; A/V skew p5 {:.0} ms, p95 {:.0} ms (second half {:.0}..{:.0}; + audio leads), engine estimate {:.0} ms, holds audio {:.0} ms / video {:.0} ms",
+        "  video quality ({}): PSNR-Y mean {:.1} dB, p5 {:.1} dB over {} frames ({} at a lower size); at the end {}x{} {} fps, {:.0} kbit/s; A/V skew p5 {:.0} ms, p95 {:.0} ms (second half {:.0}..{:.0}; + audio leads), engine estimate {:.0} ms, holds audio {:.0} ms / video {:.0} ms",
+        v.picture,
         v.psnr_db.mean,
         v.psnr_db.p5,
         v.frames_scored,

@@ -24,6 +24,7 @@ use parla_codec::scale::Scaler;
 use parla_core::{MediaTime, PixelFormat, VideoFrame};
 use parla_engine::video_codec::{VideoDecodeSide, VideoEncodeSide};
 use parla_engine::{CallStats, MAX_VIDEO_FRAME, MediaCore, VideoConfig};
+use parla_video::pattern::Pattern;
 use serde::Serialize;
 
 use crate::SimError;
@@ -39,10 +40,20 @@ pub struct SimVideo {
     pub config: VideoConfig,
     /// A Y4M file (8-bit 4:2:0) both sides capture, looped; `None`: the moving test pattern.
     pub input: Option<PathBuf>,
+    /// The moving test pattern drawn when there is no `input`.
+    pub pattern: Pattern,
     /// Where to write what A saw (B's video), as Y4M at the configured size.
     pub seen_by_a: Option<PathBuf>,
     /// Where to write what B saw.
     pub seen_by_b: Option<PathBuf>,
+}
+
+/// The name of a test pattern in reports and on the command line.
+pub fn pattern_name(p: Pattern) -> &'static str {
+    match p {
+        Pattern::Pan => "pan",
+        Pattern::Stress => "stress",
+    }
 }
 
 /// One second of a side's video sending.
@@ -93,6 +104,8 @@ pub struct P5P95 {
 /// One direction's video (`video` in the report).
 #[derive(Debug, Clone, Serialize)]
 pub struct VideoReport {
+    /// What the sender captured: `pattern:pan`, `pattern:stress` or the Y4M file's name.
+    pub picture: String,
     /// Frames the sender encoded and sent.
     pub frames_sent: u64,
     /// Frames the receiver decoded.
@@ -158,7 +171,7 @@ pub struct VideoReport {
 
 /// Where the pictures come from.
 enum Source {
-    Pattern { frame: VideoFrame },
+    Pattern { pattern: Pattern, frame: VideoFrame },
     Y4m { path: PathBuf, frame: VideoFrame },
 }
 
@@ -167,6 +180,7 @@ impl Source {
         let (w, h) = (cfg.config.width, cfg.config.height);
         match &cfg.input {
             None => Ok(Source::Pattern {
+                pattern: cfg.pattern,
                 frame: VideoFrame::new(PixelFormat::I420, w, h)
                     .map_err(|e| SimError::Config(format!("video size: {e}")))?,
             }),
@@ -402,6 +416,8 @@ pub(crate) struct VideoEnd {
     encode_errors: u64,
     /// The link's outage (start, end), ms.
     pub(crate) outage_ms: Option<(f64, f64)>,
+    /// What this side captures, for the report (`VideoReport::picture`).
+    picture_name: String,
 }
 
 impl VideoEnd {
@@ -437,6 +453,13 @@ impl VideoEnd {
             bytes_at_sample: 0,
             encode_errors: 0,
             outage_ms: None,
+            picture_name: match &cfg.input {
+                Some(p) => p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+                None => format!("pattern:{}", pattern_name(cfg.pattern)),
+            },
         })
     }
 
@@ -454,8 +477,8 @@ impl VideoEnd {
         }
         let now = MediaTime::from_millis(ms);
         let frame = match &mut self.source {
-            Source::Pattern { frame, .. } => {
-                parla_video::pattern::fill(frame, index, self.fps);
+            Source::Pattern { pattern, frame } => {
+                pattern.fill(frame, index, self.fps);
                 frame
             }
             Source::Y4m { path, frame } => {
@@ -672,6 +695,7 @@ impl VideoEnd {
         };
         let v = &mine.video;
         Ok(VideoReport {
+            picture: peer.picture_name.clone(),
             frames_sent: sender.video.frames_sent,
             frames_decoded: rx.decoded,
             freezes: rx.freezes,

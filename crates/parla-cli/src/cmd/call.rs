@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use parla_engine::{AecMode, AecTuning, CallConfig, VideoConfig};
 use parla_netsim::scenario::LinkConfig;
-use parla_sim::{Bundled, LinkSpec, NetworkSpec, SimConfig, SimVideo};
+use parla_sim::{Bundled, LinkSpec, NetworkSpec, Pattern, SimConfig, SimVideo};
 
 /// Arguments of `parla call`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +32,8 @@ pub struct Args {
     /// Seed of the network, the rooms and the stream identifiers.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Output folder for heard_a.wav, heard_b.wav, report.json and report.txt.
+    /// Output folder for heard_a.wav, heard_b.wav, report.json and report.txt (and with
+    /// --video, video.png: bitrate, picture size and decoded frames per second over the call).
     #[arg(long, default_value = "out/call")]
     pub out: PathBuf,
     /// Pace the call by the wall clock with two threaded engines (app-owned audio).
@@ -114,6 +115,11 @@ pub struct Args {
     /// A Y4M file (8-bit 4:2:0) both sides send instead of the test pattern (looped).
     #[arg(long, requires = "video")]
     pub video_input: Option<PathBuf>,
+    /// The moving test pattern without --video-input: `pan` (the background pans as a camera
+    /// sees it; quality is scored on this) or `stress` (a still checkerboard over a scrolling
+    /// gradient: no motion compensation predicts it, a rate-control stress test).
+    #[arg(long, value_enum, default_value_t = PatternArg::Pan, requires = "video", conflicts_with = "video_input")]
+    pub video_pattern: PatternArg,
     /// Write what each side saw as Y4M (seen_by_a.y4m, seen_by_b.y4m in --out; large: 1.4 MB a
     /// frame at 720p).
     #[arg(long, requires = "video")]
@@ -125,6 +131,24 @@ impl From<crate::cmd::rtp::CodecArg> for parla_engine::VideoCodec {
         match c {
             crate::cmd::rtp::CodecArg::H264 => parla_engine::VideoCodec::H264,
             crate::cmd::rtp::CodecArg::Vp8 => parla_engine::VideoCodec::Vp8,
+        }
+    }
+}
+
+/// `--video-pattern`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PatternArg {
+    /// The background pans under a travelling box.
+    Pan,
+    /// A still checkerboard over a scrolling gradient.
+    Stress,
+}
+
+impl From<PatternArg> for Pattern {
+    fn from(p: PatternArg) -> Self {
+        match p {
+            PatternArg::Pan => Pattern::Pan,
+            PatternArg::Stress => Pattern::Stress,
         }
     }
 }
@@ -151,6 +175,7 @@ fn video(args: &Args) -> anyhow::Result<Option<SimVideo>> {
     Ok(Some(SimVideo {
         config,
         input: args.video_input.clone(),
+        pattern: args.video_pattern.into(),
         seen_by_a: seen("seen_by_a.y4m"),
         seen_by_b: seen("seen_by_b.y4m"),
     }))
@@ -245,6 +270,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let path = args.out.join("report.json");
     std::fs::write(&path, json + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
+    let directions: Vec<(&str, &parla_sim::video::VideoReport)> = [
+        ("A to B", report.a_to_b.video.as_ref()),
+        ("B to A", report.b_to_a.video.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(n, v)| Some((n, v?)))
+    .collect();
+    if !directions.is_empty() {
+        let path = args.out.join("video.png");
+        parla_harness::plots::video_call(&directions, &path)
+            .with_context(|| format!("cannot draw {}", path.display()))?;
+    }
     let text = parla_sim::report::summary(&report);
     let path = args.out.join("report.txt");
     std::fs::write(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
