@@ -120,6 +120,14 @@ pub struct ReceiverStats {
     pub nacked_packets: u64,
     /// Frames the decoder refused (reported through `on_decode_error`).
     pub decode_errors: u64,
+    /// Frames released after their release time (they completed late, typically waiting for a
+    /// retransmission that needed a second round trip).
+    pub frames_late: u64,
+    /// Recovered packets (`recovered`) whose frame was released late: the repair missed its
+    /// frame's deadline.
+    pub recovered_late: u64,
+    /// The most a frame was released after its release time, microseconds.
+    pub max_late_us: u64,
 }
 
 /// One video stream's receive pipeline; see the [module docs](self).
@@ -194,9 +202,16 @@ impl<D: Depacketizer> VideoReceiver<D> {
         self.cfg.media_ssrc
     }
 
-    /// Sets the round-trip time (from RTCP reports): it paces NACK retries and keyframe requests.
+    /// Sets the round-trip time (from RTCP reports): it paces NACK retries and keyframe requests,
+    /// and an incomplete frame waits at least 2.5 RTTs for its retransmissions (the assembler's
+    /// `max_wait` when that is longer): time for a second request round (the first request or
+    /// its retransmission lost) before the frame and every frame after it, until a keyframe,
+    /// are given up. A keyframe requested instead could not come sooner than one RTT plus its
+    /// own transmission.
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;
+        self.asm
+            .set_max_wait(self.cfg.assembler.max_wait.max(rtt * 5 / 2));
         self.kf
             .set_min_interval(self.cfg.min_keyframe_interval.max(rtt));
     }
@@ -430,6 +445,17 @@ impl<D: Depacketizer> VideoReceiver<D> {
     /// No allocation.
     pub fn poll_frame(&mut self, now: MediaTime) -> Option<ReadyFrame<'_>> {
         let f = self.buf.pop(now)?;
+        let release = f.render_time - (self.cfg.buffer.decode_time + self.cfg.buffer.render_delay);
+        if f.completed_at > release {
+            self.stats.frames_late += 1;
+            self.stats.recovered_late += self
+                .recovered
+                .iter()
+                .filter(|&&s| s >= f.first_seq && s <= f.last_seq)
+                .count() as u64;
+            let late = f.completed_at.saturating_since(release).as_micros() as u64;
+            self.stats.max_late_us = self.stats.max_late_us.max(late);
+        }
         self.stats.frames_ready += 1;
         Some(f)
     }

@@ -564,6 +564,13 @@ impl<D: Depacketizer> FrameAssembler<D> {
         self.broken
     }
 
+    /// Changes how long an incomplete frame waits for missing packets once a later frame has
+    /// started (for a receiver that follows the round-trip time: a retransmission cannot
+    /// arrive sooner than one RTT after it was asked for).
+    pub fn set_max_wait(&mut self, max_wait: Duration) {
+        self.cfg.max_wait = max_wait;
+    }
+
     /// Ends the stream: from now on `poll` gives up whatever cannot be completed.
     pub fn finish(&mut self) {
         self.finishing = true;
