@@ -63,6 +63,8 @@ struct Sent {
     size: u32,
     cluster: u16,
     acked: bool,
+    /// Bytes sent up to and including this packet.
+    cum_bytes: u64,
 }
 
 /// Counters of the estimator.
@@ -126,6 +128,10 @@ pub struct BandwidthEstimator {
     newest_sent_us: i64,
     /// The last decrease for a stall ([`STALL_US`]), microseconds.
     last_stall_cut_us: Option<i64>,
+    /// Bytes sent so far.
+    sent_bytes: u64,
+    /// The highest transport sequence number a feedback reported (received or lost).
+    highest_reported: i64,
 }
 
 /// Nothing sent in the last this long (beyond one RTT) acknowledged while packets keep leaving:
@@ -163,6 +169,7 @@ impl BandwidthEstimator {
                     size: 0,
                     cluster: 0,
                     acked: false,
+                    cum_bytes: 0,
                 };
                 HISTORY
             ]
@@ -189,6 +196,8 @@ impl BandwidthEstimator {
             newest_acked_send_us: None,
             newest_sent_us: 0,
             last_stall_cut_us: None,
+            sent_bytes: 0,
+            highest_reported: -1,
         })
     }
 
@@ -201,12 +210,14 @@ impl BandwidthEstimator {
         // RT: constant time.
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.sent_bytes += u64::from(size);
         self.history[(seq as usize) & (HISTORY - 1)] = Sent {
             seq,
             send_us: now_us,
             size,
             cluster: cluster.unwrap_or(0),
             acked: false,
+            cum_bytes: self.sent_bytes,
         };
         self.alr.on_sent(size, now_us);
         self.newest_sent_us = self.newest_sent_us.max(now_us);
@@ -216,6 +227,31 @@ impl BandwidthEstimator {
     fn unwrap_seq(&self, seq: u16) -> i64 {
         let last = self.next_seq - 1;
         last + i64::from(seq.wrapping_sub(last as u16) as i16)
+    }
+
+    /// Bytes in flight: sent after the newest packet any feedback reported (received or lost),
+    /// so neither acknowledged nor declared lost yet. Packets whose feedback was lost count
+    /// until a later feedback reports a newer packet; at most the history's packets count.
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub fn in_flight_bytes(&self) -> u64 {
+        // RT: constant time.
+        let oldest = (self.next_seq - HISTORY as i64).max(-1);
+        let from = self.highest_reported.max(oldest);
+        if from < 0 {
+            return self.sent_bytes;
+        }
+        let slot = &self.history[(from as usize) & (HISTORY - 1)];
+        if slot.seq == from {
+            self.sent_bytes - slot.cum_bytes
+        } else {
+            // The slot was reused (not expected past `oldest`): count the whole history.
+            self.sent_bytes
+                - self.history[(self.next_seq as usize) & (HISTORY - 1)]
+                    .cum_bytes
+                    .min(self.sent_bytes)
+        }
     }
 
     /// The transport-wide sequence number (unwrapped) the next sent packet gets.
@@ -245,6 +281,7 @@ impl BandwidthEstimator {
                 self.stats.unknown += 1;
                 continue;
             }
+            self.highest_reported = self.highest_reported.max(seq);
             match p.arrival_us {
                 Some(a) if !slot.acked => {
                     slot.acked = true;
@@ -558,6 +595,40 @@ mod tests {
             "{before} -> {}",
             bwe.target_bps()
         );
+    }
+
+    #[test]
+    fn in_flight_counts_what_no_feedback_reported_yet() {
+        let mut bwe = BandwidthEstimator::new(CcConfig::default()).unwrap();
+        let mut rec = FeedbackRecorder::new(1, 2);
+        assert_eq!(bwe.in_flight_bytes(), 0);
+        let seqs: Vec<u16> = (0..10)
+            .map(|i| bwe.on_packet_sent(i * 10_000, 1000 + i as u32, None))
+            .collect();
+        assert_eq!(
+            bwe.in_flight_bytes(),
+            (0..10).map(|i| 1000 + i).sum::<u64>()
+        );
+        // Packets 0..=5 arrive, 3 is lost: everything up to 5 is reported (3 as lost).
+        for (i, &s) in seqs.iter().enumerate().take(6) {
+            if i != 3 {
+                rec.on_packet(s, 1_000_000 + i as i64 * 10_000);
+            }
+        }
+        let mut buf = [0u8; MAX_FEEDBACK_LEN];
+        let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+        bwe.on_transport_feedback(200_000, &TwccFeedback::parse(&buf[..n]).unwrap());
+        assert_eq!(
+            bwe.in_flight_bytes(),
+            (6..10).map(|i| 1000 + i).sum::<u64>()
+        );
+        // 6..=8 never arrive; the next feedback reports 9 (and them as lost): nothing is left.
+        rec.on_packet(seqs[9], 1_100_000);
+        let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+        bwe.on_transport_feedback(300_000, &TwccFeedback::parse(&buf[..n]).unwrap());
+        assert_eq!(bwe.in_flight_bytes(), 0);
+        bwe.on_packet_sent(310_000, 1200, None);
+        assert_eq!(bwe.in_flight_bytes(), 1200);
     }
 
     #[test]

@@ -56,6 +56,18 @@ const FEEDBACK_MAX_US: i64 = 250_000;
 const FEEDBACK_SHARE: f64 = 0.05;
 /// The estimate's ceiling for a call: audio only for now (video will raise it).
 const MAX_ESTIMATE_BPS: u64 = 10_000_000;
+/// An estimate this far below the one of the last allocation re-allocates at once (between the
+/// 500 ms adaptations): the video's share, and with it the encoder and the pacer, follow a
+/// falling link within a feedback interval rather than up to half a second later.
+const FALL_REALLOCATE: f64 = 0.9;
+/// The congestion window holds the estimate's worth of this long beyond the smallest RTT
+/// measured: the feedback interval (at most 250 ms) and a queue allowance, microseconds.
+const CWND_EXTRA_US: i64 = 250_000;
+/// The congestion window never shrinks below this, bytes (a few full-size packets).
+const CWND_MIN_BYTES: u64 = 6_000;
+/// The congestion window applies only while transport feedback came in within this time,
+/// microseconds (more than the longest feedback interval, [`FEEDBACK_MAX_US`]).
+const CWND_FEEDBACK_US: i64 = 300_000;
 
 /// The congestion-control figures of a call (part of [`CallStats`](crate::CallStats)).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -116,7 +128,13 @@ pub(crate) struct CallCc {
     out: Box<[u8]>,
     pub(crate) counters: CcCounters,
     video_bps: u64,
+    /// The estimate the last allocation split.
+    allocated_bps: u64,
     last_rtt_us: Option<i64>,
+    /// The smallest RTT the reports measured, microseconds.
+    min_rtt_us: Option<i64>,
+    /// When the last transport feedback arrived, microseconds.
+    last_feedback_rx_us: Option<i64>,
 }
 
 impl std::fmt::Debug for CallCc {
@@ -202,7 +220,10 @@ impl CallCc {
             out: vec![0; MAX_FEEDBACK_LEN + TRAILER_LEN].into_boxed_slice(),
             counters: CcCounters::default(),
             last_rtt_us: None,
+            min_rtt_us: None,
+            last_feedback_rx_us: None,
             video_bps: video.map_or(0, |v| v.start_bitrate_bps.into()),
+            allocated_bps: start,
         })
     }
 
@@ -319,6 +340,7 @@ impl CallCc {
                     if let Ok(fb) = TwccFeedback::parse(pkt) {
                         self.counters.feedback_received += 1;
                         self.bwe.on_transport_feedback(now_us, &fb);
+                        self.last_feedback_rx_us = Some(now_us);
                     }
                 }
                 (200, _) if pkt.len() >= 16 => {
@@ -338,6 +360,7 @@ impl CallCc {
             if let Some(rtt) = rep.rtt_us {
                 self.bwe.on_rtt(rtt);
                 self.last_rtt_us = Some(rtt);
+                self.min_rtt_us = Some(self.min_rtt_us.map_or(rtt, |m| m.min(rtt)));
             }
             self.bwe.on_receiver_report_loss(now_us, rep.fraction_lost);
         }
@@ -363,6 +386,35 @@ impl CallCc {
     pub(crate) fn rtt(&self) -> Option<std::time::Duration> {
         self.last_rtt_us
             .map(|r| std::time::Duration::from_micros(r.max(0) as u64))
+    }
+
+    /// Whether the congestion window is full at `now`: the bytes in flight (sent, and neither
+    /// acknowledged nor reported lost by transport feedback) exceed the estimate times the
+    /// smallest RTT plus [`CWND_EXTRA_US`] (at least [`CWND_MIN_BYTES`]). The video pacer
+    /// waits while it is (audio does not): when the feedback lags (it crosses a congested
+    /// reverse path) or the estimate falls under what is already queued at the bottleneck,
+    /// video stops adding to the queue (libwebrtc's congestion window).
+    ///
+    /// Never before an RTT was measured, and not once no feedback came for
+    /// [`CWND_FEEDBACK_US`]: that is an outage, which the estimator's stall cut answers, and
+    /// video that keeps leaving shows the receiver the moment the link is back (its
+    /// keyframe request then comes a round trip sooner than if video waited for feedback).
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub(crate) fn window_full(&self, now: MediaTime) -> bool {
+        // RT: constant time.
+        let Some(rtt) = self.min_rtt_us else {
+            return false;
+        };
+        if self
+            .last_feedback_rx_us
+            .is_none_or(|t| us(now) - t > CWND_FEEDBACK_US)
+        {
+            return false;
+        }
+        let window = (self.bwe.target_bps() as f64 * (rtt + CWND_EXTRA_US) as f64 / 8e6) as u64;
+        self.bwe.in_flight_bytes() > window.max(CWND_MIN_BYTES)
     }
 
     /// The video's share of the estimate at the last adaptation (0 without video).
@@ -398,11 +450,21 @@ impl CallCc {
         if now_us >= self.next_adapt_us {
             self.next_adapt_us = now_us + ADAPT_EVERY_US;
             self.bwe.on_tick(now_us);
-            let a = self.alloc.allocate(self.bwe.target_bps());
+            let target = self.bwe.target_bps();
+            let a = self.alloc.allocate(target);
             self.video_bps = a.video_bps;
+            self.allocated_bps = target;
             if let Some(s) = self.adaptor.update(a.audio_bps, self.bwe.loss_fraction()) {
                 self.counters.adaptations += 1;
                 return Some(CcAction::Adapt(s));
+            }
+        } else if self.alloc.video.is_some() {
+            // A falling estimate reaches the video at once; audio keeps its 500 ms cadence
+            // (Opus settings changes are audible), rises wait for the next adaptation.
+            let target = self.bwe.target_bps();
+            if (target as f64) < FALL_REALLOCATE * self.allocated_bps as f64 {
+                self.video_bps = self.alloc.allocate(target).video_bps;
+                self.allocated_bps = target;
             }
         }
         None

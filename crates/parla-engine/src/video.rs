@@ -53,7 +53,9 @@ pub const MAX_VIDEO_FRAME: usize = 1 << 20;
 const PACER_QUEUE: usize = 1024;
 /// Retransmissions waiting at most.
 const RTX_QUEUE: usize = 256;
-/// The pacer sends at this multiple of the target (libwebrtc's pacing factor).
+/// The pacer sends at this multiple of the target (libwebrtc's pacing factor), but no faster
+/// than the call's estimate unless a keyframe or a retransmission waits
+/// (`VideoPath::pacing_rate`).
 const PACING_FACTOR: f64 = 2.5;
 /// The pacer's queue drains within this time at least (the rate rises to do so).
 const PACER_DRAIN: f64 = 0.5;
@@ -320,6 +322,9 @@ pub(crate) struct VideoPath {
     queue: VecDeque<u16>,
     rtx_queue: VecDeque<u16>,
     queued_bytes: usize,
+    /// The last packet of the newest keyframe still in the pacer queue: until it leaves, the
+    /// pacer runs at [`PACING_FACTOR`] x the video target even above the estimate.
+    key_last: Option<u16>,
     budget: f64,
     last_pace: Option<MediaTime>,
     target_bps: u64,
@@ -404,6 +409,7 @@ impl VideoPath {
             queue: VecDeque::with_capacity(PACER_QUEUE),
             rtx_queue: VecDeque::with_capacity(RTX_QUEUE),
             queued_bytes: 0,
+            key_last: None,
             budget: 0.0,
             last_pace: None,
             target_bps: u64::from(cfg.start_bitrate_bps),
@@ -629,6 +635,9 @@ impl VideoPath {
             {
                 self.queue.push_back(seq);
                 self.queued_bytes += len;
+                if keyframe {
+                    self.key_last = Some(seq);
+                }
             }
         }
         self.protected = protected;
@@ -659,9 +668,26 @@ impl VideoPath {
         }
     }
 
+    /// The pacing rate, bits per second: [`PACING_FACTOR`] x the video target, which lets a
+    /// frame out in well under a frame interval. Above the call's whole estimate (`cap_bps`)
+    /// that only moves the frame's queue into the bottleneck, where audio waits behind it, so
+    /// the rate is held to the estimate, except while a keyframe or a retransmission waits (the
+    /// first keyframe, a recovery after an outage, a repair are due as soon as possible, and the
+    /// estimate may still be its start value or cut by a stall). Either way at least the rate
+    /// that drains the queue within [`PACER_DRAIN`].
+    fn pacing_rate(&self, cap_bps: Option<u64>) -> f64 {
+        let mut rate = self.target_bps as f64 * PACING_FACTOR;
+        if self.key_last.is_none()
+            && self.rtx_queue.is_empty()
+            && let Some(e) = cap_bps
+        {
+            rate = rate.min((e as f64).max(self.target_bps as f64));
+        }
+        rate.max(self.queued_bytes as f64 * 8.0 / PACER_DRAIN)
+    }
+
     fn pace(&mut self, now: MediaTime, mut cc: Option<&mut CallCc>, emit: &mut dyn FnMut(&[u8])) {
-        let rate_bps = (self.target_bps as f64 * PACING_FACTOR)
-            .max(self.queued_bytes as f64 * 8.0 / PACER_DRAIN);
+        let rate_bps = self.pacing_rate(cc.as_deref().map(CallCc::target_bps));
         let elapsed = self
             .last_pace
             .map_or(0.0, |t| now.saturating_since(t).as_secs_f64());
@@ -670,6 +696,10 @@ impl VideoPath {
         self.budget = (self.budget + elapsed * rate_bps / 8.0).min(cap);
         let rtt = self.rx_rtt();
         while self.budget > 0.0 {
+            if cc.as_deref().is_some_and(|c| c.window_full(now)) {
+                // The congestion window is full: video waits for feedback.
+                break;
+            }
             // Retransmissions first: their frames are the oldest.
             let len = if let Some(seq) = self.rtx_queue.pop_front() {
                 match self.history.resend(seq, now, rtt) {
@@ -686,6 +716,9 @@ impl VideoPath {
                     _ => continue,
                 }
             } else if let Some(seq) = self.queue.pop_front() {
+                if self.key_last == Some(seq) {
+                    self.key_last = None;
+                }
                 let Some(p) = self.history.get(seq) else {
                     continue;
                 };
@@ -813,5 +846,52 @@ impl VideoPath {
             receive_delay_ms: self.rx.target_delay().as_secs_f64() * 1e3,
             ..self.stats
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 640x360 path with a 1 Mbit/s video target.
+    fn path() -> VideoPath {
+        let cfg = VideoConfig::new(VideoCodec::H264, 640, 360, 30);
+        let mut v = VideoPath::new(cfg, 0x1234, 100, 5000).unwrap();
+        v.set_target(1_000_000, MediaTime::ZERO);
+        v
+    }
+
+    /// Paces every millisecond for `ms`, without congestion control; returns packets sent.
+    fn drain(v: &mut VideoPath, from_ms: u64, ms: u64) -> usize {
+        let mut sent = 0;
+        for t in from_ms..from_ms + ms {
+            v.poll(MediaTime::from_millis(t), None, &mut |_| sent += 1);
+        }
+        sent
+    }
+
+    #[test]
+    fn pacing_holds_to_the_cap_except_for_keyframes_and_retransmissions() {
+        let mut v = path();
+        let t0 = MediaTime::ZERO;
+        // Without congestion control: 2.5 x the target.
+        assert_eq!(v.pacing_rate(None), 2.5e6);
+        // A delta frame is held to the cap, but never below the video target.
+        v.send_frame(&[1u8; 3000], false, t0, t0, None, true)
+            .unwrap();
+        assert_eq!(v.pacing_rate(Some(1_200_000)), 1.2e6);
+        assert_eq!(v.pacing_rate(Some(500_000)), 1e6);
+        // A keyframe in the queue: 2.5 x the target until its last packet has left.
+        v.send_frame(&[2u8; 6000], true, t0, t0, None, true)
+            .unwrap();
+        assert_eq!(v.pacing_rate(Some(1_200_000)), 2.5e6);
+        assert!(drain(&mut v, 0, 100) >= 8);
+        assert!(v.queue.is_empty());
+        assert_eq!(v.pacing_rate(Some(1_200_000)), 1.2e6);
+        // A retransmission waiting lifts the cap too.
+        v.rtx_queue.push_back(v.next_seq.wrapping_sub(1));
+        assert_eq!(v.pacing_rate(Some(1_200_000)), 2.5e6);
+        assert_eq!(drain(&mut v, 100, 10), 1);
+        assert_eq!(v.pacing_rate(Some(1_200_000)), 1.2e6);
     }
 }
