@@ -61,52 +61,34 @@ fn travelling_box(wu: usize, hu: usize, index: u64) -> (usize, usize, usize, usi
 /// [`Pattern::Pan`]: the gradient, checkerboard and colours of [`fill`] moving together, 2
 /// pixels a frame to the left, under the travelling box.
 fn fill_pan(frame: &mut VideoFrame, index: u64, fps: u32) {
-    if frame.format() != PixelFormat::I420 {
-        return;
-    }
-    let (wu, hu) = (frame.width() as usize, frame.height() as usize);
-    let shift = index as usize * 2;
-    let (bx, by, boxw, boxh) = travelling_box(wu, hu, index);
-    let y = frame.plane_mut(0);
-    for row in 0..hu {
-        for col in 0..wu {
-            let x = col + shift;
-            let check = if (x / 16 + row / 16).is_multiple_of(2) {
-                24
-            } else {
-                0
-            };
-            let in_box = (bx..bx + boxw).contains(&col) && (by..by + boxh).contains(&row);
-            y[row * wu + col] = if in_box {
-                235
-            } else {
-                (40 + (x + row) % 160 + check) as u8
-            };
-        }
-    }
-    let cw = wu.div_ceil(2);
-    for p in 1..3 {
-        for (k, px) in frame.plane_mut(p).iter_mut().enumerate() {
-            *px = (96 + ((k % cw) + shift / 2 + (k / cw) * p) % 64) as u8;
-        }
-    }
-    frame.timestamp = MediaTime::from_micros(index * 1_000_000 / u64::from(fps.max(1)));
+    draw(frame, index, fps, Pattern::Pan);
 }
 
 /// [`Pattern::Stress`]: fills `frame` (I420, any size of at least 5x5) with picture number
-/// `index` and stamps it at `index / fps` seconds. Writes in place: no allocation. Other pixel formats are left as they are.
+/// `index` and stamps it at `index / fps` seconds. Writes in place: no allocation. Other pixel
+/// formats are left as they are.
 pub fn fill(frame: &mut VideoFrame, index: u64, fps: u32) {
+    draw(frame, index, fps, Pattern::Stress);
+}
+
+/// Both patterns: the gradient scrolls 2 pixels a frame in both; the checkerboard moves with it
+/// in the pan and stands still in the stress pattern, whose chroma also scrolls twice as fast.
+fn draw(frame: &mut VideoFrame, index: u64, fps: u32, pattern: Pattern) {
     if frame.format() != PixelFormat::I420 {
         return;
     }
     let (wu, hu) = (frame.width() as usize, frame.height() as usize);
     let shift = index as usize * 2;
+    let (check_shift, chroma_shift) = match pattern {
+        Pattern::Pan => (shift, shift / 2),
+        Pattern::Stress => (0, shift),
+    };
     let (bx, by, boxw, boxh) = travelling_box(wu, hu, index);
     let y = frame.plane_mut(0);
     for row in 0..hu {
         for col in 0..wu {
             let in_box = (bx..bx + boxw).contains(&col) && (by..by + boxh).contains(&row);
-            let check = if (col / 16 + row / 16) % 2 == 0 {
+            let check = if ((col + check_shift) / 16 + row / 16).is_multiple_of(2) {
                 24
             } else {
                 0
@@ -121,7 +103,7 @@ pub fn fill(frame: &mut VideoFrame, index: u64, fps: u32) {
     let cw = wu.div_ceil(2);
     for p in 1..3 {
         for (k, px) in frame.plane_mut(p).iter_mut().enumerate() {
-            *px = (96 + ((k % cw) + (k / cw) * p + shift) % 64) as u8;
+            *px = (96 + ((k % cw) + (k / cw) * p + chroma_shift) % 64) as u8;
         }
     }
     frame.timestamp = MediaTime::from_micros(index * 1_000_000 / u64::from(fps.max(1)));
