@@ -1,11 +1,13 @@
 //! Video in a simulated call (`parla call --video`): each endpoint captures a moving test
 //! pattern ([`parla_video::pattern`]) or a Y4M file, encodes it with the engine's codec side
 //! following its core's commands, and hands the frames to its `MediaCore`; the peer's core
-//! releases frames at their render time, and they are decoded and scored here:
+//! releases frames at their render time (or late, after a late repair), and they are decoded
+//! and scored here:
 //!
 //! - freezes as in the WebRTC statistics (a gap between rendered frames over
 //!   max(3 x the average frame interval, the average + 150 ms));
-//! - end-to-end delay, capture to render time;
+//! - end-to-end delay, capture to display (the render time, or the release when the receiver
+//!   released the frame late);
 //! - keyframe recovery: from a keyframe request of the receiver to the next keyframe rendered;
 //! - PSNR (Y) of each decoded picture against the picture sent (scaled to the decoded size
 //!   with Parla's scaler when the sender stepped down the ladder; a lower bound then);
@@ -578,7 +580,10 @@ impl VideoEnd {
                     continue;
                 }
             }
-            let render = fr.render_time.as_micros() as f64 / 1000.0;
+            // Shown when it is released: at its render time, or later when the receiver released
+            // it late (a repair that came after the frame was due). The driver polls every
+            // millisecond, so a frame released within the tick of its render time keeps it.
+            let render = (fr.render_time.as_micros() as f64 / 1000.0).max(ms as f64 - 1.0);
             self.rx.decoded += 1;
             let sec = (ms / 1000) as usize;
             if self.rx.per_second.len() <= sec {
