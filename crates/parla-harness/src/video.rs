@@ -121,7 +121,9 @@ impl VideoMaterial {
 /// `e2e_p95_ms`, `psnr_mean_db`, `psnr_p5_db`, `skew_p5_ms`, `skew_p95_ms` (the second half of
 /// the call), `recovered_pct` (lost video packets recovered by retransmission),
 /// `decoded_pct` (frames decoded of those sent), `keyframe_recovery_ms`,
-/// `outage_first_frame_ms` (with an outage), `m2e_median_ms` (audio) and `final_kbps`
+/// `outage_first_frame_ms` (with an outage), `queue_back_s` and `queue_settled_s` (with a
+/// capacity step: seconds until the link's queueing delay is back under 100 ms, and until it
+/// stays there), `m2e_median_ms` (audio) and `final_kbps`
 /// (video sent in the last second); the series is the video sent per second, kbit/s.
 ///
 /// # Errors
@@ -157,6 +159,8 @@ pub fn run_case(m: &VideoMaterial, o: &mut Outcome) -> anyhow::Result<()> {
     );
     put("keyframe_recovery_ms", Some(v.keyframe_recovery_ms));
     put("outage_first_frame_ms", v.first_frame_after_outage_ms);
+    put("queue_back_s", v.queue_back_under_after_step_s);
+    put("queue_settled_s", v.queue_settled_after_step_s);
     put("m2e_median_ms", d.mouth_to_ear.median_ms);
     put("final_kbps", v.timeline.last().map(|s| s.sent_bps / 1000.0));
     o.series = v

@@ -328,6 +328,8 @@ struct Setup<'a> {
     video: Option<&'a crate::SimVideo>,
     /// The link's outage (start, end), ms.
     outage_ms: Option<(f64, f64)>,
+    /// When the link's capacity steps, s.
+    step_s: Option<f64>,
     seed: u64,
     call_id: &'a [u8],
 }
@@ -370,6 +372,7 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
                 VideoEnd::new(v, v.seen_by_b.as_deref())?,
             );
             (a.outage_ms, b.outage_ms) = (s.outage_ms, s.outage_ms);
+            (a.step_s, b.step_s) = (s.step_s, s.step_s);
             Some((a, b))
         }
         None => None,
@@ -464,11 +467,12 @@ fn run_simulated(mut s: Setup<'_>, w: &mut World) -> Result<Outcome, SimError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let (stats_a, stats_b) = (core_a.stats(), core_b.stats());
+    let (queue_ab, queue_ba) = (s.ab.queue_per_second_ms(), s.ba.queue_per_second_ms());
     let (path_ab, path_ba) = (s.ab.finish(), s.ba.finish());
     let (video_ab, video_ba) = match videos {
         Some((mut va, mut vb)) => {
-            let ab = vb.report(&mut va, &stats_a, &stats_b, path_ab.video_lost)?;
-            let ba = va.report(&mut vb, &stats_b, &stats_a, path_ba.video_lost)?;
+            let ab = vb.report(&mut va, &stats_a, &stats_b, path_ab.video_lost, queue_ab)?;
+            let ba = va.report(&mut vb, &stats_b, &stats_a, path_ba.video_lost, queue_ba)?;
             (Some(ab), Some(ba))
         }
         None => (None, None),
@@ -644,6 +648,7 @@ pub fn run(cfg: &SimConfig) -> Result<Report, SimError> {
             .link
             .and_then(|l| l.outage)
             .map(|(at, len)| (at * 1000.0, at * 1000.0 + len)),
+        step_s: cfg.link.and_then(|l| l.step).map(|(at, _)| at),
         seed: cfg.seed,
         call_id: &call_id,
     };

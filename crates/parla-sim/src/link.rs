@@ -174,6 +174,9 @@ pub struct LinkPath {
     rng: ChaCha8Rng,
     counts: PathCounts,
     delays_us: Vec<u64>,
+    /// The largest one-way delay of the packets sent in each second of the call, µs (0: none
+    /// delivered).
+    max_delay_by_second: Vec<u64>,
 }
 
 impl LinkPath {
@@ -202,6 +205,7 @@ impl LinkPath {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x11ce_0000),
             counts: PathCounts::default(),
             delays_us: Vec::new(),
+            max_delay_by_second: Vec::new(),
         })
     }
 
@@ -215,6 +219,7 @@ impl LinkPath {
             &mut self.front_tag,
         );
         let delays = &mut self.delays_us;
+        let by_second = &mut self.max_delay_by_second;
         self.queue.advance(now_us, |d| {
             // FIFO: the delivered tag is the front's.
             debug_assert_eq!(d.tag, *front);
@@ -222,6 +227,11 @@ impl LinkPath {
             if let Some((data, sent_us, tampered, rtcp)) = waiting.pop_front() {
                 let arrival_us = d.at_us + delay_us;
                 delays.push(arrival_us - sent_us);
+                let sec = (sent_us / 1_000_000) as usize;
+                if by_second.len() <= sec {
+                    by_second.resize(sec + 1, 0);
+                }
+                by_second[sec] = by_second[sec].max(arrival_us - sent_us);
                 *order += 1;
                 heap.push(InFlight {
                     arrival_us,
@@ -279,6 +289,17 @@ impl LinkPath {
         crate::network::deliver_heap(&mut self.heap, &mut self.counts, now_us, deliver);
     }
 
+    /// The queueing delay per second of the call, ms: the largest one-way delay of the packets
+    /// sent in that second minus the smallest of the whole call; `None` for a second none of
+    /// whose packets was delivered. Call before [`finish`](Self::finish).
+    pub fn queue_per_second_ms(&self) -> Vec<Option<f64>> {
+        let min = self.delays_us.iter().copied().min().unwrap_or(0);
+        self.max_delay_by_second
+            .iter()
+            .map(|&d| (d > 0).then(|| d.saturating_sub(min) as f64 / 1000.0))
+            .collect()
+    }
+
     /// The counts at the end of the call.
     pub fn finish(&mut self) -> PathCounts {
         let mut c = self.counts;
@@ -319,6 +340,15 @@ impl DirPath {
         match self {
             DirPath::Replay(p) => p.finish(),
             DirPath::Link(p) => p.finish(),
+        }
+    }
+
+    /// The link's queueing delay per second ([`LinkPath::queue_per_second_ms`]); empty for a
+    /// replayed trace.
+    pub(crate) fn queue_per_second_ms(&self) -> Vec<Option<f64>> {
+        match self {
+            DirPath::Replay(_) => Vec::new(),
+            DirPath::Link(p) => p.queue_per_second_ms(),
         }
     }
 
@@ -370,10 +400,22 @@ mod tests {
             p.send(&pkt, t);
             p.deliver_due(t, |_, at| got.push(at));
         }
+        // Nothing in second 1; in second 2, a packet every 100 ms finds the queue empty.
+        for i in 0..10u64 {
+            let t = 2_000_000 + i * 100_000;
+            p.send(&[0x80, 96, 0, 0], t);
+            p.deliver_due(t, |_, at| got.push(at));
+        }
         p.deliver_due(5_000_000, |_, at| got.push(at));
+        let q = p.queue_per_second_ms();
+        assert_eq!(q.len(), 3, "{q:?}");
+        assert!(q[0].is_some_and(|q| q > 60.0), "{q:?}");
+        assert_eq!(q[1], None);
+        // Within one delivery opportunity (1504 bytes at 1 Mbit/s: 12 ms).
+        assert!(q[2].is_some_and(|q| q < 13.0), "{q:?}");
         let c = p.finish();
         assert!(c.lost > 50, "{c:?}");
-        assert_eq!(c.delivered + c.lost, 250);
+        assert_eq!(c.delivered + c.lost, 260);
         assert!(
             (90.0..=140.0).contains(&c.max_delay_ms),
             "max delay {}",

@@ -389,6 +389,17 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
             "  video after the outage: first new frame decoded {t:.0} ms after the link returned"
         );
     }
+    if let Some(t) = v.queue_back_under_after_step_s {
+        let _ = writeln!(
+            s,
+            "  link after the step: queueing delay back under {:.0} ms within {t:.0} s; under it for good from {} on",
+            crate::video::QUEUE_SETTLED_MS,
+            v.queue_settled_after_step_s.map_or_else(
+                || "not within the call".to_string(),
+                |t| format!("{t:.0} s")
+            ),
+        );
+    }
 }
 
 /// The readable summary (`report.txt`).

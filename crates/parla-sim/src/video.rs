@@ -50,6 +50,28 @@ pub struct SimVideo {
     pub seen_by_b: Option<PathBuf>,
 }
 
+/// The queueing delay a link has settled under after a capacity step, ms (issue 17: "back
+/// under 100 ms within 5 s").
+pub const QUEUE_SETTLED_MS: f64 = 100.0;
+
+/// Seconds from `at_s` until every later second of `queue_ms` is under `limit_ms` (seconds
+/// with nothing delivered do not count either way); `None` if the last measured second is not.
+fn queue_settled_after(queue_ms: &[Option<f64>], at_s: f64, limit_ms: f64) -> Option<f64> {
+    let first = at_s.floor() as usize;
+    let last_bad = queue_ms
+        .iter()
+        .enumerate()
+        .skip(first)
+        .filter(|(_, q)| q.is_some_and(|q| q >= limit_ms))
+        .map(|(i, _)| i)
+        .next_back();
+    match last_bad {
+        None => Some(0.0),
+        Some(i) if queue_ms[i + 1..].iter().any(Option::is_some) => Some((i + 1) as f64 - at_s),
+        Some(_) => None,
+    }
+}
+
 /// The name of a test pattern in reports and on the command line.
 pub fn pattern_name(p: Pattern) -> &'static str {
     match p {
@@ -169,6 +191,16 @@ pub struct VideoReport {
     /// With a link outage: from the link's return to the first frame captured during or after
     /// the outage that was decoded, ms (`None`: no outage, or none decoded).
     pub first_frame_after_outage_ms: Option<f64>,
+    /// The link's queueing delay in each second of the call (this direction), ms: the largest
+    /// one-way delay of the packets sent in that second minus the call's smallest; `null` for
+    /// a second with nothing delivered.
+    pub queue_delay_per_second_ms: Vec<Option<f64>>,
+    /// With a capacity step: seconds from the step to the end of the first second after it
+    /// whose queueing delay is under [`QUEUE_SETTLED_MS`] (`null`: none is).
+    pub queue_back_under_after_step_s: Option<f64>,
+    /// With a capacity step: seconds from the step until the queueing delay stays under
+    /// [`QUEUE_SETTLED_MS`] for every later second of the call (`null`: it never does).
+    pub queue_settled_after_step_s: Option<f64>,
 }
 
 /// Where the pictures come from.
@@ -418,6 +450,8 @@ pub(crate) struct VideoEnd {
     encode_errors: u64,
     /// The link's outage (start, end), ms.
     pub(crate) outage_ms: Option<(f64, f64)>,
+    /// When the link's capacity steps, s.
+    pub(crate) step_s: Option<f64>,
     /// What this side captures, for the report (`VideoReport::picture`).
     picture_name: String,
 }
@@ -455,6 +489,7 @@ impl VideoEnd {
             bytes_at_sample: 0,
             encode_errors: 0,
             outage_ms: None,
+            step_s: None,
             picture_name: match &cfg.input {
                 Some(p) => p.file_name().map_or_else(
                     || p.display().to_string(),
@@ -669,6 +704,7 @@ impl VideoEnd {
         sender: &CallStats,
         mine: &CallStats,
         lost: u64,
+        queue_ms: Vec<Option<f64>>,
     ) -> Result<VideoReport, SimError> {
         if let Some(w) = self.y4m_out.take() {
             drop(w);
@@ -748,6 +784,19 @@ impl VideoEnd {
             timeline: std::mem::take(&mut peer.timeline),
             decoded_per_second: std::mem::take(&mut rx.per_second),
             first_frame_after_outage_ms: rx.after_outage,
+            queue_back_under_after_step_s: self.step_s.and_then(|at| {
+                let first = at.floor() as usize;
+                queue_ms
+                    .iter()
+                    .enumerate()
+                    .skip(first + 1)
+                    .find(|(_, q)| q.is_some_and(|q| q < QUEUE_SETTLED_MS))
+                    .map(|(i, _)| (i + 1) as f64 - at)
+            }),
+            queue_settled_after_step_s: self
+                .step_s
+                .and_then(|at| queue_settled_after(&queue_ms, at, QUEUE_SETTLED_MS)),
+            queue_delay_per_second_ms: queue_ms,
         })
     }
 }
@@ -755,6 +804,27 @@ impl VideoEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_settles_after_the_last_second_over_the_limit() {
+        let q = |v: &[f64]| {
+            v.iter()
+                .map(|&x| (x >= 0.0).then_some(x))
+                .collect::<Vec<_>>()
+        };
+        // Over 100 ms in seconds 10 and 12 (11 had nothing delivered): settled from 13 s.
+        let queue = q(&[5.0; 10]
+            .iter()
+            .copied()
+            .chain([300.0, -1.0, 150.0, 40.0, 20.0])
+            .collect::<Vec<_>>());
+        assert_eq!(queue_settled_after(&queue, 10.0, 100.0), Some(3.0));
+        // Never over it after the step.
+        assert_eq!(queue_settled_after(&queue, 13.0, 100.0), Some(0.0));
+        // Still over it at the end.
+        let queue = q(&[5.0, 5.0, 200.0]);
+        assert_eq!(queue_settled_after(&queue, 1.0, 100.0), None);
+    }
 
     #[test]
     fn psnr_and_quantiles() {
