@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::SimError;
-use crate::network::{InFlight, PathCounts, is_video, tamper_packet};
+use crate::network::{InFlight, PathCounts, is_video, tamper_nth};
 
 /// Bytes of IPv4 + UDP headers added to each packet on the link.
 const IP_UDP: u32 = 28;
@@ -265,14 +265,14 @@ impl LinkPath {
             return;
         }
         let mut data = packet.to_vec();
-        let tampered = match self.tamper_every {
-            Some(n) if !rtcp && self.media_sent.is_multiple_of(n) => {
-                tamper_packet(&mut self.rng, &mut data);
-                self.counts.tampered += 1;
-                true
-            }
-            _ => false,
-        };
+        let tampered = tamper_nth(
+            self.tamper_every,
+            !rtcp,
+            self.media_sent,
+            &mut self.rng,
+            &mut data,
+            &mut self.counts,
+        );
         let bytes = data.len() as u32 + IP_UDP;
         if self.queue.enqueue(self.next_tag, bytes) {
             self.next_tag += 1;

@@ -302,14 +302,14 @@ impl NetPath {
             self.media_sent += 1;
         }
         // Tampering targets media packets (every n-th of them; RTCP is left alone).
-        let tampered = match self.tamper_every {
-            Some(n) if !rtcp && self.media_sent.is_multiple_of(n) => {
-                tamper_packet(&mut self.rng, &mut data);
-                self.counts.tampered += 1;
-                true
-            }
-            _ => false,
-        };
+        let tampered = tamper_nth(
+            self.tamper_every,
+            !rtcp,
+            self.media_sent,
+            &mut self.rng,
+            &mut data,
+            &mut self.counts,
+        );
         let fate = self.fates.get(index as usize).cloned().unwrap_or_default();
         if fate.is_empty() {
             self.counts.lost += 1;
@@ -341,6 +341,26 @@ impl NetPath {
         c.in_flight_at_end = self.heap.len() as u64;
         delay_figures(&mut c, &mut self.delays_us);
         c
+    }
+}
+
+/// With `--tamper-every N`: tampers `data` (and counts it) when it is a media packet and the
+/// `media_sent`-th of them is a multiple of N; returns whether it did.
+pub(crate) fn tamper_nth(
+    every: Option<u64>,
+    media: bool,
+    media_sent: u64,
+    rng: &mut ChaCha8Rng,
+    data: &mut [u8],
+    counts: &mut PathCounts,
+) -> bool {
+    match every {
+        Some(n) if media && media_sent.is_multiple_of(n) => {
+            tamper_packet(rng, data);
+            counts.tampered += 1;
+            true
+        }
+        _ => false,
     }
 }
 
