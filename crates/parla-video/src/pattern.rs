@@ -27,10 +27,7 @@ impl Pattern {
     /// stamps it at `index / fps` seconds. Writes in place: no allocation. Other pixel formats
     /// are left as they are.
     pub fn fill(self, frame: &mut VideoFrame, index: u64, fps: u32) {
-        match self {
-            Pattern::Pan => fill_pan(frame, index, fps),
-            Pattern::Stress => fill(frame, index, fps),
-        }
+        draw(frame, index, fps, self);
     }
 
     /// A new I420 frame of `width` x `height` holding picture number `index` of this pattern.
@@ -58,12 +55,6 @@ fn travelling_box(wu: usize, hu: usize, index: u64) -> (usize, usize, usize, usi
     (bx, by, boxw, boxh)
 }
 
-/// [`Pattern::Pan`]: the gradient, checkerboard and colours of [`fill`] moving together, 2
-/// pixels a frame to the left, under the travelling box.
-fn fill_pan(frame: &mut VideoFrame, index: u64, fps: u32) {
-    draw(frame, index, fps, Pattern::Pan);
-}
-
 /// [`Pattern::Stress`]: fills `frame` (I420, any size of at least 5x5) with picture number
 /// `index` and stamps it at `index / fps` seconds. Writes in place: no allocation. Other pixel
 /// formats are left as they are.
@@ -71,8 +62,9 @@ pub fn fill(frame: &mut VideoFrame, index: u64, fps: u32) {
     draw(frame, index, fps, Pattern::Stress);
 }
 
-/// Both patterns: the gradient scrolls 2 pixels a frame in both; the checkerboard moves with it
-/// in the pan and stands still in the stress pattern, whose chroma also scrolls twice as fast.
+/// Both patterns: the gradient scrolls 2 pixels a frame in both. In the pan the checkerboard
+/// and the chroma move with it (the whole background moves as one); in the stress pattern the
+/// checkerboard stands still and the chroma scrolls twice as fast.
 fn draw(frame: &mut VideoFrame, index: u64, fps: u32, pattern: Pattern) {
     if frame.format() != PixelFormat::I420 {
         return;
