@@ -11,7 +11,7 @@
 //! - keyframe recovery: from a keyframe request of the receiver to the next keyframe rendered;
 //! - PSNR (Y) of each decoded picture against the picture sent (scaled to the decoded size
 //!   with Parla's scaler when the sender stepped down the ladder; a lower bound then);
-//! - the audio/video skew as it really was: video's capture-to-render delay minus the delay of
+//! - the audio/video skew as it really was: video's capture-to-display delay minus the delay of
 //!   the audio being played (from its RTP timestamp and the sender's timestamp origin), beside
 //!   the engine's own lip-sync estimate.
 //!
@@ -54,22 +54,25 @@ pub struct SimVideo {
 /// under 100 ms within 5 s").
 pub const QUEUE_SETTLED_MS: f64 = 100.0;
 
-/// Seconds from `at_s` until every later second of `queue_ms` is under `limit_ms` (seconds
-/// with nothing delivered do not count either way); `None` if the last measured second is not.
-fn queue_settled_after(queue_ms: &[Option<f64>], at_s: f64, limit_ms: f64) -> Option<f64> {
+/// After a step at `at_s`, from the per-second queueing delays `queue_ms` (seconds with
+/// nothing delivered count neither way): seconds from the step to the end of the first second
+/// after it under `limit_ms`, and seconds until every later second is under it (`None`: there
+/// is no such second, or the last measured one is not under it).
+fn queue_after(queue_ms: &[Option<f64>], at_s: f64, limit_ms: f64) -> (Option<f64>, Option<f64>) {
     let first = at_s.floor() as usize;
-    let last_bad = queue_ms
-        .iter()
-        .enumerate()
-        .skip(first)
-        .filter(|(_, q)| q.is_some_and(|q| q >= limit_ms))
-        .map(|(i, _)| i)
-        .next_back();
-    match last_bad {
+    let seconds = || queue_ms.iter().enumerate().skip(first);
+    let back_under = seconds()
+        .skip(1)
+        .find(|(_, q)| q.is_some_and(|q| q < limit_ms))
+        .map(|(i, _)| (i + 1) as f64 - at_s);
+    let settled = match seconds().rfind(|(_, q)| q.is_some_and(|q| q >= limit_ms)) {
         None => Some(0.0),
-        Some(i) if queue_ms[i + 1..].iter().any(Option::is_some) => Some((i + 1) as f64 - at_s),
+        Some((i, _)) if queue_ms[i + 1..].iter().any(Option::is_some) => {
+            Some((i + 1) as f64 - at_s)
+        }
         Some(_) => None,
-    }
+    };
+    (back_under, settled)
 }
 
 /// The name of a test pattern in reports and on the command line.
@@ -140,7 +143,8 @@ pub struct VideoReport {
     pub freeze_time_percent: f64,
     /// The longest gap between rendered frames, ms.
     pub longest_gap_ms: f64,
-    /// Capture to render time, ms.
+    /// Capture to display, ms: to the render time, or to the release when the receiver
+    /// released the frame late.
     pub e2e_delay_ms: MedianP95,
     /// The longest time from a keyframe request to the next keyframe rendered, ms (0: none
     /// requested).
@@ -155,7 +159,7 @@ pub struct VideoReport {
     pub frames_scored: u64,
     /// See `frames_scored`.
     pub frames_scored_rescaled: u64,
-    /// The true audio/video skew over the call, ms: video's capture-to-render delay minus the
+    /// The true audio/video skew over the call, ms: video's capture-to-display delay minus the
     /// delay of the audio being played (positive: audio leads).
     pub av_skew_ms: P5P95,
     /// The same over the last half of the call.
@@ -735,6 +739,9 @@ impl VideoEnd {
             }
         };
         let v = &mine.video;
+        let (back_under, settled) = self.step_s.map_or((None, None), |at| {
+            queue_after(&queue_ms, at, QUEUE_SETTLED_MS)
+        });
         Ok(VideoReport {
             picture: peer.picture_name.clone(),
             frames_sent: sender.video.frames_sent,
@@ -784,18 +791,8 @@ impl VideoEnd {
             timeline: std::mem::take(&mut peer.timeline),
             decoded_per_second: std::mem::take(&mut rx.per_second),
             first_frame_after_outage_ms: rx.after_outage,
-            queue_back_under_after_step_s: self.step_s.and_then(|at| {
-                let first = at.floor() as usize;
-                queue_ms
-                    .iter()
-                    .enumerate()
-                    .skip(first + 1)
-                    .find(|(_, q)| q.is_some_and(|q| q < QUEUE_SETTLED_MS))
-                    .map(|(i, _)| (i + 1) as f64 - at)
-            }),
-            queue_settled_after_step_s: self
-                .step_s
-                .and_then(|at| queue_settled_after(&queue_ms, at, QUEUE_SETTLED_MS)),
+            queue_back_under_after_step_s: back_under,
+            queue_settled_after_step_s: settled,
             queue_delay_per_second_ms: queue_ms,
         })
     }
@@ -806,7 +803,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_queue_settles_after_the_last_second_over_the_limit() {
+    fn the_queue_is_back_under_and_settles_after_the_last_second_over_the_limit() {
         let q = |v: &[f64]| {
             v.iter()
                 .map(|&x| (x >= 0.0).then_some(x))
@@ -818,12 +815,13 @@ mod tests {
             .copied()
             .chain([300.0, -1.0, 150.0, 40.0, 20.0])
             .collect::<Vec<_>>());
-        assert_eq!(queue_settled_after(&queue, 10.0, 100.0), Some(3.0));
-        // Never over it after the step.
-        assert_eq!(queue_settled_after(&queue, 13.0, 100.0), Some(0.0));
-        // Still over it at the end.
+        // Back under it in second 13 (3 s after the step at 10.0 s plus that second): 4 s.
+        assert_eq!(queue_after(&queue, 10.0, 100.0), (Some(4.0), Some(3.0)));
+        // Never over it after a step at 13.0 s.
+        assert_eq!(queue_after(&queue, 13.0, 100.0), (Some(2.0), Some(0.0)));
+        // Still over it at the end: never back, never settled.
         let queue = q(&[5.0, 5.0, 200.0]);
-        assert_eq!(queue_settled_after(&queue, 1.0, 100.0), None);
+        assert_eq!(queue_after(&queue, 1.0, 100.0), (None, None));
     }
 
     #[test]
