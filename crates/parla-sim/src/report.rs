@@ -392,11 +392,11 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
     if let Some(t) = v.queue_back_under_after_step_s {
         let _ = writeln!(
             s,
-            "  link after the step: queueing delay back under {:.0} ms within {t:.0} s; under it for good from {} on",
+            "  link after the step: queueing delay back under {:.0} ms within {t:.0} s; {}",
             crate::video::QUEUE_SETTLED_MS,
             v.queue_settled_after_step_s.map_or_else(
-                || "not within the call".to_string(),
-                |t| format!("{t:.0} s")
+                || "not under it for good within the call".to_string(),
+                |t| format!("under it for good from {t:.0} s after the step")
             ),
         );
     }
