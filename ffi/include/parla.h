@@ -911,6 +911,24 @@ typedef struct ParlaVideoStats {
    * How long lip sync holds the peer's video back for its audio, ms.
    */
   double sync_video_hold_ms;
+  /**
+   * Captured frames not encoded because the send side was congested (more unsent video
+   * than the pacer sends in 100 ms, or the congestion window full); never for more than 1 s
+   * in a row.
+   */
+  uint64_t frames_congestion_skipped;
+  /**
+   * The peer's frames released for decoding after their release time (a repair came late).
+   */
+  uint64_t frames_late;
+  /**
+   * Recovered packets whose frame was released late.
+   */
+  uint64_t recovered_late;
+  /**
+   * The most a frame was released after its release time, ms.
+   */
+  double max_late_ms;
 } ParlaVideoStats;
 
 /**

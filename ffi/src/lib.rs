@@ -2218,14 +2218,27 @@ pub struct ParlaVideoStats {
     pub sync_audio_hold_ms: f64,
     /// How long lip sync holds the peer's video back for its audio, ms.
     pub sync_video_hold_ms: f64,
+    /// Captured frames not encoded because the send side was congested (more unsent video
+    /// than the pacer sends in 100 ms, or the congestion window full); never for more than 1 s
+    /// in a row.
+    pub frames_congestion_skipped: u64,
+    /// The peer's frames released for decoding after their release time (a repair came late).
+    pub frames_late: u64,
+    /// Recovered packets whose frame was released late.
+    pub recovered_late: u64,
+    /// The most a frame was released after its release time, ms.
+    pub max_late_ms: f64,
 }
 
 /// `ParlaVideoStats` before the lip-sync fields (`av_skew_ms` on).
 const VIDEO_STATS_V1_SIZE: usize = std::mem::offset_of!(ParlaVideoStats, av_skew_ms);
+/// `ParlaVideoStats` before the congestion and lateness fields (`frames_congestion_skipped`
+/// on).
+const VIDEO_STATS_V2_SIZE: usize = std::mem::offset_of!(ParlaVideoStats, frames_congestion_skipped);
 
 // SAFETY: `#[repr(C)]`, `Copy`, starts with the `u32` size; integers and floats.
 unsafe impl ptr::SizedStruct for ParlaVideoStats {
-    const OLDER_SIZES: &'static [usize] = &[VIDEO_STATS_V1_SIZE];
+    const OLDER_SIZES: &'static [usize] = &[VIDEO_STATS_V1_SIZE, VIDEO_STATS_V2_SIZE];
     const NAME: &'static str = "ParlaVideoStats";
 }
 
@@ -2244,6 +2257,7 @@ impl From<VideoStats> for ParlaVideoStats {
             encode_errors,
             frames_sent,
             frames_send_dropped,
+            frames_congestion_skipped,
             keyframes_sent,
             packets_sent,
             bytes_sent,
@@ -2273,6 +2287,9 @@ impl From<VideoStats> for ParlaVideoStats {
             av_skew_max_ms,
             sync_audio_hold_ms,
             sync_video_hold_ms,
+            frames_late,
+            recovered_late,
+            max_late_ms,
         } = v;
         ParlaVideoStats {
             size: size_of::<ParlaVideoStats>() as u32,
@@ -2286,6 +2303,7 @@ impl From<VideoStats> for ParlaVideoStats {
             encode_errors,
             frames_sent,
             frames_send_dropped,
+            frames_congestion_skipped,
             keyframes_sent,
             packets_sent,
             bytes_sent,
@@ -2315,6 +2333,9 @@ impl From<VideoStats> for ParlaVideoStats {
             av_skew_max_ms,
             sync_audio_hold_ms,
             sync_video_hold_ms,
+            frames_late,
+            recovered_late,
+            max_late_ms,
         }
     }
 }
@@ -2659,20 +2680,25 @@ mod config_layout_tests {
     #[test]
     fn a_video_stats_v1_app_gets_its_256_bytes_written_and_nothing_after() {
         assert_eq!(VIDEO_STATS_V1_SIZE, 256);
-        assert_eq!(size_of::<ParlaVideoStats>(), 304);
+        assert_eq!(VIDEO_STATS_V2_SIZE, 304);
+        assert_eq!(size_of::<ParlaVideoStats>(), 336);
         #[repr(C, align(8))]
-        struct Buf([u8; 320]);
-        let mut buf = Buf([0x5A; 320]);
-        buf.0[..4].copy_from_slice(&(VIDEO_STATS_V1_SIZE as u32).to_ne_bytes());
+        struct Buf([u8; 352]);
+        let mut buf = Buf([0x5A; 352]);
         let v = ParlaVideoStats::from(VideoStats {
             frames_sent: 7,
             receive_delay_ms: 1.5,
             av_skew_ms: 3.0,
+            frames_late: 2,
             ..VideoStats::default()
         });
-        // SAFETY: the buffer is aligned and writable for its 320 bytes (more than `size`).
-        unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) }.unwrap();
-        assert!(buf.0[VIDEO_STATS_V1_SIZE..].iter().all(|&b| b == 0x5A));
+        for older in [VIDEO_STATS_V2_SIZE, VIDEO_STATS_V1_SIZE] {
+            buf.0.fill(0x5A);
+            buf.0[..4].copy_from_slice(&(older as u32).to_ne_bytes());
+            // SAFETY: the buffer is aligned and writable for its 352 bytes (more than `size`).
+            unsafe { ptr::write_sized(buf.0.as_mut_ptr().cast::<ParlaVideoStats>(), v) }.unwrap();
+            assert!(buf.0[older..].iter().all(|&b| b == 0x5A), "{older}");
+        }
         // SAFETY: the buffer holds a struct prefix of 256 bytes, the rest is plain bytes.
         let got = unsafe { std::ptr::read(buf.0.as_ptr().cast::<ParlaVideoStats>()) };
         assert_eq!((got.frames_sent, got.receive_delay_ms), (7, 1.5));

@@ -586,3 +586,77 @@ fn us(t: MediaTime) -> i64 {
 pub fn is_rtcp(data: &[u8]) -> bool {
     data.len() >= 2 && (192..=223).contains(&data[1])
 }
+
+#[cfg(test)]
+mod tests {
+    use parla_cc::twcc::TRANSPORT_SEQ_PLACEHOLDER;
+    use parla_rtp::rtp::{ExtensionElement, RtpHeader, RtpPacketSpec};
+
+    use super::*;
+    use crate::video::{VideoCodec, VideoConfig};
+
+    /// A video-sized RTP packet carrying the transport sequence placeholder.
+    fn packet(seq: u16) -> Vec<u8> {
+        let payload = [0u8; 1000];
+        let ext = [ExtensionElement {
+            id: TRANSPORT_SEQ_EXT_ID,
+            data: &TRANSPORT_SEQ_PLACEHOLDER,
+        }];
+        let spec = RtpPacketSpec {
+            header: RtpHeader {
+                marker: false,
+                payload_type: 96,
+                sequence: seq,
+                timestamp: 0,
+                ssrc: 7,
+            },
+            payload: &payload,
+            extensions: &ext,
+            ..Default::default()
+        };
+        let mut out = vec![0u8; 1200];
+        let n = spec.write_to(&mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn the_window_fills_with_unacknowledged_bytes_only_while_feedback_comes() {
+        let ms = MediaTime::from_millis;
+        let cfg = CallConfig {
+            video: Some(VideoConfig::new(VideoCodec::H264, 640, 360, 30)),
+            ..CallConfig::default()
+        };
+        let mut cc = CallCc::new(&cfg, 7, None).unwrap();
+        // 60 packets of ~1 kB in flight (the start estimate, ~0.55 Mbit/s, holds about 20 kB
+        // over 50 ms + 250 ms).
+        for seq in 0..60 {
+            cc.on_rtp_sent(ms(0), &mut packet(seq));
+        }
+        // No RTT measured yet: never full.
+        assert!(!cc.window_full(ms(10)));
+        cc.min_rtt_us = Some(50_000);
+        assert!(!cc.window_full(ms(10)), "no feedback yet: never full");
+        // Feedback acknowledging the first 10 packets: 50 kB are still in flight.
+        let mut rec = FeedbackRecorder::new(9, 7);
+        for seq in 0..10 {
+            rec.on_packet(seq, 20_000 + i64::from(seq) * 1000);
+        }
+        let mut buf = [0u8; MAX_FEEDBACK_LEN];
+        let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+        assert!(cc.on_rtcp(&buf[..n], ms(60)).is_some());
+        assert!(cc.bwe.in_flight_bytes() > 40_000);
+        assert!(cc.window_full(ms(60)));
+        // No feedback for more than 300 ms is an outage: video is let go.
+        assert!(cc.window_full(ms(360)));
+        assert!(!cc.window_full(ms(361)));
+        // Feedback for all but the last 5 packets: under the window again.
+        for seq in 10..55 {
+            rec.on_packet(seq, 30_000 + i64::from(seq) * 1000);
+        }
+        let n = rec.write_feedback(&mut buf).unwrap().unwrap();
+        assert!(cc.on_rtcp(&buf[..n], ms(400)).is_some());
+        assert!(cc.bwe.in_flight_bytes() < 6_000);
+        assert!(!cc.window_full(ms(400)));
+    }
+}

@@ -912,6 +912,35 @@ impl MediaCore {
         self.video.as_mut()?.encoder_command(now)
     }
 
+    /// Whether the frame captured now should be skipped rather than encoded, because the send
+    /// side is congested: more unsent video is queued than the pacer sends in 100 ms (or two
+    /// frame intervals), or the congestion window is full. Ask before encoding each captured
+    /// frame; a `true` answer is counted (`VideoStats::frames_congestion_skipped`), and the
+    /// encoder simply does not see the frame (its reference chain stays whole; a keyframe
+    /// commanded waits for the next frame encoded). Never `true` for more than 1 s in a row.
+    ///
+    /// # Real-time safety
+    /// Constant time.
+    pub fn video_skip_capture(&mut self) -> bool {
+        let now = self.last_now;
+        let Some(v) = self.video.as_mut() else {
+            return false;
+        };
+        let skip = v.send_congested(now, self.cc.as_ref());
+        if skip {
+            v.count_skipped(1);
+        }
+        skip
+    }
+
+    /// [`video_skip_capture`](Self::video_skip_capture)'s answer without counting (for the
+    /// [`Call`](crate::Call)'s video thread, which counts what it skips itself).
+    pub(crate) fn video_send_congested(&self) -> bool {
+        self.video
+            .as_ref()
+            .is_some_and(|v| v.send_congested(self.last_now, self.cc.as_ref()))
+    }
+
     /// The video configuration, if the call has video.
     pub fn video_config(&self) -> Option<&VideoConfig> {
         self.video.as_ref().map(|v| v.config())

@@ -61,6 +61,14 @@ const PACING_FACTOR: f64 = 2.5;
 const PACER_DRAIN: f64 = 0.5;
 /// The longest burst the pacer lets out after idling, seconds of the pacing rate.
 const MAX_BURST_S: f64 = 0.005;
+/// Captured frames are skipped (not encoded) while the pacer holds more unsent video than it
+/// sends in this time at its present rate (never less than two frame intervals), or while the
+/// congestion window is full: under congestion the frame rate drops for a moment instead of
+/// every later frame waiting behind the backlog (`VideoPath::send_congested`).
+const MAX_SEND_QUEUE_S: f64 = 0.1;
+/// Captures are never skipped for longer than this in a row: the receiver keeps getting a
+/// frame at least this often, whatever the congestion.
+const MAX_SKIP: Duration = Duration::from_millis(1000);
 /// Video packets kept while the peer's stream is not known yet (the first video packets
 /// usually arrive before the first audio packet, which carries 20 ms of audio).
 const PRELOCK_PACKETS: usize = 64;
@@ -219,6 +227,11 @@ pub struct VideoStats {
     /// Frames refused on the send side (pacer queue full, too large, encryption failed); a
     /// keyframe follows.
     pub frames_send_dropped: u64,
+    /// Captured frames not encoded because the send side was congested: more unsent video
+    /// queued than the pacer sends in 100 ms (or two frame intervals), or the congestion
+    /// window full. The frame rate drops for a moment instead of the delay growing; never for
+    /// more than 1 s in a row.
+    pub frames_congestion_skipped: u64,
     /// Keyframes sent.
     pub keyframes_sent: u64,
     /// Video RTP packets sent (first transmissions).
@@ -298,6 +311,14 @@ pub struct VideoStats {
     pub sync_audio_hold_ms: f64,
     /// How long lip sync holds the peer's video back for its audio, ms.
     pub sync_video_hold_ms: f64,
+    /// The peer's frames released for decoding after their release time (they completed late,
+    /// typically waiting for a retransmission that needed a second round trip).
+    pub frames_late: u64,
+    /// Recovered packets (`packets_recovered`) whose frame was released late: the repair
+    /// missed its frame's deadline.
+    pub recovered_late: u64,
+    /// The most a frame was released after its release time, ms.
+    pub max_late_ms: f64,
 }
 
 /// The identifiers of our video stream that continue across runs of a call.
@@ -325,6 +346,8 @@ pub(crate) struct VideoPath {
     /// The last packet of the newest keyframe still in the pacer queue: until it leaves, the
     /// pacer runs at [`PACING_FACTOR`] x the video target even above the estimate.
     key_last: Option<u16>,
+    /// When the last encoded frame was handed in (`MAX_SKIP` counts from it).
+    last_frame_in: Option<MediaTime>,
     budget: f64,
     last_pace: Option<MediaTime>,
     target_bps: u64,
@@ -410,6 +433,7 @@ impl VideoPath {
             rtx_queue: VecDeque::with_capacity(RTX_QUEUE),
             queued_bytes: 0,
             key_last: None,
+            last_frame_in: None,
             budget: 0.0,
             last_pace: None,
             target_bps: u64::from(cfg.start_bitrate_bps),
@@ -603,6 +627,7 @@ impl VideoPath {
             }
             None => frame,
         };
+        self.last_frame_in = Some(now);
         let n = self.packetizer.packets_for(payload.len());
         if self.queue.len() + n > PACER_QUEUE {
             self.protected = protected;
@@ -676,6 +701,12 @@ impl VideoPath {
     /// estimate may still be its start value or cut by a stall). Either way at least the rate
     /// that drains the queue within [`PACER_DRAIN`].
     fn pacing_rate(&self, cap_bps: Option<u64>) -> f64 {
+        self.capped_rate(cap_bps)
+            .max(self.queued_bytes as f64 * 8.0 / PACER_DRAIN)
+    }
+
+    /// [`pacing_rate`](Self::pacing_rate) without the drain floor.
+    fn capped_rate(&self, cap_bps: Option<u64>) -> f64 {
         let mut rate = self.target_bps as f64 * PACING_FACTOR;
         if self.key_last.is_none()
             && self.rtx_queue.is_empty()
@@ -683,7 +714,34 @@ impl VideoPath {
         {
             rate = rate.min((e as f64).max(self.target_bps as f64));
         }
-        rate.max(self.queued_bytes as f64 * 8.0 / PACER_DRAIN)
+        rate
+    }
+
+    /// Whether a frame captured at `now` should be skipped rather than encoded: the pacer holds
+    /// more unsent video than it sends in [`MAX_SEND_QUEUE_S`] at its rate without the drain
+    /// floor (or two frame intervals, if longer), or the congestion window is full. Not when
+    /// no frame has been handed in for [`MAX_SKIP`] (nor before the first), so the receiver
+    /// still gets one at least that often. A keyframe due waits like any frame: sent into the
+    /// backlog it would come no sooner.
+    ///
+    /// # Real-time safety
+    /// Constant time.
+    pub(crate) fn send_congested(&self, now: MediaTime, cc: Option<&CallCc>) -> bool {
+        let Some(last) = self.last_frame_in else {
+            return false;
+        };
+        if now.saturating_since(last) >= MAX_SKIP {
+            return false;
+        }
+        let fps = self.control.current().fps.max(1);
+        let limit_s = MAX_SEND_QUEUE_S.max(2.0 / f64::from(fps));
+        let rate = self.capped_rate(cc.map(CallCc::target_bps)).max(1.0);
+        self.queued_bytes as f64 * 8.0 / rate > limit_s || cc.is_some_and(|c| c.window_full(now))
+    }
+
+    /// Counts `n` captured frames skipped by [`send_congested`](Self::send_congested).
+    pub(crate) fn count_skipped(&mut self, n: u64) {
+        self.stats.frames_congestion_skipped += n;
     }
 
     fn pace(&mut self, now: MediaTime, mut cc: Option<&mut CallCc>, emit: &mut dyn FnMut(&[u8])) {
@@ -844,6 +902,9 @@ impl VideoPath {
             keyframes_requested: r.keyframes_requested,
             nacks_sent: r.nacks_sent,
             receive_delay_ms: self.rx.target_delay().as_secs_f64() * 1e3,
+            frames_late: r.frames_late,
+            recovered_late: r.recovered_late,
+            max_late_ms: r.max_late_us as f64 / 1e3,
             ..self.stats
         }
     }
@@ -893,5 +954,33 @@ mod tests {
         assert_eq!(v.pacing_rate(Some(1_200_000)), 2.5e6);
         assert_eq!(drain(&mut v, 100, 10), 1);
         assert_eq!(v.pacing_rate(Some(1_200_000)), 1.2e6);
+    }
+
+    #[test]
+    fn captures_are_skipped_while_the_unsent_queue_is_long_but_never_for_long() {
+        let ms = MediaTime::from_millis;
+        let mut v = path();
+        // Nothing sent yet: never skip the first frame.
+        assert!(!v.send_congested(ms(0), None));
+        // 10 kB at 2.5 x 1 Mbit/s leaves in 32 ms: under 100 ms.
+        v.send_frame(&[1u8; 10_000], false, ms(0), ms(0), None, true)
+            .unwrap();
+        assert!(!v.send_congested(ms(0), None));
+        // 50 kB take 160 ms: skip.
+        v.send_frame(&[1u8; 40_000], false, ms(0), ms(0), None, true)
+            .unwrap();
+        assert!(v.send_congested(ms(0), None));
+        // Paced for 100 ms, about 19 kB (60 ms) are left: encode again.
+        drain(&mut v, 0, 100);
+        assert!(!v.send_congested(ms(100), None));
+        // A backlog that does not drain (nothing paces it) skips captures for 1 s at most.
+        v.send_frame(&[1u8; 50_000], false, ms(100), ms(100), None, true)
+            .unwrap();
+        assert!(v.send_congested(ms(1099), None));
+        assert!(!v.send_congested(ms(1100), None));
+        // The counter is the caller's (MediaCore or the video thread).
+        assert_eq!(v.stats().frames_congestion_skipped, 0);
+        v.count_skipped(2);
+        assert_eq!(v.stats().frames_congestion_skipped, 2);
     }
 }

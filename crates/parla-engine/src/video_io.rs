@@ -15,7 +15,7 @@
 //! audio never waits for the encoder or the decoder, which run on the video thread
 //! (`video_thread`, feature `video`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parla_core::MediaTime;
 use parla_core::queue::MessageQueue;
@@ -83,6 +83,8 @@ pub(crate) struct VideoCounters {
     pub(crate) decode_errors: AtomicU64,
     pub(crate) freezes: AtomicU64,
     pub(crate) freeze_ms: AtomicU64,
+    /// Captured frames the video thread skipped because the send side was congested.
+    pub(crate) congestion_skipped: AtomicU64,
 }
 
 /// The queues and counters of one call's video (kept across runs; emptied at each start).
@@ -97,6 +99,10 @@ pub(crate) struct VideoShared {
     pub(crate) decoded: MessageQueue<Decoded>,
     pub(crate) decoded_free: MessageQueue<VideoFrame>,
     pub(crate) counters: VideoCounters,
+    /// Set by the media thread at each pass: the send side is congested, so the video thread
+    /// skips captured frames instead of encoding them
+    /// ([`MediaCore::video_skip_capture`](crate::MediaCore::video_skip_capture)).
+    pub(crate) congested: AtomicBool,
 }
 
 impl VideoShared {
@@ -120,6 +126,7 @@ impl VideoShared {
             decoded: MessageQueue::new(DECODED_QUEUE),
             decoded_free: MessageQueue::new(DECODED_QUEUE + 2),
             counters: VideoCounters::default(),
+            congested: AtomicBool::new(false),
         }
     }
 
@@ -138,6 +145,7 @@ impl VideoShared {
         while let Some(d) = self.decoded.pop() {
             let _ = self.decoded_free.push(d.frame);
         }
+        self.congested.store(false, Ordering::Relaxed);
     }
 
     /// Adds the app- and video-thread-side counters to `v`.
@@ -152,6 +160,7 @@ impl VideoShared {
         v.frames_display_dropped = get(&c.display_dropped);
         v.freezes = get(&c.freezes);
         v.freeze_ms = get(&c.freeze_ms);
+        v.frames_congestion_skipped += get(&c.congestion_skipped);
     }
 
     /// App side: a copy of `frame` into a pooled buffer, stamped `capture`, queued for the
@@ -228,6 +237,9 @@ pub(crate) fn media_video_step(
         let _ = shared.encoded_free.push(b);
     }
     core.poll_video(now, emit);
+    shared
+        .congested
+        .store(core.video_send_congested(), Ordering::Relaxed);
     while let Some(mut b) = shared.received_free.pop() {
         match core.poll_video_frame(now, &mut b.data) {
             Some(meta) => {

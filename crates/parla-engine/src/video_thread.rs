@@ -72,7 +72,12 @@ pub(crate) fn video_loop(
         }
         if let Some(frame) = shared.raw.pop() {
             worked = true;
-            encode_one(shared, &mut enc, &frame);
+            if shared.congested.load(Ordering::Relaxed) {
+                // The send side is congested: the encoder does not see this frame.
+                c.congestion_skipped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                encode_one(shared, &mut enc, &frame);
+            }
             let _ = shared.raw_free.push(frame);
         }
         while let Some(mut b) = shared.received.pop() {

@@ -372,16 +372,20 @@ fn video_summary(s: &mut String, v: &crate::video::VideoReport) {
     );
     let _ = writeln!(
         s,
-        "  video repair: {} packets lost, {:.0}% recovered; {} NACKs, {} retransmissions received, {} packets recovered, {} frames dropped, {} refused by authentication, {} keyframes sent, {} encoder errors",
+        "  video repair: {} packets lost, {:.0}% recovered ({:.0}% before their frame was due; {} frames released late, by up to {:.0} ms); {} NACKs, {} retransmissions received, {} packets recovered, {} frames dropped, {} refused by authentication, {} keyframes sent, {} encoder errors, {} captures skipped under congestion",
         v.packets_lost,
         v.packets_recovered_percent,
+        v.packets_recovered_in_time_percent,
+        v.frames_late,
+        v.max_late_ms,
         v.nacks_sent,
         v.rtx_received,
         v.packets_recovered,
         v.frames_dropped,
         v.frames_auth_failed,
         v.keyframes_sent,
-        v.encode_errors
+        v.encode_errors,
+        v.frames_skipped_congested
     );
     if let Some(t) = v.first_frame_after_outage_ms {
         let _ = writeln!(

@@ -99,6 +99,8 @@ pub struct VideoSample {
     pub height: u32,
     /// Encoded frame rate.
     pub fps: u32,
+    /// Packets waiting in the sender's pacer at the sample.
+    pub pacer_queue_packets: u64,
 }
 
 /// A distribution's median and 95th percentile.
@@ -174,6 +176,16 @@ pub struct VideoReport {
     pub packets_lost: u64,
     /// Share of those recovered by retransmission, percent (100 when none was lost).
     pub packets_recovered_percent: f64,
+    /// Share of the lost packets recovered before their frame was due (its release for
+    /// decoding), percent (100 when none was lost).
+    pub packets_recovered_in_time_percent: f64,
+    /// Frames the receiver released after their release time (a repair came late), and the
+    /// most one was late, ms.
+    pub frames_late: u64,
+    /// See `frames_late`.
+    pub max_late_ms: f64,
+    /// Captured frames the sender skipped, not encoded, because its send side was congested.
+    pub frames_skipped_congested: u64,
     /// Retransmission and repair counters of the receiver.
     pub nacks_sent: u64,
     /// See `nacks_sent`.
@@ -542,6 +554,10 @@ impl VideoEnd {
             _ => *slot = Some((index, frame.clone())),
         }
         self.capture_ms.push(ms as f64);
+        if core.video_skip_capture() {
+            // The send side is congested: this frame is not encoded (counted by the core).
+            return Ok(());
+        }
         let mut out: Vec<(Vec<u8>, bool)> = Vec::new();
         if self
             .enc
@@ -582,6 +598,7 @@ impl VideoEnd {
             width: v.width,
             height: v.height,
             fps: v.fps,
+            pacer_queue_packets: v.pacer_queue_packets,
         });
     }
 
@@ -781,6 +798,14 @@ impl VideoEnd {
             } else {
                 100.0 * v.packets_recovered as f64 / lost as f64
             },
+            packets_recovered_in_time_percent: if lost == 0 {
+                100.0
+            } else {
+                100.0 * v.packets_recovered.saturating_sub(v.recovered_late) as f64 / lost as f64
+            },
+            frames_late: v.frames_late,
+            max_late_ms: v.max_late_ms,
+            frames_skipped_congested: sender.video.frames_congestion_skipped,
             nacks_sent: v.nacks_sent,
             rtx_received: v.rtx_received,
             packets_recovered: v.packets_recovered,
