@@ -211,7 +211,9 @@ pub fn key_metrics(suite: &str) -> &'static [&'static str] {
             "psnr_mean_db",
             "skew_p5_ms",
             "skew_p95_ms",
+            "skew_call_p95_ms",
             "recovered_pct",
+            "in_time_pct",
             "m2e_median_ms",
         ],
         "cc" => &[

@@ -119,7 +119,9 @@ impl VideoMaterial {
 
 /// Runs one `video` case. Metrics (A to B): `freeze_pct`, `longest_gap_ms`, `e2e_p50_ms`,
 /// `e2e_p95_ms`, `psnr_mean_db`, `psnr_p5_db`, `skew_p5_ms`, `skew_p95_ms` (the second half of
-/// the call), `recovered_pct` (lost video packets recovered by retransmission),
+/// the call), `skew_call_p95_ms` (the whole call), `recovered_pct` (lost video packets
+/// recovered by retransmission), `in_time_pct` (recovered before their frame was due),
+/// `skipped_frames` (captures the sender skipped under congestion),
 /// `decoded_pct` (frames decoded of those sent), `keyframe_recovery_ms`,
 /// `outage_first_frame_ms` (with an outage), `queue_back_s` and `queue_settled_s` (with a
 /// capacity step: seconds until the link's queueing delay is back under 100 ms, and until it
@@ -152,7 +154,10 @@ pub fn run_case(m: &VideoMaterial, o: &mut Outcome) -> anyhow::Result<()> {
     put("psnr_p5_db", Some(v.psnr_db.p5));
     put("skew_p5_ms", Some(v.av_skew_second_half_ms.p5));
     put("skew_p95_ms", Some(v.av_skew_second_half_ms.p95));
+    put("skew_call_p95_ms", Some(v.av_skew_ms.p95));
     put("recovered_pct", Some(v.packets_recovered_percent));
+    put("in_time_pct", Some(v.packets_recovered_in_time_percent));
+    put("skipped_frames", Some(v.frames_skipped_congested as f64));
     put(
         "decoded_pct",
         (v.frames_sent > 0).then(|| 100.0 * v.frames_decoded as f64 / v.frames_sent as f64),
