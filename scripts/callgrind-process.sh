@@ -33,7 +33,7 @@ rm -rf "$out/bench" "$out"/race-*.wav
 ) &
 copier=$!
 "$parla" bench chain --peers --race 1 --race-seconds "$seconds" --cases "$case" \
-  --out "$out/bench" >/dev/null
+  --out "$out/bench" >"$out/bench.log" 2>&1
 wait "$copier"
 valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
   "$parla" process --mic "$out/race-mic.wav" --far "$out/race-far.wav" --out "$out/processed.wav" \
