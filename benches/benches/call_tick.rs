@@ -15,7 +15,9 @@
 //!   issue 18; 8: what `parla_codec::opus::ComplexityPolicy` chooses on desktop at 32 kbps);
 //!   `mobile` runs the devices at 16 kHz with the mobile echo canceller (AECM) and complexity 5
 //!   (libwebrtc's mobile setting), `mobile_c6` at the mobile policy's 6.
-//! - `stage/...`: one 10 ms frame (20 ms for Opus, the packet length) through one stage.
+//! - `stage/...`: one 10 ms frame (20 ms for Opus, the packet length) through one stage;
+//!   `stage/sanitize/48k` is the input check (`parla_core::frame::sanitize_into`) on one
+//!   48 kHz frame, which the echo canceller runs on both of its inputs every frame.
 //!
 //! Measurement: the CPU time of the benchmarking thread (Linux `CLOCK_THREAD_CPUTIME_ID`; wall
 //! time elsewhere), not wall time: on a shared machine a preempted thread's wall time counts
@@ -28,6 +30,7 @@
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use parla_codec::opus::{MAX_PACKET_BYTES, OpusDecoder, OpusEncoder, OpusEncoderConfig};
+use parla_core::frame::sanitize_into;
 use parla_core::{FrameMeta, MediaTime};
 use parla_dsp::aec::{AecConfig, AecMode, EchoCanceller};
 use parla_dsp::ns::{NS_FRAME, NoiseSuppressor};
@@ -242,6 +245,22 @@ fn stages(c: &mut Criterion<ThreadCpuTime>) {
             |b| b.iter(&mut step),
         );
     }
+
+    // The input check every echo-canceller frame runs twice (far end and microphone) and the
+    // gain stage once: NaN and infinities to 0, clamped to full scale, tiny values flushed.
+    let mut out = vec![0.0; NS_FRAME];
+    let mut i = 0;
+    g.bench_function("sanitize/48k", |b| {
+        b.iter(|| {
+            let bad = sanitize_into(&near[i..i + NS_FRAME], &mut out);
+            i = if i + 2 * NS_FRAME <= near.len() {
+                i + NS_FRAME
+            } else {
+                0
+            };
+            bad
+        })
+    });
 
     // Noise suppression on noisy speech.
     let mut ns = NoiseSuppressor::new();
