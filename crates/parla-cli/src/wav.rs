@@ -550,18 +550,14 @@ mod tests {
     /// A seeded signal in [-1.2, 1.2] (so integer output clips), with exact zeros and full
     /// scale among it.
     fn signal(n: usize, seed: u32) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        use rand::Rng as _;
+        let mut rng = parla_testkit::seed::rng(u64::from(seed));
         (0..n)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                match i % 97 {
-                    0 => 0.0,
-                    1 => 1.0,
-                    2 => -1.0,
-                    _ => (state as f32 / u32::MAX as f32 - 0.5) * 2.4,
-                }
+            .map(|i| match i % 97 {
+                0 => 0.0,
+                1 => 1.0,
+                2 => -1.0,
+                _ => rng.random_range(-1.2f32..1.2),
             })
             .collect()
     }
