@@ -417,6 +417,16 @@ impl CallCc {
         self.bwe.in_flight_bytes() > window.max(CWND_MIN_BYTES)
     }
 
+    /// Whether transport feedback, after some came, has been silent for longer than
+    /// [`CWND_FEEDBACK_US`]: an outage (of the path or of its reverse).
+    ///
+    /// # Real-time safety
+    /// Constant time, no allocation.
+    pub(crate) fn feedback_silent(&self, now: MediaTime) -> bool {
+        self.last_feedback_rx_us
+            .is_some_and(|t| us(now) - t > CWND_FEEDBACK_US)
+    }
+
     /// The video's share of the estimate at the last adaptation (0 without video).
     pub(crate) fn video_target_bps(&self) -> u64 {
         self.video_bps

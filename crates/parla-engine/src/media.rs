@@ -906,10 +906,13 @@ impl MediaCore {
 
     /// What the video encoder should do next (new size, frame rate or bitrate from the
     /// congestion control; a keyframe), if anything changed since the last call. The first
-    /// call returns the start settings with a keyframe.
+    /// call returns the start settings with a keyframe. While transport feedback is silent (an
+    /// outage) it asks for a keyframe every 100 ms, so that the first one across the returned
+    /// link can be decoded without the repairs of the gap.
     pub fn video_encoder_command(&mut self) -> Option<VideoEncoderCommand> {
         let now = self.last_now;
-        self.video.as_mut()?.encoder_command(now)
+        let silent = self.cc.as_ref().is_some_and(|c| c.feedback_silent(now));
+        self.video.as_mut()?.encoder_command(now, silent)
     }
 
     /// Whether the frame captured now should be skipped rather than encoded, because the send

@@ -69,6 +69,10 @@ const MAX_SEND_QUEUE_S: f64 = 0.1;
 /// Captures are never skipped for longer than this in a row: the receiver keeps getting a
 /// frame at least this often, whatever the congestion.
 const MAX_SKIP: Duration = Duration::from_millis(1000);
+/// While transport feedback is silent (an outage), a keyframe at least this often: the first
+/// one to cross the returned link is decodable at once, a round trip before the repairs of the
+/// gap (or a keyframe the receiver asks for) could arrive.
+const OUTAGE_KEYFRAME_EVERY: Duration = Duration::from_millis(100);
 /// Video packets kept while the peer's stream is not known yet (the first video packets
 /// usually arrive before the first audio packet, which carries 20 ms of audio).
 const PRELOCK_PACKETS: usize = 64;
@@ -346,6 +350,9 @@ pub(crate) struct VideoPath {
     /// The last packet of the newest keyframe still in the pacer queue: until it leaves, the
     /// pacer runs at [`PACING_FACTOR`] x the video target even above the estimate.
     key_last: Option<u16>,
+    /// The first packet of the newest keyframe handed to the pacer: retransmissions of packets
+    /// before it are not sent (the receiver gives frames before a complete keyframe up).
+    key_first: Option<u16>,
     /// When the last encoded frame was handed in (`MAX_SKIP` counts from it).
     last_frame_in: Option<MediaTime>,
     budget: f64,
@@ -355,6 +362,8 @@ pub(crate) struct VideoPath {
     pending_settings: Option<EncoderSettings>,
     limiter: KeyframeLimiter,
     keyframe_due: bool,
+    /// When the last keyframe for an outage was asked of the encoder.
+    outage_key: Option<MediaTime>,
     protected: Vec<u8>,
     chunk: Vec<u8>,
     out: Vec<u8>,
@@ -433,6 +442,7 @@ impl VideoPath {
             rtx_queue: VecDeque::with_capacity(RTX_QUEUE),
             queued_bytes: 0,
             key_last: None,
+            key_first: None,
             last_frame_in: None,
             budget: 0.0,
             last_pace: None,
@@ -441,6 +451,7 @@ impl VideoPath {
             control,
             limiter: KeyframeLimiter::new(Duration::from_millis(300)),
             keyframe_due: true,
+            outage_key: None,
             protected: Vec::with_capacity(MAX_VIDEO_FRAME + 64),
             chunk: vec![0; VIDEO_MAX_PAYLOAD],
             out: vec![0; VIDEO_MAX_PAYLOAD + 128],
@@ -533,6 +544,10 @@ impl VideoPath {
                 RtcpPacket::Nack(n) if n.media_ssrc == self.ssrc => {
                     for seq in n.lost() {
                         self.stats.nacked_by_peer += 1;
+                        if self.superseded(seq) {
+                            // Superseded by a keyframe sent since.
+                            continue;
+                        }
                         if self.rtx_queue.len() < RTX_QUEUE && !self.rtx_queue.contains(&seq) {
                             self.rtx_queue.push_back(seq);
                         }
@@ -578,8 +593,23 @@ impl VideoPath {
     }
 
     /// What the encoder should do next, if anything changed.
-    pub(crate) fn encoder_command(&mut self, now: MediaTime) -> Option<VideoEncoderCommand> {
+    ///
+    /// `feedback_silent`: whether the call's transport feedback has gone silent (an outage),
+    /// which asks for a keyframe every [`OUTAGE_KEYFRAME_EVERY`].
+    pub(crate) fn encoder_command(
+        &mut self,
+        now: MediaTime,
+        feedback_silent: bool,
+    ) -> Option<VideoEncoderCommand> {
         if self.limiter.poll(now) {
+            self.keyframe_due = true;
+        }
+        if feedback_silent
+            && self
+                .outage_key
+                .is_none_or(|t| now.saturating_since(t) >= OUTAGE_KEYFRAME_EVERY)
+        {
+            self.outage_key = Some(now);
             self.keyframe_due = true;
         }
         if self.pending_settings.is_none() && !self.keyframe_due {
@@ -591,6 +621,13 @@ impl VideoPath {
             .unwrap_or_else(|| self.control.current());
         let keyframe = std::mem::take(&mut self.keyframe_due);
         Some(VideoEncoderCommand { settings, keyframe })
+    }
+
+    /// Whether the packet `seq` (already sent) came before the newest keyframe handed to the
+    /// pacer, which makes its retransmission pointless.
+    fn superseded(&self, seq: u16) -> bool {
+        self.key_first
+            .is_some_and(|k| self.next_seq.wrapping_sub(seq) > self.next_seq.wrapping_sub(k))
     }
 
     /// Protects and packetizes one encoded frame into the pacer queue.
@@ -639,6 +676,21 @@ impl VideoPath {
             data: &TRANSPORT_SEQ_PLACEHOLDER,
         }];
         let exts: &[ExtensionElement<'_>] = if use_tseq { &ext } else { &[] };
+        if keyframe {
+            // Repairs of the frames before a keyframe are of no use any more: the receiver
+            // hands the keyframe on as soon as it is complete and gives up what came before.
+            self.key_first = Some(self.next_seq);
+            let mut rtx = std::mem::take(&mut self.rtx_queue);
+            rtx.retain(|&s| !self.superseded(s));
+            self.rtx_queue = rtx;
+        } else if self
+            .key_first
+            .is_some_and(|k| self.next_seq.wrapping_sub(k) >= 1 << 15)
+        {
+            // Half the sequence space since: too old to compare with (and long out of the
+            // send history).
+            self.key_first = None;
+        }
         let mut chunks = self.packetizer.packetize(payload, keyframe);
         while let Some(Ok(c)) = chunks.next_into(&mut self.chunk) {
             let seq = self.next_seq;
@@ -954,6 +1006,73 @@ mod tests {
         assert_eq!(v.pacing_rate(Some(1_200_000)), 2.5e6);
         assert_eq!(drain(&mut v, 100, 10), 1);
         assert_eq!(v.pacing_rate(Some(1_200_000)), 1.2e6);
+    }
+
+    /// A NACK for `seqs` of `v`'s stream, as the peer sends it.
+    fn nack(v: &VideoPath, seqs: &[u16]) -> Vec<u8> {
+        let mut out = vec![0u8; 200];
+        let n = parla_rtp::rtcp::write_nack(9, v.ssrc, seqs, &mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    #[test]
+    fn packets_before_a_keyframe_are_not_retransmitted() {
+        let t0 = MediaTime::ZERO;
+        let mut v = path();
+        let first = v.next_seq;
+        // Two delta frames of 3 packets each, sent.
+        for _ in 0..2 {
+            v.send_frame(&[1u8; 3000], false, t0, t0, None, true)
+                .unwrap();
+        }
+        drain(&mut v, 0, 50);
+        // The peer asks for two of them: both queued for retransmission.
+        v.on_rtcp(&nack(&v, &[first, first + 4]), t0);
+        assert_eq!(v.rtx_queue.len(), 2);
+        // A keyframe is queued: the repairs of what came before it are dropped...
+        let key = v.next_seq;
+        v.send_frame(&[2u8; 3000], true, t0, t0, None, true)
+            .unwrap();
+        assert!(v.rtx_queue.is_empty());
+        // ...and later requests for them are not answered; for the keyframe's own, they are.
+        v.on_rtcp(&nack(&v, &[first + 1, key - 1, key, key + 2]), t0);
+        assert_eq!(
+            v.rtx_queue.iter().copied().collect::<Vec<_>>(),
+            [key, key + 2]
+        );
+        assert_eq!(v.stats().nacked_by_peer, 6);
+        // Across the sequence-number wrap too.
+        let mut w = path();
+        w.next_seq = 65534;
+        w.send_frame(&[1u8; 3000], false, t0, t0, None, true)
+            .unwrap();
+        w.send_frame(&[2u8; 3000], true, t0, t0, None, true)
+            .unwrap();
+        drain(&mut w, 0, 50);
+        w.on_rtcp(&nack(&w, &[65534, 0, 1, 2]), t0);
+        assert_eq!(w.rtx_queue.iter().copied().collect::<Vec<_>>(), [1, 2]);
+    }
+
+    #[test]
+    fn while_feedback_is_silent_a_keyframe_is_asked_for_every_100_ms() {
+        let ms = MediaTime::from_millis;
+        let mut v = path();
+        // The start settings come with the first keyframe; then nothing is due.
+        assert!(v.encoder_command(ms(0), false).is_some_and(|c| c.keyframe));
+        assert!(v.encoder_command(ms(10), false).is_none());
+        // Feedback goes silent (an outage): a keyframe now and every 100 ms after.
+        let keyframes = (20..=420)
+            .step_by(10)
+            .filter(|&t| v.encoder_command(ms(t), true).is_some_and(|c| c.keyframe))
+            .count();
+        assert_eq!(keyframes, 5);
+        // Feedback is back: none.
+        assert!(
+            (430..=1000)
+                .step_by(10)
+                .all(|t| v.encoder_command(ms(t), false).is_none())
+        );
     }
 
     #[test]

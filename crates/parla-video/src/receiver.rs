@@ -68,6 +68,9 @@ pub struct ReceiverConfig {
     pub loss_memory: Duration,
     /// Packets resuming after a silence at least this long, with packets missing: a keyframe is
     /// requested at once, in parallel with the NACKs (an outage; whichever repairs first wins).
+    /// The gap of an outage is not a packet loss for `loss_memory`: it says nothing of the
+    /// link's random loss, and the frames after it (a keyframe the sender sent while the link
+    /// was down, or the one asked for) would otherwise be held a round trip longer.
     pub outage_gap: Duration,
 }
 
@@ -256,9 +259,10 @@ impl<D: Depacketizer> VideoReceiver<D> {
         let missing_before = self.nack.stats().missing + self.nack.stats().overflows;
         let news = self.nack.on_packet(pkt.header.sequence, now);
         if self.nack.stats().missing + self.nack.stats().overflows > missing_before {
-            self.last_loss = Some(now);
             if self.silence >= self.cfg.outage_gap {
                 self.want_keyframe = true;
+            } else {
+                self.last_loss = Some(now);
             }
         }
         if news.recovered {
@@ -324,7 +328,7 @@ impl<D: Depacketizer> VideoReceiver<D> {
     }
 
     /// The delay from a frame's earliest arrival to its render time: jitter estimate, decode
-    /// time and render delay, plus (while packet loss is recent, `loss_memory`) what a
+    /// time and render delay, plus (while packet loss, not an outage, is recent, `loss_memory`) what a
     /// retransmission needs: one round-trip time, the NACK reordering delay and retry margin,
     /// and one frame interval (the loss of a frame's last packet shows only when the next frame
     /// starts).
@@ -485,5 +489,64 @@ impl<D: Depacketizer> VideoReceiver<D> {
     /// The NACK module (for reports).
     pub fn nack(&self) -> &NackModule {
         &self.nack
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parla_rtp::payload::generic::GenericDepacketizer;
+    use parla_rtp::rtp::{RtpHeader, RtpPacketSpec};
+
+    /// One-packet frames of the generic payload, 30 per second.
+    fn packet(seq: u16) -> Vec<u8> {
+        let payload = [0x80 | if seq == 1 { 0x40 } else { 0 }, 1, 2, 3];
+        let spec = RtpPacketSpec {
+            header: RtpHeader {
+                marker: true,
+                sequence: seq,
+                timestamp: u32::from(seq) * 3000,
+                ssrc: 7,
+                ..Default::default()
+            },
+            payload: &payload,
+            ..Default::default()
+        };
+        let mut out = vec![0u8; 64];
+        let n = spec.write_to(&mut out).unwrap();
+        out.truncate(n);
+        out
+    }
+
+    fn receiver() -> VideoReceiver<GenericDepacketizer> {
+        let mut r = VideoReceiver::new(GenericDepacketizer, ReceiverConfig::new(7, 9)).unwrap();
+        r.set_rtt(Duration::from_millis(100));
+        r
+    }
+
+    /// Random loss makes the frames wait for retransmissions; the gap of an outage does not.
+    #[test]
+    fn only_random_loss_adds_the_retransmission_budget() {
+        let ms = MediaTime::from_millis;
+        let mut lossy = receiver();
+        let mut outage = receiver();
+        for seq in 1..=10u16 {
+            let at = ms(33 * u64::from(seq));
+            lossy.on_rtp(&packet(seq), at);
+            outage.on_rtp(&packet(seq), at);
+        }
+        let clean = lossy.target_delay();
+        assert_eq!(outage.target_delay(), clean);
+        // Packet 11 lost at random: 12 arrives on time.
+        lossy.on_rtp(&packet(12), ms(33 * 12));
+        assert!(
+            lossy.target_delay() >= clean + Duration::from_millis(100),
+            "{:?} vs {clean:?}",
+            lossy.target_delay()
+        );
+        // 15 packets lost in a 500 ms outage: the next arrives after the silence.
+        outage.on_rtp(&packet(26), ms(33 * 26));
+        assert_eq!(outage.target_delay(), clean);
+        assert_eq!(outage.nack().stats().missing, 15);
     }
 }

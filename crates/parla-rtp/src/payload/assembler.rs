@@ -5,7 +5,9 @@
 //! format: [`Depacketizer::is_frame_start`]) to its last (the RTP marker bit) is present and
 //! depacketizes cleanly. Everything else is reported as dropped, never as a frame. A pending
 //! frame is given up when a later frame has started and the pending one has waited `max_wait`
-//! (time for a retransmission to arrive), when the packet window overflows, or at
+//! (time for a retransmission to arrive), once a complete keyframe following it has been held
+//! for [`KEYFRAME_REORDER`] (nothing before the keyframe is needed any more), when the packet
+//! window overflows, or at
 //! [`FrameAssembler::finish`].
 //!
 //! All memory (packet slots and the frame buffer) is allocated at construction; `insert` and
@@ -17,6 +19,12 @@ use parla_core::{ConfigError, MediaTime};
 
 use crate::error::ParseError;
 use crate::rtp::{RtpPacket, SeqUnwrapper};
+
+/// How long a complete keyframe must have been held before it ends the wait for an incomplete
+/// frame before it: the incomplete frame's packets may only be reordered. The same 5 ms the
+/// receiver's NACK module allows for reordering before it asks for a packet (each millisecond
+/// here delays the first picture after an outage by as much).
+pub const KEYFRAME_REORDER: Duration = Duration::from_millis(5);
 
 /// A payload format the assembler can rebuild frames of.
 pub trait Depacketizer {
@@ -410,6 +418,29 @@ impl<D: Depacketizer> FrameAssembler<D> {
         })
     }
 
+    /// When the first complete keyframe held that starts at or after `from` was completed (the
+    /// arrival of its last packet to come). Scans at most the packet window.
+    fn complete_keyframe_from(&self, from: u64, highest: u64) -> Option<MediaTime> {
+        let mut s = from;
+        while s <= highest {
+            if self.slot(s).is_some_and(|x| x.start)
+                && let Scan::Complete(last) = self.scan(s, highest)
+            {
+                let packets = (s..=last).filter_map(|k| self.slot(k));
+                if packets
+                    .clone()
+                    .any(|x| self.depack.is_keyframe(&x.data[..x.len]))
+                {
+                    return packets.map(|x| x.arrival).max();
+                }
+                s = last + 1;
+            } else {
+                s += 1;
+            }
+        }
+        None
+    }
+
     /// The next event, if one is ready at `now`: a complete frame, or frames given up. Call
     /// until it returns `None` after each insert.
     ///
@@ -435,8 +466,18 @@ impl<D: Depacketizer> FrameAssembler<D> {
                     .min()
                     .or_else(|| next.and_then(|n| self.slot(n)).map(|x| x.arrival))
                     .unwrap_or(now);
+                // A complete keyframe later on makes the pending frame pointless (after an
+                // outage it can come long before the repairs of the gap): give it up now. The
+                // complete frames between are still passed on (not decodable), the incomplete
+                // ones given up the same way at the next polls.
+                // Not before it has been complete for `KEYFRAME_REORDER`: the pending frame's
+                // last packets may only have been reordered behind it.
+                let keyframe = next
+                    .and_then(|n| self.complete_keyframe_from(n, highest))
+                    .is_some_and(|at| now.saturating_since(at) >= KEYFRAME_REORDER);
                 let give_up = self.finishing
                     || self.overflowed
+                    || keyframe
                     || (next.is_some()
                         && (hopeless || now.saturating_since(oldest) >= self.cfg.max_wait));
                 if !give_up {
@@ -630,7 +671,8 @@ mod tests {
         start: bool,
         marker: bool,
     ) -> InsertOutcome {
-        let payload = [if start { 0x10 } else { 0x00 }, 0xaa];
+        // A delta frame (P = 1 in the VP8 payload header).
+        let payload = [if start { 0x10 } else { 0x00 }, 0xab];
         let spec = RtpPacketSpec {
             header: RtpHeader {
                 marker,
@@ -718,7 +760,7 @@ mod tests {
         let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
         let at = |ms| MediaTime::from_millis(ms);
         let insert = |asm: &mut FrameAssembler<Vp8Depacketizer>, seq: u16, ms: u64| {
-            let payload = [0x10, 0xaa];
+            let payload = [0x10, 0xab];
             let spec = RtpPacketSpec {
                 header: RtpHeader {
                     marker: true,
@@ -760,6 +802,92 @@ mod tests {
         }
         assert_eq!(asm.stats().frames, 6);
         assert_eq!(asm.stats().dropped_incomplete, 1);
+    }
+
+    /// After an outage the gap's repairs come a round trip after the link returns, while a
+    /// keyframe the sender sent meanwhile may already be whole: it is handed on once it has
+    /// been complete for `KEYFRAME_REORDER`, and the frames before it are given up without
+    /// waiting for `max_wait`.
+    #[test]
+    fn a_complete_keyframe_ends_the_wait_for_the_gap_before_it() {
+        let cfg = AssemblerConfig {
+            max_packets: 64,
+            max_payload: 100,
+            max_frame_bytes: 1000,
+            max_wait: Duration::from_secs(10),
+        };
+        let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
+        let ms = MediaTime::from_millis;
+        // (seq, ts, start, marker, keyframe) arriving at `at`.
+        let put =
+            |asm: &mut FrameAssembler<Vp8Depacketizer>, p: (u16, u32, bool, bool, bool), at| {
+                let (seq, ts, start, marker, key) = p;
+                let payload = [
+                    if start { 0x10 } else { 0x00 },
+                    if key { 0xaa } else { 0xab },
+                ];
+                let spec = RtpPacketSpec {
+                    header: RtpHeader {
+                        marker,
+                        sequence: seq,
+                        timestamp: ts,
+                        ..Default::default()
+                    },
+                    payload: &payload,
+                    ..Default::default()
+                };
+                let mut pkt = [0u8; 64];
+                let n = spec.write_to(&mut pkt).unwrap();
+                asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), at)
+            };
+        let events_at = |asm: &mut FrameAssembler<Vp8Depacketizer>, at| {
+            let mut got = Vec::new();
+            while let Some(ev) = asm.poll(at) {
+                got.push(match ev {
+                    AssemblerEvent::Frame(f) => {
+                        (f.first_seq, f.last_seq + 1, f.keyframe, f.decodable)
+                    }
+                    AssemblerEvent::Dropped(d) => (d.first_seq, d.end_seq, false, false),
+                });
+            }
+            got
+        };
+        put(&mut asm, (1, 0, true, true, true), ms(0));
+        assert_eq!(events_at(&mut asm, ms(0)), [(1, 2, true, true)]);
+        // Frame 2 (seq 2..=3) lost its last packet; frame 3 (seq 4) is complete but a delta.
+        put(&mut asm, (2, 1, true, false, false), ms(10));
+        put(&mut asm, (4, 2, true, true, false), ms(20));
+        assert!(
+            events_at(&mut asm, ms(100)).is_empty(),
+            "a delta frame does not end the wait"
+        );
+        // A keyframe starts (seq 5, 6) but is not complete yet: still waiting.
+        put(&mut asm, (5, 3, true, false, true), ms(100));
+        assert!(
+            events_at(&mut asm, ms(200)).is_empty(),
+            "nor an incomplete keyframe"
+        );
+        // Its last packet arrives: nothing yet (frame 2's packet may only be reordered)...
+        put(&mut asm, (6, 3, false, true, false), ms(200));
+        let complete = ms(200) + KEYFRAME_REORDER;
+        assert!(events_at(&mut asm, complete - Duration::from_millis(1)).is_empty());
+        // ...then frame 2 is given up, frame 3 passed on (not decodable), the keyframe comes
+        // out, long before `max_wait`.
+        assert_eq!(
+            events_at(&mut asm, complete),
+            [
+                (2, 4, false, false),
+                (4, 5, false, false),
+                (5, 7, true, true)
+            ]
+        );
+        // The missing packet's late retransmission is late now.
+        assert_eq!(
+            put(&mut asm, (3, 1, false, true, false), complete),
+            InsertOutcome::Late
+        );
+        assert_eq!(asm.stats().dropped_incomplete, 1);
+        assert_eq!(asm.stats().keyframes, 2);
     }
 
     #[test]
