@@ -671,8 +671,21 @@ mod tests {
         start: bool,
         marker: bool,
     ) -> InsertOutcome {
-        // A delta frame (P = 1 in the VP8 payload header).
-        let payload = [if start { 0x10 } else { 0x00 }, 0xab];
+        insert_at(asm, (seq, ts, start, marker, false), MediaTime::ZERO)
+    }
+
+    /// Inserts a one-byte VP8 packet `(seq, ts, start, marker, keyframe)` arriving at `at`.
+    fn insert_at(
+        asm: &mut FrameAssembler<Vp8Depacketizer>,
+        p: (u16, u32, bool, bool, bool),
+        at: MediaTime,
+    ) -> InsertOutcome {
+        let (seq, ts, start, marker, key) = p;
+        // P (bit 0 of the VP8 payload header) is 0 for keyframes, 1 for delta frames.
+        let payload = [
+            if start { 0x10 } else { 0x00 },
+            if key { 0xaa } else { 0xab },
+        ];
         let spec = RtpPacketSpec {
             header: RtpHeader {
                 marker,
@@ -685,7 +698,7 @@ mod tests {
         };
         let mut pkt = [0u8; 64];
         let n = spec.write_to(&mut pkt).unwrap();
-        asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), MediaTime::ZERO)
+        asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), at)
     }
 
     fn events(asm: &mut FrameAssembler<Vp8Depacketizer>) -> Vec<(u64, u64)> {
@@ -818,28 +831,7 @@ mod tests {
         };
         let mut asm = FrameAssembler::new(Vp8Depacketizer, cfg).unwrap();
         let ms = MediaTime::from_millis;
-        // (seq, ts, start, marker, keyframe) arriving at `at`.
-        let put =
-            |asm: &mut FrameAssembler<Vp8Depacketizer>, p: (u16, u32, bool, bool, bool), at| {
-                let (seq, ts, start, marker, key) = p;
-                let payload = [
-                    if start { 0x10 } else { 0x00 },
-                    if key { 0xaa } else { 0xab },
-                ];
-                let spec = RtpPacketSpec {
-                    header: RtpHeader {
-                        marker,
-                        sequence: seq,
-                        timestamp: ts,
-                        ..Default::default()
-                    },
-                    payload: &payload,
-                    ..Default::default()
-                };
-                let mut pkt = [0u8; 64];
-                let n = spec.write_to(&mut pkt).unwrap();
-                asm.insert(&RtpPacket::parse(&pkt[..n]).unwrap(), at)
-            };
+        let put = insert_at;
         let events_at = |asm: &mut FrameAssembler<Vp8Depacketizer>, at| {
             let mut got = Vec::new();
             while let Some(ev) = asm.poll(at) {
