@@ -57,9 +57,10 @@ pub struct Args {
     pub report: Option<PathBuf>,
     /// Threads to run the chain on: 1, or 2 (the input and the echo canceller on one, noise
     /// suppression, the output and the file writing on the other, with 10 ms frames handed
-    /// over through a bounded queue; the output is byte for byte the same). Default: 2 when
-    /// the machine has at least 2 cores and both the echo canceller and noise suppression run,
-    /// else 1. Two threads take about the same CPU time in less wall time.
+    /// over in batches through bounded queues; the output is byte for byte the same). Default:
+    /// 2 when the machine has at least 2 cores and both the echo canceller and noise
+    /// suppression run, else 1. Two threads take about the same CPU time, and less wall time
+    /// when a second core is free.
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub threads: Option<u8>,
 }
