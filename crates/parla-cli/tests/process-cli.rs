@@ -17,6 +17,22 @@ fn parla(args: &[&str]) -> Output {
         .expect("run parla")
 }
 
+/// Run parla and check that it succeeded.
+fn parla_ok(args: &[&str]) -> Output {
+    let out = parla(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON report `parla process --report` wrote.
+fn read_report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn write_wav(path: &Path, spec: hound::WavSpec, frames: usize) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..frames * spec.channels as usize {
@@ -64,7 +80,7 @@ fn bundled_sample_gives_a_wav_of_the_same_duration_and_rate() {
     let out_path = dir.path().join("clean.wav");
     let report = dir.path().join("report.json");
     let input = sample("noisy_speech_white_5db.wav");
-    let out = parla(&[
+    let out = parla_ok(&[
         "process",
         "--mic",
         input.to_str().unwrap(),
@@ -73,11 +89,6 @@ fn bundled_sample_gives_a_wav_of_the_same_duration_and_rate() {
         "--report",
         report.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("real-time factor"), "{stdout}");
     assert!(stdout.contains("ns"), "{stdout}");
@@ -86,8 +97,7 @@ fn bundled_sample_gives_a_wav_of_the_same_duration_and_rate() {
     assert_eq!(a.spec().sample_rate, b.spec().sample_rate);
     let frame = a.spec().sample_rate / 100;
     assert!(a.duration().abs_diff(b.duration()) <= frame);
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let json = read_report(&report);
     assert!(json["frames"].as_u64().unwrap() > 1000);
     assert!(json["stages"].as_array().unwrap().len() >= 3);
 }
@@ -372,6 +382,23 @@ fn signal(rate: u32, secs: f64, f0: f32, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// A 44.1 kHz stereo microphone (2.3 s) with the echo of a shorter far end (1.9 s), written to
+/// `mic44.wav` and `far44.wav` in `dir`; returns the interleaved microphone and the far end.
+fn echo_at_44k(dir: &Path) -> (Vec<f32>, Vec<f32>) {
+    let rate = 44_100;
+    let left = signal(rate, 2.3, 300.0, 1);
+    let right = signal(rate, 2.3, 410.0, 2);
+    let far = signal(rate, 1.9, 520.0, 3);
+    let mut mic = left;
+    for (i, m) in mic.iter_mut().enumerate() {
+        *m = 0.8 * *m + 0.3 * far.get(i.wrapping_sub(2_000)).copied().unwrap_or(0.0);
+    }
+    let stereo: Vec<f32> = mic.iter().zip(&right).flat_map(|(&l, &r)| [l, r]).collect();
+    write_float(&dir.join("mic44.wav"), spec(rate, 2, 32, true), &stereo);
+    write_float(&dir.join("far44.wav"), spec(rate, 1, 32, true), &far);
+    (stereo, far)
+}
+
 #[test]
 fn streamed_output_is_the_whole_file_chains_output_bit_for_bit() {
     // 44.1 kHz (resamplers at both ends), a stereo microphone (the downmix happens while
@@ -379,22 +406,13 @@ fn streamed_output_is_the_whole_file_chains_output_bit_for_bit() {
     // builds) and noise suppression.
     let dir = tempfile::tempdir().unwrap();
     let rate = 44_100;
-    let left = signal(rate, 2.3, 300.0, 1);
-    let right = signal(rate, 2.3, 410.0, 2);
-    let far = signal(rate, 1.9, 520.0, 3);
-    let mut mic = left.clone();
-    for (i, m) in mic.iter_mut().enumerate() {
-        *m = 0.8 * *m + 0.3 * far.get(i.wrapping_sub(2_000)).copied().unwrap_or(0.0);
-    }
-    let stereo: Vec<f32> = mic.iter().zip(&right).flat_map(|(&l, &r)| [l, r]).collect();
+    let (stereo, far) = echo_at_44k(dir.path());
     let (mic_path, far_path, out_path) = (
-        dir.path().join("mic.wav"),
-        dir.path().join("far.wav"),
+        dir.path().join("mic44.wav"),
+        dir.path().join("far44.wav"),
         dir.path().join("out.wav"),
     );
-    write_float(&mic_path, spec(rate, 2, 32, true), &stereo);
-    write_float(&far_path, spec(rate, 1, 32, true), &far);
-    let out = parla(&[
+    parla_ok(&[
         "process",
         "--mic",
         mic_path.to_str().unwrap(),
@@ -405,11 +423,6 @@ fn streamed_output_is_the_whole_file_chains_output_bit_for_bit() {
         "--out",
         out_path.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let got = read_float(&out_path);
 
     // The same recording through the library's whole-file path.
@@ -450,21 +463,113 @@ fn a_wav_shorter_than_its_header_is_a_one_line_error_and_leaves_no_output() {
     // Keep the header (which promises 1.5 s) and the first 0.5 s of samples.
     let bytes = std::fs::read(&full).unwrap();
     std::fs::write(&cut, &bytes[..44 + 4 * 24_000]).unwrap();
-    for (mic, far) in [(&cut, &full), (&full, &cut)] {
+    // Both ways: one thread, and two (the file is read on the echo canceller's thread while
+    // the other one writes the output).
+    for threads in ["1", "2"] {
+        for (mic, far) in [(&cut, &full), (&full, &cut)] {
+            let out = parla(&[
+                "process",
+                "--mic",
+                mic.to_str().unwrap(),
+                "--far",
+                far.to_str().unwrap(),
+                "--threads",
+                threads,
+                "--out",
+                out_path.to_str().unwrap(),
+            ]);
+            assert_one_line_error(&out, "truncated or corrupt");
+            assert!(
+                !out_path.exists(),
+                "--threads {threads}: a failed run must not leave a half-written output"
+            );
+        }
+    }
+}
+
+#[test]
+fn two_threads_write_the_same_bytes_as_one() {
+    // The bundled near-end speech with the bundled far end's echo mixed in, AEC3 and noise
+    // suppression (what `--threads` defaults to two for), and the 44.1 kHz stereo case of the
+    // streaming test with AECM (resamplers at both ends).
+    let dir = tempfile::tempdir().unwrap();
+    echo_at_44k(dir.path());
+    let (mic44, far44) = (dir.path().join("mic44.wav"), dir.path().join("far44.wav"));
+    let near = read_mono(&sample("near_speech_clean.wav"));
+    let far48 = read_mono(&sample("far_speech_clean.wav"));
+    let mut mic48 = near[..near.len().min(5 * 48_000)].to_vec();
+    for (i, m) in mic48.iter_mut().enumerate() {
+        *m = 0.5 * *m + 0.4 * far48.get(i.wrapping_sub(4_800)).copied().unwrap_or(0.0);
+    }
+    let mic48_path = dir.path().join("mic48.wav");
+    write_mono(&mic48_path, &mic48);
+    let far48_path = sample("far_speech_clean.wav");
+    for (mic, far, aec) in [
+        (&mic48_path, &far48_path, "aec3"),
+        (&mic44, &far44, "mobile"),
+    ] {
+        let mut written = Vec::new();
+        for threads in ["1", "2"] {
+            let out_path = dir.path().join(format!("out-{aec}-{threads}.wav"));
+            let report = dir.path().join(format!("report-{aec}-{threads}.json"));
+            parla_ok(&[
+                "process",
+                "--mic",
+                mic.to_str().unwrap(),
+                "--far",
+                far.to_str().unwrap(),
+                "--aec",
+                aec,
+                "--threads",
+                threads,
+                "--out",
+                out_path.to_str().unwrap(),
+                "--report",
+                report.to_str().unwrap(),
+            ]);
+            let json = read_report(&report);
+            assert_eq!(json["threads"].as_u64(), Some(threads.parse().unwrap()));
+            let calls: Vec<(String, u64)> = json["stages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["name"].as_str().unwrap().to_string(),
+                        s["calls"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            written.push((
+                std::fs::read(&out_path).unwrap(),
+                json["frames"].as_u64().unwrap(),
+                json["chain_delay_ms"].as_f64().unwrap(),
+                calls,
+            ));
+        }
+        let (one, two) = (&written[0], &written[1]);
+        assert!(one.0.len() > 44 + 4 * 48_000, "{aec}: output too short");
+        assert!(one.0 == two.0, "{aec}: the two-thread output differs");
+        assert_eq!(one.1, two.1, "{aec}: frames processed");
+        assert_eq!(one.2, two.2, "{aec}: chain delay");
+        assert_eq!(one.3, two.3, "{aec}: stage calls");
+    }
+}
+
+#[test]
+fn threads_other_than_one_or_two_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.wav");
+    for bad in ["0", "3", "two"] {
         let out = parla(&[
             "process",
-            "--mic",
-            mic.to_str().unwrap(),
-            "--far",
-            far.to_str().unwrap(),
+            "--threads",
+            bad,
             "--out",
             out_path.to_str().unwrap(),
         ]);
-        assert_one_line_error(&out, "truncated or corrupt");
-        assert!(
-            !out_path.exists(),
-            "a failed run must not leave a half-written output"
-        );
+        assert!(!out.status.success(), "--threads {bad} was accepted");
+        assert!(!out_path.exists());
     }
 }
 

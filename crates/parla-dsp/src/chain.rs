@@ -16,7 +16,7 @@
 //! Timing: when enabled, each stage is timed with the monotonic clock (`Instant::now`, a vDSO
 //! read on Linux, no syscall) into a preallocated [`LatencyHistogram`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parla_core::format::{AudioFormat, check_processing_rate};
 use parla_core::frame::level_dbfs;
@@ -155,19 +155,119 @@ pub struct StageTiming {
 pub struct SendChain {
     cfg: SendChainConfig,
     frame_len: usize,
+    front: Front,
+    back: Back,
+    frame_a: Vec<f32>,
+    frame_b: Vec<f32>,
+    /// Index 0: resample_in, then echo (if any): the front's [`Front::slots`]; then the
+    /// stages, then resample_out, then total.
+    timings: Vec<StageTiming>,
+    frames: u64,
+    last_meta: FrameMeta,
+}
+
+/// The chain's head: the input resampler and the echo canceller with its far-end resampler.
+/// A pipelined offline run ([`SendChain::offline_split`]) runs it on one thread and [`Back`]
+/// on another; a [`SendChain`] runs both in turn. One code path for both, so their output is
+/// the same bit for bit.
+struct Front {
     in_rs: StreamResampler,
     far_rs: Option<StreamResampler>,
     echo: Option<Box<dyn EchoStage>>,
+    far_frame: Vec<f32>,
+    render_underruns: u64,
+}
+
+impl Front {
+    /// Timing slots the front records: resample_in, then the echo canceller if there is one.
+    fn slots(&self) -> usize {
+        1 + usize::from(self.echo.is_some())
+    }
+
+    /// Feed microphone audio to the input resampler, timed into `timings[0]`.
+    fn push_capture(
+        &mut self,
+        mic: &[f32],
+        timings: &mut [StageTiming],
+        timing: bool,
+    ) -> Result<(), ProcessError> {
+        // RT: resampler push into preallocated buffers.
+        let t0 = timing.then(Instant::now);
+        self.in_rs.push(mic)?;
+        if let Some(t0) = t0 {
+            timings[T_RESAMPLE_IN].histogram.record(t0.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Run the echo canceller (if any) on the frame in `a` (`b` is scratch; the result ends in
+    /// `a`), pairing it with the next far-end frame, timed into `timings[1]`.
+    fn process(
+        &mut self,
+        a: &mut Vec<f32>,
+        b: &mut Vec<f32>,
+        meta: &mut FrameMeta,
+        timings: &mut [StageTiming],
+        timing: bool,
+    ) -> Result<(), ProcessError> {
+        // RT: the echo canceller's process_render/process_into only.
+        if let Some(echo) = self.echo.as_mut() {
+            let t = timing.then(Instant::now);
+            let got_far = self
+                .far_rs
+                .as_mut()
+                .is_some_and(|rs| rs.pull(&mut self.far_frame));
+            if !got_far {
+                self.far_frame.fill(0.0);
+                self.render_underruns += 1;
+            }
+            echo.process_render(&self.far_frame)?;
+            echo.process_into(a, b, meta)?;
+            std::mem::swap(a, b);
+            if let Some(t) = t {
+                timings[1].histogram.record(t.elapsed());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The chain's tail: the stages after the echo canceller and the output resampler.
+struct Back {
     stages: Vec<Box<dyn Stage>>,
     out_rs: StreamResampler,
-    frame_a: Vec<f32>,
-    frame_b: Vec<f32>,
-    far_frame: Vec<f32>,
-    /// Index 0: resample_in, then echo (if any), then the stages, then resample_out, then total.
-    timings: Vec<StageTiming>,
-    frames: u64,
-    render_underruns: u64,
-    last_meta: FrameMeta,
+}
+
+impl Back {
+    /// Run the stages on the frame in `a` (`b` is scratch) and push the result into the output
+    /// resampler, timed into `timings` (one slot per stage, then resample_out).
+    fn process(
+        &mut self,
+        a: &mut Vec<f32>,
+        b: &mut Vec<f32>,
+        meta: &mut FrameMeta,
+        timings: &mut [StageTiming],
+        timing: bool,
+    ) -> Result<(), ProcessError> {
+        // RT: the stages' process_into and a resampler push only.
+        let mut slot = 0;
+        for stage in self.stages.iter_mut() {
+            let t = timing.then(Instant::now);
+            stage.process_into(a, b, meta)?;
+            std::mem::swap(a, b);
+            if let Some(t) = t {
+                timings[slot].histogram.record(t.elapsed());
+            }
+            slot += 1;
+        }
+        meta.level_dbfs = Some(level_dbfs(a));
+        let t = timing.then(Instant::now);
+        self.out_rs.push(a)?;
+        if let Some(t) = t {
+            timings[slot].histogram.record(t.elapsed());
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for SendChain {
@@ -227,17 +327,18 @@ impl SendChain {
         }
         let mut chain = SendChain {
             frame_len,
-            in_rs,
-            far_rs: None,
-            echo: None,
-            stages,
-            out_rs,
+            front: Front {
+                in_rs,
+                far_rs: None,
+                echo: None,
+                far_frame: vec![0.0; frame_len],
+                render_underruns: 0,
+            },
+            back: Back { stages, out_rs },
             frame_a: vec![0.0; frame_len],
             frame_b: vec![0.0; frame_len],
-            far_frame: vec![0.0; frame_len],
             timings: Vec::new(),
             frames: 0,
-            render_underruns: 0,
             last_meta: FrameMeta::default(),
             cfg,
         };
@@ -247,10 +348,10 @@ impl SendChain {
 
     fn rebuild_timings(&mut self) {
         let mut names = vec!["resample_in"];
-        if let Some(e) = &self.echo {
+        if let Some(e) = &self.front.echo {
             names.push(e.name());
         }
-        names.extend(self.stages.iter().map(|s| s.name()));
+        names.extend(self.back.stages.iter().map(|s| s.name()));
         names.push("resample_out");
         names.push("total");
         self.timings = names
@@ -274,14 +375,14 @@ impl SendChain {
         // A block of `max_block` input frames lasts as long as this many render frames.
         let render_block = (self.cfg.max_block as u64 * u64::from(render_rate))
             .div_ceil(u64::from(self.cfg.input_rate)) as usize;
-        self.far_rs = Some(StreamResampler::new(
+        self.front.far_rs = Some(StreamResampler::new(
             render_rate,
             self.cfg.processing_rate,
             1,
             render_block.max(1),
             self.cfg.resample_mode,
         )?);
-        self.echo = Some(echo);
+        self.front.echo = Some(echo);
         self.rebuild_timings();
         Ok(())
     }
@@ -309,10 +410,7 @@ impl SendChain {
     /// As [`StreamResampler::push`].
     pub fn push_render(&mut self, far: &[f32]) -> Result<(), ProcessError> {
         // RT: resampler push into preallocated buffers.
-        match self.far_rs.as_mut() {
-            Some(rs) => rs.push(far),
-            None => Ok(()),
-        }
+        self.front.push_render(far)
     }
 
     /// Feed microphone audio at the input rate, mono, at most `max_block` frames, and process
@@ -325,14 +423,15 @@ impl SendChain {
     /// [`ProcessError`] from the resamplers or a stage; the chain stays usable.
     pub fn push_capture(&mut self, mic: &[f32]) -> Result<usize, ProcessError> {
         // RT: preallocated buffers, stages' process_into only.
-        let timing = self.cfg.timing;
-        let t0 = timing.then(Instant::now);
-        self.in_rs.push(mic)?;
-        if let Some(t0) = t0 {
-            self.timings[T_RESAMPLE_IN].histogram.record(t0.elapsed());
-        }
+        self.front
+            .push_capture(mic, &mut self.timings, self.cfg.timing)?;
+        self.process_ready()
+    }
+
+    /// Process every frame the input resampler has ready; returns how many.
+    fn process_ready(&mut self) -> Result<usize, ProcessError> {
         let mut n = 0;
-        while self.in_rs.pull(&mut self.frame_a) {
+        while self.front.in_rs.pull(&mut self.frame_a) {
             self.process_frame()?;
             n += 1;
         }
@@ -342,49 +441,24 @@ impl SendChain {
     fn process_frame(&mut self) -> Result<(), ProcessError> {
         let timing = self.cfg.timing;
         let start = timing.then(Instant::now);
-        let mut meta = FrameMeta {
-            timestamp: MediaTime::from_samples(
-                self.frames * self.frame_len as u64,
-                self.cfg.processing_rate,
-            ),
-            ..FrameMeta::default()
-        };
-        let mut slot = 1;
-        if let Some(echo) = self.echo.as_mut() {
-            let t = timing.then(Instant::now);
-            let got_far = self
-                .far_rs
-                .as_mut()
-                .is_some_and(|rs| rs.pull(&mut self.far_frame));
-            if !got_far {
-                self.far_frame.fill(0.0);
-                self.render_underruns += 1;
-            }
-            echo.process_render(&self.far_frame)?;
-            echo.process_into(&self.frame_a, &mut self.frame_b, &mut meta)?;
-            std::mem::swap(&mut self.frame_a, &mut self.frame_b);
-            if let Some(t) = t {
-                self.timings[slot].histogram.record(t.elapsed());
-            }
-            slot += 1;
-        }
-        for stage in self.stages.iter_mut() {
-            let t = timing.then(Instant::now);
-            stage.process_into(&self.frame_a, &mut self.frame_b, &mut meta)?;
-            std::mem::swap(&mut self.frame_a, &mut self.frame_b);
-            if let Some(t) = t {
-                self.timings[slot].histogram.record(t.elapsed());
-            }
-            slot += 1;
-        }
-        meta.level_dbfs = Some(level_dbfs(&self.frame_a));
-        let t = timing.then(Instant::now);
-        self.out_rs.push(&self.frame_a)?;
-        if let Some(t) = t {
-            self.timings[slot].histogram.record(t.elapsed());
-        }
-        if let Some(start) = start {
-            self.timings[slot + 1].histogram.record(start.elapsed());
+        let mut meta = frame_meta(self.frames, self.frame_len, self.cfg.processing_rate);
+        let (front_t, back_t) = self.timings.split_at_mut(self.front.slots());
+        self.front.process(
+            &mut self.frame_a,
+            &mut self.frame_b,
+            &mut meta,
+            front_t,
+            timing,
+        )?;
+        self.back.process(
+            &mut self.frame_a,
+            &mut self.frame_b,
+            &mut meta,
+            back_t,
+            timing,
+        )?;
+        if let (Some(start), Some(total)) = (start, back_t.last_mut()) {
+            total.histogram.record(start.elapsed());
         }
         self.last_meta = meta;
         self.frames += 1;
@@ -393,7 +467,7 @@ impl SendChain {
 
     /// Output samples ready to pull.
     pub fn available(&self) -> usize {
-        self.out_rs.available()
+        self.back.out_rs.available()
     }
 
     /// Fill `out` with processed audio at the output rate if enough is ready; returns whether it
@@ -403,7 +477,7 @@ impl SendChain {
     /// No allocation, lock or syscall.
     pub fn pull(&mut self, out: &mut [f32]) -> bool {
         // RT: a copy.
-        self.out_rs.pull(out)
+        self.back.out_rs.pull(out)
     }
 
     /// 10 ms frames processed so far.
@@ -413,7 +487,7 @@ impl SendChain {
 
     /// Capture frames that found no far-end frame and were paired with silence.
     pub fn render_underruns(&self) -> u64 {
-        self.render_underruns
+        self.front.render_underruns
     }
 
     /// What the stages reported about the last frame.
@@ -430,14 +504,15 @@ impl SendChain {
     pub fn latency_seconds(&self) -> f64 {
         let proc = f64::from(self.cfg.processing_rate);
         let stage_samples: usize = self
+            .back
             .stages
             .iter()
             .map(|s| s.latency_samples())
             .sum::<usize>()
-            + self.echo.as_ref().map_or(0, |e| e.latency_samples());
-        self.in_rs.delay() / proc
+            + self.front.echo.as_ref().map_or(0, |e| e.latency_samples());
+        self.front.in_rs.delay() / proc
             + stage_samples as f64 / proc
-            + self.out_rs.delay() / f64::from(self.cfg.output_rate)
+            + self.back.out_rs.delay() / f64::from(self.cfg.output_rate)
     }
 
     /// The chain's delay in whole output samples (rounded).
@@ -494,23 +569,214 @@ impl SendChain {
     /// bounded by a few blocks whatever the recording's length. Not for the real-time path (its
     /// output buffer may grow on the first blocks).
     pub fn offline(&mut self, input_len: usize) -> OfflineRun<'_> {
+        let (feed, aligner) = self.offline_parts(input_len);
+        OfflineRun {
+            feed,
+            aligner,
+            chain: self,
+        }
+    }
+
+    /// Offline, streaming, in two halves that may run on two threads: the same run as
+    /// [`offline`](Self::offline), with the chain split after the echo canceller. The
+    /// [`OfflineFront`] feeds the input and runs the input resampler and the echo canceller,
+    /// handing out one [`SplitFrame`] per 10 ms frame; the [`OfflineBack`] runs the rest of the
+    /// stages and the output resampler on those frames, in the same order, and gives the aligned
+    /// output. Both halves run the code a [`SendChain`] runs, so the output is the same bit for
+    /// bit; the chain's counters and timings are updated as by [`offline`](Self::offline) (the
+    /// `total` timing is the sum of both halves' time per frame).
+    ///
+    /// The caller moves the frames (and recycles them: [`OfflineFront::new_frame`] allocates,
+    /// nothing else does). After the last block, flush the chain's delay: while the back is not
+    /// [`is_complete`](OfflineBack::is_complete) once it has processed every frame sent so
+    /// far, [`OfflineFront::push_silence`] one more block and send its frames.
+    ///
+    /// ```
+    /// use parla_dsp::chain::{SendChain, SendChainConfig};
+    /// let mic = vec![0.01f32; 4_800];
+    /// let mut chain = SendChain::new(SendChainConfig::new(48_000)).unwrap();
+    /// let (mut front, mut back) = chain.offline_split(mic.len());
+    /// let mut frame = front.new_frame(); // several, recycled, when the halves are on two threads
+    /// let mut out = Vec::new();
+    /// while front.next_block_len() > 0 {
+    ///     let (s, n) = (front.input_done(), front.next_block_len());
+    ///     front.push(&mic[s..s + n], None).unwrap();
+    ///     while front.next_frame(&mut frame).unwrap() {
+    ///         out.extend_from_slice(back.push_frame(&mut frame).unwrap());
+    ///     }
+    /// }
+    /// while !back.is_complete() && front.push_silence().unwrap() {
+    ///     while front.next_frame(&mut frame).unwrap() {
+    ///         out.extend_from_slice(back.push_frame(&mut frame).unwrap());
+    ///     }
+    /// }
+    /// assert_eq!(out.len(), mic.len());
+    /// ```
+    pub fn offline_split(&mut self, input_len: usize) -> (OfflineFront<'_>, OfflineBack<'_>) {
+        let (feed, aligner) = self.offline_parts(input_len);
+        let timing = self.cfg.timing;
+        let (front_t, back_t) = self.timings.split_at_mut(self.front.slots());
+        let front = OfflineFront {
+            front: &mut self.front,
+            timings: front_t,
+            timing,
+            rate: self.cfg.processing_rate,
+            frame_len: self.frame_len,
+            frames: self.frames,
+            feed,
+            flushed: 0,
+            scratch: vec![0.0; self.frame_len],
+        };
+        let back = OfflineBack {
+            back: &mut self.back,
+            timings: back_t,
+            frames: &mut self.frames,
+            last_meta: &mut self.last_meta,
+            timing,
+            frame_len: self.frame_len,
+            aligner,
+            scratch: vec![0.0; self.frame_len],
+        };
+        (front, back)
+    }
+
+    /// The input and output sides of an offline run of `input_len` frames.
+    fn offline_parts(&self, input_len: usize) -> (Feed, Aligner) {
         let block = (self.cfg.input_rate as usize)
             .div_ceil(100)
             .min(self.cfg.max_block);
         let expected = (input_len as u64 * u64::from(self.cfg.output_rate))
             .div_ceil(u64::from(self.cfg.input_rate)) as usize;
         let skip = self.latency_output_samples();
-        OfflineRun {
+        let feed = Feed {
             block,
             input_len,
             pushed: 0,
+            zeros: vec![0.0; block],
+        };
+        let aligner = Aligner {
             expected,
             skip_left: skip,
             emitted: 0,
-            zeros: vec![0.0; block],
             out: Vec::with_capacity(4 * block + skip),
-            chain: self,
+        };
+        (feed, aligner)
+    }
+}
+
+/// Metadata of the chain's frame number `frames`: its timestamp.
+fn frame_meta(frames: u64, frame_len: usize, rate: u32) -> FrameMeta {
+    FrameMeta {
+        timestamp: MediaTime::from_samples(frames * frame_len as u64, rate),
+        ..FrameMeta::default()
+    }
+}
+
+impl Front {
+    /// Feed one offline block: the far end's stretch (padded with silence to the microphone's
+    /// length once the far end has ended), then the microphone.
+    fn push_block(
+        &mut self,
+        mic: &[f32],
+        far: Option<&[f32]>,
+        zeros: &[f32],
+        timings: &mut [StageTiming],
+        timing: bool,
+    ) -> Result<(), ProcessError> {
+        if let Some(far) = far {
+            self.push_render(far)?;
+            if far.len() < mic.len() {
+                // The far end ended first: pad with silence so pairing stays exact.
+                self.push_render(&zeros[..mic.len() - far.len()])?;
+            }
         }
+        self.push_capture(mic, timings, timing)
+    }
+
+    /// Feed far-end audio (nothing without an echo canceller).
+    fn push_render(&mut self, far: &[f32]) -> Result<(), ProcessError> {
+        // RT: resampler push into preallocated buffers.
+        match self.far_rs.as_mut() {
+            Some(rs) => rs.push(far),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The input side of an offline run: the block lengths, and the silence that pads the far end
+/// and flushes the chain.
+struct Feed {
+    block: usize,
+    input_len: usize,
+    pushed: usize,
+    zeros: Vec<f32>,
+}
+
+impl Feed {
+    fn next_block_len(&self) -> usize {
+        self.block.min(self.input_len - self.pushed)
+    }
+
+    /// Check a block: `mic` is the next block (not empty), `far` no longer than `mic`.
+    fn check(&self, mic: &[f32], far: Option<&[f32]>) -> Result<(), ProcessError> {
+        let want = self.next_block_len();
+        if mic.len() != want || mic.is_empty() {
+            return Err(ProcessError::WrongLength {
+                expected: want,
+                got: mic.len(),
+            });
+        }
+        match far {
+            Some(far) if far.len() > mic.len() => Err(ProcessError::WrongLength {
+                expected: mic.len(),
+                got: far.len(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Check that silence may be pushed: every microphone block has been.
+    fn check_done(&self) -> Result<(), ProcessError> {
+        match self.next_block_len() {
+            0 => Ok(()),
+            n => Err(ProcessError::WrongLength {
+                expected: n,
+                got: 0,
+            }),
+        }
+    }
+}
+
+/// The output side of an offline run: drops the chain's delay and cuts the output at the
+/// input's length.
+struct Aligner {
+    expected: usize,
+    skip_left: usize,
+    emitted: usize,
+    out: Vec<f32>,
+}
+
+impl Aligner {
+    fn is_complete(&self) -> bool {
+        self.emitted >= self.expected
+    }
+
+    /// Move what `out_rs` has ready onto `out`: the first `skip` samples overall are the
+    /// chain's delay and are dropped, and nothing past `expected` is kept.
+    fn drain(&mut self, out_rs: &mut StreamResampler) {
+        let n = out_rs.available();
+        if n == 0 {
+            return;
+        }
+        let start = self.out.len();
+        self.out.resize(start + n, 0.0);
+        out_rs.pull(&mut self.out[start..]);
+        let drop = self.skip_left.min(n);
+        self.skip_left -= drop;
+        self.out.drain(start..start + drop);
+        let keep = (self.out.len() - start).min(self.expected - self.emitted);
+        self.out.truncate(start + keep);
+        self.emitted += keep;
     }
 }
 
@@ -540,23 +806,17 @@ impl SendChain {
 /// ```
 pub struct OfflineRun<'a> {
     chain: &'a mut SendChain,
-    block: usize,
-    input_len: usize,
-    pushed: usize,
-    expected: usize,
-    skip_left: usize,
-    emitted: usize,
-    zeros: Vec<f32>,
-    out: Vec<f32>,
+    feed: Feed,
+    aligner: Aligner,
 }
 
 impl std::fmt::Debug for OfflineRun<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OfflineRun")
-            .field("block", &self.block)
-            .field("input_len", &self.input_len)
-            .field("pushed", &self.pushed)
-            .field("emitted", &self.emitted)
+            .field("block", &self.feed.block)
+            .field("input_len", &self.feed.input_len)
+            .field("pushed", &self.feed.pushed)
+            .field("emitted", &self.aligner.emitted)
             .finish()
     }
 }
@@ -568,23 +828,23 @@ const FLUSH_GUARD_BLOCKS: usize = 10_000;
 impl OfflineRun<'_> {
     /// The block length: 10 ms at the input rate (at most the chain's `max_block`).
     pub fn block_len(&self) -> usize {
-        self.block
+        self.feed.block
     }
 
     /// Frames the next [`push`](Self::push) must carry: a whole block, less at the end of the
     /// recording, 0 once it has all been pushed.
     pub fn next_block_len(&self) -> usize {
-        self.block.min(self.input_len - self.pushed)
+        self.feed.next_block_len()
     }
 
     /// Microphone frames pushed so far.
     pub fn input_done(&self) -> usize {
-        self.pushed
+        self.feed.pushed
     }
 
     /// The whole output's length: the input's length at the output rate.
     pub fn output_len(&self) -> usize {
-        self.expected
+        self.aligner.expected
     }
 
     /// Run one block: `mic` is the next [`next_block_len`](Self::next_block_len) frames of the
@@ -596,37 +856,31 @@ impl OfflineRun<'_> {
     /// [`ProcessError::WrongLength`] when `mic` is not `next_block_len()` frames long or `far`
     /// is longer than `mic`; [`ProcessError`] from a stage.
     pub fn push(&mut self, mic: &[f32], far: Option<&[f32]>) -> Result<&[f32], ProcessError> {
-        let want = self.next_block_len();
-        if mic.len() != want || mic.is_empty() {
-            return Err(ProcessError::WrongLength {
-                expected: want,
-                got: mic.len(),
-            });
-        }
-        if let Some(far) = far {
-            if far.len() > mic.len() {
-                return Err(ProcessError::WrongLength {
-                    expected: mic.len(),
-                    got: far.len(),
-                });
-            }
-            self.chain.push_render(far)?;
-            if far.len() < mic.len() {
-                // The far end ended first: pad with silence so pairing stays exact.
-                self.chain
-                    .push_render(&self.zeros[..mic.len() - far.len()])?;
-            }
-        }
-        self.chain.push_capture(mic)?;
-        self.pushed += mic.len();
-        self.out.clear();
-        self.drain();
-        Ok(&self.out)
+        self.feed.check(mic, far)?;
+        self.run_block(mic, far)?;
+        self.feed.pushed += mic.len();
+        Ok(&self.aligner.out)
+    }
+
+    /// Feed one block (checked) and process the frames it completes into `aligner.out`.
+    fn run_block(&mut self, mic: &[f32], far: Option<&[f32]>) -> Result<(), ProcessError> {
+        let chain = &mut *self.chain;
+        chain.front.push_block(
+            mic,
+            far,
+            &self.feed.zeros,
+            &mut chain.timings,
+            chain.cfg.timing,
+        )?;
+        chain.process_ready()?;
+        self.aligner.out.clear();
+        self.aligner.drain(&mut chain.back.out_rs);
+        Ok(())
     }
 
     /// Whether the whole output ([`output_len`](Self::output_len) samples) has come out.
     pub fn is_complete(&self) -> bool {
-        self.emitted >= self.expected
+        self.aligner.is_complete()
     }
 
     /// After the last block: run one block of silence (far end and microphone) through the
@@ -637,17 +891,12 @@ impl OfflineRun<'_> {
     /// [`ProcessError::WrongLength`] while microphone blocks are still due
     /// (`next_block_len() > 0`); [`ProcessError`] from a stage.
     pub fn push_silence(&mut self) -> Result<&[f32], ProcessError> {
-        if self.next_block_len() > 0 {
-            return Err(ProcessError::WrongLength {
-                expected: self.next_block_len(),
-                got: 0,
-            });
-        }
-        self.out.clear();
-        self.chain.push_render(&self.zeros)?;
-        self.chain.push_capture(&self.zeros)?;
-        self.drain();
-        Ok(&self.out)
+        self.feed.check_done()?;
+        let zeros = std::mem::take(&mut self.feed.zeros);
+        let ran = self.run_block(&zeros, Some(&zeros));
+        self.feed.zeros = zeros;
+        ran?;
+        Ok(&self.aligner.out)
     }
 
     /// After the last block: run silence through the chain until the output is complete (the
@@ -663,26 +912,185 @@ impl OfflineRun<'_> {
             rest.extend_from_slice(got);
             guard += 1;
         }
-        self.out = rest;
-        Ok(&self.out)
+        self.aligner.out = rest;
+        Ok(&self.aligner.out)
+    }
+}
+
+/// One 10 ms frame on its way from an [`OfflineFront`] to its [`OfflineBack`]: the echo
+/// canceller's output, what the stages learned about it so far, and the front's time on it.
+/// Made by [`OfflineFront::new_frame`] and meant to be recycled (moving it allocates nothing).
+#[derive(Debug, Clone)]
+pub struct SplitFrame {
+    samples: Vec<f32>,
+    meta: FrameMeta,
+    front_time: Duration,
+}
+
+/// The first half of a pipelined offline run ([`SendChain::offline_split`]): the input, the
+/// input resampler and the echo canceller.
+pub struct OfflineFront<'a> {
+    front: &'a mut Front,
+    timings: &'a mut [StageTiming],
+    timing: bool,
+    rate: u32,
+    frame_len: usize,
+    frames: u64,
+    feed: Feed,
+    flushed: usize,
+    scratch: Vec<f32>,
+}
+
+impl std::fmt::Debug for OfflineFront<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineFront")
+            .field("input_len", &self.feed.input_len)
+            .field("pushed", &self.feed.pushed)
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+impl OfflineFront<'_> {
+    /// As [`OfflineRun::block_len`].
+    pub fn block_len(&self) -> usize {
+        self.feed.block
     }
 
-    /// Move what the chain has ready into `out`: the first `skip` samples overall are the
-    /// chain's delay and are dropped, and nothing past `expected` is kept.
-    fn drain(&mut self) {
-        let n = self.chain.available();
-        if n == 0 {
-            return;
+    /// As [`OfflineRun::next_block_len`].
+    pub fn next_block_len(&self) -> usize {
+        self.feed.next_block_len()
+    }
+
+    /// As [`OfflineRun::input_done`].
+    pub fn input_done(&self) -> usize {
+        self.feed.pushed
+    }
+
+    /// A frame to carry this run's frames (allocates; make a few and recycle them).
+    pub fn new_frame(&self) -> SplitFrame {
+        SplitFrame {
+            samples: vec![0.0; self.frame_len],
+            meta: FrameMeta::default(),
+            front_time: Duration::ZERO,
         }
-        let start = self.out.len();
-        self.out.resize(start + n, 0.0);
-        self.chain.pull(&mut self.out[start..]);
-        let drop = self.skip_left.min(n);
-        self.skip_left -= drop;
-        self.out.drain(start..start + drop);
-        let keep = (self.out.len() - start).min(self.expected - self.emitted);
-        self.out.truncate(start + keep);
-        self.emitted += keep;
+    }
+
+    /// Feed one block, as [`OfflineRun::push`]; the frames it completes then come out of
+    /// [`next_frame`](Self::next_frame).
+    ///
+    /// # Errors
+    /// As [`OfflineRun::push`].
+    pub fn push(&mut self, mic: &[f32], far: Option<&[f32]>) -> Result<(), ProcessError> {
+        self.feed.check(mic, far)?;
+        self.front
+            .push_block(mic, far, &self.feed.zeros, self.timings, self.timing)?;
+        self.feed.pushed += mic.len();
+        Ok(())
+    }
+
+    /// After the last block: feed one block of silence (far end and microphone), as
+    /// [`OfflineRun::push_silence`]. Returns `false`, feeding nothing, once as many blocks as
+    /// [`OfflineRun::finish`] pushes at most have been fed.
+    ///
+    /// # Errors
+    /// As [`OfflineRun::push_silence`].
+    pub fn push_silence(&mut self) -> Result<bool, ProcessError> {
+        self.feed.check_done()?;
+        if self.flushed >= FLUSH_GUARD_BLOCKS {
+            return Ok(false);
+        }
+        let zeros = &self.feed.zeros;
+        self.front
+            .push_block(zeros, Some(zeros), zeros, self.timings, self.timing)?;
+        self.flushed += 1;
+        Ok(true)
+    }
+
+    /// Run the next frame the input has completed through the echo canceller into `frame`;
+    /// `false` when no frame is ready (push the next block).
+    ///
+    /// # Errors
+    /// [`ProcessError`] from the echo canceller.
+    pub fn next_frame(&mut self, frame: &mut SplitFrame) -> Result<bool, ProcessError> {
+        if !self.front.in_rs.pull(&mut frame.samples) {
+            return Ok(false);
+        }
+        let start = self.timing.then(Instant::now);
+        let mut meta = frame_meta(self.frames, self.frame_len, self.rate);
+        self.front.process(
+            &mut frame.samples,
+            &mut self.scratch,
+            &mut meta,
+            self.timings,
+            self.timing,
+        )?;
+        frame.meta = meta;
+        frame.front_time = start.map_or(Duration::ZERO, |s| s.elapsed());
+        self.frames += 1;
+        Ok(true)
+    }
+}
+
+/// The second half of a pipelined offline run ([`SendChain::offline_split`]): the stages after
+/// the echo canceller, the output resampler and the aligned output.
+pub struct OfflineBack<'a> {
+    back: &'a mut Back,
+    timings: &'a mut [StageTiming],
+    frames: &'a mut u64,
+    last_meta: &'a mut FrameMeta,
+    timing: bool,
+    frame_len: usize,
+    aligner: Aligner,
+    scratch: Vec<f32>,
+}
+
+impl std::fmt::Debug for OfflineBack<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineBack")
+            .field("expected", &self.aligner.expected)
+            .field("emitted", &self.aligner.emitted)
+            .field("frames", &self.frames)
+            .finish()
+    }
+}
+
+impl OfflineBack<'_> {
+    /// As [`OfflineRun::output_len`].
+    pub fn output_len(&self) -> usize {
+        self.aligner.expected
+    }
+
+    /// As [`OfflineRun::is_complete`].
+    pub fn is_complete(&self) -> bool {
+        self.aligner.is_complete()
+    }
+
+    /// Run one frame from the front (in the order the front gave them) through the rest of the
+    /// chain; returns the aligned output it completed (possibly empty).
+    ///
+    /// # Errors
+    /// [`ProcessError::WrongLength`] for a frame of another length; [`ProcessError`] from a
+    /// stage.
+    pub fn push_frame(&mut self, frame: &mut SplitFrame) -> Result<&[f32], ProcessError> {
+        crate::stage::check_len(self.frame_len, frame.samples.len())?;
+        let start = self.timing.then(Instant::now);
+        let mut meta = frame.meta;
+        self.back.process(
+            &mut frame.samples,
+            &mut self.scratch,
+            &mut meta,
+            self.timings,
+            self.timing,
+        )?;
+        if let (Some(start), Some(total)) = (start, self.timings.last_mut()) {
+            total.histogram.record(start.elapsed() + frame.front_time);
+        }
+        *self.last_meta = meta;
+        *self.frames += 1;
+        self.aligner.out.clear();
+        self.aligner.drain(&mut self.back.out_rs);
+        Ok(&self.aligner.out)
     }
 }
 
@@ -853,6 +1261,99 @@ mod tests {
                 // The wrapper gives the same samples too.
                 let mut c = build();
                 assert_eq!(c.process_offline(&mic, far).unwrap(), want);
+            }
+        }
+    }
+
+    /// Runs `mic` (and `far`) through `chain.offline_split` with the two halves on two threads
+    /// (a bounded queue of `queue` recycled frames each way, the flush protocol of the docs).
+    fn split_on_two_threads(
+        chain: &mut SendChain,
+        mic: &[f32],
+        far: Option<&[f32]>,
+        queue: usize,
+    ) -> Vec<f32> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::mpsc::sync_channel;
+        let (mut front, mut back) = chain.offline_split(mic.len());
+        let (to_back, from_front) = sync_channel::<SplitFrame>(queue);
+        let (to_front, from_back) = sync_channel::<SplitFrame>(queue);
+        let complete = AtomicBool::new(false);
+        let mut free: Vec<SplitFrame> = (0..queue).map(|_| front.new_frame()).collect();
+        let complete = &complete;
+        std::thread::scope(|s| {
+            let back = s.spawn(move || {
+                let mut out = Vec::new();
+                while let Ok(mut frame) = from_front.recv() {
+                    out.extend_from_slice(back.push_frame(&mut frame).unwrap());
+                    complete.store(back.is_complete(), Ordering::Release);
+                    let _ = to_front.send(frame);
+                }
+                out
+            });
+            let send_ready = |front: &mut OfflineFront<'_>, free: &mut Vec<SplitFrame>| loop {
+                let mut frame = free.pop().unwrap_or_else(|| from_back.recv().unwrap());
+                if !front.next_frame(&mut frame).unwrap() {
+                    free.push(frame);
+                    return;
+                }
+                to_back.send(frame).unwrap();
+            };
+            while front.next_block_len() > 0 {
+                let (s, n) = (front.input_done(), front.next_block_len());
+                let f = far.map(|f| &f[s.min(f.len())..(s + n).min(f.len())]);
+                front.push(&mic[s..s + n], f).unwrap();
+                send_ready(&mut front, &mut free);
+            }
+            loop {
+                while free.len() < queue {
+                    free.push(from_back.recv().unwrap());
+                }
+                if complete.load(Ordering::Acquire) || !front.push_silence().unwrap() {
+                    break;
+                }
+                send_ready(&mut front, &mut free);
+            }
+            drop(to_back);
+            back.join().unwrap()
+        })
+    }
+
+    #[test]
+    fn split_run_on_two_threads_matches_the_one_thread_run_bit_for_bit() {
+        let rate = 44_100;
+        let mic = signal(rate, 1.37, 1);
+        let far_long = signal(rate, 1.6, 2);
+        for far in [None, Some(&far_long[..]), Some(&far_long[..30_000])] {
+            for queue in [1, 4] {
+                let build = || {
+                    let mut c = SendChain::new(SendChainConfig::new(rate)).unwrap();
+                    c.set_echo_canceller(Box::new(HalfFar { far: Vec::new() }))
+                        .unwrap();
+                    c
+                };
+                let mut a = build();
+                let want = a.process_offline(&mic, far).unwrap();
+                let mut b = build();
+                let got = split_on_two_threads(&mut b, &mic, far, queue);
+                assert_eq!(got.len(), want.len());
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(differ, 0, "queue {queue}, far {:?}", far.map(<[f32]>::len));
+                // The same frames were processed and timed, stage by stage.
+                assert_eq!(a.frames_processed(), b.frames_processed());
+                assert_eq!(a.render_underruns(), b.render_underruns());
+                let counts = |c: &SendChain| -> Vec<(&str, u64)> {
+                    c.timings()
+                        .iter()
+                        .map(|t| (t.name, t.histogram.count()))
+                        .collect()
+                };
+                assert_eq!(counts(&a), counts(&b));
+                assert_eq!(a.last_meta(), b.last_meta());
             }
         }
     }

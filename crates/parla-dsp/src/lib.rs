@@ -34,5 +34,5 @@ pub mod resample;
 pub mod spectral;
 pub mod stage;
 
-pub use chain::{OfflineRun, SendChain, SendChainConfig};
+pub use chain::{OfflineBack, OfflineFront, OfflineRun, SendChain, SendChainConfig, SplitFrame};
 pub use stage::{EchoStage, Stage};

@@ -9,6 +9,9 @@
 //! run of each comes first (page cache, dynamic loading); then `runs` rounds, the order
 //! alternating between rounds. The ratio of a round is GStreamer's time over Parla's (> 1:
 //! Parla is faster); the report gives the median of the rounds' ratios, by wall and by CPU time.
+//! `parla process` runs its default there: two threads (echo canceller, noise suppression) on
+//! a machine with at least two cores, so its wall time depends on a second core being free,
+//! and its CPU time counts both threads.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
