@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use parla_dsp::aec::{AecConfig, AecMode, AecTuning, EchoCanceller};
 use parla_dsp::chain::{OfflineBack, OfflineFront, SendChain, SendChainConfig, SplitFrame};
 use parla_dsp::resample::ResampleMode;
@@ -324,8 +324,8 @@ fn stream_pipelined(
 ) -> anyhow::Result<std::time::Duration> {
     let started = Instant::now();
     let (mut front, mut back) = chain.offline_split(mic.frames());
-    let (to_back, from_front) = sync_channel::<Batch>(BATCHES);
-    let (to_front, from_back) = sync_channel::<Batch>(BATCHES);
+    let (to_back, from_front) = bounded::<Batch>(BATCHES);
+    let (to_front, from_back) = bounded::<Batch>(BATCHES);
     let complete = AtomicBool::new(false);
     let complete = &complete;
     let (front_result, back_result) = std::thread::scope(|s| {
@@ -389,7 +389,7 @@ fn run_front(
     mic: &mut wav::WavSource,
     mut far: Option<&mut wav::WavSource>,
     bar: &indicatif::ProgressBar,
-    to_back: SyncSender<Batch>,
+    to_back: Sender<Batch>,
     from_back: Receiver<Batch>,
     complete: &AtomicBool,
 ) -> anyhow::Result<()> {
@@ -455,7 +455,7 @@ fn run_back(
     back: &mut OfflineBack<'_>,
     out: &mut wav::WavSink,
     from_front: Receiver<Batch>,
-    to_front: SyncSender<Batch>,
+    to_front: Sender<Batch>,
     complete: &AtomicBool,
 ) -> anyhow::Result<()> {
     while let Ok(mut batch) = from_front.recv() {
