@@ -1,7 +1,7 @@
 //! A video call through the `Call` API, in real time on two app-owned calls: the app pushes
 //! camera frames and pulls decoded pictures while audio flows; the video thread encodes and
 //! decodes off the media thread, whose steps stay allocation-free; the call survives a stop,
-//! a restart and a key rotation; misuse gets clear errors.
+//! a restart, a key rotation and an outage; misuse gets clear errors.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions
 mod common;
@@ -35,6 +35,11 @@ struct Seen {
 /// Runs both calls for `ms` of real time: 10 ms audio ticks, a camera frame every 33 ms on
 /// both sides, packets moved both ways, pictures pulled.
 fn run(a: &Call, b: &Call, ms: u64, first_index: u64) -> (Seen, Seen) {
+    run_link(a, b, ms, first_index, true)
+}
+
+/// As [`run`]; with `deliver` false the packets are polled and dropped (an outage both ways).
+fn run_link(a: &Call, b: &Call, ms: u64, first_index: u64, deliver: bool) -> (Seen, Seen) {
     let f = 480;
     let silence = vec![0.0f32; f];
     let mut spk = vec![0.0f32; f];
@@ -59,7 +64,9 @@ fn run(a: &Call, b: &Call, ms: u64, first_index: u64) -> (Seen, Seen) {
         }
         for (from, to) in [(a, b), (b, a)] {
             while let Some(n) = from.poll_packet(&mut buf).unwrap() {
-                to.receive_packet(&buf[..n]);
+                if deliver {
+                    to.receive_packet(&buf[..n]);
+                }
             }
         }
         for (k, call) in [a, b].into_iter().enumerate() {
@@ -222,6 +229,42 @@ fn a_failed_media_thread_with_video_is_reported_and_a_restart_brings_the_video_b
         "after recovery B shows a stale picture: {q:.1} dB"
     );
     assert_eq!(a.stats().media_thread_allocs, 0);
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
+
+/// An 800 ms outage both ways (the app's transport delivers nothing): each sender's transport
+/// feedback goes silent, so it makes keyframes of its own (one every 100 ms once the silence
+/// passes 300 ms, where only the receiver's request after the outage would make one), and the
+/// pictures come back when the link does.
+#[test]
+fn during_an_outage_the_sender_makes_keyframes_and_the_pictures_come_back() {
+    let (a, b) = common::call_pair(cfg());
+    a.start(AudioMode::AppOwned).unwrap();
+    b.start(AudioMode::AppOwned).unwrap();
+    let _ = run(&a, &b, 2000, 0);
+    let keyframes = a.stats().video.keyframes_sent;
+    let decoded = b.stats().video.frames_decoded;
+    assert!(decoded >= 20, "{:?}", b.stats().video);
+    let _ = run_link(&a, &b, 800, 60, false);
+    let during = a.stats().video.keyframes_sent - keyframes;
+    let (_, sb) = run(&a, &b, 1500, 84);
+    let (va, vb) = (a.stats().video, b.stats().video);
+    eprintln!(
+        "A: {during} keyframes during the outage {va:?}\nB: pulled {} {vb:?}",
+        sb.pulled
+    );
+    assert!(
+        during >= 3,
+        "{during} keyframes while the feedback was silent: {va:?}"
+    );
+    assert!(vb.frames_decoded >= decoded + 30, "{vb:?}");
+    assert_eq!(vb.frames_auth_failed, 0, "{vb:?}");
+    let q = best_psnr(&sb.last, 84..140);
+    assert!(
+        q > 30.0,
+        "after the outage B shows a stale picture: {q:.1} dB"
+    );
     a.stop().unwrap();
     b.stop().unwrap();
 }
