@@ -679,10 +679,9 @@ impl VideoPath {
         if keyframe {
             // Repairs of the frames before a keyframe are of no use any more: the receiver
             // hands the keyframe on as soon as it is complete and gives up what came before.
+            // Every packet queued for retransmission was sent before this keyframe.
             self.key_first = Some(self.next_seq);
-            let mut rtx = std::mem::take(&mut self.rtx_queue);
-            rtx.retain(|&s| !self.superseded(s));
-            self.rtx_queue = rtx;
+            self.rtx_queue.clear();
         } else if self
             .key_first
             .is_some_and(|k| self.next_seq.wrapping_sub(k) >= 1 << 15)
