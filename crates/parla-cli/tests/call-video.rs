@@ -113,6 +113,44 @@ fn after_an_outage_the_picture_returns_quickly_without_extra_delay() {
     }
 }
 
+/// Under 2 % loss the receiver holds video for its repairs from the first loss on (about
+/// 140 ms more at once), and lip sync holds the audio with it from the start of the call: each
+/// stream's first sender report goes out with its first packet and is kept until the receiver
+/// knows the stream, and a jump both measurements agree on is followed at once. Before, the
+/// first usable report came 1-3 s into the call and the audio caught up 80 ms per 500 ms:
+/// whole-call skew p95 +54..+119 ms over these 16 s calls, against BT.1359's +45 ms.
+#[test]
+fn under_loss_lip_sync_holds_over_the_whole_call() {
+    for seed in ["1", "2", "3"] {
+        let common::Finished { stdout, json, .. } = common::call_ok(&[
+            "--video",
+            "--video-size",
+            "320x180",
+            "--video-max-kbps",
+            "600",
+            "--link",
+            "rate=1500k,delay=50,loss=2%",
+            "--seconds",
+            "16",
+            "--seed",
+            seed,
+        ]);
+        println!("{stdout}");
+        for d in ["a_to_b", "b_to_a"] {
+            let v = &json[d]["video"];
+            // Held for its repairs: well above the link's 50 ms.
+            let e2e = v["e2e_delay_ms"]["median"].as_f64().unwrap();
+            assert!(e2e > 150.0, "seed {seed} {d}: capture to display {e2e} ms");
+            let skew = &v["av_skew_ms"];
+            let (lo, hi) = (skew["p5"].as_f64().unwrap(), skew["p95"].as_f64().unwrap());
+            assert!(
+                lo >= -125.0 && hi <= 45.0,
+                "seed {seed} {d}: whole-call skew {lo}..{hi} ms"
+            );
+        }
+    }
+}
+
 #[test]
 fn bad_video_and_link_arguments_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -125,6 +125,10 @@ pub(crate) struct CallCc {
     window_start_us: i64,
     rx_rate_bps: f64,
     sent_since_report: bool,
+    /// Whether a sender report for our audio / video stream has gone out
+    /// ([`report_owed`](Self::report_owed)).
+    audio_reported: bool,
+    video_reported: bool,
     out: Box<[u8]>,
     pub(crate) counters: CcCounters,
     video_bps: u64,
@@ -217,6 +221,8 @@ impl CallCc {
             window_start_us: 0,
             rx_rate_bps: 0.0,
             sent_since_report: false,
+            audio_reported: false,
+            video_reported: false,
             out: vec![0; MAX_FEEDBACK_LEN + TRAILER_LEN].into_boxed_slice(),
             counters: CcCounters::default(),
             last_rtt_us: None,
@@ -447,7 +453,7 @@ impl CallCc {
             self.last_feedback_us = Some(now_us);
             return Some(CcAction::Send(n));
         }
-        if now_us >= self.next_report_us {
+        if now_us >= self.next_report_us || self.report_owed(&info) {
             let n = self.write_report(now, info);
             self.interval.set_session_bps(self.bwe.target_bps());
             self.next_report_us = now_us + self.interval.next_us(2, 2, self.sent_since_report);
@@ -518,6 +524,17 @@ impl CallCc {
         Some(n)
     }
 
+    /// Whether a stream has started sending but had no sender report yet. The peer's lip sync
+    /// cannot place a stream in time before its first SR, and the RFC 3550 interval would
+    /// hold that SR back up to 3.75 s after the call starts (the first report, at once, is
+    /// only a receiver report: nothing has been sent yet), with audio and video out of step
+    /// all that while. So each stream's first SR goes out with the next poll after its first
+    /// packet, as RFC 4585 lets feedback go early: at most two extra RTCP packets a call.
+    fn report_owed(&self, report: &SendReport) -> bool {
+        (!self.audio_reported && self.sent_since_report)
+            || (!self.video_reported && report.video.is_some_and(|v| v.packets > 0))
+    }
+
     fn write_report(&mut self, now: MediaTime, report: SendReport) -> Option<usize> {
         let block: Option<ReportBlock> = self.recv.as_mut().and_then(|(_, r)| r.report_block(now));
         let blocks = block.as_slice();
@@ -530,12 +547,16 @@ impl CallCc {
             octet_count: i.octets as u32,
         };
         let info = report.audio;
+        let video = report.video.filter(|v| v.packets > 0);
+        // Marked even if the packet cannot be written, so a failure is not retried every tick.
+        self.audio_reported |= self.sent_since_report;
+        self.video_reported |= video.is_some();
         let mut n = if self.sent_since_report {
             write_sr(&sender(info), blocks, &mut self.out).ok()?
         } else {
             write_rr(info.ssrc, blocks, &mut self.out).ok()?
         };
-        if let Some(v) = report.video.filter(|v| v.packets > 0) {
+        if let Some(v) = video {
             // Video's own SR in the same compound packet: the same NTP time, video's RTP time.
             n += write_sr(&sender(v), &[], &mut self.out[n..]).ok()?;
         }
@@ -668,5 +689,57 @@ mod tests {
         assert!(cc.on_rtcp(&buf[..n], ms(400)).is_some());
         assert!(cc.bwe.in_flight_bytes() < 6_000);
         assert!(!cc.window_full(ms(400)));
+    }
+
+    #[test]
+    fn each_streams_first_sender_report_goes_out_with_its_first_packet() {
+        let ms = MediaTime::from_millis;
+        let cfg = CallConfig {
+            video: Some(VideoConfig::new(VideoCodec::H264, 640, 360, 30)),
+            ..CallConfig::default()
+        };
+        let mut cc = CallCc::new(&cfg, 7, None).unwrap();
+        let info = |audio: u64, video: u64| SendReport {
+            audio: SendInfo {
+                ssrc: 7,
+                rtp_timestamp: 0,
+                packets: audio,
+                octets: 0,
+            },
+            video: Some(SendInfo {
+                ssrc: 8,
+                rtp_timestamp: 0,
+                packets: video,
+                octets: 0,
+            }),
+        };
+        // The SSRCs of the sender reports sent by polling at `t`, `None` if no RTCP was sent.
+        let poll = |cc: &mut CallCc, t: u64, i: SendReport| {
+            let mut srs = None;
+            while let Some(a) = cc.poll(ms(t), i) {
+                if let CcAction::Send(n) = a {
+                    let got: Vec<u32> = crate::sync::sender_reports(cc.packet(n))
+                        .map(|r| r.0)
+                        .collect();
+                    srs.get_or_insert_with(Vec::new).extend(got);
+                }
+            }
+            srs
+        };
+        // The call's first report goes at once: nothing sent, so no SR in it.
+        assert_eq!(poll(&mut cc, 0, info(0, 0)), Some(vec![]));
+        assert_eq!(poll(&mut cc, 10, info(0, 0)), None);
+        // The first audio packet: audio's SR follows at once, not after the RFC 3550 interval.
+        cc.on_rtp_sent(ms(20), &mut packet(0));
+        assert_eq!(poll(&mut cc, 20, info(1, 0)), Some(vec![7]));
+        assert_eq!(poll(&mut cc, 30, info(2, 0)), None);
+        // Then video's first packet: its SR (with audio's) at once.
+        cc.on_rtp_sent(ms(40), &mut packet(1));
+        assert_eq!(poll(&mut cc, 40, info(3, 1)), Some(vec![7, 8]));
+        // After that, reports keep the interval (at least 0.5 x 2.5 s / 1.22 later).
+        for t in (50..1_000).step_by(10) {
+            cc.on_rtp_sent(ms(t), &mut packet(t as u16));
+            assert_eq!(poll(&mut cc, t, info(t, t)), None, "at {t} ms");
+        }
     }
 }

@@ -508,9 +508,8 @@ impl MediaCore {
                         }
                         // The peer's sender reports (authenticated above) map its audio and
                         // video RTP times to its clock.
-                        let (audio, video) = (self.depack.locked_ssrc(), v.peer_media_ssrc());
                         for (ssrc, ntp, rtp) in sender_reports(body) {
-                            self.sync.on_sender_report(ssrc, ntp, rtp, audio, video);
+                            self.sync.on_sender_report(ssrc, ntp, rtp);
                         }
                     }
                 }
@@ -654,7 +653,8 @@ impl MediaCore {
     fn lip_sync(&mut self, now: MediaTime) {
         // RT: arithmetic on fixed fields.
         if let Some(ts) = self.jitter.played_timestamp() {
-            self.sync.on_audio_played(now, ts);
+            self.sync
+                .on_audio_played(now, self.depack.locked_ssrc(), ts);
         }
         if let Some(h) = self.sync.update(now, self.jitter.offset_error_us(now)) {
             self.jitter.set_extra_delay(h.audio);
@@ -884,7 +884,9 @@ impl MediaCore {
     pub fn poll_video_frame(&mut self, now: MediaTime, out: &mut [u8]) -> Option<VideoFrameOut> {
         let v = self.video.as_mut()?;
         let f = v.poll_frame(now, self.vrx.as_deref_mut(), out)?;
-        self.sync.on_video_rendered(f.render_time, f.rtp_timestamp);
+        let ssrc = v.peer_media_ssrc();
+        self.sync
+            .on_video_rendered(f.render_time, ssrc, f.rtp_timestamp);
         Some(f)
     }
 

@@ -15,7 +15,13 @@
 //!
 //! The earlier stream waits: every [`UPDATE`] the filtered skew moves a hold on one stream by at
 //! most [`STEP`] (the audio jitter buffer's extra delay when audio leads, the video receiver's
-//! when audio lags; a hold on the later stream is released first). Audio is only held for skews
+//! when audio lags; a hold on the later stream is released first). The first measurement is
+//! acted on whole, and when two measurements in a row agree on a skew far from the filtered one
+//! (video's delay jumps by its retransmission budget at the first loss) the filter starts over
+//! from them, so a call is in sync within a few updates of the start or of such a jump rather
+//! than closing half the distance per update. Sender reports are kept by SSRC until the stream
+//! is known: the peer sends each stream's first one with its first packet, which can arrive
+//! before the receiver has locked the stream's SSRC. Audio is only held for skews
 //! above [`LEAD_DEADBAND`], video only for lags beyond [`LAG_DEADBAND`], so a call never pays
 //! audio delay for a skew nobody can see; holds are bounded ([`MAX_AUDIO_HOLD`],
 //! [`MAX_VIDEO_HOLD`]). The audio hold moves the jitter buffer by time stretching, so no update
@@ -34,7 +40,7 @@ const AUDIO_CLOCK: i64 = 48_000;
 /// The video RTP clock, Hz.
 const VIDEO_CLOCK: i64 = 90_000;
 /// How often the holds move.
-pub(crate) const UPDATE: Duration = Duration::from_millis(500);
+pub(crate) const UPDATE: Duration = Duration::from_millis(250);
 /// The most a hold moves per update.
 pub(crate) const STEP: Duration = Duration::from_millis(80);
 /// Audio leading by up to this much is left alone (below BT.1359's 45 ms).
@@ -49,6 +55,11 @@ pub(crate) const MAX_VIDEO_HOLD: Duration = Duration::from_millis(500);
 const FRESH: Duration = Duration::from_secs(2);
 /// The jitter buffer counts as settled when within this of its target.
 const SETTLED_US: i64 = 10_000;
+/// Two unfiltered skews this close (µs) agree (see [`LipSync::update`]).
+const AGREE_US: i64 = 20_000;
+/// Sender reports kept, one per SSRC: the peer's audio and video, and room for the streams of
+/// a restart.
+const REPORTS: usize = 4;
 
 /// One sender report's pairing: NTP time in microseconds and the RTP timestamp.
 #[derive(Debug, Clone, Copy)]
@@ -84,14 +95,21 @@ pub(crate) struct Holds {
 /// The lip-sync state of one receive side; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LipSync {
-    audio_sr: Option<Mapping>,
-    video_sr: Option<Mapping>,
+    /// The newest sender report of each SSRC. Kept by SSRC, not matched to the streams when
+    /// it arrives: a call's first report can come before the stream's first packet has told
+    /// the receiver the SSRC, and the next one may be seconds later.
+    reports: [Option<(u32, Mapping)>; REPORTS],
+    /// The slot the next new SSRC takes (round robin).
+    next_slot: usize,
     /// (when observed, relative delay µs) of the audio being played.
     audio_rel: Option<(MediaTime, i64)>,
     /// (when observed, relative delay µs) of the last video frame released.
     video_rel: Option<(MediaTime, i64)>,
     /// The filtered skew, µs.
     skew_us: Option<f64>,
+    /// The previous update's unfiltered skew, µs (what the filter would expect it to be now,
+    /// after the holds it moved).
+    last_raw: Option<i64>,
     holds: Holds,
     last_update: Option<MediaTime>,
     /// Skew measurements made (updates with both streams fresh).
@@ -101,38 +119,51 @@ pub(crate) struct LipSync {
 }
 
 impl LipSync {
-    /// A sender report of the peer's stream `ssrc` arrived (authenticated): kept when it is the
-    /// peer's audio (`audio_ssrc`) or video (`video_ssrc`) stream.
-    pub(crate) fn on_sender_report(
-        &mut self,
-        ssrc: u32,
-        ntp: u64,
-        rtp: u32,
-        audio_ssrc: Option<u32>,
-        video_ssrc: Option<u32>,
-    ) {
-        let m = Some(Mapping {
+    /// A sender report of the peer's stream `ssrc` arrived (authenticated): kept as that
+    /// SSRC's mapping, replacing its previous one (a new SSRC takes the oldest slot).
+    pub(crate) fn on_sender_report(&mut self, ssrc: u32, ntp: u64, rtp: u32) {
+        let m = Mapping {
             ntp_us: ntp_to_us(ntp),
             rtp,
-        });
-        if Some(ssrc) == audio_ssrc {
-            self.audio_sr = m;
-        } else if Some(ssrc) == video_ssrc {
-            self.video_sr = m;
-        }
+        };
+        let slot = match self
+            .reports
+            .iter()
+            .position(|r| r.is_some_and(|(s, _)| s == ssrc))
+        {
+            Some(i) => i,
+            None => {
+                let i = self.next_slot;
+                self.next_slot = (i + 1) % REPORTS;
+                i
+            }
+        };
+        self.reports[slot] = Some((ssrc, m));
     }
 
-    /// The audio sample with RTP timestamp `ts` is being played at `now`.
-    pub(crate) fn on_audio_played(&mut self, now: MediaTime, ts: u32) {
-        if let Some(m) = self.audio_sr {
+    /// The newest sender report's mapping of stream `ssrc`.
+    fn mapping(&self, ssrc: Option<u32>) -> Option<Mapping> {
+        let ssrc = ssrc?;
+        self.reports
+            .iter()
+            .flatten()
+            .find(|(s, _)| *s == ssrc)
+            .map(|(_, m)| *m)
+    }
+
+    /// The audio sample with RTP timestamp `ts` of the peer's stream `ssrc` is being played at
+    /// `now`.
+    pub(crate) fn on_audio_played(&mut self, now: MediaTime, ssrc: Option<u32>, ts: u32) {
+        if let Some(m) = self.mapping(ssrc) {
             let rel = now.as_micros() as i64 - m.capture_us(ts, AUDIO_CLOCK);
             self.audio_rel = Some((now, rel));
         }
     }
 
-    /// The video frame with RTP timestamp `ts` is rendered at `render`.
-    pub(crate) fn on_video_rendered(&mut self, render: MediaTime, ts: u32) {
-        if let Some(m) = self.video_sr {
+    /// The video frame with RTP timestamp `ts` of the peer's stream `ssrc` is rendered at
+    /// `render`.
+    pub(crate) fn on_video_rendered(&mut self, render: MediaTime, ssrc: Option<u32>, ts: u32) {
+        if let Some(m) = self.mapping(ssrc) {
             let rel = render.as_micros() as i64 - m.capture_us(ts, VIDEO_CLOCK);
             self.video_rel = Some((render, rel));
         }
@@ -181,14 +212,25 @@ impl LipSync {
         if audio_offset_error_us.is_some_and(|e| e.abs() > SETTLED_US) {
             return None;
         }
-        let s = match self.skew_us {
-            Some(old) => old + 0.5 * (raw as f64 - old),
-            None => raw as f64,
+        let first = self.skew_us.is_none();
+        let s = match (self.skew_us, self.last_raw) {
+            // Two measurements in a row agree on a skew the filter is far from: the delay of
+            // one stream really moved (video's retransmission budget set in, a route changed),
+            // so the filter starts over from them rather than close half the distance per
+            // update. A single late frame does not start it over (it only enters the filter).
+            (Some(old), Some(prev))
+                if (raw - prev).abs() <= AGREE_US && (raw as f64 - old).abs() > AGREE_US as f64 =>
+            {
+                (raw + prev) as f64 / 2.0
+            }
+            (Some(old), _) => old + 0.5 * (raw as f64 - old),
+            (None, _) => raw as f64,
         };
         self.skew_us = Some(s);
         let si = s as i64;
         let us = |d: Duration| d.as_micros() as i64;
-        let step = us(STEP);
+        // The first measurement moves a hold the whole way (the hold bounds still apply).
+        let step = if first { us(MAX_VIDEO_HOLD) } else { us(STEP) };
         let (mut ha, mut hv) = (us(self.holds.audio), us(self.holds.video));
         if si > us(LEAD_DEADBAND) {
             // Audio leads: release video's hold first, then hold audio back.
@@ -213,6 +255,7 @@ impl LipSync {
         // to its own), so the next update does not act on the same skew twice.
         let moved = (hv - us(self.holds.video)) - (ha - us(self.holds.audio));
         self.skew_us = Some(s + moved as f64);
+        self.last_raw = Some(raw + moved);
         (holds != self.holds).then(|| {
             self.holds = holds;
             holds
@@ -249,20 +292,8 @@ mod tests {
         let mut out = Vec::new();
         for t in (0..secs * 1000).step_by(10) {
             if t % 1000 == 0 {
-                sync.on_sender_report(
-                    1,
-                    ntp(t),
-                    a0.wrapping_add((t * 48) as u32),
-                    Some(1),
-                    Some(2),
-                );
-                sync.on_sender_report(
-                    2,
-                    ntp(t),
-                    v0.wrapping_add((t * 90) as u32),
-                    Some(1),
-                    Some(2),
-                );
+                sync.on_sender_report(1, ntp(t), a0.wrapping_add((t * 48) as u32));
+                sync.on_sender_report(2, ntp(t), v0.wrapping_add((t * 90) as u32));
             }
             if t < 1000 {
                 continue;
@@ -271,10 +302,10 @@ mod tests {
             let ad = audio_delay + held.audio.as_millis() as i64;
             let vd = video_delay + held.video.as_millis() as i64;
             let cap_a = t as i64 - ad;
-            sync.on_audio_played(ms(t), a0.wrapping_add((cap_a * 48) as u32));
+            sync.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
             if t % 30 == 0 {
                 let cap_v = t as i64 - vd;
-                sync.on_video_rendered(ms(t), v0.wrapping_add((cap_v * 90) as u32));
+                sync.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
             }
             if let Some(h) = sync.update(ms(t), Some(0)) {
                 out.push(h);
@@ -316,9 +347,82 @@ mod tests {
         drive(&mut s, 0, 2_000, 20);
         assert_eq!(s.holds().audio, MAX_AUDIO_HOLD);
         let mut s = LipSync::default();
-        s.on_audio_played(ms(5), 3);
+        s.on_audio_played(ms(5), Some(1), 3);
         assert_eq!(s.update(ms(10), None), None);
         assert_eq!(s.skew_ms(), None);
+    }
+
+    #[test]
+    fn a_jump_two_measurements_agree_on_is_followed_at_once() {
+        let (a0, v0) = (1_000_000u32, 7_000_000u32);
+        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
+        let mut s = LipSync::default();
+        s.on_sender_report(1, ntp, a0);
+        s.on_sender_report(2, ntp, v0);
+        // Audio and video 100 ms after capture, until video's delay jumps by 140 ms at 3 s
+        // (the receiver's retransmission budget after the first loss).
+        let mut moved_at = None;
+        for t in (1_000..5_000u64).step_by(10) {
+            let held = s.holds().audio.as_millis() as u64;
+            let cap_a = t - 100 - held;
+            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            if t % 30 == 0 {
+                let cap_v = t - if t < 3_000 { 100 } else { 240 };
+                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+            }
+            s.update(ms(t), Some(0));
+            if moved_at.is_none() && s.holds().audio >= Duration::from_millis(130) {
+                moved_at = Some(t);
+            }
+        }
+        assert_eq!(s.holds().video, Duration::ZERO);
+        // Caught up at the second update after the jump, and all of it (closing half the
+        // distance per update took four updates and stopped 9 ms short).
+        let at = moved_at.expect("audio held with the video");
+        assert!(
+            at <= 3_000 + 2 * UPDATE.as_millis() as u64,
+            "caught up at {at} ms"
+        );
+        let held = s.holds().audio;
+        assert!(
+            (Duration::from_millis(135)..=Duration::from_millis(140)).contains(&held),
+            "{held:?}"
+        );
+    }
+
+    #[test]
+    fn a_report_that_comes_before_its_stream_still_maps_it() {
+        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(10));
+        let mut s = LipSync::default();
+        // Both reports arrive before the receiver knows which SSRC is which stream.
+        s.on_sender_report(1, ntp, 480);
+        s.on_sender_report(2, ntp, 900);
+        // Audio captured at 10 ms played at 110 ms; video captured at 10 ms shown at 240 ms.
+        s.on_audio_played(ms(110), Some(1), 480);
+        s.on_video_rendered(ms(240), Some(2), 900);
+        // The first measurement is acted on whole: audio is held 130 ms at once.
+        let h = s.update(ms(250), Some(0)).unwrap();
+        assert_eq!(h.audio, Duration::from_millis(130));
+        assert_eq!(s.skew_ms(), Some(0.0), "the move is expected");
+        // An unknown SSRC maps nothing; a stream's newer report replaces its older one.
+        let mut t = LipSync::default();
+        t.on_sender_report(1, ntp, 480);
+        t.on_audio_played(ms(110), Some(3), 480);
+        t.on_audio_played(ms(110), None, 480);
+        assert_eq!(t.audio_rel, None);
+        t.on_sender_report(1, ntp, 960);
+        t.on_audio_played(ms(110), Some(1), 960);
+        // The new report puts 960 at 10 ms (the old one put it at 20 ms): played 100 ms after
+        // capture (to the microsecond NTP keeps).
+        let (at, rel) = t.audio_rel.unwrap();
+        assert_eq!(at, ms(110));
+        assert!((rel - 100_000).abs() <= 1, "{rel}");
+        // Four other SSRCs later (a peer that restarted), the oldest report has made room.
+        for ssrc in 10..14 {
+            t.on_sender_report(ssrc, ntp, 0);
+        }
+        assert!(t.mapping(Some(1)).is_none());
+        assert!((10..14).all(|x| t.mapping(Some(x)).is_some()));
     }
 
     #[test]
