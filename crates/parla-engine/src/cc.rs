@@ -433,6 +433,12 @@ impl CallCc {
             .is_some_and(|t| us(now) - t > CWND_FEEDBACK_US)
     }
 
+    /// The standing queueing delay the last transport feedback showed, microseconds (see
+    /// [`BandwidthEstimator::queue_delay_us`]).
+    pub(crate) fn standing_queue_us(&self) -> i64 {
+        self.bwe.queue_delay_us()
+    }
+
     /// The video's share of the estimate at the last adaptation (0 without video).
     pub(crate) fn video_target_bps(&self) -> u64 {
         self.video_bps
