@@ -53,6 +53,12 @@ pub(crate) const MAX_AUDIO_HOLD: Duration = Duration::from_millis(300);
 pub(crate) const MAX_VIDEO_HOLD: Duration = Duration::from_millis(500);
 /// Observations older than this are not used.
 const FRESH: Duration = Duration::from_secs(2);
+/// A video frame released longer ago than this is not used: the picture is frozen, and the
+/// delay of the frame shown last says nothing of the audio playing now (during a freeze under
+/// congestion the audio's delay grows with the queue while the last frame's stays, which read
+/// as audio lagging and held the video back once it came). Above a frame interval at any rate
+/// a call uses, below the 150 ms a freeze takes.
+const VIDEO_FRESH: Duration = Duration::from_millis(150);
 /// The jitter buffer counts as settled when within this of its target.
 const SETTLED_US: i64 = 10_000;
 /// Two unfiltered skews this close (µs) agree (see [`LipSync::update`]).
@@ -195,11 +201,14 @@ impl LipSync {
             return None;
         }
         self.last_update = Some(now);
-        let fresh = |o: Option<(MediaTime, i64)>| {
-            o.filter(|(t, _)| now.saturating_since(*t) < FRESH)
+        let fresh = |o: Option<(MediaTime, i64)>, limit: Duration| {
+            o.filter(|(t, _)| now.saturating_since(*t) < limit)
                 .map(|(_, r)| r)
         };
-        let (Some(a), Some(v)) = (fresh(self.audio_rel), fresh(self.video_rel)) else {
+        let (Some(a), Some(v)) = (
+            fresh(self.audio_rel, FRESH),
+            fresh(self.video_rel, VIDEO_FRESH),
+        ) else {
             return None;
         };
         let raw = v - a;
@@ -388,6 +397,29 @@ mod tests {
             (Duration::from_millis(135)..=Duration::from_millis(140)).contains(&held),
             "{held:?}"
         );
+    }
+
+    #[test]
+    fn a_frozen_picture_is_not_measured() {
+        let (a0, v0) = (1_000_000u32, 7_000_000u32);
+        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
+        let mut s = LipSync::default();
+        s.on_sender_report(1, ntp, a0);
+        s.on_sender_report(2, ntp, v0);
+        // Both 100 ms after capture; from 2 s no frame comes (a freeze), and from 2.5 s the
+        // audio's delay is 300 ms (a queue).
+        for t in (1_000..4_000u64).step_by(10) {
+            let audio_delay = if t < 2_500 { 100 } else { 300 };
+            let cap_a = t - audio_delay;
+            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            if t < 2_000 && t % 30 == 0 {
+                let cap_v = t - 100;
+                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+            }
+            s.update(ms(t), Some(0));
+        }
+        // The last frame shown long ago does not read as audio lagging 200 ms behind it.
+        assert_eq!(s.holds(), Holds::default());
     }
 
     #[test]
