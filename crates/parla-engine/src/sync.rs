@@ -25,7 +25,9 @@
 //! above [`LEAD_DEADBAND`], video only for lags beyond [`LAG_DEADBAND`], so a call never pays
 //! audio delay for a skew nobody can see; holds are bounded ([`MAX_AUDIO_HOLD`],
 //! [`MAX_VIDEO_HOLD`]). The audio hold moves the jitter buffer by time stretching, so no update
-//! is made while the buffer is still on its way to its target. Like libwebrtc's stream
+//! is made while the buffer is still below its target (on its way up to a hold); while it is
+//! above (draining a delay spike it waited out) the skew is taken as it will be once the buffer
+//! is there, so a hold can stop the drain at the video's delay. Like libwebrtc's stream
 //! synchronizer, in the engine's own terms: nothing here is taken from elsewhere.
 //!
 //! Sans-IO and allocation-free: fed from the media thread's receive and tick paths.
@@ -217,10 +219,16 @@ impl LipSync {
             Some((lo, hi)) => (lo.min(raw), hi.max(raw)),
             None => (raw, raw),
         });
-        // The audio hold acts by time stretching: wait until it has arrived.
-        if audio_offset_error_us.is_some_and(|e| e.abs() > SETTLED_US) {
+        // The audio hold acts by time stretching. While the buffer is still below its target
+        // (a hold or a higher target on its way), wait until it has arrived. While it is above
+        // (draining a delay spike it waited out), act on the skew it will have once there:
+        // audio will be that much earlier.
+        let us = |d: Duration| d.as_micros() as i64;
+        let err = audio_offset_error_us.unwrap_or(0);
+        if err > SETTLED_US {
             return None;
         }
+        let raw = if err < -SETTLED_US { raw - err } else { raw };
         let first = self.skew_us.is_none();
         let s = match (self.skew_us, self.last_raw) {
             // Two measurements in a row agree on a skew the filter is far from: the delay of
@@ -237,7 +245,6 @@ impl LipSync {
         };
         self.skew_us = Some(s);
         let si = s as i64;
-        let us = |d: Duration| d.as_micros() as i64;
         // The first measurement moves a hold the whole way (the hold bounds still apply).
         let step = if first { us(MAX_VIDEO_HOLD) } else { us(STEP) };
         let (mut ha, mut hv) = (us(self.holds.audio), us(self.holds.video));
@@ -397,6 +404,44 @@ mod tests {
             (Duration::from_millis(135)..=Duration::from_millis(140)).contains(&held),
             "{held:?}"
         );
+    }
+
+    #[test]
+    fn audio_draining_a_spike_is_caught_at_the_video_delay() {
+        let (a0, v0) = (1_000_000u32, 7_000_000u32);
+        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
+        let mut s = LipSync::default();
+        s.on_sender_report(1, ntp, a0);
+        s.on_sender_report(2, ntp, v0);
+        // After a delay spike the audio buffer plays 400 ms behind capture, above its 100 ms
+        // target, and drains 50 ms a second towards its target plus the hold; video is shown
+        // 250 ms after capture throughout.
+        let mut audio = 400.0f64;
+        let mut worst_lead = f64::MIN;
+        for t in (1_000..12_000u64).step_by(10) {
+            let target = 100.0 + s.holds().audio.as_secs_f64() * 1e3;
+            audio = if audio > target {
+                (audio - 0.5).max(target)
+            } else {
+                (audio + 0.5).min(target)
+            };
+            let cap_a = t - audio as u64;
+            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            if t % 30 == 0 {
+                let cap_v = t - 250;
+                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+            }
+            s.update(ms(t), Some(((target - audio) * 1e3) as i64));
+            worst_lead = worst_lead.max(250.0 - audio);
+        }
+        // The hold rose while the audio drained, so it stopped near the video's delay instead
+        // of draining to 100 ms and coming back (audio 150 ms ahead on the way).
+        assert!(worst_lead <= 45.0, "audio led by {worst_lead} ms");
+        assert!(
+            (200.0..=250.0).contains(&audio),
+            "audio {audio} ms behind capture"
+        );
+        assert_eq!(s.holds().video, Duration::ZERO);
     }
 
     #[test]
