@@ -368,23 +368,42 @@ mod tests {
         assert_eq!(s.skew_ms(), None);
     }
 
-    #[test]
-    fn a_jump_two_measurements_agree_on_is_followed_at_once() {
-        let (a0, v0) = (1_000_000u32, 7_000_000u32);
+    /// The peer's audio (SSRC 1) and video (SSRC 2) RTP times at capture time 0.
+    const A0: u32 = 1_000_000;
+    const V0: u32 = 7_000_000;
+
+    /// Lip sync with both of the peer's streams mapped by a sender report at 0 ms.
+    fn mapped() -> LipSync {
         let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
         let mut s = LipSync::default();
-        s.on_sender_report(1, ntp, a0);
-        s.on_sender_report(2, ntp, v0);
+        s.on_sender_report(1, ntp, A0);
+        s.on_sender_report(2, ntp, V0);
+        s
+    }
+
+    /// Audio captured at `cap` ms is played at `t` ms.
+    fn play(s: &mut LipSync, t: u64, cap: u64) {
+        s.on_audio_played(ms(t), Some(1), A0.wrapping_add((cap * 48) as u32));
+    }
+
+    /// The frame captured at `cap` ms is shown at `t` ms.
+    fn show(s: &mut LipSync, t: u64, cap: u64) {
+        s.on_video_rendered(ms(t), Some(2), V0.wrapping_add((cap * 90) as u32));
+    }
+
+    #[test]
+    fn a_jump_two_measurements_agree_on_is_followed_at_once() {
+        let mut s = mapped();
         // Audio and video 100 ms after capture, until video's delay jumps by 140 ms at 3 s
         // (the receiver's retransmission budget after the first loss).
         let mut moved_at = None;
         for t in (1_000..5_000u64).step_by(10) {
             let held = s.holds().audio.as_millis() as u64;
             let cap_a = t - 100 - held;
-            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            play(&mut s, t, cap_a);
             if t % 30 == 0 {
                 let cap_v = t - if t < 3_000 { 100 } else { 240 };
-                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+                show(&mut s, t, cap_v);
             }
             s.update(ms(t), Some(0));
             if moved_at.is_none() && s.holds().audio >= Duration::from_millis(130) {
@@ -408,11 +427,7 @@ mod tests {
 
     #[test]
     fn audio_draining_a_spike_is_caught_at_the_video_delay() {
-        let (a0, v0) = (1_000_000u32, 7_000_000u32);
-        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
-        let mut s = LipSync::default();
-        s.on_sender_report(1, ntp, a0);
-        s.on_sender_report(2, ntp, v0);
+        let mut s = mapped();
         // After a delay spike the audio buffer plays 400 ms behind capture, above its 100 ms
         // target, and drains 50 ms a second towards its target plus the hold; video is shown
         // 250 ms after capture throughout.
@@ -426,10 +441,10 @@ mod tests {
                 (audio + 0.5).min(target)
             };
             let cap_a = t - audio as u64;
-            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            play(&mut s, t, cap_a);
             if t % 30 == 0 {
                 let cap_v = t - 250;
-                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+                show(&mut s, t, cap_v);
             }
             s.update(ms(t), Some(((target - audio) * 1e3) as i64));
             worst_lead = worst_lead.max(250.0 - audio);
@@ -446,20 +461,16 @@ mod tests {
 
     #[test]
     fn a_frozen_picture_is_not_measured() {
-        let (a0, v0) = (1_000_000u32, 7_000_000u32);
-        let ntp = parla_rtp::rtcp::ntp_from_media_time(ms(0));
-        let mut s = LipSync::default();
-        s.on_sender_report(1, ntp, a0);
-        s.on_sender_report(2, ntp, v0);
+        let mut s = mapped();
         // Both 100 ms after capture; from 2 s no frame comes (a freeze), and from 2.5 s the
         // audio's delay is 300 ms (a queue).
         for t in (1_000..4_000u64).step_by(10) {
             let audio_delay = if t < 2_500 { 100 } else { 300 };
             let cap_a = t - audio_delay;
-            s.on_audio_played(ms(t), Some(1), a0.wrapping_add((cap_a * 48) as u32));
+            play(&mut s, t, cap_a);
             if t < 2_000 && t % 30 == 0 {
                 let cap_v = t - 100;
-                s.on_video_rendered(ms(t), Some(2), v0.wrapping_add((cap_v * 90) as u32));
+                show(&mut s, t, cap_v);
             }
             s.update(ms(t), Some(0));
         }
