@@ -58,9 +58,9 @@ const FRESH: Duration = Duration::from_secs(2);
 /// A video frame released longer ago than this is not used: the picture is frozen, and the
 /// delay of the frame shown last says nothing of the audio playing now (during a freeze under
 /// congestion the audio's delay grows with the queue while the last frame's stays, which read
-/// as audio lagging and held the video back once it came). Above a frame interval at any rate
-/// a call uses, below the 150 ms a freeze takes.
-const VIDEO_FRESH: Duration = Duration::from_millis(150);
+/// as audio lagging and held the video back once it came). Above the frame interval at the
+/// lowest rate the video controller steps down to (5 fps: 200 ms).
+const VIDEO_FRESH: Duration = Duration::from_millis(250);
 /// The jitter buffer counts as settled when within this of its target.
 const SETTLED_US: i64 = 10_000;
 /// Two unfiltered skews this close (µs) agree (see [`LipSync::update`]).
