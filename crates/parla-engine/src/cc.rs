@@ -24,7 +24,7 @@
 
 use parla_cc::allocator::{AudioAdaptor, AudioSettings, BitrateAllocator, StreamLimits};
 use parla_cc::auth::{FeedbackAuth, TRAILER_LEN};
-use parla_cc::estimator::{BandwidthEstimator, CcConfig};
+use parla_cc::estimator::{BandwidthEstimator, CcConfig, PROBE_GATE_QUEUE_US};
 use parla_cc::rtcp::{RemoteReports, ReportInterval, RtcpMode, validate};
 use parla_cc::twcc::{
     FMT_TWCC, FeedbackRecorder, MAX_FEEDBACK_LEN, PT_RTPFB, TwccFeedback, write_transport_seq,
@@ -433,10 +433,10 @@ impl CallCc {
             .is_some_and(|t| us(now) - t > CWND_FEEDBACK_US)
     }
 
-    /// The standing queueing delay the last transport feedback showed, microseconds (see
-    /// [`BandwidthEstimator::queue_delay_us`]).
-    pub(crate) fn standing_queue_us(&self) -> i64 {
-        self.bwe.queue_delay_us()
+    /// Whether the last transport feedback showed a standing queue above
+    /// [`PROBE_GATE_QUEUE_US`] (the limit probes wait on): the path is congested.
+    pub(crate) fn queue_standing(&self) -> bool {
+        self.bwe.queue_delay_us() > PROBE_GATE_QUEUE_US
     }
 
     /// The video's share of the estimate at the last adaptation (0 without video).

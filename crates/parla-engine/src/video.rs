@@ -78,10 +78,8 @@ const OUTAGE_KEYFRAME_EVERY: Duration = Duration::from_millis(100);
 /// frame late; a copy makes that the chance of losing both (0.04 % at 2 % random loss instead
 /// of 2 %), for as many extra bytes as there are retransmissions. Only while the loss is not
 /// congestion's: not while the pacer has a backlog, nor while the transport feedback shows a
-/// standing queue of [`RTX_COPY_MAX_QUEUE_US`] or more (the copy would only add to it).
+/// standing queue (`CallCc::queue_standing`; the copy would only add to it).
 const RTX_COPY_AFTER: Duration = Duration::from_millis(10);
-/// See [`RTX_COPY_AFTER`]; the standing queue above which probes wait too, microseconds.
-const RTX_COPY_MAX_QUEUE_US: i64 = 30_000;
 /// Video packets kept while the peer's stream is not known yet (the first video packets
 /// usually arrive before the first audio packet, which carries 20 ms of audio).
 const PRELOCK_PACKETS: usize = 64;
@@ -832,9 +830,9 @@ impl VideoPath {
             };
             let len = if let Some((seq, copy)) = rtx {
                 let p = if copy {
-                    let queue = cc.as_deref().map_or(0, CallCc::standing_queue_us);
+                    let congested = cc.as_deref().is_some_and(CallCc::queue_standing);
                     match self.history.get(seq) {
-                        Some(p) if self.queue.is_empty() && queue < RTX_COPY_MAX_QUEUE_US => p,
+                        Some(p) if self.queue.is_empty() && !congested => p,
                         // Gone from the history, or congestion: no copy.
                         _ => continue,
                     }
