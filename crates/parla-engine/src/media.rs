@@ -783,7 +783,7 @@ impl MediaCore {
                 packets: seq.packets(),
                 octets: seq.octets(),
             },
-            video: self.video.as_ref().map(|v| v.sender_info(now)),
+            video: self.video.as_mut().map(|v| v.sender_info(now)),
         };
         while let Some(action) = cc.poll(now, info) {
             match action {

@@ -332,12 +332,19 @@ pub struct VideoStats {
     pub max_late_ms: f64,
 }
 
+/// `us` microseconds in ticks of the video RTP clock (wrapping, as RTP timestamps do).
+fn rtp_ticks(us: u64) -> u32 {
+    (u128::from(us) * u128::from(VIDEO_CLOCK) / 1_000_000) as u32
+}
+
 /// The identifiers of our video stream that continue across runs of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct VideoIds {
     next_seq: u16,
     rtx_seq: u16,
     ts_offset: u32,
+    /// The RTP timestamp of the run's last frame (none sent: `None`).
+    last_ts: Option<u32>,
 }
 
 /// The video path of one call endpoint.
@@ -364,6 +371,11 @@ pub(crate) struct VideoPath {
     key_first: Option<u16>,
     /// When the last encoded frame was handed in (`MAX_SKIP` counts from it).
     last_frame_in: Option<MediaTime>,
+    /// The RTP timestamp of the last frame sent (what the next run continues from).
+    last_ts: Option<u32>,
+    /// After [`continue_ids`](Self::continue_ids): the timestamp the first time the run gives
+    /// gets.
+    resume_at: Option<u32>,
     budget: f64,
     last_pace: Option<MediaTime>,
     target_bps: u64,
@@ -454,6 +466,8 @@ impl VideoPath {
             key_last: None,
             key_first: None,
             last_frame_in: None,
+            last_ts: None,
+            resume_at: None,
             budget: 0.0,
             last_pace: None,
             target_bps: u64::from(cfg.start_bitrate_bps),
@@ -482,15 +496,35 @@ impl VideoPath {
             next_seq: self.next_seq,
             rtx_seq: self.rtx_seq,
             ts_offset: self.ts_offset,
+            last_ts: self.last_ts,
         }
     }
 
-    /// Continues the identifiers of an earlier run (timestamps follow the capture clock, so a
-    /// pause needs no adjustment).
-    pub(crate) fn continue_ids(&mut self, ids: VideoIds, _paused: Duration) {
+    /// Continues the identifiers of an earlier run, `paused` after it stopped. A run's clock
+    /// starts again at zero (a `Call`'s does), so the timestamps are re-anchored at the first
+    /// time the new run gives ([`rtp_ts`](Self::rtp_ts)): that moment carries the last frame's
+    /// timestamp plus the pause. Taken from the old clock instead, they went back by the
+    /// whole earlier run, and the peer's frame buffer (which follows a later arrival by 0.1 ms
+    /// a frame) released every frame late for minutes, with lip sync blind.
+    pub(crate) fn continue_ids(&mut self, ids: VideoIds, paused: Duration) {
         self.next_seq = ids.next_seq;
         self.rtx_seq = ids.rtx_seq;
         self.ts_offset = ids.ts_offset;
+        self.last_ts = ids.last_ts;
+        self.resume_at = ids.last_ts.map(|t| {
+            t.wrapping_add(rtp_ticks(paused.as_micros() as u64))
+                .wrapping_add(1)
+        });
+    }
+
+    /// The RTP timestamp of what is captured at `t`: on the run clock, from the offset (after
+    /// [`continue_ids`](Self::continue_ids), anchored at the first time asked for).
+    fn rtp_ts(&mut self, t: MediaTime) -> u32 {
+        let ticks = rtp_ticks(t.as_micros());
+        if let Some(at) = self.resume_at.take() {
+            self.ts_offset = at.wrapping_sub(ticks);
+        }
+        self.ts_offset.wrapping_add(ticks)
     }
 
     /// The configuration.
@@ -659,9 +693,8 @@ impl VideoPath {
         if frame.is_empty() || frame.len() > MAX_VIDEO_FRAME {
             return refuse(self, "video frame empty or larger than MAX_VIDEO_FRAME");
         }
-        let ts = self
-            .ts_offset
-            .wrapping_add((capture.as_micros() * u64::from(VIDEO_CLOCK) / 1_000_000) as u32);
+        let ts = self.rtp_ts(capture);
+        self.last_ts = Some(ts);
         let mut protected = std::mem::take(&mut self.protected);
         let payload: &[u8] = match tx {
             Some(tx) => {
@@ -935,12 +968,10 @@ impl VideoPath {
 
     /// Our video stream's sender-report view at `now`: the RTP timestamp a frame captured now
     /// would carry.
-    pub(crate) fn sender_info(&self, now: MediaTime) -> SendInfo {
+    pub(crate) fn sender_info(&mut self, now: MediaTime) -> SendInfo {
         SendInfo {
             ssrc: self.ssrc,
-            rtp_timestamp: self
-                .ts_offset
-                .wrapping_add((now.as_micros() * u64::from(VIDEO_CLOCK) / 1_000_000) as u32),
+            rtp_timestamp: self.rtp_ts(now),
             packets: self.stats.packets_sent,
             octets: self.stats.bytes_sent,
         }
@@ -1040,6 +1071,32 @@ mod tests {
         let n = parla_rtp::rtcp::write_nack(9, v.ssrc, seqs, &mut out).unwrap();
         out.truncate(n);
         out
+    }
+
+    #[test]
+    fn a_resumed_run_continues_the_timestamps_from_where_they_stopped() {
+        let ms = MediaTime::from_millis;
+        let mut v = path();
+        // The first run's last frame, captured 3 s into it.
+        v.send_frame(&[1u8; 100], true, ms(3_000), ms(3_000), None, true)
+            .unwrap();
+        let last = v.ids().last_ts.unwrap();
+        // The next run, 200 ms later, on a clock that starts at zero again.
+        let mut w = path();
+        w.continue_ids(v.ids(), Duration::from_millis(200));
+        let info = w.sender_info(ms(0));
+        assert_eq!(info.rtp_timestamp, last.wrapping_add(18_000 + 1));
+        // Frames go on from that anchor at the clock rate.
+        w.send_frame(&[1u8; 100], true, ms(40), ms(40), None, true)
+            .unwrap();
+        assert_eq!(w.ids().last_ts, Some(last.wrapping_add(18_000 + 1 + 3_600)));
+        // A run that sent nothing has nothing to continue: the offset carries over as it was.
+        let mut x = path();
+        x.continue_ids(path().ids(), Duration::from_secs(1));
+        assert_eq!(
+            x.sender_info(ms(10)).rtp_timestamp,
+            path().sender_info(ms(10)).rtp_timestamp
+        );
     }
 
     #[test]

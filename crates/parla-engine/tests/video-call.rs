@@ -143,14 +143,28 @@ fn video_flows_both_ways_off_the_media_thread_and_survives_a_restart() {
     a.stop().unwrap();
     assert_eq!(a.push_video_frame(&cam), Err(VideoIo::NotRunning));
     let decoded_before = b.stats().video.frames_decoded;
+    let synced_before = b.stats().video.av_skew_measurements;
     a.start(AudioMode::AppOwned).unwrap();
     let (_, sb2) = run(&a, &b, 1000, 200);
+    // B's lip sync goes on measuring (every 250 ms): A's video timestamps continue from where
+    // they stopped. (When they went back to the first run's origin, B released every frame
+    // late and measured once in this second, then never again.)
+    let synced_restart = b.stats().video.av_skew_measurements;
+    assert!(
+        synced_restart >= synced_before + 2,
+        "lip sync measured {synced_before} -> {synced_restart} across A's restart"
+    );
     // A rotates its keys mid-call: the audio and video senders move to the next epoch together
     // and B's receivers follow without a refused frame.
     a.rotate_key().unwrap();
     let decoded_at_rotation = b.stats().video.frames_decoded;
     let (_, sb3) = run(&a, &b, 1000, 230);
     let vb2 = b.stats().video;
+    assert!(
+        vb2.av_skew_measurements >= synced_restart + 2,
+        "lip sync measured {synced_restart} -> {} after the rotation",
+        vb2.av_skew_measurements
+    );
     assert!(vb2.frames_decoded >= decoded_at_rotation + 15, "{vb2:?}");
     assert_eq!(vb2.frames_auth_failed, 0, "{vb2:?}");
     assert!(b.stats().peer_key_epoch > 0, "{:?}", b.stats());
